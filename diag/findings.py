@@ -1,0 +1,165 @@
+"""Findings and verdicts: the contract everything downstream of the engine reads.
+
+The playbook engine turns module results into these records; fleet aggregation, the terminal
+table, the markdown report and the JSON export read only these (via ``HostResult.to_dict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from typing import Any
+
+# Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
+HOST_STATES = (
+    "ok",
+    "failed",  # a task failed (probe failed, bad expression at run time, permission)
+    "unreachable",  # refused, timed out, no route, DNS
+    "auth-failed",
+    "hostkey-unknown",
+    "hostkey-changed",
+    "timeout",  # the command itself timed out
+    "skipped",  # no task ran (e.g. all skipped by tags)
+)
+
+VERDICT_CODES = ("ok", "minor-storm", "major-swap", "major-file", "not-evaluable")
+
+
+class Severity(IntEnum):
+    """Ordered severities; ``--fail-on`` compares against these."""
+
+    ok = 0
+    info = 1
+    warning = 2
+    critical = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        try:
+            return cls[name.strip().lower()]
+        except KeyError:
+            known = ", ".join(s.name for s in cls)
+            raise ValueError(f"unknown severity {name!r} (known: {known})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The outcome of one check on one host.
+
+    ``status`` is ``fail`` when the condition it looks for is present (a problem or a branch taken),
+    ``pass`` when it is absent, ``skip`` when it could not be evaluated (``reason`` says why).
+    """
+
+    check: str
+    task: str
+    status: str
+    severity: str
+    message: str
+    value: float | None = None
+    op: str | None = None
+    threshold: float | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["evidence"] = dict(self.evidence)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Culprit:
+    """A process named by a verdict, with the rates that made it one."""
+
+    pid: int
+    comm: str
+    minflt_per_s: float
+    majflt_per_s: float
+    swap_kib: int | None = None
+    rss_kib: int | None = None
+    cgroup: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """A suggestion with the evidence it rests on and optional next-step commands."""
+
+    title: str
+    text: str
+    commands: tuple[str, ...] = ()
+    verdict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["commands"] = list(self.commands)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The host's diagnosis: a code from ``VERDICT_CODES``, how bad, why, and who."""
+
+    code: str
+    severity: str
+    summary: str
+    culprits: tuple[Culprit, ...] = ()
+    task: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "summary": self.summary,
+            "culprits": [c.to_dict() for c in self.culprits],
+            "task": self.task,
+        }
+
+
+@dataclass(slots=True)
+class HostResult:
+    """Everything one host produced in a run. Built up by the engine, then frozen into a dict.
+
+    ``status`` is one of ``HOST_STATES``; ``reason`` explains any status but ``ok``.
+    ``rates`` are per-second system rates, ``top_processes`` the per-process rates, both as
+    registered by the sample module.
+    """
+
+    host: str
+    status: str = "ok"
+    reason: str | None = None
+    verdict: Verdict | None = None
+    findings: list[Finding] = field(default_factory=list)
+    remediation: list[Remediation] = field(default_factory=list)
+    rates: dict[str, Any] = field(default_factory=dict)
+    top_processes: list[dict[str, Any]] = field(default_factory=list)
+    sample: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    task_stats: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0, "ignored": 0})
+    raw: str | None = None
+    elapsed_s: float = 0.0
+    group_names: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``hosts.<name>`` in ``--json`` output (documented in the README)."""
+        return {
+            "host": self.host,
+            "status": self.status,
+            "reason": self.reason,
+            "verdict": self.verdict.code if self.verdict else None,
+            "severity": self.verdict.severity if self.verdict else None,
+            "summary": self.verdict.summary if self.verdict else None,
+            "culprits": [c.to_dict() for c in self.verdict.culprits] if self.verdict else [],
+            "findings": [f.to_dict() for f in self.findings],
+            "remediation": [r.to_dict() for r in self.remediation],
+            "rates": self.rates,
+            "top_processes": self.top_processes,
+            "sample": self.sample,
+            "facts": self.facts,
+            "task_stats": dict(self.task_stats),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "group_names": list(self.group_names),
+        }
