@@ -163,3 +163,37 @@ class HostResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
         }
+
+
+@dataclass(slots=True)
+class RunResult:
+    """One run of a playbook over a set of hosts: what the reports and exports are rendered from."""
+
+    playbook: str
+    inventory: list[str]
+    limit: str | None
+    started: str
+    finished: str | None = None
+    argv: list[str] = field(default_factory=list)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    interval_s: float | None = None
+    hosts: list[HostResult] = field(default_factory=list)
+    interrupted: bool = False
+    version: str = ""
+    run_dir: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the hosts, as stored in ``run.json``."""
+        return {
+            "playbook": self.playbook,
+            "inventory": list(self.inventory),
+            "limit": self.limit,
+            "started": self.started,
+            "finished": self.finished,
+            "argv": list(self.argv),
+            "extra_vars": dict(self.extra_vars),
+            "interval_s": self.interval_s,
+            "interrupted": self.interrupted,
+            "version": self.version,
+            "run_dir": self.run_dir,
+        }
