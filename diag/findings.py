@@ -67,6 +67,10 @@ class Finding:
         data["evidence"] = dict(self.evidence)
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+
 
 @dataclass(frozen=True, slots=True)
 class Culprit:
@@ -83,6 +87,10 @@ class Culprit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
 
 @dataclass(frozen=True, slots=True)
 class Remediation:
@@ -97,6 +105,15 @@ class Remediation:
         data = asdict(self)
         data["commands"] = list(self.commands)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Remediation:
+        return cls(
+            title=data["title"],
+            text=data["text"],
+            commands=tuple(data.get("commands") or ()),
+            verdict=data.get("verdict"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +155,9 @@ class HostResult:
     top_processes: list[dict[str, Any]] = field(default_factory=list)
     sample: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
-    task_stats: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0, "ignored": 0})
+    task_stats: dict[str, int] = field(
+        default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0, "ignored": 0}
+    )
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
@@ -163,6 +182,34 @@ class HostResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], raw: str | None = None) -> HostResult:
+        """Rebuild a result from its ``to_dict`` form (``pfdiag report`` on a saved run)."""
+        verdict = None
+        if data.get("verdict"):
+            verdict = Verdict(
+                code=data["verdict"],
+                severity=data.get("severity") or "info",
+                summary=data.get("summary") or "",
+                culprits=tuple(Culprit.from_dict(c) for c in data.get("culprits") or ()),
+            )
+        return cls(
+            host=data["host"],
+            status=data.get("status", "ok"),
+            reason=data.get("reason"),
+            verdict=verdict,
+            findings=[Finding.from_dict(f) for f in data.get("findings") or ()],
+            remediation=[Remediation.from_dict(r) for r in data.get("remediation") or ()],
+            rates=dict(data.get("rates") or {}),
+            top_processes=list(data.get("top_processes") or []),
+            sample=dict(data.get("sample") or {}),
+            facts=dict(data.get("facts") or {}),
+            task_stats=dict(data.get("task_stats") or {}),
+            raw=raw,
+            elapsed_s=float(data.get("elapsed_s") or 0.0),
+            group_names=list(data.get("group_names") or []),
+        )
 
 
 @dataclass(slots=True)
