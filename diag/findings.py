@@ -69,7 +69,9 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        fields["evidence"] = dict(fields.get("evidence") or {})
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,8 @@ class Culprit:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
