@@ -1,0 +1,67 @@
+"""The terminal view of a run: one row per host, then an Ansible-style recap.
+
+Input is a ``RunResult``; output is plain text (tabulate's ``simple`` format), no colour codes.
+"""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from diag.findings import HostResult, RunResult
+from diag.report.cells import culprit_label, fmt_rate
+
+COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
+
+
+def host_row(host: HostResult) -> list[str]:
+    """The cells of one host's row; unreachable and failed hosts show their reason instead of rates."""
+    rates = host.rates or {}
+    psi = (host.sample or {}).get("psi") or {}
+    verdict = host.verdict.code if host.verdict else "-"
+    if host.status != "ok":
+        return [host.host, host.status, verdict, "", "", "", "", _short(host.reason or "", 60)]
+    top = host.verdict.culprits[0] if host.verdict and host.verdict.culprits else None
+    return [
+        host.host,
+        host.status,
+        verdict,
+        fmt_rate(rates.get("minflt_per_s")),
+        fmt_rate(rates.get("majflt_per_s")),
+        fmt_rate(rates.get("pswpin_per_s")),
+        fmt_rate(psi.get("memory_some_pct")),
+        culprit_label(top) if top else "",
+    ]
+
+
+def render_recap(run: RunResult) -> str:
+    """``PLAY RECAP``: per host task counts and state, as ansible-playbook prints them."""
+    width = max((len(h.host) for h in run.hosts), default=4)
+    lines = ["PLAY RECAP " + "*" * 60]
+    for host in run.hosts:
+        stats = host.task_stats
+        unreachable = 0 if host.status in ("ok", "failed", "skipped") else 1
+        lines.append(
+            f"{host.host:<{width}} : ok={stats.get('ok', 0):<4} failed={stats.get('failed', 0):<4} "
+            f"skipped={stats.get('skipped', 0):<4} ignored={stats.get('ignored', 0):<4} "
+            f"unreachable={unreachable}  state={host.status}"
+            + (f" verdict={host.verdict.code}" if host.verdict else "")
+        )
+    return "\n".join(lines)
+
+
+def render_terminal(run: RunResult) -> str:
+    """The fleet table followed by the recap and where the report went."""
+    table = tabulate(
+        [host_row(h) for h in run.hosts], headers=COLUMNS, tablefmt="simple", disable_numparse=True
+    )
+    parts = [table, "", render_recap(run)]
+    if run.interrupted:
+        parts.append("\nINTERRUPTED: the hosts above finished; the others were not run to the end.")
+    if run.run_dir:
+        parts.append(f"\nreport: {run.run_dir}/report.md")
+    return "\n".join(parts)
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
