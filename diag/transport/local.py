@@ -36,7 +36,9 @@ class LocalTransport:
                 start_new_session=True,  # its own process group, so a timeout kills the children too
             )
         except OSError as exc:
-            raise TransportError(f"cannot start {self.shell}: {exc}", state="failed", where=self.host) from exc
+            raise TransportError(
+                f"cannot start {self.shell}: {exc}", state="failed", where=self.host
+            ) from exc
         try:
             out, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,117 @@
+"""End to end: `pfdiag run playbooks/triage.yml` on this machine, against real fault workloads.
+
+Each workload is a real process making real faults on this kernel (see tests/workloads/); the triage
+must give the right verdict and name the workload's pid, also when its comm holds spaces and
+parentheses. No mocks: the probe runs through the local transport against the live /proc.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diag.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+
+
+def run_triage(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    """Run the triage of localhost with a 1 s interval; return the exit code and the --json document."""
+    out = tmp_path / "run"
+    json_path = tmp_path / "result.json"
+    code = main(["run", TRIAGE, "-e", "interval_s=1", "-o", str(out), "--json", str(json_path), *extra])
+    return code, json.loads(json_path.read_text())
+
+
+def localhost(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["hosts"]["localhost"]
+
+
+def culprit_pids(host: dict[str, Any]) -> list[int]:
+    return [c["pid"] for c in host["culprits"]]
+
+
+@pytest.mark.workload
+def test_minor_storm_is_diagnosed_as_minor_storm_naming_the_workload(minor_storm, tmp_path):
+    code, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    assert code == 0
+    assert host["status"] == "ok"
+    assert host["verdict"] == "minor-storm"
+    assert minor_storm.pid in culprit_pids(host)
+    culprit = next(c for c in host["culprits"] if c["pid"] == minor_storm.pid)
+    assert culprit["comm"] == minor_storm.comm
+    assert culprit["minflt_per_s"] >= 1000
+
+
+@pytest.mark.workload
+def test_paged_out_file_mapping_is_diagnosed_as_file_backed_majors(file_majors, tmp_path):
+    code, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "major-file"
+    assert file_majors.pid in culprit_pids(host)
+    culprit = next(c for c in host["culprits"] if c["pid"] == file_majors.pid)
+    assert culprit["comm"] == file_majors.comm
+    assert culprit["majflt_per_s"] >= 10
+    assert host["rates"]["pswpin_per_s"] < 10
+
+
+@pytest.mark.workload
+def test_working_set_over_cgroup_limit_is_diagnosed_as_swap_majors(swap_majors, tmp_path):
+    code, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "major-swap"
+    assert swap_majors.pid in culprit_pids(host)
+    assert host["rates"]["pswpin_per_s"] >= 10
+    swap_check = next(f for f in host["findings"] if f["check"] == "swap-in")
+    assert swap_check["status"] == "fail"
+
+
+@pytest.mark.workload
+def test_quiet_machine_is_ok(quiet_machine, tmp_path):
+    code, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "ok", host["summary"]
+    assert host["culprits"] == []
+
+
+@pytest.mark.workload
+def test_json_has_the_documented_keys_and_the_report_names_the_culprit(minor_storm, tmp_path):
+    _, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    for key in ("status", "verdict", "findings", "rates", "top_processes"):
+        assert key in host
+    for key in ("pid", "comm", "minflt_per_s", "majflt_per_s"):
+        assert key in host["top_processes"][0]
+    for key in ("minflt_per_s", "majflt_per_s", "pswpin_per_s"):
+        assert key in host["rates"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "minor-storm" in report
+    assert str(minor_storm.pid) in report
+    assert (tmp_path / "run" / "hosts.jsonl").read_text().count("\n") == 1
+
+
+@pytest.mark.workload
+def test_fail_on_turns_a_warning_verdict_into_exit_code_10(minor_storm, tmp_path):
+    code, doc = run_triage(tmp_path, "--fail-on", "warning")
+    assert localhost(doc)["verdict"] == "minor-storm"
+    assert code == 10
+
+
+@pytest.mark.workload
+def test_thresholds_are_overridable_with_extra_vars(minor_storm, tmp_path):
+    code, doc = run_triage(
+        tmp_path, "-e", "proc_minflt_per_s=1000000000", "-e", "host_minflt_per_s=1000000000"
+    )
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "ok"
+    proc_minor = next(f for f in host["findings"] if f["check"] == "proc-minor-rate")
+    assert proc_minor["threshold"] == 1000000000
