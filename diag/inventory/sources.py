@@ -1,0 +1,190 @@
+"""``-i`` values -> one ``Inventory``: find each source, parse it, merge vars with Ansible's precedence.
+
+In: the ``-i`` values in order (a file, a folder, a comma list ``a,b,``, or a bare name found as
+``inventories/NAME``) and the directory they are relative to. Out: an ``Inventory`` whose host vars
+are merged as ansible's ``VariableManager`` does: ``all`` < groups (by depth, priority, name) <
+``group_vars/all`` < ``group_vars/<group>`` < host inline vars < ``host_vars/<host>``, with the vars
+folders read beside each file source (or inside each folder source). Every failure is one
+``InventoryError`` saying where.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from diag.errors import InventoryError
+from diag.inventory.data import BuildError, InventoryData
+from diag.inventory.ini import parse_ini
+from diag.inventory.model import Inventory, implicit_localhost
+from diag.inventory.ranges import parse_address
+from diag.inventory.vars_dirs import VarsDirs
+from diag.inventory.yaml_source import YamlInventoryError, load_yaml, parse_yaml
+
+# ansible's INVENTORY_IGNORE_EXTS default, plus what it always skips in an inventory folder
+IGNORE_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
+_IGNORED = re.compile(
+    r"^\.|^host_vars$|^group_vars$|^vars_plugins$|" + "|".join(re.escape(e) + "$" for e in IGNORE_EXTS)
+)
+YAML_EXTS = ("", ".yml", ".yaml", ".json")
+
+
+def resolve_source(value: str, cwd: Path) -> Path | None:
+    """The path an ``-i`` value names, or None for a comma host list; InventoryError if none exists."""
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    path = cwd / expanded
+    if "," in value and not path.exists():
+        return None
+    if path.exists():
+        return path
+    tried = [str(path)]
+    if os.sep not in value.strip("/"):
+        named = cwd / "inventories" / expanded
+        if named.exists():
+            return named
+        tried.append(str(named))
+    raise InventoryError(
+        f"inventory source {value!r} not found (tried {', '.join(tried)})",
+        hint="give a file, a folder, a comma list like 'host1,' or a name under inventories/",
+    )
+
+
+def parse_host_list(value: str, inv: InventoryData) -> None:
+    """``a,b:2222,`` -> hosts in ``ungrouped`` (ansible's ``host_list`` plugin: no ranges)."""
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            host, port = parse_address(item, allow_ranges=False)
+        except ValueError:
+            host, port = item, None
+        if host not in inv.hosts:
+            inv.add_host(host, "ungrouped", port)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"inventory file is not UTF-8 text: {exc.reason}", where=str(path)) from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read inventory file: {exc.strerror}", where=str(path)) from None
+
+
+def parse_file(path: Path, inv: InventoryData) -> InventoryData:
+    """Parse one file as ansible would try its plugins: YAML (by extension) first, then INI."""
+    if path.suffix == ".toml":
+        raise InventoryError("TOML inventories are not supported", where=str(path), hint="use INI or YAML")
+    text = _read(path)
+    yaml_error: YamlInventoryError | None = None
+    if path.suffix in YAML_EXTS:
+        attempt = copy.deepcopy(inv)
+        try:
+            parse_yaml(text, str(path), attempt)
+            return attempt
+        except (YamlInventoryError, BuildError) as exc:
+            yaml_error = exc if isinstance(exc, YamlInventoryError) else YamlInventoryError(str(exc))
+    attempt = copy.deepcopy(inv)
+    try:
+        parse_ini(text, str(path), attempt)
+        return attempt
+    except InventoryError as ini_error:
+        if yaml_error is None:
+            raise
+        if path.suffix or _is_yaml_mapping(text):
+            where = f"{path}:{yaml_error.line}" if yaml_error.line else str(path)
+            raise InventoryError(
+                f"not a valid YAML inventory: {yaml_error}", where=where, hint=f"as INI: {ini_error.message}"
+            ) from None
+        raise InventoryError(
+            ini_error.message, where=ini_error.where, hint=f"as YAML: {yaml_error}"
+        ) from None
+
+
+def _is_yaml_mapping(text: str) -> bool:
+    try:
+        return isinstance(load_yaml(text), dict)
+    except YamlInventoryError:
+        return False
+
+
+def parse_folder(folder: Path, inv: InventoryData) -> InventoryData:
+    """Every inventory file in ``folder`` (sorted, recursively), skipping ansible's ignored names."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        raise InventoryError(f"cannot list inventory folder: {exc.strerror}", where=str(folder)) from None
+    for name in names:
+        if _IGNORED.search(name):
+            continue
+        path = folder / name
+        inv = parse_folder(path, inv) if path.is_dir() else parse_file(path, inv)
+    return inv
+
+
+def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def _merged_vars(
+    data: InventoryData, bases: list[Path]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    files = VarsDirs()
+    group_file_vars = {name: _merge(*(files.group_vars(b, name) for b in bases)) for name in data.groups}
+    group_vars: dict[str, dict[str, Any]] = {}
+    for name, group in data.groups.items():
+        group_vars[name] = _merge(group.vars, group_file_vars[name])
+        if group.priority != 1:
+            group_vars[name]["ansible_group_priority"] = group.priority
+    host_vars: dict[str, dict[str, Any]] = {}
+    for name, host in data.hosts.items():
+        groups = sorted(
+            (data.groups[g] for g in host.groups if g != "all"), key=lambda g: (g.depth, g.priority, g.name)
+        )
+        host_vars[name] = _merge(
+            data.groups["all"].vars,
+            *(g.vars for g in groups),
+            group_file_vars["all"],
+            *(files.group_vars(b, g.name) for b in bases for g in groups),
+            host.vars,
+            *(files.host_vars(b, name) for b in bases),
+        )
+    return host_vars, group_vars
+
+
+def load_inventory(values: Sequence[str], cwd: Path | None = None) -> Inventory:
+    """Read every ``-i`` value into one Inventory; no values gives the implicit localhost only."""
+    if not values:
+        return implicit_localhost()
+    cwd = cwd or Path.cwd()
+    data = InventoryData()
+    bases: list[Path] = []
+    for value in values:
+        if not value:
+            continue
+        path = resolve_source(value, cwd)
+        try:
+            if path is None:
+                parse_host_list(value, data)
+            elif path.is_dir():
+                data = parse_folder(path, data)
+                bases.append(path.resolve())
+            else:
+                data = parse_file(path, data)
+                bases.append(path.parent.resolve())
+        except BuildError as exc:
+            raise InventoryError(str(exc), where=str(path or value)) from None
+    try:
+        data.reconcile()
+    except BuildError as exc:
+        raise InventoryError(str(exc), where=", ".join(values)) from None
+    host_vars, group_vars = _merged_vars(data, bases)
+    return Inventory.from_data(data, host_vars, group_vars, base_dir=str(cwd))
