@@ -1,0 +1,367 @@
+"""SSH transport over Fabric: a POSIX-sh command string in, a ``CommandResult`` out.
+
+One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
+(HostName, Port, User, IdentityFile, ProxyJump); everything Fabric leaves open by default is closed
+here: host keys are verified against known_hosts (``diag.transport.hostkeys``), every stage has a
+timeout (TCP, banner, auth, session, command) under a per-host deadline counted from the first
+connect, and a command that times out is killed on the remote side by a watchdog in the wrapper.
+Failures raise ``TransportError`` with ``state`` unreachable, auth-failed, hostkey-unknown,
+hostkey-changed, timeout or failed. Fabric is imported in this module only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+
+import paramiko
+from fabric import Config, Connection
+
+from diag.errors import TransportError
+from diag.transport import CommandResult, ConnectOptions
+from diag.transport.hostkeys import HostKeyPolicy, UnknownHostKey, host_key_name, known_keys
+from diag.transport.sshconfig import (
+    agent_allowed,
+    hash_known_hosts,
+    identity_files,
+    known_hosts_files,
+    resolve_target,
+)
+
+# paramiko logs handshake failures with tracebacks from its own thread; the TransportError we raise
+# says it all, so keep them off stderr unless the application configures logging.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+KILL_GRACE_S = 1.0  # after the remote watchdog's TERM, before its KILL
+READ_CHUNK = 65536
+
+# One Fabric Config per ssh_config file, shared by every host: building a Config loads invoke's
+# config files and parses ssh_config, which costs more than a whole loopback connect.
+_configs: dict[tuple[str | None, int], Config] = {}
+_configs_lock = threading.Lock()
+
+
+def _fabric_config(path: str | None) -> Config:
+    """Fabric's Config reading ``path`` only (like ``ssh -F``), or ~/.ssh/config + /etc/ssh/ssh_config."""
+    try:
+        mtime = os.stat(path).st_mtime_ns if path else 0
+    except OSError:
+        raise TransportError(
+            f"ssh_config file {path} cannot be read", state="failed", hint="check --ssh-config"
+        ) from None
+    with _configs_lock:
+        config = _configs.get((path, mtime))
+        if config is None:
+            config = Config(runtime_ssh_path=path) if path else Config()
+            _configs[(path, mtime)] = config
+        return config
+
+
+def remote_command(command: str, timeout_s: float, *, sudo: bool) -> str:
+    """Wrap ``command`` so the remote side kills it after ``timeout_s``, even if the controller is gone.
+
+    sshd starts each exec in its own session, so ``$$`` is a process group holding everything the
+    command started; the watchdog TERMs it, then KILLs it. A finished command kills the watchdog
+    (its trap also kills its ``sleep``, which would otherwise linger). Targets may lack ``timeout``.
+
+    >>> print(remote_command("echo hi", 2.5, sudo=False))  # doctest: +NORMALIZE_WHITESPACE
+    ( trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM; sleep 3 & s=$!; wait $s; trap '' TERM;
+      kill -TERM -$$; sleep 1; kill -KILL -$$ ) </dev/null >/dev/null 2>&1 & w=$!;
+      /bin/sh -c 'echo hi' </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc
+    """
+    inner = f"sudo -n /bin/sh -c {shlex.quote(command)}" if sudo else f"/bin/sh -c {shlex.quote(command)}"
+    watchdog = (
+        f"( trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM; sleep {math.ceil(timeout_s)} & s=$!; wait $s;"
+        f" trap '' TERM; kill -TERM -$$; sleep {KILL_GRACE_S:g}; kill -KILL -$$ )"
+        " </dev/null >/dev/null 2>&1 & w=$!;"
+    )
+    return f"{watchdog} {inner} </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc"
+
+
+class SSHTransport:
+    """Runs commands on one host over one reused SSH connection (see the module docstring)."""
+
+    def __init__(
+        self, host: str, hostvars: dict[str, object], options: ConnectOptions, *, become: bool
+    ) -> None:
+        self.host = host
+        self._hostvars = hostvars
+        self._options = options
+        self._become = become
+        self._conn: Connection | None = None
+        self._first_connect: float | None = None
+        self._failure: TransportError | None = None  # a host that failed to connect fails fast after
+        self.where = host  # "host (user@address:port)" once resolved
+
+    # -- deadline -----------------------------------------------------------------------------
+    def _remaining(self) -> float:
+        assert self._first_connect is not None
+        return self._first_connect + self._options.host_deadline_s - time.monotonic()
+
+    def _stage(self, stage_s: float, what: str, state: str) -> float:
+        """A stage's timeout, cut to what is left of the host deadline."""
+        left = self._remaining()
+        if left <= 0:
+            raise TransportError(
+                f"host deadline of {self._options.host_deadline_s:g} s exceeded before {what}",
+                state=state,
+                where=self.where,
+                hint="raise the per-host deadline or check why the host is slow",
+            )
+        return min(stage_s, left)
+
+    # -- connect ------------------------------------------------------------------------------
+    def _connected(self) -> Connection:
+        if self._failure is not None:
+            raise self._failure
+        if self._conn is not None and self._conn.transport is not None and self._conn.transport.is_active():
+            return self._conn
+        if self._first_connect is None:
+            self._first_connect = time.monotonic()
+        self.close()
+        target = resolve_target(self.host, self._hostvars, self._options)
+        # A non-empty connect_kwargs: Fabric writes key_filename into the shared Config's dict otherwise.
+        conn = Connection(
+            target.lookup_name,
+            user=target.user,
+            port=target.port,
+            config=_fabric_config(self._options.ssh_config),
+            connect_kwargs={"look_for_keys": False},
+        )
+        self.where = f"{self.host} ({conn.user}@{conn.host}:{conn.port})"
+        try:
+            self._open(conn, target.key_files)
+        except TransportError as exc:
+            if exc.state in ("auth-failed", "hostkey-unknown", "hostkey-changed"):
+                self._failure = exc  # retrying cannot help within this run
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _open(self, conn: Connection, explicit_keys: tuple[str, ...]) -> None:
+        """Connect ``conn`` (ProxyJump hops first), verify its host key, log in; sets ``conn.transport``."""
+        opts = self._options
+        address = f"{conn.host}:{conn.port}"
+        sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand
+        gateway = conn.gateway
+        try:
+            if isinstance(gateway, Connection):
+                self._open(gateway, explicit_keys)
+                sock = gateway.transport.open_channel(
+                    "direct-tcpip",
+                    (conn.host, int(conn.port)),
+                    ("", 0),
+                    timeout=self._stage(opts.connect_timeout_s, f"jumping to {address}", "unreachable"),
+                )
+            elif isinstance(gateway, str):
+                sock = paramiko.ProxyCommand(gateway)
+            else:
+                sock = socket.create_connection(
+                    (conn.host, int(conn.port)),
+                    timeout=self._stage(opts.connect_timeout_s, f"connecting to {address}", "unreachable"),
+                )
+        except TransportError:
+            raise
+        except (OSError, paramiko.SSHException) as exc:
+            raise self._unreachable(address, "TCP connect", exc) from None
+
+        entry = conn.ssh_config
+        read_files, record_to = known_hosts_files(entry, opts)
+        name = host_key_name(conn.host, int(conn.port))
+        client = conn.client
+        # Fabric installed AutoAddPolicy (accept anything); ours refuses or records, never prompts.
+        policy = HostKeyPolicy(
+            opts.host_key_policy, files_read=read_files, record_to=record_to, hashed=hash_known_hosts(entry)
+        )
+        client.set_missing_host_key_policy(policy)
+        for key_type, key in known_keys(name, read_files).items():
+            client.get_host_keys().add(name, key_type, key)
+        key_files, default_keys = identity_files(explicit_keys, entry)
+        try:
+            client.connect(
+                hostname=conn.host,
+                port=int(conn.port),
+                username=conn.user,
+                sock=sock,
+                timeout=self._stage(opts.banner_timeout_s, f"the handshake with {address}", "unreachable"),
+                banner_timeout=self._stage(opts.banner_timeout_s, "the banner", "unreachable"),
+                auth_timeout=self._stage(opts.auth_timeout_s, "authentication", "unreachable"),
+                channel_timeout=opts.session_timeout_s,
+                key_filename=key_files or None,
+                look_for_keys=default_keys,
+                allow_agent=agent_allowed(entry),
+            )
+        except UnknownHostKey as exc:
+            raise TransportError(
+                f"unknown host key {exc.key.get_name()} {exc.key.fingerprint} for {exc.name}"
+                f" (not in {', '.join(exc.files) or 'any known_hosts file'})",
+                state="hostkey-unknown",
+                where=self.where,
+                hint=f"check the fingerprint, then trust it: ssh-keyscan -p {conn.port} {conn.host}"
+                f" >> {record_to}  (or rerun with --host-key-policy accept-new)",
+            ) from None
+        except paramiko.BadHostKeyException as exc:
+            raise TransportError(
+                f"host key for {address} CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint},"
+                f" known_hosts has {exc.expected_key.fingerprint}",
+                state="hostkey-changed",
+                where=self.where,
+                hint=f"if the host was reinstalled, remove the old key (ssh-keygen -R '{name}')"
+                " and trust the new one; otherwise this may be an attack",
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            tried = ", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key")
+            raise TransportError(
+                f"authentication as {conn.user} at {address} failed: {exc} (keys tried: {tried})",
+                state="auth-failed",
+                where=self.where,
+                hint="check ansible_user / -u and ansible_ssh_private_key_file / --private-key,"
+                " and that the public key is in the remote authorized_keys",
+            ) from None
+        except TransportError:
+            raise
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._unreachable(address, "SSH handshake", exc) from None
+        conn.transport = client.get_transport()
+
+    def _unreachable(self, address: str, stage: str, exc: BaseException) -> TransportError:
+        opts = self._options
+        if isinstance(exc, TimeoutError | socket.timeout):
+            what = f"timed out after {opts.connect_timeout_s:g} s"
+        elif isinstance(exc, socket.gaierror):
+            what = f"name does not resolve ({exc.strerror})"
+        elif "banner" in str(exc) or "No existing session" in str(exc):
+            what = f"no SSH banner/handshake within {opts.banner_timeout_s:g} s"
+        else:
+            what = str(exc) or type(exc).__name__
+        return TransportError(
+            f"{stage} to {address} failed: {what}",
+            state="unreachable",
+            where=self.where,
+            hint="check the address and port (ansible_host / ansible_port / ssh_config) and that sshd runs",
+        )
+
+    # -- run ----------------------------------------------------------------------------------
+    def run(self, command: str, *, timeout_s: float) -> CommandResult:
+        started = time.monotonic()
+        conn = self._connected()
+        limit = self._stage(timeout_s, "running the command", "timeout")
+        by_deadline = limit < timeout_s
+        sudo = self._become and conn.user != "root"
+        try:
+            channel = conn.transport.open_session(
+                timeout=self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
+            )
+            channel.exec_command(remote_command(command, limit, sudo=sudo))
+            channel.shutdown_write()  # the command gets EOF on stdin, never hangs reading it
+            ran = time.monotonic()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self.close()
+            raise TransportError(
+                f"cannot open an SSH session: {exc or type(exc).__name__}",
+                state="unreachable",
+                where=self.where,
+                hint="the connection dropped or the server refuses sessions (MaxSessions?)",
+            ) from None
+        try:
+            out, err, status = _collect(channel, math.ceil(limit) + KILL_GRACE_S + 1.0)
+        finally:
+            channel.close()
+        elapsed = time.monotonic() - started
+        if status is None and time.monotonic() - ran < limit:
+            self.close()
+            raise TransportError(
+                f"the command ended without an exit status (killed by a signal, or the connection"
+                f" dropped): {_short(command)}",
+                state="failed",
+                where=self.where,
+                hint="see the host's logs; rerun to check whether it happens again",
+            )
+        if status is None:
+            deadline_s = self._options.host_deadline_s
+            why = f"the host deadline ({deadline_s:g} s)" if by_deadline else f"{timeout_s:g} s"
+            raise TransportError(
+                f"command timed out after {why} and was killed on the host: {_short(command)}",
+                state="timeout",
+                where=self.where,
+                hint="raise the task timeout if the host is just slow",
+            )
+        if sudo and status != 0:
+            _check_sudo(err, status, self.where)
+        return CommandResult(
+            command=command,
+            exit_code=status,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            elapsed_s=elapsed,
+        )
+
+    def close(self) -> None:
+        """Close the connection (and any ProxyJump hops); the next ``run`` reconnects."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            gateway = conn.gateway
+            while isinstance(gateway, Connection):
+                gateway.close()
+                gateway = gateway.gateway
+
+
+def _collect(channel: paramiko.Channel, wait_s: float) -> tuple[bytes, bytes, int | None]:
+    """Read stdout and stderr until the channel ends; exit status None when it did not end in time
+    or ended without one (the remote watchdog killed the command's process group)."""
+    deadline = time.monotonic() + wait_s
+    out: list[bytes] = []
+    err: list[bytes] = []
+    fd = channel.fileno()  # a pipe paramiko sets when stdout or stderr has data or the channel closes
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(out), b"".join(err), None
+        select.select([fd], [], [], left)
+        while channel.recv_stderr_ready():
+            err.append(channel.recv_stderr(READ_CHUNK))
+        while channel.recv_ready():
+            chunk = channel.recv(READ_CHUNK)
+            if not chunk:
+                break
+            out.append(chunk)
+        if channel.eof_received or channel.closed:
+            while channel.recv_stderr_ready():
+                err.append(channel.recv_stderr(READ_CHUNK))
+            break
+    if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
+        return b"".join(out), b"".join(err), None
+    status = channel.recv_exit_status()
+    # paramiko reports -1 when sshd sent exit-signal instead of exit-status: the watchdog's kill.
+    return b"".join(out), b"".join(err), None if status == -1 else status
+
+
+def _check_sudo(stderr: bytes, status: int, where: str) -> None:
+    """``become`` that never reached the command is a failure of the host, not a command result."""
+    text = stderr.decode("utf-8", "replace")
+    if status == 127 and "sudo" in text and "not found" in text:
+        raise TransportError(
+            "become needs sudo, which is not installed on the host",
+            state="failed",
+            where=where,
+            hint="install sudo with a NOPASSWD rule for the login user, or connect as root",
+        )
+    if "sudo:" in text and ("password is required" in text or "not in the sudoers" in text):
+        raise TransportError(
+            f"become failed: {text.strip().splitlines()[-1]}",
+            state="failed",
+            where=where,
+            hint="give the login user a NOPASSWD sudo rule (sudo -n never prompts), or connect as root",
+        )
+
+
+def _short(command: str, limit: int = 80) -> str:
+    return command if len(command) <= limit else command[: limit - 3] + "..."
