@@ -1,0 +1,138 @@
+"""Parse per-process lines: ``/proc/PID/stat`` records, the probe's reduced ``proc`` rows, and the
+``/proc/PID/status`` / ``limits`` / ``cgroup`` lines sent for the top processes.
+
+``comm`` (field 2) may hold spaces, parentheses and even a newline, so the pid is what precedes
+the first `` (`` and the other fields are split after the LAST ``)``.
+
+>>> st = parse_stat("68927 (test(cmd).sh) S 68044 68927 68044 34818 68927 4194304 165 0 0 0 "
+...                 "0 0 0 0 20 0 1 0 114413973 9961472 868 18446744073709551615")
+>>> st.pid, st.comm, st.minflt, st.majflt, st.starttime
+(68927, 'test(cmd).sh', 165, 0, 114413973)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diag.errors import ParseError
+
+RLIM_INFINITY_KIB = (2**64 - 1) // 1024  # "unlimited": larger than any VmLck, so comparisons hold
+
+
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    """The fields of ``/proc/PID/stat`` pfdiag uses (minflt/majflt exclude children)."""
+
+    pid: int
+    comm: str
+    state: str
+    ppid: int
+    minflt: int
+    majflt: int
+    starttime: int  # clock ticks after boot; with pid, identifies a process across samples
+
+
+@dataclass(frozen=True, slots=True)
+class ProcDelta:
+    """One ``proc`` row of the probe: a top process and its fault deltas over the interval."""
+
+    pid: int
+    starttime: int
+    state: str
+    ppid: int
+    minflt_delta: int
+    majflt_delta: int
+    new: bool  # born during the interval: deltas are its whole counters
+    comm: str
+
+
+def parse_stat(text: str, source: str = "/proc/PID/stat") -> ProcStat:
+    """One stat record (may span lines when comm holds a newline); ParseError quotes it."""
+    head, paren, tail = text.rpartition(")")
+    fields = tail.split()
+    pid_text, open_paren, comm = head.partition(" (")
+    if not paren or not open_paren or len(fields) < 20:
+        raise ParseError(f"not a stat record (pid (comm) and >= 20 fields): {text[:200]!r}", where=source)
+    try:
+        return ProcStat(
+            int(pid_text), comm, fields[0], int(fields[1]), int(fields[7]), int(fields[9]), int(fields[19])
+        )
+    except ValueError:
+        raise ParseError(f"non-numeric stat field: {text[:200]!r}", where=source) from None
+
+
+def unescape_comm(text: str) -> str:
+    r"""Undo the probe's escaping of ``\`` and newline in comm.
+
+    >>> unescape_comm(r"a\nb\\c")
+    'a\nb\\c'
+    """
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append("\n" if text[i + 1] == "n" else text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_proc_row(line: str, source: str = "probe procs") -> ProcDelta:
+    """``proc PID STARTTIME STATE PPID DMIN DMAJ NEW COMM`` (comm last, verbatim, escaped).
+
+    >>> parse_proc_row("proc 1020 10839175 R 28378 12 3 0 (a b ) ( c d) ").comm
+    '(a b ) ( c d) '
+    """
+    parts = line.split(" ", 8)
+    try:
+        if len(parts) != 9 or parts[0] != "proc":
+            raise ValueError
+        return ProcDelta(
+            int(parts[1]), int(parts[2]), parts[3], int(parts[4]), int(parts[5]), int(parts[6]),
+            parts[7] == "1", unescape_comm(parts[8]),
+        )  # fmt: skip
+    except ValueError:
+        raise ParseError(
+            f"expected 'proc PID START STATE PPID DMIN DMAJ NEW COMM': {line!r}", where=source
+        ) from None
+
+
+def parse_status_kib(lines: tuple[str, ...] | list[str]) -> dict[str, int]:
+    """``VmRSS:\\t 14984 kB`` style lines of /proc/PID/status -> {"VmRSS": 14984}.
+
+    >>> parse_status_kib(["VmLck:\\t       0 kB", "VmSwap:      1024 kB", "Name:\\tbash"])
+    {'VmLck': 0, 'VmSwap': 1024}
+    """
+    values: dict[str, int] = {}
+    for line in lines:
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
+            values[name.strip()] = int(parts[0])
+    return values
+
+
+def parse_memlock_limit_kib(line: str) -> int | None:
+    """Soft limit of the ``Max locked memory`` line of /proc/PID/limits, in KiB.
+
+    >>> parse_memlock_limit_kib("Max locked memory         8388608              8388608              bytes")
+    8192
+    >>> parse_memlock_limit_kib("Max locked memory         unlimited            unlimited            bytes")
+    18014398509481983
+    """
+    parts = line[len("Max locked memory") :].split()
+    if not parts:
+        return None
+    if parts[0] == "unlimited":
+        return RLIM_INFINITY_KIB
+    return int(parts[0]) // 1024 if parts[0].isdigit() else None
+
+
+def parse_cgroup_path(line: str) -> str:
+    """The path of a /proc/PID/cgroup line (``0::/x`` for v2, ``N:controllers:/x`` for v1).
+
+    >>> parse_cgroup_path("0::/system.slice/sshd.service"), parse_cgroup_path("12:memory:/docker/ab")
+    ('/system.slice/sshd.service', '/docker/ab')
+    """
+    return line.split(":", 2)[2] if line.count(":") >= 2 else line

@@ -1,0 +1,340 @@
+# pfdiag probe: POSIX sh (dash, busybox ash) + /proc + cat/awk/sleep only; writes no files.
+# Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S
+#   MODE     probe (facts + two samples + reduced per-process deltas), facts, or reduce
+#            (run only the per-process reducer over stdin: used by the tests with canned input)
+#   PERF     1 to measure the interval with `perf stat -a` when usable, 0 for plain sleep
+#   DEADLINE empty for none; else seconds after which the probe kills itself and its children
+# Output: lines `@@pfdiag <section> [args]` each followed by that section's raw lines;
+# the last line is `@@pfdiag end`. diag/probe/sections.py reads it back.
+
+mode=${1:-probe}
+interval=${2:-5}
+top=${3:-20}
+perf=${4:-1}
+deadline=${5:-}
+root=$$
+
+clk=$(getconf CLK_TCK 2>/dev/null) || clk=
+case $clk in '' | *[!0-9]*) clk=100 ;; esac
+pagesize=$(getconf PAGESIZE 2>/dev/null) || pagesize=
+case $pagesize in '' | *[!0-9]*) pagesize=4096 ;; esac
+
+# Record parsing shared by the reducer and the watchdog. comm may contain spaces, ')' and even
+# a newline, so the pid is what precedes the first ' (' and the fields follow the LAST ')'.
+# A record is complete once >= 20 fields follow that ')': comm is <= 15 bytes, cannot fake that.
+STATLIB='
+function lastparen(s,   i, j) {
+	i = 0
+	while ((j = index(substr(s, i + 1), ")")) > 0) i += j
+	return i
+}
+function statrec(s,   lp, n) {
+	lp = lastparen(s)
+	if (lp == 0) return 0
+	n = split(substr(s, lp + 1), F, " ")
+	if (n < 20) return 0
+	PID = substr(s, 1, index(s, " (") - 1)
+	COMM = substr(s, index(s, "(") + 1, lp - index(s, "(") - 1)
+	return 1
+}
+'
+
+# Per-process reducer. Input: the producer stream (markers, PSI text, perf text, and the raw
+# output of `cat /proc/[0-9]*/stat` twice). It passes markers and text through, reads the
+# system files itself at each snapshot marker (one process for all reads), and replaces the two
+# stat dumps by the top-N processes by majflt delta and by minflt delta, plus totals.
+REDUCER='
+function emitfile(path, kind,   line, ok, f, n, z, k) {
+	ok = 0
+	while ((getline line < path) > 0) {
+		if (!ok) { print "@@pfdiag file " path; ok = 1 }
+		if (kind == "disk") {
+			# whole rows of zeros carry no information and cost bytes on big hosts
+			n = split(line, f, " ")
+			z = 1
+			for (k = 4; k <= n; k++) if (f[k] != "0") { z = 0; break }
+			if (z) continue
+		}
+		print line
+	}
+	close(path)
+	if (!ok) print "@@pfdiag unreadable " path " cannot read"
+}
+function snapfiles() {
+	if (!readfiles) return
+	emitfile("/proc/vmstat", "")
+	emitfile("/proc/meminfo", "")
+	emitfile("/proc/diskstats", "disk")
+}
+function take(s) {
+	if (!statrec(s)) return 0
+	if (snap == 0) {
+		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]
+	} else {
+		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]
+		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
+	}
+	PAR[PID] = F[2]
+	return 1
+}
+function own(p,   d) {
+	# the probe itself: the root shell and every descendant (pipeline, cat, sleep, perf)
+	for (d = 0; d < 8 && p != "" && p != "0"; d++) {
+		if (p == root) return 1
+		p = PAR[p]
+	}
+	return 0
+}
+function esc(s) {
+	gsub(/\\/, "\\\\", s)
+	gsub(/\n/, "\\n", s)
+	return s
+}
+function pickmax(arr, n,   p, best, bv, i) {
+	for (i = 1; i <= n; i++) {
+		best = ""; bv = 0
+		for (p in arr) if (!(p in PICKED) && arr[p] > bv) { best = p; bv = arr[p] }
+		if (best == "") return
+		PICKED[best] = 1
+		ORDER[++norder] = best
+	}
+}
+function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+	for (p in S1) {
+		if (own(p)) continue
+		seen++
+		isnew = 0
+		if ((p in S0) && S0[p] == S1[p]) {
+			dmin = MIN1[p] - MIN0[p]; dmaj = MAJ1[p] - MAJ0[p]
+		} else if (S1[p] / clk >= up0) {
+			# born during the interval (or a reused pid): all its faults happened in it
+			dmin = MIN1[p]; dmaj = MAJ1[p]; isnew = 1; born++
+		} else {
+			unmatched++
+			continue
+		}
+		if (dmin < 0) dmin = 0
+		if (dmaj < 0) dmaj = 0
+		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj
+		if (dmin + dmaj > 0) {
+			faulting++; sumin += dmin; sumaj += dmaj
+			if (dmaj > 0) BYMAJ[p] = dmaj
+			BYMIN[p] = dmin
+		}
+	}
+	for (p in S0) if (!own(p) && (!(p in S1) || S1[p] != S0[p])) exited++
+	printf "@@pfdiag procs\n"
+	printf "totals seen=%d readable=%d hidden=%d vanished=%d faulting=%d born=%d exited=%d unmatched=%d minflt=%.0f majflt=%.0f\n", seen, seen, hidden, vanished, faulting, born, exited, unmatched, sumin, sumaj
+	pickmax(BYMAJ, top)
+	pickmax(BYMIN, top)
+	for (i = 1; i <= norder; i++) {
+		p = ORDER[i]
+		printf "proc %s %s %s %s %.0f %.0f %d %s\n", p, S1[p], ST[p], PP[p], DMIN[p], DMAJ[p], NEWP[p], esc(CM[p])
+	}
+	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
+}
+function details(p,   line, got, f) {
+	print "@@pfdiag pid " p " " S1[p]
+	f = "/proc/" p "/status"
+	while ((getline line < f) > 0)
+		if (line ~ /^(VmRSS|VmSwap|VmLck):/) print line
+	close(f)
+	f = "/proc/" p "/limits"
+	while ((getline line < f) > 0) if (line ~ /^Max locked memory/) print line
+	close(f)
+	f = "/proc/" p "/cgroup"
+	got = ""
+	while ((getline line < f) > 0) {
+		if (got == "") got = line
+		if (line ~ /^0::/) got = line
+	}
+	close(f)
+	if (got != "") print "cgroup " got
+}
+BEGIN { snap = -1; instat = 0; pend = "" }
+/^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; snapfiles(); next }
+/^@@pfdiag stat$/ { instat = 1; pend = ""; next }
+/^@@pfdiag stat-end$/ {
+	instat = 0; pend = ""
+	if (snap == 1) { if (readfiles) emitfile("/proc/swaps", ""); reduce() }
+	next
+}
+instat {
+	if (pend != "") {
+		pend = pend "\n" $0
+		if (take(pend)) pend = ""
+		next
+	}
+	if ($0 ~ /^[0-9]+ \(/) { if (!take($0)) pend = $0; next }
+	# cat reports unreadable stat files inline: hidepid=1 or a process that exited meanwhile
+	if (snap == 1 && $0 ~ /denied/) hidden++
+	else if (snap == 1) vanished++
+	next
+}
+{ print }
+'
+
+# Print the descendants of pid $1 (from every readable stat record), for the watchdog.
+TREE='
+{ if (statrec($0)) PAR[PID] = F[2] }
+END {
+	for (p in PAR) {
+		q = p
+		for (d = 0; d < 8 && q != "" && q != "0"; d++) {
+			q = PAR[q]
+			if (q == top) { print p; break }
+		}
+	}
+}
+'
+
+perfcheck() {
+	uid=$(id -u 2>/dev/null) || uid=
+	paranoid=
+	read -r paranoid _ </proc/sys/kernel/perf_event_paranoid 2>/dev/null || paranoid=
+	perf_usable=0
+	if [ "$perf" != 1 ]; then
+		perf_reason="not requested"
+	elif ! command -v perf >/dev/null 2>&1; then
+		perf_reason="not installed"
+	elif [ "$uid" = 0 ]; then
+		perf_usable=1 perf_reason=
+	elif [ -n "$paranoid" ] && [ "$paranoid" -le 0 ] 2>/dev/null; then
+		perf_usable=1 perf_reason=
+	else
+		perf_reason="not permitted: paranoid=${paranoid:-unknown} and not root"
+	fi
+}
+
+facts() {
+	blockdevs=
+	for d in /sys/block/*; do [ -e "$d" ] && blockdevs="$blockdevs ${d##*/}"; done
+	echo "@@pfdiag facts"
+	awk -v clk="$clk" -v pagesize="$pagesize" -v uid="$uid" -v perf_usable="$perf_usable" \
+		-v perf_reason="$perf_reason" -v blockdevs="$blockdevs" '
+	function first(path, key,   line) {
+		if ((getline line < path) > 0) print key "=" line
+		else print "!" key "=unreadable " path
+		close(path)
+	}
+	BEGIN {
+		first("/proc/sys/kernel/hostname", "hostname")
+		first("/proc/sys/kernel/osrelease", "kernel")
+		n = 0
+		while ((getline line < "/proc/stat") > 0) if (line ~ /^cpu[0-9]/) n++
+		close("/proc/stat")
+		print "cpus=" n
+		print "clk_tck=" clk
+		while ((getline line < "/proc/meminfo") > 0) {
+			split(line, m, " ")
+			if (m[1] == "MemTotal:") print "mem_total_kib=" m[2]
+			if (m[1] == "SwapTotal:") print "swap_total_kib=" m[2]
+		}
+		close("/proc/meminfo")
+		print "page_size=" pagesize
+		print "uid=" uid
+		t = "/sys/kernel/mm/transparent_hugepage"
+		if ((getline line < (t "/enabled")) <= 0) t = "/sys/kernel/mm/redhat_transparent_hugepage"
+		close(t "/enabled")
+		first(t "/enabled", "thp_enabled")
+		first(t "/defrag", "thp_defrag")
+		first("/proc/sys/vm/swappiness", "swappiness")
+		first("/proc/sys/kernel/numa_balancing", "numa_balancing")
+		first("/sys/module/zswap/parameters/enabled", "zswap_enabled")
+		cg = "1"; hp = "none"
+		while ((getline line < "/proc/mounts") > 0) {
+			split(line, m, " ")
+			if (m[2] == "/proc" && m[3] == "proc" && match(m[4], /hidepid=[^,]*/))
+				hp = substr(m[4], RSTART + 8, RLENGTH - 8)
+			if (m[2] == "/sys/fs/cgroup" && m[3] == "cgroup2") cg = "2"
+			if (m[2] == "/sys/fs/cgroup/unified" && m[3] == "cgroup2" && cg != "2") cg = "hybrid"
+		}
+		close("/proc/mounts")
+		print "cgroup_version=" cg
+		print "hidepid=" hp
+		print "perf_usable=" perf_usable
+		print "perf_reason=" perf_reason
+		print "blockdevs=" blockdevs
+	}'
+}
+
+# PSI files: read by cat so that ENOENT (no PSI) and EOPNOTSUPP (psi=0) keep their errno text.
+psi() {
+	for f in /proc/pressure/memory /proc/pressure/io; do
+		if t=$(cat "$f" 2>&1); then
+			printf '@@pfdiag file %s\n%s\n' "$f" "$t"
+		else
+			printf '@@pfdiag unreadable %s %s\n' "$f" "${t##*: }"
+		fi
+	done
+}
+
+snap() {
+	up=
+	read -r up _ </proc/uptime
+	echo "@@pfdiag snap $1 $up"
+	psi
+	echo "@@pfdiag stat"
+	cat /proc/[0-9]*/stat 2>&1
+	echo "@@pfdiag stat-end"
+}
+
+pause() {
+	if [ "$perf_usable" = 1 ]; then
+		# perf's counts go to stderr; stdout of sleep is empty. No files are written.
+		if out=$(perf stat -a -x, -e page-faults,minor-faults,major-faults -- sleep "$interval" 2>&1 >/dev/null); then
+			echo "@@pfdiag perf ok"
+			printf '%s\n' "$out"
+			return
+		fi
+		printf '@@pfdiag perf failed %s\n' "$(printf '%s\n' "$out" | sed -n '$p')"
+	else
+		echo "@@pfdiag perf unused $perf_reason"
+	fi
+	sleep "$interval"
+}
+
+probe() {
+	echo "@@pfdiag probe 1 interval=$interval top=$top"
+	facts
+	snap 0
+	pause
+	snap 1
+}
+
+main() {
+	case $mode in
+	facts) perfcheck; facts ;;
+	reduce) awk -v root="$root" -v clk="$clk" -v top="$top" -v readfiles=0 "$STATLIB$REDUCER" ;;
+	*)
+		perfcheck
+		probe | awk -v root="$root" -v clk="$clk" -v top="$top" -v readfiles=1 "$STATLIB$REDUCER"
+		;;
+	esac
+	echo "@@pfdiag end"
+}
+
+if [ -z "$deadline" ]; then
+	main
+	exit
+fi
+
+main &
+work=$!
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$deadline" >/dev/null 2>&1 &
+	s=$!
+	wait "$s"
+	# Past the deadline: the controller has given up, so leave nothing running on the host.
+	kids=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v top="$work" "$STATLIB$TREE")
+	echo "@@pfdiag watchdog fired after ${deadline}s"
+	kill -TERM $kids "$work" 2>/dev/null
+	sleep 1
+	kill -KILL $kids "$work" 2>/dev/null
+) &
+dog=$!
+wait "$work"
+rc=$?
+kill "$dog" 2>/dev/null
+exit $rc

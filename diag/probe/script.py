@@ -1,0 +1,53 @@
+"""Build the one shell command string sent to a host: ``sh -c '<probe.sh>' pfdiag ARGS``.
+
+The script text lives in ``probe.sh`` beside this module (lint it, run it by hand); every value
+is quoted, so the string is safe to run through any POSIX login shell.
+
+>>> probe_command(interval_s=1, top_n=5, perf=False).endswith("pfdiag probe 1 5 0 ''")
+True
+"""
+
+from __future__ import annotations
+
+import shlex
+from functools import cache
+from pathlib import Path
+
+from diag.errors import UsageError
+
+SCRIPT_PATH = Path(__file__).with_name("probe.sh")
+
+
+@cache
+def probe_script() -> str:
+    """The text of probe.sh (read once)."""
+    return SCRIPT_PATH.read_text(encoding="utf-8")
+
+
+def _number(value: float) -> str:
+    # `sleep` in busybox takes fractions only when built with FANCY_SLEEP; whole numbers always work
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
+
+
+def _command(mode: str, interval_s: float, top_n: int, perf: bool, deadline_s: float | None) -> str:
+    args = [mode, _number(interval_s), str(top_n), "1" if perf else "0"]
+    args.append("" if deadline_s is None else _number(max(1.0, deadline_s)))
+    return "sh -c " + shlex.quote(probe_script()) + " pfdiag " + " ".join(shlex.quote(a) for a in args)
+
+
+def probe_command(
+    interval_s: float = 5.0, top_n: int = 20, perf: bool = True, deadline_s: float | None = None
+) -> str:
+    """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes."""
+    if not 0 < interval_s <= 3600:
+        raise UsageError(f"interval must be in (0, 3600] seconds, got {interval_s}")
+    if not 1 <= top_n <= 1000:
+        raise UsageError(f"top_n must be in [1, 1000], got {top_n}")
+    if deadline_s is not None and deadline_s <= interval_s:
+        raise UsageError(f"deadline ({deadline_s} s) must exceed the interval ({interval_s} s)")
+    return _command("probe", interval_s, top_n, perf, deadline_s)
+
+
+def facts_command() -> str:
+    """One sh command that prints the facts section only (no sampling: fast)."""
+    return _command("facts", 1, 1, True, None)
