@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class UnsafeText(str):
+    """A string ansible marks as never to be templated (``!unsafe``, INI bytes literals).
+
+    It behaves as ``str``; ``ansible-inventory --list`` shows it as ``{"__ansible_unsafe": text}``.
+    """
+
+    __slots__ = ()
+
+
 class BuildError(Exception):
     """A rule of the inventory model was broken (loop, unknown group); parsers add file:line."""
 

@@ -29,7 +29,7 @@ import warnings
 from typing import Any
 
 from diag.errors import InventoryError
-from diag.inventory.data import BuildError, InventoryData
+from diag.inventory.data import BuildError, InventoryData, UnsafeText
 from diag.inventory.ranges import expand_host_pattern
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
@@ -61,7 +61,7 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, complex):
         return str(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="surrogateescape")
+        return UnsafeText(value.decode("utf-8", errors="surrogateescape"))
     return value
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from diag.errors import InventoryError
+from diag.inventory.data import UnsafeText
 
 if TYPE_CHECKING:
     from diag.inventory.model import Inventory
@@ -67,8 +68,18 @@ INTERNAL_VARS = frozenset(
 )
 
 
+def _as_json(value: Any) -> Any:
+    if isinstance(value, UnsafeText):
+        return {"__ansible_unsafe": str(value)}
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    return value
+
+
 def _public(variables: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in variables.items() if k not in INTERNAL_VARS}
+    return {k: _as_json(v) for k, v in variables.items() if k not in INTERNAL_VARS}
 
 
 def list_json(inv: Inventory) -> dict[str, Any]:

@@ -101,9 +101,7 @@ def parse_file(path: Path, inv: InventoryData) -> InventoryData:
             raise InventoryError(
                 f"not a valid YAML inventory: {yaml_error}", where=where, hint=f"as INI: {ini_error.message}"
             ) from None
-        raise InventoryError(
-            ini_error.message, where=ini_error.where, hint=f"as YAML: {yaml_error}"
-        ) from None
+        raise  # an extensionless file that is not YAML: the INI error says what is wrong
 
 
 def _is_yaml_mapping(text: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from diag.inventory.data import BuildError, InventoryData
+from diag.inventory.data import BuildError, InventoryData, UnsafeText
 from diag.inventory.ranges import expand_host_pattern
 
 
@@ -44,6 +44,16 @@ class _Loader(yaml.SafeLoader):
 def _tagged_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
+    return _tagged_collection(loader, node)
+
+
+def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return UnsafeText(loader.construct_scalar(node))
+    return _tagged_collection(loader, node)
+
+
+def _tagged_collection(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
     if isinstance(node, yaml.MappingNode):
@@ -51,7 +61,7 @@ def _tagged_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return None
 
 
-_Loader.add_constructor("!unsafe", _tagged_text)
+_Loader.add_constructor("!unsafe", _unsafe)
 _Loader.add_constructor("!vault", _tagged_text)
 _Loader.add_constructor("!vault-encrypted", _tagged_text)
 
@@ -76,7 +86,8 @@ def parse_yaml(text: str, path: str, inv: InventoryData) -> None:
     if not isinstance(data, Mapping):
         raise YamlInventoryError(
             "YAML inventory has invalid structure, it should be a mapping of groups, "
-            f"got: {type(data).__name__}"
+            f"got: {type(data).__name__}",
+            1,
         )
     if data.get("plugin"):
         raise YamlInventoryError(
