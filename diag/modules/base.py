@@ -1,0 +1,130 @@
+"""What every module shares: the argument spec, the ``Module`` base class and the ``HostContext``.
+
+In: a task's arguments (already templated where the spec says ``template``) and a ``HostContext``
+(the host's transport, variables and ``HostResult``). Out: the dict that ``register:`` stores.
+A module signals "this task failed on this host" with ``TaskFailed`` and "not applicable here"
+with ``TaskSkipped``; any ``TransportError`` it lets through stops the host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from diag.findings import HostResult
+from diag.playbook.expressions import Templar
+from diag.transport import ConnectOptions, Transport
+
+# How each argument is treated before ``Module.run`` sees it:
+#   template   - rendered by the engine (a lone "{{ expr }}" gives the native value)
+#   expression - a bare Jinja expression (or list of them, or a "{{ }}" template) the module evaluates
+#   late       - a template the module renders itself, with extra names such as ``value``
+ARG_KINDS = ("template", "expression", "late")
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One module argument: how it is templated, whether it is required, allowed literal values."""
+
+    kind: str = "template"
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+class TaskFailed(Exception):
+    """The task failed on this host; ``result`` is still registered (with ``failed: true``)."""
+
+    def __init__(self, message: str, result: Mapping[str, Any] | None = None) -> None:
+        self.message = message
+        self.result = dict(result or {})
+        super().__init__(message)
+
+
+class TaskSkipped(Exception):
+    """The task does not apply on this host (e.g. a verdict was already set); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(slots=True)
+class HostContext:
+    """What a module may touch on one host while one task runs.
+
+    ``variables`` is the merged variable scope of this task; ``facts`` is the host's ``set_fact`` layer
+    (it outranks task vars and outlives the task). ``transport()`` opens the connection on first use.
+    """
+
+    host: str
+    task: str
+    where: str
+    result: HostResult
+    variables: dict[str, Any]
+    facts: dict[str, Any]
+    templar: Templar
+    options: ConnectOptions
+    open_transport: Callable[[], Transport]
+    deadline: float  # time.monotonic() by which the whole host must be done
+    verbosity: int = 0
+    emit: Callable[[str], None] = field(default=lambda line: None)
+
+    def transport(self) -> Transport:
+        return self.open_transport()
+
+    def command_timeout(self, wanted_s: float) -> float:
+        """``--command-timeout`` when given, else ``wanted_s``; never past the host deadline."""
+        timeout = self.options.command_timeout_s or wanted_s
+        return max(0.5, min(timeout, self.deadline - time.monotonic()))
+
+    def scope(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {**self.variables, **extra} if extra else self.variables
+
+    def evaluate(self, expression: str, **extra: Any) -> Any:
+        return self.templar.evaluate(expression, self.scope(extra))
+
+    def render(self, value: Any, **extra: Any) -> Any:
+        return self.templar.render(value, self.scope(extra))
+
+    def value_of(self, value: Any, **extra: Any) -> Any:
+        """A bare expression or a template, to its native value."""
+        return self.templar.value_of(value, self.scope(extra))
+
+    def set_fact(self, name: str, value: Any) -> None:
+        self.facts[name] = value
+        self.variables[name] = value
+
+
+class Module:
+    """Base class: subclasses set ``name``, ``args`` (or ``any_args``) and implement ``run``.
+
+    ``free_form`` names the argument a plain string maps to (``command: uptime`` -> ``cmd``).
+    """
+
+    name: ClassVar[str] = ""
+    args: ClassVar[Mapping[str, Arg]] = {}
+    free_form: ClassVar[str | None] = None
+    any_args: ClassVar[bool] = False
+
+    def check_args(self, args: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+        """Problems spanning several arguments, as (message, hint); checked before anything runs."""
+        return []
+
+    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def as_float(value: Any, what: str) -> float | None:
+    """A number from an evaluated argument; ``None`` stays ``None``; anything else fails the task."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TaskFailed(f"{what} must be a number, got {value!r}") from None

@@ -1,0 +1,44 @@
+"""The ``debug`` module: show a message or a variable while a playbook runs (with ``-v``).
+
+In: ``msg`` (a template) or ``var`` (an expression). Out: ``{msg}`` or ``{<var>: value}``; the
+engine prints it on the task's ``-v`` line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from diag.modules.base import Arg, HostContext, Module
+
+
+class DebugModule(Module):
+    """Print ``msg`` (a template) or the value of ``var`` (an expression) on the ``-v`` output.
+
+    Nothing is printed without ``-v``; the value is still registered.
+
+    Example::
+
+        - debug:
+            msg: "busiest process: {{ s.processes[0].comm }}"
+        - debug:
+            var: s.rates
+    """
+
+    name: ClassVar[str] = "debug"
+    free_form: ClassVar[str | None] = "msg"
+    args: ClassVar[dict[str, Arg]] = {
+        "msg": Arg(),
+        "var": Arg(kind="expression"),
+    }
+
+    def check_args(self, args: Any) -> list[tuple[str, str | None]]:
+        if "msg" in args and "var" in args:
+            return [("'msg' and 'var' are mutually exclusive", "keep one of them")]
+        return []
+
+    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+        if args.get("var") is not None:
+            expression = str(args["var"])
+            return {expression: ctx.value_of(expression)}
+        msg = args.get("msg")
+        return {"msg": "Hello world!" if msg is None else msg}

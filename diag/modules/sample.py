@@ -1,0 +1,82 @@
+"""The ``sample`` module: run the probe on the host over an interval and register the parsed sample.
+
+In: ``interval_s`` (default: the ``interval_s`` variable, else 5), ``top_n`` (20), ``perf`` (true).
+Out: ``Sample.as_vars()`` registered (rates, psi, memory, processes, facts, perf, not_evaluable; see
+docs/design.md); the host's ``HostResult`` gets ``rates``, ``top_processes``, ``sample``, ``facts``
+and the probe's raw stdout (``raw``, kept in hosts.jsonl so a run can be re-parsed later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from diag.errors import ParseError
+from diag.modules.base import Arg, HostContext, Module, TaskFailed, as_float
+
+# The probe sleeps interval_s between its two reads; allow this much for start-up, perf and the wire.
+TIMEOUT_MARGIN_S = 15.0
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y")
+    return bool(value)
+
+
+class SampleModule(Module):
+    """Measure page-fault activity on the host: the probe reads the kernel counters, waits ``interval_s``
+    seconds, reads them again and reports per-second rates, PSI, memory, swap and the ``top_n``
+    faulting processes (``perf`` adds ``perf stat`` software counters when perf is usable).
+
+    The whole result is registered; the host's result also records the rates, the top processes, the
+    facts and the raw probe output. The variable ``not_evaluable`` (signal -> reason) is set too, so
+    ``check``'s ``not_evaluable_key`` can explain skips. A probe that exits non-zero or prints what the
+    parser does not understand fails the task (host, command, exit code and end of stderr).
+
+    Example::
+
+        - name: Sample fault counters twice over the interval
+          sample:
+            interval_s: "{{ interval_s }}"
+            top_n: 20
+          register: s
+    """
+
+    name: ClassVar[str] = "sample"
+    args: ClassVar[dict[str, Arg]] = {
+        "interval_s": Arg(),
+        "top_n": Arg(default=20),
+        "perf": Arg(default=True),
+    }
+
+    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+        from diag.probe import parse_probe, probe_command
+
+        interval = args.get("interval_s")
+        if interval is None:
+            interval = ctx.evaluate("interval_s") if "interval_s" in ctx.variables else 5
+        interval_s = as_float(interval, "interval_s") or 5.0
+        top_n = int(as_float(args["top_n"], "top_n") or 20)
+        command = probe_command(interval_s=interval_s, top_n=top_n, perf=to_bool(args["perf"]))
+        result = ctx.transport().run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
+        ctx.result.raw = result.stdout
+        if result.exit_code != 0:
+            tail = result.stderr_tail() or "(no stderr)"
+            raise TaskFailed(f"{ctx.host}: probe (sample) exited {result.exit_code}: {tail}")
+        try:
+            sample = parse_probe(result.stdout)
+        except ParseError as exc:
+            tail = result.stderr_tail(3)
+            raise TaskFailed(
+                f"{ctx.host}: probe (sample) output not understood: {exc.render()}"
+                + (f"; stderr: {tail}" if tail else "")
+            ) from None
+        data: dict[str, Any] = sample.as_vars()
+        ctx.result.rates = dict(data.get("rates") or {})
+        ctx.result.top_processes = list(data.get("processes") or [])
+        ctx.result.sample = data
+        ctx.result.facts = dict(data.get("facts") or {})
+        not_evaluable = data.get("not_evaluable")
+        ctx.set_fact("not_evaluable", dict(not_evaluable) if isinstance(not_evaluable, Mapping) else {})
+        return data

@@ -1,0 +1,326 @@
+"""The engine: runs a validated playbook's plays over hosts, in parallel, into one HostResult per host.
+
+In: a ``Playbook``, the selected hosts with the plays each one is in, and ``EngineOptions`` (forks,
+tags, connection options, extra vars, verbosity). Out: ``HostResult`` per host, in host order;
+``on_host_done(result, raw)`` fires the moment a host finishes. Hosts run in a thread pool (``forks``),
+tasks in order per host. A failed task stops its host (unless ``ignore_errors``); an unreachable host
+gets its transport state. Neither ever stops another host. Setting ``stop`` (Ctrl-C) stops scheduling
+and stops each running host before its next task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
+
+from diag.errors import DiagError, TransportError
+from diag.findings import HOST_STATES, HostResult, Verdict
+from diag.modules import MODULES
+from diag.modules.base import HostContext, TaskFailed, TaskSkipped
+from diag.playbook.expressions import ExpressionError, Templar
+from diag.playbook.model import Play, Playbook, Task, task_selected
+from diag.playbook.variables import task_scope
+from diag.transport import ConnectOptions, Transport
+
+HostDone = Callable[[HostResult, str | None], None]
+
+
+class HostLike(Protocol):
+    """What the engine needs of an inventory host (``diag.inventory.Host`` has it)."""
+
+    name: str
+    vars: dict[str, Any]
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to run: parallelism, tag filters, connection settings, ``-e`` vars and ``-v`` level."""
+
+    forks: int = 20
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    connect: ConnectOptions = field(default_factory=ConnectOptions)
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    verbosity: int = 0
+    playbook_dir: str = "."
+
+
+class InventoryLike(Protocol):
+    """What the engine needs of an inventory (``diag.inventory.Inventory`` has it)."""
+
+    def select(self, pattern: str) -> Sequence[Any]: ...
+
+
+def schedule(
+    playbook: Playbook, inventory: InventoryLike, hosts: Sequence[HostLike]
+) -> list[tuple[HostLike, list[Play]]]:
+    """Pair each selected host (``--limit``) with the plays whose ``hosts:`` pattern includes it.
+
+    Raises ``InventoryError`` (from ``select``) for a play pattern that does not parse, before anything runs.
+    """
+    plays_of: dict[str, list[Play]] = {host.name: [] for host in hosts}
+    for play in playbook.plays:
+        for host in inventory.select(play.hosts):
+            if host.name in plays_of:
+                plays_of[host.name].append(play)
+    return [(host, plays_of[host.name]) for host in hosts if plays_of[host.name]]
+
+
+class _StopHost(Exception):
+    """Ends the current host's run (task failed, unreachable, deadline, interrupt)."""
+
+
+class _HostRun:
+    """One host's run: its transport (opened on first use), set_fact layer and result."""
+
+    def __init__(self, host: HostLike, engine: Engine) -> None:
+        self.host = host
+        self.engine = engine
+        self.options = engine.options
+        self.result = HostResult(host=host.name, group_names=[g for g in host.groups if g != "all"])
+        self.facts: dict[str, Any] = {}
+        self.transport: Transport | None = None
+        self.started = time.monotonic()
+        self.deadline = self.started + self.options.connect.host_deadline_s
+
+    def open_transport(self) -> Transport:
+        if self.transport is None:
+            from diag.transport import open_transport
+
+            self.transport = open_transport(self.host.name, dict(self.host.vars), self.options.connect)
+        return self.transport
+
+    def run(self, plays: Sequence[Play]) -> HostResult:
+        ran_any = False
+        try:
+            for play in plays:
+                for task in play.tasks:
+                    if not task_selected(task, self.options.tags, self.options.skip_tags):
+                        continue
+                    self.before_task(task)
+                    ran_any = self.run_task(play, task) or ran_any
+        except _StopHost:
+            pass
+        finally:
+            if self.transport is not None:
+                # closing a dead connection must not hide the host's result
+                with contextlib.suppress(Exception):
+                    self.transport.close()
+        return self.finish(ran_any)
+
+    def before_task(self, task: Task) -> None:
+        if self.engine.stop.is_set():
+            self.fail("failed", f"run interrupted before task {task.name!r}")
+        if time.monotonic() > self.deadline:
+            limit = self.options.connect.host_deadline_s
+            self.fail("timeout", f"host deadline of {limit:g} s passed before task {task.name!r}")
+
+    def fail(self, state: str, reason: str) -> NoReturn:
+        self.result.status = state if state in HOST_STATES else "failed"
+        self.result.reason = reason
+        raise _StopHost
+
+    def finish(self, ran_any: bool) -> HostResult:
+        result = self.result
+        if result.status == "ok" and not ran_any:
+            result.status, result.reason = "skipped", "no task ran (all skipped by tags or when)"
+        if result.status == "ok" and result.verdict is None:
+            result.verdict = Verdict("not-evaluable", "info", "no verdict task matched")
+        result.elapsed_s = time.monotonic() - self.started
+        return result
+
+    def run_task(self, play: Play, task: Task) -> bool:
+        """Run one task; return whether it counted as run (ok, failed or ignored, not skipped)."""
+        variables = task_scope(
+            magic={
+                "inventory_hostname": self.host.name,
+                "group_names": list(self.result.group_names),
+                "playbook_dir": self.options.playbook_dir,
+            },
+            play_vars=play.vars,
+            vars_files_vars=play.vars_files_vars,
+            host_vars=self.host.vars,
+            task_vars=task.vars,
+            host_facts=self.facts,
+            extra_vars=self.options.extra_vars,
+        )
+        ctx = HostContext(
+            host=self.host.name,
+            task=task.name,
+            where=task.where,
+            result=self.result,
+            variables=variables,
+            facts=self.facts,
+            templar=self.engine.templar,
+            options=self.options.connect,
+            open_transport=self.open_transport,
+            deadline=self.deadline,
+            verbosity=self.options.verbosity,
+            emit=self.engine.emit,
+        )
+        stats = self.result.task_stats
+        try:
+            registered = self.execute(task, ctx)
+        except TaskSkipped as skip:
+            stats["skipped"] += 1
+            self.register(
+                task, {"skipped": True, "skip_reason": skip.reason, "failed": False, "changed": False}
+            )
+            self.report("skipping", task, skip.reason)
+            return False
+        except TransportError as exc:
+            stats["failed"] += 1
+            self.report(exc.state, task, exc.render())
+            self.fail(exc.state, exc.render())
+        except (TaskFailed, ExpressionError, DiagError) as exc:
+            message = _failure_message(task, exc)
+            payload = exc.result if isinstance(exc, TaskFailed) else {}
+            self.register(task, {**payload, "failed": True, "msg": message})
+            if task.ignore_errors:
+                stats["ignored"] += 1
+                self.report("failed (ignored)", task, message)
+                return True
+            stats["failed"] += 1
+            self.report("failed", task, message)
+            self.fail("failed", message)
+        except Exception as exc:  # a bug in a module: the host fails, the fleet goes on
+            message = f"{task.where}: task {task.name!r}: internal error in module {task.module!r}: {exc!r}"
+            stats["failed"] += 1
+            self.report(
+                "failed", task, message + (("\n" + traceback.format_exc()) if self.verbose(3) else "")
+            )
+            self.fail("failed", message + " (please report this at the pfdiag issue tracker)")
+        stats["ok"] += 1
+        self.register(task, registered)
+        detail = registered.get("msg") if task.module == "debug" else None
+        if task.module == "debug" and detail is None:
+            detail = registered
+        self.report("ok", task, None if detail is None else str(detail))
+        return True
+
+    def execute(self, task: Task, ctx: HostContext) -> dict[str, Any]:
+        for condition in task.when:
+            if not ctx.evaluate(condition):
+                raise TaskSkipped(f"condition is false: {condition}")
+        module = MODULES[task.module]()
+        args: dict[str, Any] = {}
+        specs = module.args
+        for key, value in task.args.items():
+            spec = specs.get(key)
+            args[key] = ctx.render(value) if spec is None or spec.kind == "template" else value
+        for key, spec in specs.items():
+            if key not in args and spec.default is not None:
+                args[key] = spec.default
+        return module.run(args, ctx)
+
+    def register(self, task: Task, value: dict[str, Any]) -> None:
+        if task.register:
+            self.facts[task.register] = value
+
+    def verbose(self, level: int) -> bool:
+        return self.options.verbosity >= level
+
+    def report(self, state: str, task: Task, detail: str | None) -> None:
+        if not self.verbose(1):
+            return
+        line = f"{state}: [{self.host.name}] {task.name}"
+        self.engine.emit(f"{line} => {detail}" if detail else line)
+
+
+def _failure_message(task: Task, exc: Exception) -> str:
+    if isinstance(exc, ExpressionError):
+        detail = f"{exc.detail} in expression {exc.expression!r}"
+    elif isinstance(exc, DiagError):
+        detail = exc.render()
+    else:
+        detail = str(exc)
+    return f"{task.where}: task {task.name!r}: {detail}"
+
+
+class Engine:
+    """Runs hosts in a thread pool; ``stop`` is the interrupt flag, ``emit`` prints ``-v`` lines."""
+
+    def __init__(
+        self,
+        options: EngineOptions,
+        *,
+        emit: Callable[[str], None] | None = None,
+        on_host_done: HostDone | None = None,
+    ) -> None:
+        self.options = options
+        self.templar = Templar()
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._emit = emit
+        self._on_host_done = on_host_done
+        self.interrupted = False
+
+    def emit(self, line: str) -> None:
+        if self._emit is not None:
+            with self._lock:
+                self._emit(line)
+
+    def run_host(self, host: HostLike, plays: Sequence[Play]) -> HostResult:
+        result = _HostRun(host, self).run(plays)
+        if self._on_host_done is not None:
+            with self._lock:
+                self._on_host_done(result, result.raw)
+        return result
+
+    def run(self, schedule: Iterable[tuple[HostLike, Sequence[Play]]]) -> list[HostResult]:
+        """Run every (host, plays) pair, in host order.
+
+        Ctrl-C (``KeyboardInterrupt`` in this thread) sets ``stop`` and ``interrupted``; hosts finish their
+        current task, hosts not started get status ``skipped``, and the results are returned as usual.
+        """
+        pairs = list(schedule)
+        results: dict[int, HostResult] = {}
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="pfdiag-host")
+        futures: dict[Future[HostResult], int] = {}
+        try:
+            for index, (host, plays) in enumerate(pairs):
+                futures[pool.submit(self._guarded, host, plays)] = index
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if not future.cancelled():
+                        results[futures[future]] = future.result()
+        except KeyboardInterrupt:
+            self.stop.set()
+            self.interrupted = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._drain(futures, results)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return [results.get(i) or _not_started(host) for i, (host, _) in enumerate(pairs)]
+
+    def _guarded(self, host: HostLike, plays: Sequence[Play]) -> HostResult:
+        if self.stop.is_set():
+            return _not_started(host)
+        return self.run_host(host, plays)
+
+    def _drain(self, futures: Mapping[Future[HostResult], int], results: dict[int, HostResult]) -> None:
+        """After Ctrl-C: collect hosts that finish their current task; a second Ctrl-C stops waiting."""
+        try:
+            for future, index in futures.items():
+                if not future.cancelled():
+                    results[index] = future.result()
+        except KeyboardInterrupt:
+            pass
+
+
+def _not_started(host: HostLike) -> HostResult:
+    return HostResult(
+        host=host.name,
+        status="skipped",
+        reason="run interrupted before this host started",
+        group_names=[g for g in host.groups if g != "all"],
+    )

@@ -1,0 +1,199 @@
+"""Jinja2 expressions and templates, evaluated the way Ansible does, in a sandbox.
+
+In: template strings (``"{{ a }} kib"``), bare expressions (``when: a > 1``) and a variables mapping.
+Out: rendered values. A string that is exactly one ``{{ expr }}`` yields the native value (int, list,
+dict...), anything else renders to a string. Undefined variables are errors (``StrictUndefined``),
+raised as ``ExpressionError`` that quotes the expression. Variables from the playbook, inventory and
+``-e`` may themselves be templates: wrap them in ``Lazy`` and they are rendered when first read,
+so ``threshold: "{{ base * 2 }}"`` works; registered results are never re-templated.
+
+>>> templar = Templar()
+>>> templar.render("{{ n * 2 }}", {"n": 21}), templar.render("n={{ n }}", {"n": 21})
+(42, 'n=21')
+>>> templar.evaluate("a > b", {"a": Lazy("{{ b + 1 }}"), "b": 1})
+True
+>>> templar.render("ls {{ path | quote }}", {"path": "a b"})
+"ls 'a b'"
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
+_MAX_LAZY_DEPTH = 32
+
+
+class ExpressionError(Exception):
+    """An expression or template that does not parse or fails to evaluate; ``expression`` is quoted."""
+
+    def __init__(self, expression: str, detail: str) -> None:
+        self.expression = expression
+        self.detail = detail
+        super().__init__(f"{detail} in {expression!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    """A variable value that is itself a template, rendered when an expression reads it."""
+
+    raw: Any
+
+
+def is_template(value: object) -> bool:
+    """Whether a string needs rendering (holds ``{{``, ``{%`` or ``{#``)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+
+
+def _contains_template(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return any(_contains_template(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_contains_template(v) for v in value)
+    return is_template(value)
+
+
+def lazy_vars(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Wrap the values that contain templates in ``Lazy``; leave the rest as they are."""
+    return {k: Lazy(v) if _contains_template(v) else v for k, v in values.items()}
+
+
+class _LazyContext(Context):
+    """A Jinja context that renders ``Lazy`` values on lookup (what Ansible's AnsibleJ2Vars does)."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        value = super().resolve_or_missing(key)
+        if isinstance(value, Lazy):
+            env = self.environment
+            assert isinstance(env, _Environment)
+            return env.templar.resolve_lazy(key, value, self.get_all())
+        return value
+
+
+class _Environment(SandboxedEnvironment):
+    context_class = _LazyContext
+    templar: Templar
+
+
+def _to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, sort_keys=True, default=str)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y")
+    return bool(value)
+
+
+class Templar:
+    """Parses and evaluates Jinja2 in a ``SandboxedEnvironment`` with ``StrictUndefined``.
+
+    Filters beyond Jinja's own: ``quote`` (shlex.quote, for values put into ``command:``),
+    ``to_json``, ``bool``.
+    """
+
+    def __init__(self) -> None:
+        env = _Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        env.templar = self
+        env.filters["quote"] = lambda value: shlex.quote(str(value))
+        env.filters["to_json"] = _to_json
+        env.filters["bool"] = _to_bool
+        self.env = env
+        self._resolving = threading.local()
+
+    # -- checks done before anything runs ---------------------------------------------------------
+
+    def check_expression(self, expression: str) -> None:
+        """Raise ``ExpressionError`` with Jinja's message if a bare expression does not parse."""
+        try:
+            self.env.compile_expression(expression)
+        except TemplateSyntaxError as exc:
+            raise ExpressionError(expression, exc.message or str(exc)) from None
+
+    def check_template(self, value: Any) -> None:
+        """Raise ``ExpressionError`` if any template string inside ``value`` does not parse."""
+        if isinstance(value, Mapping):
+            for item in value.values():
+                self.check_template(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.check_template(item)
+        elif is_template(value):
+            try:
+                self.env.parse(value)
+            except TemplateSyntaxError as exc:
+                raise ExpressionError(str(value), exc.message or str(exc)) from None
+
+    # -- evaluation ---------------------------------------------------------------------------------
+
+    def evaluate(self, expression: str, variables: Mapping[str, Any]) -> Any:
+        """The value of a bare expression such as ``sample.rates.majflt_per_s > 100``."""
+        try:
+            compiled = self.env.compile_expression(expression, undefined_to_none=False)
+            result = compiled(**variables)
+        except ExpressionError:
+            raise
+        except TemplateError as exc:
+            raise ExpressionError(expression, exc.message or str(exc)) from None
+        except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
+            raise ExpressionError(expression, f"{type(exc).__name__}: {exc}") from None
+        if isinstance(result, Undefined):
+            raise ExpressionError(expression, _undefined_message(result))
+        return result
+
+    def render(self, value: Any, variables: Mapping[str, Any]) -> Any:
+        """Render every template inside ``value`` (recursing into lists and dicts)."""
+        if isinstance(value, Mapping):
+            return {k: self.render(v, variables) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.render(v, variables) for v in value]
+        if not is_template(value):
+            return value
+        text = str(value)
+        single = _SINGLE_EXPRESSION.match(text)
+        if single:
+            return self.evaluate(single.group("expr").strip(), variables)
+        try:
+            return self.env.from_string(text).render(**variables)
+        except ExpressionError:
+            raise
+        except TemplateError as exc:
+            raise ExpressionError(text, exc.message or str(exc)) from None
+        except Exception as exc:
+            raise ExpressionError(text, f"{type(exc).__name__}: {exc}") from None
+
+    def value_of(self, value: Any, variables: Mapping[str, Any]) -> Any:
+        """An argument that may be a bare expression or a template: ``a.b`` and ``"{{ a.b }}"``."""
+        if isinstance(value, str) and not is_template(value):
+            return self.evaluate(value, variables)
+        return self.render(value, variables)
+
+    def resolve_lazy(self, key: str, lazy: Lazy, variables: Mapping[str, Any]) -> Any:
+        """Render a templated variable, refusing loops such as ``a: "{{ a }}"``."""
+        stack: list[str] = self._resolving.__dict__.setdefault("stack", [])
+        if key in stack or len(stack) > _MAX_LAZY_DEPTH:
+            chain = " -> ".join([*stack, key])
+            raise ExpressionError(str(lazy.raw), f"recursive variable definition: {chain}")
+        stack.append(key)
+        try:
+            return self.render(lazy.raw, variables)
+        finally:
+            stack.pop()
+
+
+def _undefined_message(value: Undefined) -> str:
+    try:
+        str(value)
+    except TemplateError as exc:
+        return exc.message or str(exc)
+    return "undefined value"
