@@ -17,6 +17,7 @@ import pytest
 
 from tests.fixtures.workloads import (
     CGROUP_PREFIX,
+    QUIET_MAJFLT_PER_S,
     SWAP_FILE_PREFIX,
     Workload,
     _active_swaps,
@@ -92,6 +93,11 @@ def test_swap_majors_makes_major_faults_by_swapping_in(swap_majors: Workload) ->
     assert rates.pswpin_delta > 0, rates
     assert read_comm(swap_majors.pid) == swap_majors.comm == "pf (swap) x) y"
     assert swap_majors.kind == "major-swap"
+
+
+@pytest.mark.workload
+def test_quiet_machine_returns_once_host_majors_are_below_the_threshold(quiet_machine: float) -> None:
+    assert 0 <= quiet_machine < QUIET_MAJFLT_PER_S
 
 
 @pytest.mark.workload
