@@ -84,15 +84,16 @@ class HostContext:
     def scope(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {**self.variables, **extra} if extra else self.variables
 
-    def evaluate(self, expression: str, **extra: Any) -> Any:
+    # Positional-only, so ``extra`` may hold names such as ``value`` (check's message templates).
+    def evaluate(self, expression: str, /, **extra: Any) -> Any:
         return self.templar.evaluate(expression, self.scope(extra))
 
-    def render(self, value: Any, **extra: Any) -> Any:
-        return self.templar.render(value, self.scope(extra))
+    def render(self, template: Any, /, **extra: Any) -> Any:
+        return self.templar.render(template, self.scope(extra))
 
-    def value_of(self, value: Any, **extra: Any) -> Any:
+    def value_of(self, source: Any, /, **extra: Any) -> Any:
         """A bare expression or a template, to its native value."""
-        return self.templar.value_of(value, self.scope(extra))
+        return self.templar.value_of(source, self.scope(extra))
 
     def set_fact(self, name: str, value: Any) -> None:
         self.facts[name] = value

@@ -1,0 +1,7 @@
+"""``python -m diag``: the same as the ``pfdiag`` command."""
+
+import sys
+
+from diag.cli import main
+
+sys.exit(main())
