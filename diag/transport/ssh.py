@@ -43,23 +43,24 @@ READ_CHUNK = 65536
 
 # One Fabric Config per ssh_config file, shared by every host: building a Config loads invoke's
 # config files and parses ssh_config, which costs more than a whole loopback connect.
-_configs: dict[tuple[str | None, int], Config] = {}
+_configs: dict[tuple[str | None, int, int], Config] = {}
 _configs_lock = threading.Lock()
 
 
 def _fabric_config(path: str | None) -> Config:
     """Fabric's Config reading ``path`` only (like ``ssh -F``), or ~/.ssh/config + /etc/ssh/ssh_config."""
     try:
-        mtime = os.stat(path).st_mtime_ns if path else 0
+        st = os.stat(path) if path else None
     except OSError:
         raise TransportError(
             f"ssh_config file {path} cannot be read", state="failed", hint="check --ssh-config"
         ) from None
+    key = (path, st.st_mtime_ns, st.st_size) if st else (None, 0, 0)
     with _configs_lock:
-        config = _configs.get((path, mtime))
+        config = _configs.get(key)
         if config is None:
             config = Config(runtime_ssh_path=path) if path else Config()
-            _configs[(path, mtime)] = config
+            _configs[key] = config
         return config
 
 
@@ -167,6 +168,9 @@ class SSHTransport:
                     (conn.host, int(conn.port)),
                     timeout=self._stage(opts.connect_timeout_s, f"connecting to {address}", "unreachable"),
                 )
+                # paramiko sends each SSH message as separate small writes; without NODELAY, Nagle plus
+                # delayed ACKs stall every round trip by ~40 ms (auth, channel open, exec).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except TransportError:
             raise
         except (OSError, paramiko.SSHException) as exc:

@@ -1,0 +1,267 @@
+"""The SSH transport against the real loopback sshd fleet: each host state, with its reason."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from diag.errors import TransportError
+from diag.transport import ConnectOptions
+from diag.transport.ssh import SSHTransport, remote_command
+from diag.transport.sshconfig import resolve_target
+from tests.fixtures.sshd_fleet import Fleet
+
+pytestmark = pytest.mark.ssh
+
+
+def transport(
+    fleet: Fleet, name: str, options: ConnectOptions | None = None, **hostvars: object
+) -> SSHTransport:
+    return SSHTransport(name, {**fleet.hosts[name], **hostvars}, options or fleet.options, become=False)
+
+
+def failure(t: SSHTransport, command: str = "true", timeout_s: float = 10) -> TransportError:
+    with pytest.raises(TransportError) as caught:
+        t.run(command, timeout_s=timeout_s)
+    return caught.value
+
+
+def fresh_known_hosts(fleet: Fleet, tmp_path: Path, *, hashed: bool = False) -> ConnectOptions:
+    """Options whose only known_hosts file is an empty one under tmp_path (also where new keys go)."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host *\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n  GlobalKnownHostsFile /dev/null\n"
+        + ("  HashKnownHosts yes\n" if hashed else "")
+    )
+    return replace(fleet.options, known_hosts=(), ssh_config=str(config))
+
+
+def test_healthy_host_runs_commands_and_passes_exit_codes_and_stderr_through(ssh_fleet: Fleet) -> None:
+    t = transport(ssh_fleet, "h01")
+    try:
+        assert t.run("echo hello", timeout_s=10).stdout == "hello\n"
+        uptime = t.run("cat /proc/uptime", timeout_s=10)
+        assert uptime.ok and all(float(field) >= 0 for field in uptime.stdout.split())
+        failed = t.run("echo out; echo oops >&2; exit 3", timeout_s=10)
+        assert (failed.exit_code, failed.stdout, failed.stderr) == (3, "out\n", "oops\n")
+        assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+    finally:
+        t.close()
+
+
+def test_one_connection_is_reused_for_all_commands_of_a_host(ssh_fleet: Fleet) -> None:
+    t = transport(ssh_fleet, "h02")
+    try:
+        # SSH_CLIENT names the client's source port: the same port means the same TCP connection.
+        ports = {t.run("echo $SSH_CLIENT", timeout_s=10).stdout.split()[1] for _ in range(3)}
+        assert len(ports) == 1
+    finally:
+        t.close()
+
+
+def test_large_output_on_both_streams_is_read_without_deadlock(ssh_fleet: Fleet) -> None:
+    t = transport(ssh_fleet, "h03")
+    try:
+        result = t.run("head -c 3000000 /dev/zero | tr '\\0' a; head -c 3000000 /dev/zero >&2", timeout_s=20)
+        assert (len(result.stdout), len(result.stderr)) == (3_000_000, 3_000_000)
+    finally:
+        t.close()
+
+
+def test_refused_port_is_unreachable_and_names_address_and_port(ssh_fleet: Fleet) -> None:
+    host = ssh_fleet.hosts["refused"]
+    error = failure(transport(ssh_fleet, "refused"))
+    assert error.state == "unreachable"
+    assert f"{host['ansible_host']}:{host['ansible_port']}" in error.render()
+    assert "refused" in error.message
+
+
+def test_blackhole_costs_its_banner_timeout_and_no_more(ssh_fleet: Fleet) -> None:
+    options = replace(ssh_fleet.options, connect_timeout_s=1.0, banner_timeout_s=1.0)
+    started = time.monotonic()
+    error = failure(transport(ssh_fleet, "blackhole", options))
+    elapsed = time.monotonic() - started
+    assert error.state == "unreachable"
+    assert "banner" in error.message
+    assert elapsed < 1.0 + 2.0  # correctness bound: the stage timeout plus a margin
+
+
+def test_unknown_host_key_is_refused_in_strict_mode_with_how_to_trust_it(ssh_fleet: Fleet) -> None:
+    port = ssh_fleet.hosts["unknown"]["ansible_port"]
+    error = failure(transport(ssh_fleet, "unknown"))
+    assert error.state == "hostkey-unknown"
+    assert "SHA256:" in error.message
+    assert error.hint is not None
+    assert f"ssh-keyscan -p {port} " in error.hint and "accept-new" in error.hint
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed"])
+def test_accept_new_records_the_key_and_the_next_strict_connect_succeeds(
+    ssh_fleet: Fleet, tmp_path: Path, hashed: bool
+) -> None:
+    options = fresh_known_hosts(ssh_fleet, tmp_path, hashed=hashed)
+    first = transport(ssh_fleet, "unknown", replace(options, host_key_policy="accept-new"))
+    assert first.run("true", timeout_s=10).ok
+    first.close()
+    lines = (tmp_path / "known_hosts").read_text().splitlines()
+    host = ssh_fleet.hosts["unknown"]
+    assert len(lines) == 1 and " ssh-ed25519 " in lines[0]
+    assert lines[0].startswith("|1|") if hashed else lines[0].startswith(f"[{host['ansible_host']}]:")
+    second = transport(ssh_fleet, "unknown", options)  # strict, reads what accept-new wrote
+    assert second.run("true", timeout_s=10).ok
+    second.close()
+
+
+def test_accept_new_from_many_threads_writes_one_whole_line_per_host(
+    ssh_fleet: Fleet, tmp_path: Path
+) -> None:
+    options = replace(fresh_known_hosts(ssh_fleet, tmp_path), host_key_policy="accept-new")
+    errors: list[BaseException] = []
+
+    def connect(name: str) -> None:
+        try:
+            t = transport(ssh_fleet, name, options)
+            t.run("true", timeout_s=10)
+            t.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=connect, args=(name,)) for name in ssh_fleet.healthy]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    lines = (tmp_path / "known_hosts").read_text().splitlines()
+    assert len(lines) == len(ssh_fleet.healthy)
+    assert all(len(line.split()) == 3 for line in lines)
+
+
+@pytest.mark.parametrize("policy", ["strict", "accept-new"])
+def test_changed_host_key_is_refused_whatever_the_policy(ssh_fleet: Fleet, policy: str) -> None:
+    before = ssh_fleet.known_hosts.read_text()
+    error = failure(transport(ssh_fleet, "changed", replace(ssh_fleet.options, host_key_policy=policy)))
+    assert error.state == "hostkey-changed"
+    assert "CHANGED" in error.message and error.hint is not None and "ssh-keygen -R" in error.hint
+    assert ssh_fleet.known_hosts.read_text() == before
+
+
+def test_refused_client_key_is_auth_failed_and_names_the_key(ssh_fleet: Fleet) -> None:
+    t = transport(ssh_fleet, "badauth")
+    error = failure(t)
+    assert error.state == "auth-failed"
+    assert str(ssh_fleet.client_key) in error.message
+    started = time.monotonic()
+    assert failure(t).state == "auth-failed"  # a host that failed to log in fails fast afterwards
+    assert time.monotonic() - started < 0.5
+
+
+def test_command_timeout_kills_the_remote_command_and_its_children(ssh_fleet: Fleet) -> None:
+    # Unusual durations, so other sleeps on this shared machine never match; anchored patterns
+    # match the sleeps themselves, not the wrapper's or pgrep's own command line.
+    seconds = random.randrange(100_000, 900_000, 2)
+    t = transport(ssh_fleet, "h04")
+    started = time.monotonic()
+    error = failure(t, f"sleep {seconds} & sleep {seconds + 1}", timeout_s=1)
+    assert error.state == "timeout"
+    assert time.monotonic() - started < 1 + 3.0
+    checker = transport(ssh_fleet, "h04")
+    try:
+        alive = checker.run(f"pgrep -f '^sleep ({seconds}|{seconds + 1})$' || echo none", timeout_s=10)
+        assert alive.stdout.strip() == "none"
+    finally:
+        checker.close()
+        t.close()
+
+
+def test_become_runs_through_sudo_n_and_fails_clearly_without_sudo(ssh_fleet: Fleet) -> None:
+    assert remote_command("id -u", 5, sudo=True).count("sudo -n /bin/sh -c 'id -u'") == 1
+    t = SSHTransport("h05", ssh_fleet.hosts["h05"], ssh_fleet.options, become=True)
+    try:
+        # The fleet is this machine: sudo is either missing, or present with no NOPASSWD rule for the
+        # test user. Either way become must fail at once (sudo -n never prompts) and say why.
+        error = failure(t, "id -u")
+        assert error.state == "failed"
+        assert ("not installed" in error.message) == (shutil.which("sudo") is None)
+        assert error.hint is not None and "NOPASSWD" in error.hint
+    finally:
+        t.close()
+
+
+def test_ssh_config_alias_supplies_hostname_port_user_and_identity_file(
+    ssh_fleet: Fleet, tmp_path: Path
+) -> None:
+    host = ssh_fleet.hosts["h06"]
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host web-alias\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
+        f"  User {ssh_fleet.user}\n  IdentityFile {ssh_fleet.client_key}\n"
+    )
+    t = SSHTransport("web-alias", {}, replace(ssh_fleet.options, ssh_config=str(config)), become=False)
+    try:
+        assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+        assert f"{host['ansible_host']}:{host['ansible_port']}" in t.where
+    finally:
+        t.close()
+
+
+def test_proxyjump_from_ssh_config_reaches_the_host_through_a_verified_jump(
+    ssh_fleet: Fleet, tmp_path: Path
+) -> None:
+    jump, target = ssh_fleet.hosts["h07"], ssh_fleet.hosts["h08"]
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host behind\n  Hostname {target['ansible_host']}\n  Port {target['ansible_port']}\n"
+        f"  ProxyJump {ssh_fleet.user}@{jump['ansible_host']}:{jump['ansible_port']}\n"
+        f"Host *\n  User {ssh_fleet.user}\n  IdentityFile {ssh_fleet.client_key}\n"
+    )
+    t = SSHTransport("behind", {}, replace(ssh_fleet.options, ssh_config=str(config)), become=False)
+    try:
+        assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+    finally:
+        t.close()
+    # The jump is really used, and its host key checked too: a jump host with an unknown key stops us.
+    unknown = ssh_fleet.hosts["unknown"]
+    via_unknown = tmp_path / "ssh_config_unknown_jump"
+    via_unknown.write_text(
+        config.read_text().replace(
+            f"{jump['ansible_host']}:{jump['ansible_port']}",
+            f"{unknown['ansible_host']}:{unknown['ansible_port']}",
+        )
+    )
+    options = replace(ssh_fleet.options, ssh_config=str(via_unknown))
+    error = failure(SSHTransport("behind", {}, options, become=False))
+    assert error.state == "hostkey-unknown"
+    assert f"[{unknown['ansible_host']}]:{unknown['ansible_port']}" in error.message
+
+
+def test_inventory_user_beats_cli_user_like_ansible(ssh_fleet: Fleet) -> None:
+    options = replace(ssh_fleet.options, user="not-a-user", private_key="/nonexistent/key")
+    target = resolve_target("h01", ssh_fleet.hosts["h01"], options)
+    assert (target.user, target.key_files) == (ssh_fleet.user, (str(ssh_fleet.client_key),))
+    bare = {"ansible_host": "127.0.0.10"}
+    assert resolve_target("h01", bare, options).user == "not-a-user"
+    t = transport(ssh_fleet, "h01", options)
+    try:
+        assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+    finally:
+        t.close()
+
+
+def test_host_deadline_bounds_the_whole_host(ssh_fleet: Fleet) -> None:
+    t = transport(ssh_fleet, "h03", replace(ssh_fleet.options, host_deadline_s=2.0))
+    started = time.monotonic()
+    try:
+        assert t.run("true", timeout_s=30).ok
+        error = failure(t, "sleep 30", timeout_s=30)
+        assert error.state == "timeout" and "host deadline" in error.message
+        assert time.monotonic() - started < 2.0 + 3.0
+        assert failure(t, "true", timeout_s=30).state == "timeout"  # nothing left of the deadline
+    finally:
+        t.close()
