@@ -90,13 +90,14 @@ function esc(s) {
 	gsub(/\n/, "\\n", s)
 	return s
 }
-function pickmax(arr, n,   p, best, bv, i) {
+function pickmax(arr, n, round,   p, best, bv, i) {
+	# n rounds of "largest not yet taken in this ranking": no sort() in POSIX awk
 	for (i = 1; i <= n; i++) {
 		best = ""; bv = 0
-		for (p in arr) if (!(p in PICKED) && arr[p] > bv) { best = p; bv = arr[p] }
+		for (p in arr) if (RANK[p] != round && arr[p] > bv) { best = p; bv = arr[p] }
 		if (best == "") return
-		PICKED[best] = 1
-		ORDER[++norder] = best
+		RANK[best] = round
+		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
 function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
@@ -125,8 +126,8 @@ function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, 
 	for (p in S0) if (!own(p) && (!(p in S1) || S1[p] != S0[p])) exited++
 	printf "@@pfdiag procs\n"
 	printf "totals seen=%d readable=%d hidden=%d vanished=%d faulting=%d born=%d exited=%d unmatched=%d minflt=%.0f majflt=%.0f\n", seen, seen, hidden, vanished, faulting, born, exited, unmatched, sumin, sumaj
-	pickmax(BYMAJ, top)
-	pickmax(BYMIN, top)
+	pickmax(BYMAJ, top, 1)
+	pickmax(BYMIN, top, 2)
 	for (i = 1; i <= norder; i++) {
 		p = ORDER[i]
 		printf "proc %s %s %s %s %.0f %.0f %d %s\n", p, S1[p], ST[p], PP[p], DMIN[p], DMAJ[p], NEWP[p], esc(CM[p])

@@ -38,13 +38,17 @@ def _command(mode: str, interval_s: float, top_n: int, perf: bool, deadline_s: f
 def probe_command(
     interval_s: float = 5.0, top_n: int = 20, perf: bool = True, deadline_s: float | None = None
 ) -> str:
-    """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes."""
+    """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes.
+
+    With ``deadline_s`` the script stops itself and its children that many seconds after it
+    starts (normally set above the interval; the output then ends with a watchdog marker).
+    """
     if not 0 < interval_s <= 3600:
         raise UsageError(f"interval must be in (0, 3600] seconds, got {interval_s}")
     if not 1 <= top_n <= 1000:
         raise UsageError(f"top_n must be in [1, 1000], got {top_n}")
-    if deadline_s is not None and deadline_s <= interval_s:
-        raise UsageError(f"deadline ({deadline_s} s) must exceed the interval ({interval_s} s)")
+    if deadline_s is not None and deadline_s <= 0:
+        raise UsageError(f"deadline must be > 0 seconds, got {deadline_s}")
     return _command("probe", interval_s, top_n, perf, deadline_s)
 
 

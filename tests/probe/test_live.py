@@ -1,0 +1,133 @@
+"""The probe against this machine's live /proc, under dash (LocalTransport) and busybox ash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from diag.errors import ParseError
+from diag.probe import facts_command, parse_facts, parse_probe, probe_command
+from diag.transport.local import LocalTransport
+
+FAULTER = r"""
+import ctypes, mmap
+ctypes.CDLL(None).prctl(15, b"pf (x) y", 0, 0, 0)
+print("ready", flush=True)
+while True:
+    m = mmap.mmap(-1, 4 << 20)
+    for i in range(0, 4 << 20, 4096):
+        m[i] = 1
+    m.close()
+"""
+
+
+@pytest.fixture
+def faulter() -> Iterator[int]:
+    """A child named 'pf (x) y' (via prctl) that keeps touching fresh anonymous memory."""
+    proc = subprocess.Popen([sys.executable, "-c", FAULTER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def run_busybox(command: str) -> str:
+    return subprocess.run(
+        ["busybox", "ash", "-c", command], capture_output=True, text=True, timeout=60
+    ).stdout
+
+
+def check_invariants(out: str, faulter_pid: int) -> None:
+    v = parse_probe(out).as_vars()
+    assert 0.8 <= v["interval_s"] <= 2.5  # type: ignore[operator]
+    rates = v["rates"]
+    assert isinstance(rates, dict)
+    assert all(x is None or x >= 0 for x in rates.values())
+    assert rates["pgfault_per_s"] >= rates["minflt_per_s"] > 0
+    procs = {p["pid"]: p for p in v["processes"]}  # type: ignore[attr-defined]
+    me = procs[faulter_pid]
+    assert me["comm"] == "pf (x) y" and me["minflt_per_s"] > 0 and me["rss_kib"] > 0
+    assert me["memlock_limit_kib"] is not None and me["cgroup"] is not None
+    totals = v["process_totals"]
+    assert totals["readable"] > 0 and totals["faulting"] >= 1  # type: ignore[index]
+    # the probe's own shell, cat and sleep never show up as faulting processes
+    assert not {"cat", "sleep", "perf"} & {p["comm"] for p in procs.values() if not p["new"]}
+    assert set(v["facts"]) >= {"hostname", "kernel", "clk_tck", "page_size", "cgroup_version"}  # type: ignore[arg-type]
+
+
+@pytest.mark.workload
+def test_probe_under_dash_finds_a_faulting_process_with_parens_in_its_name(faulter: int) -> None:
+    result = LocalTransport(shell="/bin/sh").run(probe_command(interval_s=1, top_n=10), timeout_s=30)
+    assert result.ok, result.stderr
+    check_invariants(result.stdout, faulter)
+
+
+@pytest.mark.workload
+@pytest.mark.skipif(not shutil.which("busybox"), reason="busybox not installed")
+def test_probe_under_busybox_ash_finds_the_same_process(faulter: int) -> None:
+    check_invariants(run_busybox(probe_command(interval_s=1, top_n=10, perf=False)), faulter)
+
+
+def test_facts_command_is_fast_and_parses() -> None:
+    result = LocalTransport().run(facts_command(), timeout_s=10)
+    facts = parse_facts(result.stdout)
+    assert facts["clk_tck"] and facts["page_size"] and facts["cpus"]
+    assert result.elapsed_s < 5
+
+
+def leftovers(arg: str) -> list[int]:
+    """Pids of `sleep <arg>` processes (an unusual arg, so nobody else's sleep matches)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", arg.encode()]:
+                found.append(int(d.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_watchdog_stops_the_probe_and_its_children_past_the_deadline() -> None:
+    started = time.monotonic()
+    result = LocalTransport().run(probe_command(interval_s=37.25, deadline_s=1, perf=False), timeout_s=30)
+    assert time.monotonic() - started < 10
+    assert "@@pfdiag watchdog" in result.stdout
+    with pytest.raises(ParseError, match="watchdog"):
+        parse_probe(result.stdout)
+    assert leftovers("37.25") == []
+
+
+def test_watchdog_leaves_nothing_behind_when_the_probe_finishes_in_time() -> None:
+    result = LocalTransport().run(probe_command(interval_s=1, top_n=3, deadline_s=41.5), timeout_s=30)
+    parse_probe(result.stdout)
+    deadline = time.monotonic() + 3
+    while leftovers("41.5") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers("41.5") == []
+
+
+@pytest.mark.workload
+def test_output_stays_under_64_kib_with_2000_extra_processes() -> None:
+    group = subprocess.Popen(
+        ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do sleep 300 & i=$((i+1)); done; echo started; wait"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert group.stdout is not None and group.stdout.readline() == "started\n"
+        result = LocalTransport().run(probe_command(interval_s=1, top_n=20), timeout_s=60)
+        assert len(result.stdout) <= 65536
+        totals = parse_probe(result.stdout).as_vars()["process_totals"]
+        assert totals["seen"] >= 2000  # type: ignore[index]
+    finally:
+        os.killpg(group.pid, signal.SIGKILL)
+        group.wait()

@@ -1,0 +1,97 @@
+"""The on-host awk reducer of probe.sh, fed canned stat dumps (mode ``reduce``), under dash and busybox."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from diag.probe.pidstat import parse_proc_row
+from diag.probe.script import SCRIPT_PATH
+
+SHELLS = [["/bin/sh"]] + ([["busybox", "ash"]] if shutil.which("busybox") else [])
+
+
+def stat(pid: int, comm: str, minflt: int, majflt: int, start: int, ppid: int = 1) -> str:
+    return f"{pid} ({comm}) S {ppid} 1 1 0 -1 0 {minflt} 0 {majflt} 0 0 0 0 0 20 0 1 0 {start} 0 0"
+
+
+CANNED = "\n".join(
+    [
+        "@@pfdiag snap 0 100.00",
+        "@@pfdiag stat",
+        stat(10, "steady", 100, 5, 500),
+        stat(11, "exits mid-interval", 50, 0, 510),
+        stat(12, "reused", 70, 3, 600),
+        stat(13, "two\nlines", 40, 0, 700),
+        "cat: /proc/98/stat: No such file or directory",
+        "@@pfdiag stat-end",
+        "@@pfdiag perf unused not installed",
+        "@@pfdiag snap 1 102.00",
+        "@@pfdiag stat",
+        stat(10, "steady", 150, 9, 500),
+        stat(12, "reused", 30, 1, 10050),  # same pid, new starttime: a new process born at 100.5 s
+        stat(13, "two\nlines", 40, 0, 700),
+        stat(14, "born (x) y", 7, 0, 10100),
+        stat(15, "seen late", 1000, 0, 50),  # missed in sample 0 but older: not attributable
+        "cat: can't open '/proc/16/stat': Permission denied",
+        "cat: /proc/17/stat: No such file or directory",
+        "@@pfdiag stat-end",
+    ]
+)
+
+
+def reduce(shell: list[str], text: str, top: int = 10) -> tuple[dict[str, int], dict[int, object]]:
+    out = subprocess.run(
+        [*shell, str(SCRIPT_PATH), "reduce", "1", str(top), "0", ""],
+        input=text, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    lines = out.splitlines()
+    totals = dict(item.split("=") for item in next(x for x in lines if x.startswith("totals ")).split()[1:])
+    rows = {r.pid: r for r in (parse_proc_row(x) for x in lines if x.startswith("proc "))}
+    assert lines[-1] == "@@pfdiag end"
+    return {k: int(v) for k, v in totals.items()}, rows  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_computes_deltas_joined_by_pid_and_starttime(shell: list[str]) -> None:
+    _, rows = reduce(shell, CANNED)
+    steady = rows[10]
+    assert (steady.minflt_delta, steady.majflt_delta, steady.new) == (50, 4, False)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_treats_a_reused_pid_as_a_new_process(shell: list[str]) -> None:
+    _, rows = reduce(shell, CANNED)
+    reused = rows[12]
+    assert (reused.minflt_delta, reused.majflt_delta, reused.new, reused.starttime) == (30, 1, True, 10050)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_counts_born_exited_hidden_and_unmatched(shell: list[str]) -> None:
+    totals, rows = reduce(shell, CANNED)
+    assert rows[14].comm == "born (x) y" and rows[14].new  # type: ignore[attr-defined]
+    assert 15 not in rows and 13 not in rows and 11 not in rows
+    assert totals["born"] == 2 and totals["exited"] == 2  # pid 11 gone, pid 12's old process gone
+    assert totals["hidden"] == 1 and totals["vanished"] == 1 and totals["unmatched"] == 1
+    assert totals["seen"] == 5 and totals["faulting"] == 3
+    assert (totals["minflt"], totals["majflt"]) == (50 + 30 + 7, 4 + 1)
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_joins_a_comm_split_by_newline_and_escapes_it(shell: list[str]) -> None:
+    text = CANNED.replace(
+        stat(13, "two\nlines", 40, 0, 700) + "\n" + stat(14, "born (x) y", 7, 0, 10100),
+        stat(13, "two\nlines", 45, 0, 700),
+    )
+    _, rows = reduce(shell, text)
+    assert rows[13].comm == "two\nlines" and rows[13].minflt_delta == 5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_sends_union_of_top_n_by_majflt_and_by_minflt(shell: list[str]) -> None:
+    _, rows = reduce(shell, CANNED, top=1)
+    assert set(rows) == {10}  # 10 tops both rankings (minflt 50, majflt 4): sent once
+    _, rows = reduce(shell, CANNED, top=2)
+    assert set(rows) == {10, 12}  # majflt: 10, 12; minflt: 10, 12
