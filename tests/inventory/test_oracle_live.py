@@ -62,3 +62,25 @@ def test_bare_name_finds_inventories_folder_like_the_path_ansible_reads(tmp_path
     assert inv.to_list_json() == ansible_list([str(tmp_path / "inventories" / "prod")], tmp_path)
     # a folder as -i reads group_vars/host_vars inside it
     assert inv.hosts["web1"].vars["who"] == "host_vars_file"
+
+
+def test_readme_example_inventory_reads_as_ansible_does(tmp_path: Path) -> None:
+    example = str(Path(__file__).resolve().parents[2] / "inventories" / "example")
+    inv = load_inventory([example], cwd=tmp_path)
+    assert inv.to_list_json() == ansible_list([example], tmp_path)
+    assert inv.graph() == ansible_inventory([example], tmp_path, "--graph").rstrip("\n")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "ansible__ansible__var_blending/inventory",
+        "openshift__openshift-ansible__hosts-example-3.11/hosts.example",
+    ],
+)
+def test_corpus_graph_equals_ansible_inventory_graph(source: str, tmp_path: Path) -> None:
+    from tests.inventory.conftest import CORPUS
+
+    sources = [str(CORPUS / source)]
+    want = ansible_inventory(sources, tmp_path, "--graph").rstrip("\n")
+    assert load_inventory(sources, cwd=tmp_path).graph() == want

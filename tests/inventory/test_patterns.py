@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from diag.errors import InventoryError
-from diag.inventory import implicit_localhost, load_inventory
+from diag.inventory import Inventory, implicit_localhost, load_inventory
 from tests.inventory.conftest import DATA, ansible_list_hosts, needs_ansible
 
 SOURCES = [str(DATA / "precedence" / "hosts"), str(DATA / "ranges" / "hosts")]
@@ -38,18 +38,18 @@ PATTERNS = [
 
 
 @pytest.fixture(scope="module")
-def inventory():  # type: ignore[no-untyped-def]
+def inventory() -> Inventory:
     return load_inventory(SOURCES)
 
 
 @needs_ansible
 @pytest.mark.parametrize("pattern", PATTERNS)
-def test_select_matches_ansible_list_hosts(pattern: str, inventory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_select_matches_ansible_list_hosts(pattern: str, inventory: Inventory, tmp_path: Path) -> None:
     assert [h.name for h in inventory.select(pattern)] == ansible_list_hosts(SOURCES, tmp_path, pattern)
 
 
 @needs_ansible
-def test_select_reads_at_file_one_pattern_per_line(inventory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_select_reads_at_file_one_pattern_per_line(inventory: Inventory, tmp_path: Path) -> None:
     limit = tmp_path / "limit.txt"
     limit.write_text("db1\nnode*\n\n")
     got = [h.name for h in inventory.select(f"@{limit}")]
@@ -57,23 +57,23 @@ def test_select_reads_at_file_one_pattern_per_line(inventory, tmp_path: Path) ->
     assert got
 
 
-def test_unmatched_pattern_gives_empty_selection_with_ansible_warning(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_unmatched_pattern_gives_empty_selection_with_ansible_warning(inventory: Inventory) -> None:
     selection = inventory.select("nomatch")
     assert list(selection) == []
     assert "Could not match supplied host pattern, ignoring: nomatch" in selection.warnings
 
 
-def test_bad_regex_pattern_raises_inventory_error(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_bad_regex_pattern_raises_inventory_error(inventory: Inventory) -> None:
     with pytest.raises(InventoryError, match="Invalid host list pattern"):
         inventory.select("~web(")
 
 
-def test_subscript_out_of_range_raises_inventory_error(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_subscript_out_of_range_raises_inventory_error(inventory: Inventory) -> None:
     with pytest.raises(InventoryError, match="subscripted pattern"):
         inventory.select("web[9]")
 
 
-def test_missing_limit_file_raises_inventory_error(inventory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_limit_file_raises_inventory_error(inventory: Inventory, tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="Unable to find limit file"):
         inventory.select(f"@{tmp_path / 'nope'}")
 
