@@ -133,13 +133,14 @@ def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merged_vars(
-    data: InventoryData, bases: list[Path]
+    data: InventoryData, bases: list[Path], play_bases: list[Path]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     files = VarsDirs()
     group_file_vars = {name: _merge(*(files.group_vars(b, name) for b in bases)) for name in data.groups}
     group_vars: dict[str, dict[str, Any]] = {}
     for name, group in data.groups.items():
-        group_vars[name] = _merge(group.vars, group_file_vars[name])
+        play_vars = (files.group_vars(b, name) for b in play_bases)
+        group_vars[name] = _merge(group.vars, group_file_vars[name], *play_vars)
         if group.priority != 1:
             group_vars[name]["ansible_group_priority"] = group.priority
     host_vars: dict[str, dict[str, Any]] = {}
@@ -151,15 +152,24 @@ def _merged_vars(
             data.groups["all"].vars,
             *(g.vars for g in groups),
             group_file_vars["all"],
+            *(files.group_vars(b, "all") for b in play_bases),
             *(files.group_vars(b, g.name) for b in bases for g in groups),
+            *(files.group_vars(b, g.name) for b in play_bases for g in groups),
             host.vars,
             *(files.host_vars(b, name) for b in bases),
+            *(files.host_vars(b, name) for b in play_bases),
         )
     return host_vars, group_vars
 
 
-def load_inventory(values: Sequence[str], cwd: Path | None = None) -> Inventory:
-    """Read every ``-i`` value into one Inventory; no values gives the implicit localhost only."""
+def load_inventory(
+    values: Sequence[str], cwd: Path | None = None, *, playbook_dir: Path | None = None
+) -> Inventory:
+    """Read every ``-i`` value into one Inventory; no values gives the implicit localhost only.
+
+    ``playbook_dir`` adds the group_vars/host_vars beside a playbook, above the inventory's own
+    (ansible's ``--playbook-dir``).
+    """
     if not values:
         return implicit_localhost()
     cwd = cwd or Path.cwd()
@@ -184,5 +194,6 @@ def load_inventory(values: Sequence[str], cwd: Path | None = None) -> Inventory:
         data.reconcile()
     except BuildError as exc:
         raise InventoryError(str(exc), where=", ".join(values)) from None
-    host_vars, group_vars = _merged_vars(data, bases)
+    play_bases = [playbook_dir.resolve()] if playbook_dir else []
+    host_vars, group_vars = _merged_vars(data, bases, play_bases)
     return Inventory.from_data(data, host_vars, group_vars, base_dir=str(cwd))

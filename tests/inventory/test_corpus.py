@@ -60,3 +60,10 @@ def test_kubespray_without_the_symlink_gets_only_inline_vars() -> None:
         "ansible_connection": "local",
         "local_release_dir": "{{ansible_env.HOME}}/releases",
     }
+
+
+def test_trellis_playbook_dir_adds_group_vars_beside_the_playbook() -> None:
+    root = CORPUS / "roots__trellis__hosts"
+    want = json.loads((root / "expected-list.playbook-dir.json").read_text())
+    inv = load_inventory([str(root / "hosts" / "development")], cwd=root, playbook_dir=root)
+    assert inv.to_list_json() == want
