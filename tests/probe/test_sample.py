@@ -1,0 +1,79 @@
+"""parse_probe / as_vars over built outputs: old kernels, missing PSI, broken output."""
+
+from __future__ import annotations
+
+import pytest
+
+from diag.errors import ParseError
+from diag.probe import parse_probe
+from diag.probe.sample import EXAMPLE
+from tests.probe.conftest import capture
+
+OLD_VMSTAT = "prometheus__node_exporter__proc-vmstat.txt"
+
+
+def old_kernel_output() -> str:
+    """Two snapshots of a 3.13-style host: no MemAvailable, no PSI, per-zone pgscan names."""
+    vm = capture(OLD_VMSTAT).rstrip("\n")
+    vm1 = vm.replace("pgscan_direct_normal 6796", "pgscan_direct_normal 6996").replace(
+        "workingset_refault 157066", "workingset_refault 157166"
+    )
+    mem = capture("csm-csci442__proc-snapshot__meminfo.txt").rstrip("\n")
+    snap = "@@pfdiag snap {n} {up}\n@@pfdiag file /proc/vmstat\n{vm}\n@@pfdiag file /proc/meminfo\n{mem}\n"
+    snap += "@@pfdiag unreadable /proc/pressure/memory No such file or directory\n"
+    return (
+        "@@pfdiag probe 1 interval=2 top=5\n@@pfdiag facts\nclk_tck=100\nhidepid=none\n"
+        + snap.format(n=0, up="10.00", vm=vm, mem=mem)
+        + "@@pfdiag perf unused not installed\n"
+        + snap.format(n=1, up="12.00", vm=vm1, mem=mem)
+        + "@@pfdiag file /proc/swaps\n"
+        + capture("jds2001__coreos-sosreport-master1__proc-swaps.txt")
+        + "@@pfdiag procs\ntotals seen=3 readable=3 hidden=0 faulting=0 minflt=0 majflt=0\n@@pfdiag end\n"
+    )
+
+
+def test_old_kernel_sums_per_zone_pgscan_and_reports_refaults_as_file() -> None:
+    v = parse_probe(old_kernel_output()).as_vars()
+    rates, ne = v["rates"], v["not_evaluable"]
+    assert rates["pgscan_direct_per_s"] == 100.0  # type: ignore[index]
+    assert rates["workingset_refault_file_per_s"] == 50.0  # type: ignore[index]
+    assert rates["workingset_refault_anon_per_s"] is None and "5.9" in ne["workingset_refault_anon_per_s"]  # type: ignore[index]
+
+
+def test_missing_memavailable_and_psi_are_not_evaluable_with_a_reason() -> None:
+    v = parse_probe(old_kernel_output()).as_vars()
+    assert v["memory"]["mem_available_kib"] is None  # type: ignore[index]
+    assert "3.14" in v["not_evaluable"]["mem_available_kib"]  # type: ignore[index]
+    assert v["psi"]["memory_some_pct"] is None  # type: ignore[index]
+    assert "No such file" in v["not_evaluable"]["psi_memory"]  # type: ignore[index]
+    assert v["rates"]["disk_read_kib_per_s"] is None  # type: ignore[index]
+
+
+def test_as_vars_has_exactly_the_contract_keys() -> None:
+    v = parse_probe(EXAMPLE).as_vars()
+    assert set(v) == {
+        "interval_s", "rates", "psi", "memory", "swaps", "processes", "process_totals", "facts", "perf",
+        "not_evaluable",
+    }  # fmt: skip
+    assert set(v["psi"]) == {
+        f"{r}_{k}_{m}" for r in ("memory", "io") for k in ("some", "full") for m in ("avg10", "pct")
+    }  # type: ignore[arg-type]
+    assert set(v["perf"]) == {  # type: ignore[arg-type]
+        "usable", "reason", "page_faults", "minor_faults", "major_faults",
+        "page_faults_per_s", "minor_faults_per_s", "major_faults_per_s",
+    }  # fmt: skip
+
+
+def test_cut_output_is_a_parse_error_quoting_the_last_line() -> None:
+    with pytest.raises(ParseError, match="pgfault 1950"):
+        parse_probe(EXAMPLE[: EXAMPLE.index("pgmajfault 60")])
+
+
+def test_a_login_banner_before_the_output_is_a_parse_error_quoting_it() -> None:
+    with pytest.raises(ParseError, match="Welcome to host"):
+        parse_probe("Welcome to host\n" + EXAMPLE)
+
+
+def test_a_malformed_vmstat_line_is_a_parse_error_quoting_it() -> None:
+    with pytest.raises(ParseError, match="pgmajfault sixty"):
+        parse_probe(EXAMPLE.replace("pgmajfault 60", "pgmajfault sixty"))
