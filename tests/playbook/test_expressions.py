@@ -1,0 +1,77 @@
+"""Expressions: native values for lone {{ }}, strings otherwise, strict undefined, lazy templated vars."""
+
+from __future__ import annotations
+
+import pytest
+
+from diag.playbook.expressions import ExpressionError, Lazy, Templar
+
+
+@pytest.fixture(scope="module")
+def templar() -> Templar:
+    return Templar()
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ 5 }}", 5),
+        ("{{ 2.5 * 2 }}", 5.0),
+        ("{{ [1, 2] }}", [1, 2]),
+        ("{{ {'a': 1} }}", {"a": 1}),
+        ("{{ none }}", None),
+        ("  {{ n }}  ", 7),
+        ("{{ n }} pages", "7 pages"),
+        ("{{ n }}{{ n }}", "77"),
+    ],
+)
+def test_a_lone_expression_keeps_its_type_and_anything_else_is_a_string(templar, template, expected):
+    assert templar.render(template, {"n": 7}) == expected
+
+
+def test_render_recurses_into_lists_and_mappings(templar):
+    assert templar.render({"a": ["{{ n + 1 }}", "x"]}, {"n": 1}) == {"a": [2, "x"]}
+
+
+def test_undefined_variable_is_an_error_quoting_the_expression(templar):
+    with pytest.raises(ExpressionError) as caught:
+        templar.evaluate("s.rates.majflt_per_s > limit", {"s": {"rates": {"majflt_per_s": 1}}})
+    assert caught.value.expression == "s.rates.majflt_per_s > limit"
+    assert "'limit' is undefined" in caught.value.detail
+
+
+def test_missing_attribute_is_an_error_not_a_silent_none(templar):
+    with pytest.raises(ExpressionError, match="no attribute 'nope'"):
+        templar.render("{{ s.nope }}", {"s": {}})
+
+
+def test_runtime_error_in_an_expression_is_an_expression_error(templar):
+    with pytest.raises(ExpressionError, match="ZeroDivisionError"):
+        templar.evaluate("1 / n", {"n": 0})
+
+
+def test_syntax_error_carries_jinjas_message(templar):
+    with pytest.raises(ExpressionError) as caught:
+        templar.check_expression("a >")
+    assert caught.value.expression == "a >"
+    assert "unexpected" in caught.value.detail
+
+
+def test_templated_variables_are_rendered_when_read(templar):
+    variables = {"base": 10, "limit": Lazy("{{ base * 2 }}")}
+    assert templar.evaluate("limit", variables) == 20
+    assert templar.render("limit={{ limit }}", variables) == "limit=20"
+
+
+def test_a_variable_defined_through_itself_is_reported_not_a_recursion_crash(templar):
+    with pytest.raises(ExpressionError, match="recursive variable definition: a -> b -> a"):
+        templar.evaluate("a", {"a": Lazy("{{ b }}"), "b": Lazy("{{ a }}")})
+
+
+def test_quote_filter_makes_values_safe_for_a_shell_command(templar):
+    assert templar.render("cat {{ f | quote }}", {"f": "a b; rm -rf /"}) == "cat 'a b; rm -rf /'"
+
+
+def test_sandbox_refuses_access_to_python_internals(templar):
+    with pytest.raises(ExpressionError):
+        templar.evaluate("x.__class__.__mro__[1].__subclasses__()", {"x": "s"})
