@@ -18,6 +18,8 @@ from pathlib import Path
 
 import paramiko
 
+from diag.errors import TransportError
+
 POLICIES = ("strict", "accept-new")
 
 # Parsed files shared by every transport in the process: a fleet of 200 hosts reads each file once.
@@ -126,3 +128,29 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             record_host_key(self.record_to, hostname, key, hashed=self.hashed)
             return
         raise UnknownHostKey(hostname, key, self.files_read)
+
+
+def unknown_key_error(
+    exc: UnknownHostKey, where: str, hostname: str, port: int, record_to: str
+) -> TransportError:
+    """``hostkey-unknown``: the fingerprint, the files read, and how to trust the key."""
+    return TransportError(
+        f"unknown host key {exc.key.get_name()} {exc.key.fingerprint} for {exc.name}"
+        f" (not in {', '.join(exc.files) or 'any known_hosts file'})",
+        state="hostkey-unknown",
+        where=where,
+        hint=f"check the fingerprint, then trust it: ssh-keyscan -p {port} {hostname} >> {record_to}"
+        "  (or rerun with --host-key-policy accept-new)",
+    )
+
+
+def changed_key_error(exc: paramiko.BadHostKeyException, where: str, name: str) -> TransportError:
+    """``hostkey-changed``: both fingerprints; never accepted, whatever the policy."""
+    return TransportError(
+        f"host key for {name} CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint},"
+        f" known_hosts has {exc.expected_key.fingerprint}",
+        state="hostkey-changed",
+        where=where,
+        hint=f"if the host was reinstalled, remove the old key (ssh-keygen -R '{name}')"
+        " and trust the new one; otherwise this may be an attack",
+    )

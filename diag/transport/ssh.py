@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import select
-import shlex
 import socket
 import threading
 import time
@@ -25,7 +23,14 @@ from fabric import Config, Connection
 
 from diag.errors import TransportError
 from diag.transport import CommandResult, ConnectOptions
-from diag.transport.hostkeys import HostKeyPolicy, UnknownHostKey, host_key_name, known_keys
+from diag.transport.hostkeys import (
+    HostKeyPolicy,
+    UnknownHostKey,
+    changed_key_error,
+    host_key_name,
+    known_keys,
+    unknown_key_error,
+)
 from diag.transport.sshconfig import (
     agent_allowed,
     hash_known_hosts,
@@ -33,13 +38,11 @@ from diag.transport.sshconfig import (
     known_hosts_files,
     resolve_target,
 )
+from diag.transport.sshexec import KILL_GRACE_S, check_sudo, collect, remote_command, short
 
 # paramiko logs handshake failures with tracebacks from its own thread; the TransportError we raise
 # says it all, so keep them off stderr unless the application configures logging.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-KILL_GRACE_S = 1.0  # after the remote watchdog's TERM, before its KILL
-READ_CHUNK = 65536
 
 # One Fabric Config per ssh_config file, shared by every host: building a Config loads invoke's
 # config files and parses ssh_config, which costs more than a whole loopback connect.
@@ -62,27 +65,6 @@ def _fabric_config(path: str | None) -> Config:
             config = Config(runtime_ssh_path=path) if path else Config()
             _configs[key] = config
         return config
-
-
-def remote_command(command: str, timeout_s: float, *, sudo: bool) -> str:
-    """Wrap ``command`` so the remote side kills it after ``timeout_s``, even if the controller is gone.
-
-    sshd starts each exec in its own session, so ``$$`` is a process group holding everything the
-    command started; the watchdog TERMs it, then KILLs it. A finished command kills the watchdog
-    (its trap also kills its ``sleep``, which would otherwise linger). Targets may lack ``timeout``.
-
-    >>> print(remote_command("echo hi", 2.5, sudo=False))  # doctest: +NORMALIZE_WHITESPACE
-    ( trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM; sleep 3 & s=$!; wait $s; trap '' TERM;
-      kill -TERM -$$; sleep 1; kill -KILL -$$ ) </dev/null >/dev/null 2>&1 & w=$!;
-      /bin/sh -c 'echo hi' </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc
-    """
-    inner = f"sudo -n /bin/sh -c {shlex.quote(command)}" if sudo else f"/bin/sh -c {shlex.quote(command)}"
-    watchdog = (
-        f"( trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM; sleep {math.ceil(timeout_s)} & s=$!; wait $s;"
-        f" trap '' TERM; kill -TERM -$$; sleep {KILL_GRACE_S:g}; kill -KILL -$$ )"
-        " </dev/null >/dev/null 2>&1 & w=$!;"
-    )
-    return f"{watchdog} {inner} </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc"
 
 
 class SSHTransport:
@@ -188,56 +170,63 @@ class SSHTransport:
         for key_type, key in known_keys(name, read_files).items():
             client.get_host_keys().add(name, key_type, key)
         key_files, default_keys = identity_files(explicit_keys, entry)
+        tried = ", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key")
+        # paramiko takes every stage's timeout up front, so banner + auth could outlast the deadline
+        # together; a timer then cuts the socket. Only armed when that can happen (no thread per host).
+        left = self._stage(opts.banner_timeout_s, f"the handshake with {address}", "unreachable")
+        guard = None
+        if opts.banner_timeout_s + opts.auth_timeout_s > left:
+            guard = threading.Timer(left, _cut, args=(sock,))
+            guard.daemon = True
+            guard.start()
         try:
             client.connect(
                 hostname=conn.host,
                 port=int(conn.port),
                 username=conn.user,
                 sock=sock,
-                timeout=self._stage(opts.banner_timeout_s, f"the handshake with {address}", "unreachable"),
-                banner_timeout=self._stage(opts.banner_timeout_s, "the banner", "unreachable"),
-                auth_timeout=self._stage(opts.auth_timeout_s, "authentication", "unreachable"),
+                timeout=min(opts.banner_timeout_s, left),  # the whole key exchange
+                banner_timeout=min(opts.banner_timeout_s, left),
+                auth_timeout=min(opts.auth_timeout_s, left),
                 channel_timeout=opts.session_timeout_s,
                 key_filename=key_files or None,
                 look_for_keys=default_keys,
                 allow_agent=agent_allowed(entry),
             )
-        except UnknownHostKey as exc:
-            raise TransportError(
-                f"unknown host key {exc.key.get_name()} {exc.key.fingerprint} for {exc.name}"
-                f" (not in {', '.join(exc.files) or 'any known_hosts file'})",
-                state="hostkey-unknown",
-                where=self.where,
-                hint=f"check the fingerprint, then trust it: ssh-keyscan -p {conn.port} {conn.host}"
-                f" >> {record_to}  (or rerun with --host-key-policy accept-new)",
-            ) from None
-        except paramiko.BadHostKeyException as exc:
-            raise TransportError(
-                f"host key for {address} CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint},"
-                f" known_hosts has {exc.expected_key.fingerprint}",
-                state="hostkey-changed",
-                where=self.where,
-                hint=f"if the host was reinstalled, remove the old key (ssh-keygen -R '{name}')"
-                " and trust the new one; otherwise this may be an attack",
-            ) from None
-        except paramiko.AuthenticationException as exc:
-            tried = ", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key")
-            raise TransportError(
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            cause: BaseException = exc
+            if guard is not None and self._remaining() <= 0:
+                cause = TimeoutError(f"host deadline of {opts.host_deadline_s:g} s exceeded")
+            raise self._connect_error(cause, conn, record_to, tried) from None
+        finally:
+            if guard is not None:
+                guard.cancel()
+        conn.transport = client.get_transport()
+
+    def _connect_error(
+        self, exc: BaseException, conn: Connection, record_to: str, tried: str
+    ) -> TransportError:
+        """The TransportError for a failed handshake: host key, auth, or unreachable."""
+        address = f"{conn.host}:{conn.port}"
+        if isinstance(exc, UnknownHostKey):
+            return unknown_key_error(exc, self.where, conn.host, int(conn.port), record_to)
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return changed_key_error(exc, self.where, host_key_name(conn.host, int(conn.port)))
+        if isinstance(exc, paramiko.AuthenticationException):
+            return TransportError(
                 f"authentication as {conn.user} at {address} failed: {exc} (keys tried: {tried})",
                 state="auth-failed",
                 where=self.where,
                 hint="check ansible_user / -u and ansible_ssh_private_key_file / --private-key,"
                 " and that the public key is in the remote authorized_keys",
-            ) from None
-        except TransportError:
-            raise
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._unreachable(address, "SSH handshake", exc) from None
-        conn.transport = client.get_transport()
+            )
+        return self._unreachable(address, "SSH handshake", exc)
 
     def _unreachable(self, address: str, stage: str, exc: BaseException) -> TransportError:
         opts = self._options
-        if isinstance(exc, TimeoutError | socket.timeout):
+        if isinstance(exc, TimeoutError) and str(exc):
+            what = str(exc)
+        elif isinstance(exc, TimeoutError):
             what = f"timed out after {opts.connect_timeout_s:g} s"
         elif isinstance(exc, socket.gaierror):
             what = f"name does not resolve ({exc.strerror})"
@@ -275,7 +264,7 @@ class SSHTransport:
                 hint="the connection dropped or the server refuses sessions (MaxSessions?)",
             ) from None
         try:
-            out, err, status = _collect(channel, math.ceil(limit) + KILL_GRACE_S + 1.0)
+            out, err, status = collect(channel, math.ceil(limit) + KILL_GRACE_S + 1.0)
         finally:
             channel.close()
         elapsed = time.monotonic() - started
@@ -283,7 +272,7 @@ class SSHTransport:
             self.close()
             raise TransportError(
                 f"the command ended without an exit status (killed by a signal, or the connection"
-                f" dropped): {_short(command)}",
+                f" dropped): {short(command)}",
                 state="failed",
                 where=self.where,
                 hint="see the host's logs; rerun to check whether it happens again",
@@ -292,13 +281,13 @@ class SSHTransport:
             deadline_s = self._options.host_deadline_s
             why = f"the host deadline ({deadline_s:g} s)" if by_deadline else f"{timeout_s:g} s"
             raise TransportError(
-                f"command timed out after {why} and was killed on the host: {_short(command)}",
+                f"command timed out after {why} and was killed on the host: {short(command)}",
                 state="timeout",
                 where=self.where,
                 hint="raise the task timeout if the host is just slow",
             )
         if sudo and status != 0:
-            _check_sudo(err, status, self.where)
+            check_sudo(err, status, self.where)
         return CommandResult(
             command=command,
             exit_code=status,
@@ -318,54 +307,12 @@ class SSHTransport:
                 gateway = gateway.gateway
 
 
-def _collect(channel: paramiko.Channel, wait_s: float) -> tuple[bytes, bytes, int | None]:
-    """Read stdout and stderr until the channel ends; exit status None when it did not end in time
-    or ended without one (the remote watchdog killed the command's process group)."""
-    deadline = time.monotonic() + wait_s
-    out: list[bytes] = []
-    err: list[bytes] = []
-    fd = channel.fileno()  # a pipe paramiko sets when stdout or stderr has data or the channel closes
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return b"".join(out), b"".join(err), None
-        select.select([fd], [], [], left)
-        while channel.recv_stderr_ready():
-            err.append(channel.recv_stderr(READ_CHUNK))
-        while channel.recv_ready():
-            chunk = channel.recv(READ_CHUNK)
-            if not chunk:
-                break
-            out.append(chunk)
-        if channel.eof_received or channel.closed:
-            while channel.recv_stderr_ready():
-                err.append(channel.recv_stderr(READ_CHUNK))
-            break
-    if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
-        return b"".join(out), b"".join(err), None
-    status = channel.recv_exit_status()
-    # paramiko reports -1 when sshd sent exit-signal instead of exit-status: the watchdog's kill.
-    return b"".join(out), b"".join(err), None if status == -1 else status
-
-
-def _check_sudo(stderr: bytes, status: int, where: str) -> None:
-    """``become`` that never reached the command is a failure of the host, not a command result."""
-    text = stderr.decode("utf-8", "replace")
-    if status == 127 and "sudo" in text and "not found" in text:
-        raise TransportError(
-            "become needs sudo, which is not installed on the host",
-            state="failed",
-            where=where,
-            hint="install sudo with a NOPASSWD rule for the login user, or connect as root",
-        )
-    if "sudo:" in text and ("password is required" in text or "not in the sudoers" in text):
-        raise TransportError(
-            f"become failed: {text.strip().splitlines()[-1]}",
-            state="failed",
-            where=where,
-            hint="give the login user a NOPASSWD sudo rule (sudo -n never prompts), or connect as root",
-        )
-
-
-def _short(command: str, limit: int = 80) -> str:
-    return command if len(command) <= limit else command[: limit - 3] + "..."
+def _cut(sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand) -> None:
+    """Abort a handshake at the host deadline: paramiko's reads then fail at once."""
+    try:
+        if isinstance(sock, socket.socket):
+            sock.shutdown(socket.SHUT_RDWR)  # not close(): another thread is reading the fd
+        else:
+            sock.close()
+    except OSError:
+        pass

@@ -13,8 +13,9 @@ import pytest
 
 from diag.errors import TransportError
 from diag.transport import ConnectOptions
-from diag.transport.ssh import SSHTransport, remote_command
+from diag.transport.ssh import SSHTransport
 from diag.transport.sshconfig import resolve_target
+from diag.transport.sshexec import remote_command
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
