@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.workloads import (
-    CGROUP_PREFIX,
     QUIET_MAJFLT_PER_S,
-    SWAP_FILE_PREFIX,
     Workload,
     _active_swaps,
     _memory_cgroup,
@@ -116,10 +114,12 @@ def test_swap_file_and_cgroup_are_removed_even_when_the_test_body_fails() -> Non
 def test_leftovers_of_a_crashed_run_are_removed_and_a_live_runs_kept() -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()  # reaped: its pid stands for a pytest that crashed before teardown
+    # Own prefixes, so a concurrent pytest (whose sweep would see a dead owner too) leaves these alone.
+    swap_prefix, cgroup_prefix = f"pfdiag-selftest-{os.getpid()}-swap-", f"pfdiag-selftest-{os.getpid()}-cg-"
     swap_dir, (parent, _) = _root_fs_dir(), _memory_cgroup_parent()
-    crashed_swap = swap_dir / f"{SWAP_FILE_PREFIX}{dead.pid}-crashed.swap"
-    crashed_cgroup = parent / f"{CGROUP_PREFIX}{dead.pid}-crashed"
-    live_cgroup = parent / f"{CGROUP_PREFIX}{os.getpid()}-live"
+    crashed_swap = swap_dir / f"{swap_prefix}{dead.pid}-crashed.swap"
+    crashed_cgroup = parent / f"{cgroup_prefix}{dead.pid}-crashed"
+    live_cgroup = parent / f"{cgroup_prefix}{os.getpid()}-live"
     try:
         crashed_swap.write_bytes(bytes(16 * 1024 * 1024))
         crashed_swap.chmod(0o600)
@@ -127,11 +127,11 @@ def test_leftovers_of_a_crashed_run_are_removed_and_a_live_runs_kept() -> None:
         subprocess.run(["swapon", str(crashed_swap)], check=True, capture_output=True)
         crashed_cgroup.mkdir()
         live_cgroup.mkdir()
-        _remove_leftovers(swap_dir, parent)
+        _remove_leftovers(swap_dir, parent, swap_prefix, cgroup_prefix)
         assert str(crashed_swap) not in _active_swaps()
         assert not crashed_swap.exists()
         assert not crashed_cgroup.exists()
         assert live_cgroup.exists()
     finally:
-        _remove_leftovers(swap_dir, parent)
+        _remove_leftovers(swap_dir, parent, swap_prefix, cgroup_prefix)
         live_cgroup.rmdir()
