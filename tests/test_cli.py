@@ -195,3 +195,31 @@ def test_fail_on_a_verdict_at_or_above_the_severity_exits_10(tmp_path, capsys):
     path = playbook(tmp_path, text)
     assert run(capsys, "run", path, "-o", "a", "--fail-on", "warning")[0] == 10
     assert run(capsys, "run", path, "-o", "b", "--fail-on", "critical")[0] == 0
+
+
+def test_sigterm_keeps_finished_hosts_on_disk_marks_the_run_interrupted_and_exits_99(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "inv.ini").write_text("".join(f"h{i} ansible_connection=local\n" for i in range(3)))
+    path = playbook(tmp_path, "- hosts: all\n  tasks:\n    - command: sleep 0.3\n    - verdict: {code: ok}\n")
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": repo}
+    argv = [sys.executable, "-m", "diag", "run", path, "-i", "inv.ini", "-f", "1", "-o", "out", "-v"]
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until the first host is done, then interrupt
+        if line.startswith("ok: [h0] verdict"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 99, err
+    assert "Traceback" not in out + err
+    saved = [json.loads(line) for line in (tmp_path / "out" / "hosts.jsonl").read_text().splitlines()]
+    assert saved[0]["host"] == "h0" and saved[0]["result"]["verdict"] == "ok"
+    assert len(saved) < 3
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["interrupted"] is True
