@@ -116,7 +116,11 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
 
     def __init__(self, policy: str, *, files_read: Sequence[str], record_to: str, hashed: bool) -> None:
         if policy not in POLICIES:
-            raise ValueError(f"host key policy {policy!r} is not one of {', '.join(POLICIES)}")
+            raise TransportError(
+                f"host key policy {policy!r} is not one of {', '.join(POLICIES)}",
+                state="failed",
+                hint="use --host-key-policy strict (default) or accept-new",
+            )
         self.policy = policy
         self.files_read = tuple(files_read)
         self.record_to = record_to

@@ -62,7 +62,12 @@ def _fabric_config(path: str | None) -> Config:
     with _configs_lock:
         config = _configs.get(key)
         if config is None:
-            config = Config(runtime_ssh_path=path) if path else Config()
+            try:
+                config = Config(runtime_ssh_path=path) if path else Config()
+            except (OSError, ValueError, paramiko.SSHException) as exc:
+                raise TransportError(
+                    f"cannot load ssh_config {path or '~/.ssh/config'}: {exc}", state="failed"
+                ) from None
             _configs[key] = config
         return config
 
@@ -108,22 +113,33 @@ class SSHTransport:
         if self._first_connect is None:
             self._first_connect = time.monotonic()
         self.close()
-        target = resolve_target(self.host, self._hostvars, self._options)
-        # A non-empty connect_kwargs: Fabric writes key_filename into the shared Config's dict otherwise.
-        conn = Connection(
-            target.lookup_name,
-            user=target.user,
-            port=target.port,
-            config=_fabric_config(self._options.ssh_config),
-            connect_kwargs={"look_for_keys": False},
-        )
-        self.where = f"{self.host} ({conn.user}@{conn.host}:{conn.port})"
+        conn: Connection | None = None
         try:
+            target = resolve_target(self.host, self._hostvars, self._options)
+            try:
+                # A non-empty connect_kwargs: else Fabric writes key_filename into the shared Config.
+                conn = Connection(
+                    target.lookup_name,
+                    user=target.user,
+                    port=target.port,
+                    config=_fabric_config(self._options.ssh_config),
+                    connect_kwargs={"look_for_keys": False},
+                )
+            except (ValueError, paramiko.SSHException) as exc:  # e.g. Port or ProxyJump that does not parse
+                raise TransportError(
+                    f"ssh_config settings for {target.lookup_name} are invalid: {exc}",
+                    state="failed",
+                    where=self.host,
+                    hint="check the Host entry in the ssh_config file",
+                ) from None
+            self.where = f"{self.host} ({conn.user}@{conn.host}:{conn.port})"
             self._open(conn, target.key_files)
         except TransportError as exc:
-            if exc.state in ("auth-failed", "hostkey-unknown", "hostkey-changed"):
-                self._failure = exc  # retrying cannot help within this run
-            conn.close()
+            # A host that failed to connect fails fast afterwards: the engine may ask again, but a
+            # second blackhole wait or auth attempt would tell nothing new.
+            self._failure = exc
+            if conn is not None:
+                conn.close()
             raise
         self._conn = conn
         return conn

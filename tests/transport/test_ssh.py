@@ -266,3 +266,8 @@ def test_host_deadline_bounds_the_whole_host(ssh_fleet: Fleet) -> None:
         assert failure(t, "true", timeout_s=30).state == "timeout"  # nothing left of the deadline
     finally:
         t.close()
+
+
+def test_unknown_host_key_policy_is_a_clear_failure_not_a_crash(ssh_fleet: Fleet) -> None:
+    error = failure(transport(ssh_fleet, "h01", replace(ssh_fleet.options, host_key_policy="yolo")))
+    assert error.state == "failed" and "accept-new" in (error.hint or "")
