@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from diag.errors import TransportError
-from diag.transport import ConnectOptions
+from diag.transport import ConnectOptions, open_transport
 from diag.transport.ssh import SSHTransport
 from diag.transport.sshconfig import resolve_target
 from diag.transport.sshexec import remote_command
@@ -44,7 +44,8 @@ def fresh_known_hosts(fleet: Fleet, tmp_path: Path, *, hashed: bool = False) -> 
 
 
 def test_healthy_host_runs_commands_and_passes_exit_codes_and_stderr_through(ssh_fleet: Fleet) -> None:
-    t = transport(ssh_fleet, "h01")
+    t = open_transport("h01", ssh_fleet.hosts["h01"], ssh_fleet.options)
+    assert isinstance(t, SSHTransport)
     try:
         assert t.run("echo hello", timeout_s=10).stdout == "hello\n"
         uptime = t.run("cat /proc/uptime", timeout_s=10)
