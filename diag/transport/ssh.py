@@ -281,6 +281,7 @@ class SSHTransport:
             ) from None
         try:
             out, err, status = collect(channel, math.ceil(limit) + KILL_GRACE_S + 1.0)
+            remote_ended = channel.closed or channel.eof_received
         finally:
             channel.close()
         elapsed = time.monotonic() - started
@@ -296,8 +297,9 @@ class SSHTransport:
         if status is None:
             deadline_s = self._options.host_deadline_s
             why = f"the host deadline ({deadline_s:g} s)" if by_deadline else f"{timeout_s:g} s"
+            fate = "was killed on the host" if remote_ended else "may still run: the host did not end it"
             raise TransportError(
-                f"command timed out after {why} and was killed on the host: {short(command)}",
+                f"command timed out after {why} and {fate}: {short(command)}",
                 state="timeout",
                 where=self.where,
                 hint="raise the task timeout if the host is just slow",
