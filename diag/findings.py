@@ -20,7 +20,8 @@ HOST_STATES = (
     "hostkey-unknown",
     "hostkey-changed",
     "timeout",  # the command itself timed out
-    "skipped",  # no task ran (e.g. all skipped by tags)
+    "skipped",  # no task ran (e.g. all skipped by tags, or the run was interrupted before it started)
+    "interrupted",  # Ctrl-C / SIGTERM stopped the host part-way
 )
 
 VERDICT_CODES = ("ok", "minor-storm", "major-swap", "major-file", "not-evaluable")
@@ -174,6 +175,7 @@ class HostResult:
             "verdict": self.verdict.code if self.verdict else None,
             "severity": self.verdict.severity if self.verdict else None,
             "summary": self.verdict.summary if self.verdict else None,
+            "verdict_task": self.verdict.task if self.verdict else None,
             "culprits": [c.to_dict() for c in self.verdict.culprits] if self.verdict else [],
             "findings": [f.to_dict() for f in self.findings],
             "remediation": [r.to_dict() for r in self.remediation],
@@ -196,6 +198,7 @@ class HostResult:
                 severity=data.get("severity") or "info",
                 summary=data.get("summary") or "",
                 culprits=tuple(Culprit.from_dict(c) for c in data.get("culprits") or ()),
+                task=data.get("verdict_task"),
             )
         return cls(
             host=data["host"],

@@ -117,7 +117,7 @@ class _HostRun:
 
     def before_task(self, task: Task) -> None:
         if self.engine.stop.is_set():
-            self.fail("failed", f"run interrupted before task {task.name!r}")
+            self.fail("interrupted", f"run interrupted before task {task.name!r}")
         if time.monotonic() > self.deadline:
             limit = self.options.connect.host_deadline_s
             self.fail("timeout", f"host deadline of {limit:g} s passed before task {task.name!r}")
