@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
     run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
     run.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
+    run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
 
     report = sub.add_parser("report", help="render a saved run folder again")
@@ -134,6 +135,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         connect_timeout_s=args.timeout,
         command_timeout_s=args.command_timeout,
         host_key_policy=args.host_key_policy,
+        ssh_config=args.ssh_config,
         become=args.become,
     )
 
