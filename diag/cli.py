@@ -96,11 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
     run.add_argument("-u", "--user", help="SSH user")
     run.add_argument("--private-key", help="SSH private key file")
-    run.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout, s (10)")
+    run.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)")
     run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
     run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
     run.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
     run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
+    run.add_argument("--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
 
     report = sub.add_parser("report", help="render a saved run folder again")
@@ -132,10 +133,13 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     connect = ConnectOptions(
         user=args.user,
         private_key=args.private_key,
+        # like OpenSSH's ConnectTimeout: a host that accepts TCP but never sends its banner counts too
         connect_timeout_s=args.timeout,
+        banner_timeout_s=args.timeout,
         command_timeout_s=args.command_timeout,
         host_key_policy=args.host_key_policy,
         ssh_config=args.ssh_config,
+        known_hosts=tuple(args.known_hosts),
         become=args.become,
     )
 
