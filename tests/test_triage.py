@@ -74,6 +74,19 @@ def test_working_set_over_cgroup_limit_is_diagnosed_as_swap_majors(swap_majors, 
 
 
 @pytest.mark.workload
+def test_swap_majors_inside_a_full_memory_cgroup_blame_the_cgroup_limit_not_the_host(swap_majors, tmp_path):
+    _, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    culprit = next(p for p in host["top_processes"] if p["pid"] == swap_majors.pid)
+    assert culprit["memcg"]["limit_kib"] == 64 * 1024
+    assert culprit["cgroup"] == culprit["memcg"]["path"]
+    limit_check = next(f for f in host["findings"] if f["check"] == "cgroup-limit")
+    assert limit_check["status"] == "fail"
+    assert limit_check["evidence"]["limit_kib"] == 64 * 1024
+    assert host["remediation"][0]["title"].startswith("Raise the cgroup's memory limit")
+
+
+@pytest.mark.workload
 def test_quiet_machine_is_ok(quiet_machine, tmp_path):
     code, doc = run_triage(tmp_path)
     host = localhost(doc)

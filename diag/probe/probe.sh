@@ -134,7 +134,7 @@ function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, 
 	}
 	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
 }
-function details(p,   line, got, f) {
+function details(p,   line, got, f, v1, v2) {
 	print "@@pfdiag pid " p " " S1[p]
 	f = "/proc/" p "/status"
 	while ((getline line < f) > 0)
@@ -144,13 +144,49 @@ function details(p,   line, got, f) {
 	while ((getline line < f) > 0) if (line ~ /^Max locked memory/) print line
 	close(f)
 	f = "/proc/" p "/cgroup"
-	got = ""
+	got = ""; v1 = ""; v2 = ""
 	while ((getline line < f) > 0) {
 		if (got == "") got = line
-		if (line ~ /^0::/) got = line
+		if (line ~ /^0::/) { got = line; v2 = substr(line, 4) }
+		if (line ~ /^[0-9]+:([^:]*,)?memory(,[^:]*)?:/) { v1 = line; sub(/^[0-9]+:[^:]*:/, "", v1) }
 	}
 	close(f)
 	if (got != "") print "cgroup " got
+	memcg(v1, v2)
+}
+function one(path,   line, r) {
+	r = ""
+	if ((getline line < path) > 0) r = line
+	close(path)
+	return r
+}
+function keyed(path, key,   line, n, w, r) {
+	r = ""
+	while ((getline line < path) > 0) { n = split(line, w, " "); if (w[1] == key) r = w[2] }
+	close(path)
+	return r
+}
+function memcg(v1, v2,   line, m, d) {
+	# The memory cgroup is what limits a workload that faults while the host has memory to spare:
+	# v1 memory controller when mounted (also on hybrid hosts), else the unified v2 hierarchy.
+	if (!MOUNTS) {
+		MOUNTS = 1
+		while ((getline line < "/proc/mounts") > 0) {
+			split(line, m, " ")
+			if (m[3] == "cgroup2" && (CG2 == "" || m[2] == "/sys/fs/cgroup")) CG2 = m[2]
+			if (m[3] == "cgroup" && ("," m[4] ",") ~ /,memory,/) CG1 = m[2]
+		}
+		close("/proc/mounts")
+	}
+	if (v1 != "" && CG1 != "") {
+		d = CG1 (v1 == "/" ? "" : v1)
+		print "memcg 1 limit=" one(d "/memory.limit_in_bytes") " usage=" one(d "/memory.usage_in_bytes") \
+			" hits=" one(d "/memory.failcnt") " oom_kill=" keyed(d "/memory.oom_control", "oom_kill") " path=" v1
+	} else if (v2 != "" && v2 != "/" && CG2 != "") {
+		d = CG2 v2
+		print "memcg 2 limit=" one(d "/memory.max") " high=" one(d "/memory.high") " usage=" one(d "/memory.current") \
+			" hits=" keyed(d "/memory.events", "max") " oom_kill=" keyed(d "/memory.events", "oom_kill") " path=" v2
+	}
 }
 BEGIN { snap = -1; instat = 0; pend = "" }
 /^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; snapfiles(); next }

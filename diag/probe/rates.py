@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from diag.probe.diskstats import SECTOR_BYTES, whole_disks
+from diag.probe.memcg import MemCgroup
 from diag.probe.vmstat import vmstat_counter
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ def _processes(s: Sample, ne: dict[str, str]) -> tuple[list[dict[str, Any]], dic
             "lck_kib": p.lck_kib,
             "memlock_limit_kib": p.memlock_limit_kib,
             "cgroup": p.cgroup,
+            "memcg": _memcg(p.memcg),
         }
         for p in s.processes
     ]
@@ -195,6 +197,22 @@ def _processes(s: Sample, ne: dict[str, str]) -> tuple[list[dict[str, Any]], dic
         "attributed_majflt_per_s": _rate(t.get("majflt"), dt),
     }
     return rows, totals
+
+
+def _memcg(cg: MemCgroup | None) -> dict[str, Any] | None:
+    """The memory cgroup of a process: a limit it keeps hitting explains faults on a roomy host."""
+    if cg is None:
+        return None
+    return {
+        "version": cg.version,
+        "path": cg.path,
+        "limit_kib": cg.limit_kib,
+        "high_kib": cg.high_kib,
+        "usage_kib": cg.usage_kib,
+        "usage_pct": cg.usage_pct,
+        "limit_hits": cg.limit_hits,
+        "oom_kills": cg.oom_kills,
+    }
 
 
 def _perf(s: Sample, ne: dict[str, str]) -> dict[str, object]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from diag.errors import ParseError
 from diag.probe.diskstats import DiskStat, parse_diskstats
 from diag.probe.facts import blockdevs_of, parse_facts_lines
+from diag.probe.memcg import MemCgroup, parse_memcg
 from diag.probe.meminfo import parse_meminfo
 from diag.probe.pidstat import (
     ProcDelta,
@@ -86,6 +87,7 @@ class ProcInfo:
     lck_kib: int | None = None
     memlock_limit_kib: int | None = None
     cgroup: str | None = None
+    memcg: MemCgroup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,12 @@ def _details(info: ProcInfo, s: Section) -> ProcInfo:
     status = parse_status_kib(s.lines)
     limit = next((parse_memlock_limit_kib(x) for x in s.lines if x.startswith("Max locked memory")), None)
     cgroup = next((parse_cgroup_path(x[len("cgroup ") :]) for x in s.lines if x.startswith("cgroup ")), None)
-    return ProcInfo(info.delta, status.get("VmRSS"), status.get("VmSwap"), status.get("VmLck"), limit, cgroup)
+    memcg = next((parse_memcg(x) for x in s.lines if x.startswith("memcg ")), None)
+    if memcg is not None:
+        cgroup = memcg.path  # on hybrid hosts the v2 line says "/" while the memory controller is v1
+    return ProcInfo(
+        info.delta, status.get("VmRSS"), status.get("VmSwap"), status.get("VmLck"), limit, cgroup, memcg
+    )
 
 
 def _totals(line: str) -> dict[str, int]:
