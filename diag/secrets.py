@@ -1,0 +1,152 @@
+"""Secrets never leave the process: which variable names are secret, and their values masked out.
+
+In: variable mappings (``-e`` vars, inventory host vars), ``argv``, and any text or JSON-able data on
+its way out (terminal lines, ``run.json``, ``hosts.jsonl``, reports, error messages). Out: the same
+with secret values replaced by ``MASK``. A name is secret when it is one of Ansible's connection
+secrets (``ansible_password``, ``ansible_ssh_pass``, ``ansible_become_pass``...) or contains
+``password``, ``passwd``, ``passphrase``, ``secret`` or ``token``. Values are masked by name where the
+name is known (mappings, ``-e k=v``) and by value everywhere else (a secret templated into a message).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+MASK = "********"
+# Ansible's own secret variables; the generic rule below covers them too, the list documents them.
+ANSIBLE_SECRET_NAMES = frozenset(
+    {
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+        "ansible_become_password",
+        "ansible_become_pass",
+        "ansible_sudo_pass",
+        "ansible_ssh_private_key_passphrase",
+    }
+)
+_SECRET_WORDS = re.compile(r"pass(word|wd|phrase)?$|password|passwd|passphrase|secret|token", re.IGNORECASE)
+# Values this short are masked only where their name says they are secret: masking every "1" or "x"
+# in a report would destroy it and tell an attacker the secret's length.
+MIN_VALUE_LEN = 4
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable of this name holds a secret.
+
+    >>> [is_secret_name(n) for n in ("ansible_ssh_pass", "db_password", "API_TOKEN", "interval_s")]
+    [True, True, True, False]
+    """
+    return name.lower() in ANSIBLE_SECRET_NAMES or bool(_SECRET_WORDS.search(name))
+
+
+def redact_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy with every secret-named value replaced by ``MASK``, nested mappings included.
+
+    >>> redact_vars({"ansible_password": "hunter2", "interval_s": 1, "db": {"token": "t0k"}})
+    {'ansible_password': '********', 'interval_s': 1, 'db': {'token': '********'}}
+    """
+    out: dict[str, Any] = {}
+    for key, value in variables.items():
+        if isinstance(key, str) and is_secret_name(key):
+            out[key] = MASK
+        elif isinstance(value, Mapping):
+            out[key] = redact_vars(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _redact_extra_var(text: str) -> str:
+    """One ``-e`` value: ``k=v`` pairs and JSON/YAML mappings keep their keys, lose secret values."""
+    stripped = text.strip()
+    if stripped.startswith("@"):
+        return text  # a file name, not the secret itself
+    if stripped.startswith("{"):
+        try:
+            data = yaml.safe_load(stripped)
+        except yaml.YAMLError:
+            data = None
+        if isinstance(data, Mapping):
+            return json.dumps(redact_vars(data), default=str)
+    # k=v pairs, values possibly quoted: mask from the '=' to the end of the (quoted) value.
+    pattern = r"([A-Za-z_][A-Za-z0-9_]*)=('[^']*'|\"[^\"]*\"|\S*)"
+
+    def mask(match: re.Match[str]) -> str:
+        return f"{match[1]}={MASK}" if is_secret_name(match[1]) else match[0]
+
+    return re.sub(pattern, mask, text)
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with the values of secret ``-e`` variables masked.
+
+    >>> redact_argv(["run", "t.yml", "-e", "ansible_password=x interval_s=1", "--extra-vars={'token': 'y'}"])
+    ['run', 't.yml', '-e', 'ansible_password=******** interval_s=1', '--extra-vars={"token": "********"}']
+    """
+    out: list[str] = []
+    after_e = False
+    for arg in argv:
+        if after_e:
+            out.append(_redact_extra_var(arg))
+            after_e = False
+        elif arg in ("-e", "--extra-vars"):
+            out.append(arg)
+            after_e = True
+        elif arg.startswith("--extra-vars="):
+            out.append("--extra-vars=" + _redact_extra_var(arg.split("=", 1)[1]))
+        elif arg.startswith("-e") and not arg.startswith("--"):
+            out.append("-e" + _redact_extra_var(arg[2:]))
+        else:
+            out.append(arg)
+    return out
+
+
+def secret_values(*sources: Mapping[str, Any]) -> set[str]:
+    """The string values of every secret-named variable (nested too) in ``sources``."""
+    found: set[str] = set()
+    for source in sources:
+        for key, value in source.items():
+            if isinstance(key, str) and is_secret_name(key) and value not in (None, ""):
+                if isinstance(value, Mapping):
+                    found |= {str(v) for v in value.values() if v not in (None, "")}
+                else:
+                    found.add(str(value))
+            elif isinstance(value, Mapping):
+                found |= secret_values(value)
+    return found
+
+
+class Redactor:
+    """Masks known secret values in text and in JSON-able data; longest values first.
+
+    >>> r = Redactor({"s3cr3t-pw", "ab"})
+    >>> r.text("login with s3cr3t-pw failed"), r.data({"msg": ["s3cr3t-pw"], "n": 1})
+    ('login with ******** failed', {'msg': ['********'], 'n': 1})
+    """
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = sorted({v for v in values if len(v) >= MIN_VALUE_LEN}, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def data(self, data: Any) -> Any:
+        """A copy of ``data`` (dicts, lists, strings) with secret values masked in every string."""
+        if not self.values:
+            return data
+        if isinstance(data, str):
+            return self.text(data)
+        if isinstance(data, Mapping):
+            return {self.data(k): self.data(v) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.data(v) for v in data]
+        return data
