@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import diag
 from diag.errors import ReportError, UsageError
@@ -28,6 +28,8 @@ from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
+from diag.progress import Progress
+from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
 
 # Whatever a host needs beyond the sampling interval(s): connect, facts, the rest of the tasks.
@@ -40,6 +42,7 @@ class RunRequest:
 
     ``host_deadline_s`` None: 60 s plus the sampling interval of each ``sample`` task.
     ``emit`` receives the ``-v`` lines and warnings (from worker threads, one call at a time).
+    ``progress`` is where the fleet progress line goes (shown only when it is a terminal).
     """
 
     playbook: str
@@ -58,6 +61,7 @@ class RunRequest:
     argv: tuple[str, ...] = ()
     cwd: Path | None = None
     emit: Callable[[str], None] | None = None
+    progress: TextIO | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +184,14 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 class _HostsFile:
     """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redactor: Redactor) -> None:
         self.path = path
+        self.redactor = redactor
         self.handle: IO[str] = path.open("w", encoding="utf-8")
 
     def write(self, result: HostResult, raw: str | None) -> None:
-        line = json.dumps({"host": result.host, "result": result.to_dict(), "raw": raw}, default=str)
+        entry = {"host": result.host, "result": result.to_dict(), "raw": raw}
+        line = json.dumps(self.redactor.data(entry), default=str)
         self.handle.write(line + "\n")
         self.handle.flush()
         os.fsync(self.handle.fileno())
@@ -215,13 +221,14 @@ def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
     run_dir = make_run_dir(request, prepared.playbook.stem)
+    redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
     run = RunResult(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories),
         limit=request.limit,
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        argv=list(request.argv),
-        extra_vars=prepared.extra_vars,
+        argv=redact_argv(request.argv),
+        extra_vars=redactor.data(redact_vars(prepared.extra_vars)),
         interval_s=_interval_s(prepared),
         version=diag.__version__,
         run_dir=str(run_dir),
@@ -237,13 +244,31 @@ def run_playbook(request: RunRequest) -> RunResult:
         verbosity=request.verbosity,
         playbook_dir=str(prepared.playbook.path.parent),
     )
-    hosts_file = _HostsFile(run_dir / "hosts.jsonl")
-    engine = Engine(options, emit=request.emit, on_host_done=hosts_file.write)
+    hosts_file = _HostsFile(run_dir / "hosts.jsonl", redactor)
+    progress = Progress(len(prepared.plan), request.progress)
+
+    def host_done(result: HostResult, raw: str | None) -> None:
+        hosts_file.write(result, raw)
+        progress.host_done(result)
+
+    def emit(line: str) -> None:
+        if request.emit is not None:
+            progress.clear()
+            request.emit(redactor.text(line))
+            progress.draw()
+
+    engine = Engine(options, emit=emit, on_host_done=host_done)
     try:
         with _sigterm_as_interrupt():
             run.hosts = engine.run(prepared.plan)
     finally:
         hosts_file.close()
+        progress.clear()
+    if redactor.values:  # whatever a task templated a secret into (a message, a reason) is masked too
+        run.hosts = [
+            HostResult.from_dict(redactor.data(h.to_dict()), raw=h.raw and redactor.text(h.raw))
+            for h in run.hosts
+        ]
     run.interrupted = engine.interrupted
     if run.interval_s is None:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
@@ -272,6 +297,7 @@ def load_run(run_dir: Path) -> RunResult:
         raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     run = RunResult(**{k: v for k, v in meta.items() if k in fields})
+    run.interrupted = run.interrupted or run.finished is None  # killed before it could say so
     hosts_path = run_dir / "hosts.jsonl"
     lines = hosts_path.read_text(encoding="utf-8").splitlines() if hosts_path.exists() else []
     for number, line in enumerate(lines, 1):

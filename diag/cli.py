@@ -9,6 +9,8 @@ unreachable, or a playbook/inventory/YAML/expression error; 5 bad options; 10 ``
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import sys
 import traceback
@@ -19,6 +21,7 @@ from typing import Any, NoReturn
 import diag
 from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
 from diag.findings import RunResult, Severity
+from diag.secrets import Redactor, secret_values
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
@@ -163,6 +166,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         fail_on=args.fail_on,
         argv=tuple(argv),
         emit=emit,
+        progress=sys.stderr,
     )
 
 
@@ -246,6 +250,18 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _argv_redactor(argv: list[str]) -> Redactor:
+    """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
+    from diag.playbook.variables import parse_extra_var
+
+    values: set[str] = set()
+    for flag, value in itertools.pairwise(argv):
+        if flag in ("-e", "--extra-vars"):
+            with contextlib.suppress(DiagError):
+                values |= secret_values(parse_extra_var(value, cwd=Path.cwd()))
+    return Redactor(values)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``pfdiag`` and ``python -m diag``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -261,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:
-        print(f"ERROR: {exc.render()}", file=sys.stderr)
+        print(f"ERROR: {_argv_redactor(argv).text(exc.render())}", file=sys.stderr)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,14 +1,16 @@
 """The ``debug`` module: show a message or a variable while a playbook runs (with ``-v``).
 
 In: ``msg`` (a template) or ``var`` (an expression). Out: ``{msg}`` or ``{<var>: value}``; the
-engine prints it on the task's ``-v`` line.
+engine prints it on the task's ``-v`` line. A secret variable (``diag.secrets``) shows as ``********``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from diag.modules.base import Arg, HostContext, Module
+from diag.secrets import MASK, is_secret_name, redact_vars
 
 
 class DebugModule(Module):
@@ -39,6 +41,9 @@ class DebugModule(Module):
     def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
         if args.get("var") is not None:
             expression = str(args["var"])
-            return {expression: ctx.value_of(expression)}
+            if is_secret_name(expression.rsplit(".", 1)[-1].strip()):
+                return {expression: MASK}
+            value = ctx.value_of(expression)
+            return {expression: redact_vars(value) if isinstance(value, Mapping) else value}
         msg = args.get("msg")
         return {"msg": "Hello world!" if msg is None else msg}
