@@ -4,8 +4,8 @@ In: a ``Playbook``, the selected hosts with the plays each one is in, and ``Engi
 tags, connection options, extra vars, verbosity). Out: ``HostResult`` per host, in host order;
 ``on_host_done(result, raw)`` fires the moment a host finishes. Hosts run in a thread pool (``forks``),
 tasks in order per host. A failed task stops its host (unless ``ignore_errors``); an unreachable host
-gets its transport state. Neither ever stops another host. Setting ``stop`` (Ctrl-C) stops scheduling
-and stops each running host before its next task.
+gets its transport state. Neither ever stops another host. Ctrl-C sets ``stop``: scheduling stops,
+and each running host's connection is closed, so a long probe ends now as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ class _HostRun:
             return False
         except TransportError as exc:
             stats["failed"] += 1
+            if self.engine.stop.is_set():  # the interrupt closed the connection under the task
+                self.fail("interrupted", f"run interrupted during task {task.name!r}")
             self.report(exc.state, task, exc.render())
             self.fail(exc.state, exc.render())
         except (TaskFailed, ExpressionError, DiagError) as exc:
@@ -261,6 +263,8 @@ class Engine:
         self._emit = emit
         self._on_host_done = on_host_done
         self.interrupted = False
+        self._running: set[_HostRun] = set()
+        self._running_lock = threading.Lock()
 
     def emit(self, line: str) -> None:
         if self._emit is not None:
@@ -268,7 +272,14 @@ class Engine:
                 self._emit(line)
 
     def run_host(self, host: HostLike, plays: Sequence[Play]) -> HostResult:
-        result = _HostRun(host, self).run(plays)
+        host_run = _HostRun(host, self)
+        with self._running_lock:
+            self._running.add(host_run)
+        try:
+            result = host_run.run(plays)
+        finally:
+            with self._running_lock:
+                self._running.discard(host_run)
         if self._on_host_done is not None:
             with self._lock:
                 self._on_host_done(result, result.raw)
@@ -308,13 +319,25 @@ class Engine:
         return self.run_host(host, plays)
 
     def _drain(self, futures: Mapping[Future[HostResult], int], results: dict[int, HostResult]) -> None:
-        """After Ctrl-C: collect hosts that finish their current task; a second Ctrl-C stops waiting."""
+        """After Ctrl-C: close running hosts' connections (again and again: a host may be mid-connect)
+        and collect them as they end; a second Ctrl-C stops waiting."""
+        pending = {f for f in futures if not f.cancelled()}
         try:
+            while pending:
+                self._close_running()
+                _, pending = wait(pending, timeout=0.5)
             for future, index in futures.items():
                 if not future.cancelled():
                     results[index] = future.result()
         except KeyboardInterrupt:
             pass
+
+    def _close_running(self) -> None:
+        with self._running_lock:
+            transports = [r.transport for r in self._running if r.transport is not None]
+        for transport in transports:
+            with contextlib.suppress(Exception):  # closing from this thread races the host's own close
+                transport.close()
 
 
 def _not_started(host: HostLike) -> HostResult:
