@@ -1,0 +1,287 @@
+"""Fleet aggregation: per-host results -> tidy pandas frames, fleet summary, outliers, cross-host culprits.
+
+In: a ``RunResult``. Out: a ``FleetView`` holding the host frame (one row per host: state, verdict,
+rates, memory, PSI, robust z-scores), the process frame (one row per top process per host), the
+findings frame (one row per check per host), and what is derived from them: rate percentiles,
+outliers against their inventory-group peers, and the same command faulting on many hosts. Every
+report and export renders from these frames; this is the one module that imports pandas to aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diag.findings import HostResult, RunResult, Severity
+from diag.hostlist import fold_hosts
+
+# Outliers: Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers": a modified z-score
+# 0.6745 * (x - median) / MAD above 3.5 marks a potential outlier. Computed on log1p(rate), because
+# fault rates spread over orders of magnitude; only the high side matters for triage.
+Z_CUTOFF = 3.5
+MIN_PEERS = 5  # smaller inventory groups are compared with the whole fleet instead
+# A host also needs a rate that matters: 10 major/s is triage.yml's per-process threshold, 5,000
+# minor/s a tenth of its host-wide one. Below these a "standout" is noise on quiet hosts.
+RATE_FLOORS = {"majflt_per_s": 10.0, "minflt_per_s": 5000.0}
+KEY_RATES = ("majflt_per_s", "minflt_per_s", "pswpin_per_s", "psi_memory_some_pct")
+PROBLEM_VERDICTS = ("major-swap", "major-file", "minor-storm")
+VERDICT_ORDER = ("major-swap", "major-file", "minor-storm", "not-evaluable", "ok")
+
+RATE_COLUMNS = [
+    "minflt_per_s", "majflt_per_s", "pgfault_per_s", "pswpin_per_s", "pswpout_per_s",
+    "workingset_refault_file_per_s", "disk_read_kib_per_s", "pgscan_direct_per_s",
+]  # fmt: skip
+PSI_COLUMNS = ["psi_memory_some_pct", "psi_memory_full_pct", "psi_io_some_pct"]
+MEMORY_COLUMNS = ["mem_total_kib", "mem_available_pct", "swap_used_pct"]
+HOST_COLUMNS = [
+    "host", "group", "groups", "state", "reason", "verdict", "severity", "summary",
+    *RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS,
+    "top_culprit", "culprit_comms", "interval_s", "kernel", "elapsed_s",
+]  # fmt: skip
+PROCESS_COLUMNS = [
+    "host", "group", "verdict", "culprit", "pid", "comm", "state", "minflt_per_s", "majflt_per_s",
+    "rss_kib", "swap_kib", "lck_kib", "new", "cgroup",
+]  # fmt: skip
+FINDING_COLUMNS = [
+    "host", "group", "verdict", "check", "task", "status", "severity", "value", "op", "threshold",
+    "message", "reason",
+]  # fmt: skip
+
+
+def host_group(host: HostResult) -> str:
+    """The inventory group a host is compared within: its first group, ``all`` when it has none."""
+    return host.group_names[0] if host.group_names else "all"
+
+
+def severity_rank(name: str | None) -> int:
+    """``critical`` 3 ... ``ok`` 0; unknown or missing -1.
+
+    >>> severity_rank("critical"), severity_rank(None)
+    (3, -1)
+    """
+    return int(Severity[name]) if name is not None and name in Severity.__members__ else -1
+
+
+def _host_row(host: HostResult) -> dict[str, Any]:
+    sample = host.sample or {}
+    psi, memory, facts = (
+        sample.get("psi") or {},
+        sample.get("memory") or {},
+        host.facts or sample.get("facts") or {},
+    )
+    culprits = host.verdict.culprits if host.verdict else ()
+    rates = host.rates or {}
+    return {
+        "host": host.host,
+        "group": host_group(host),
+        "groups": ";".join(host.group_names),
+        "state": host.status,
+        "reason": host.reason,
+        "verdict": host.verdict.code if host.verdict else None,
+        "severity": host.verdict.severity if host.verdict else None,
+        "summary": " ".join(host.verdict.summary.split()) if host.verdict else None,
+        **{k: rates.get(k) for k in RATE_COLUMNS},
+        **{k: psi.get(k.removeprefix("psi_")) for k in PSI_COLUMNS},
+        **{k: memory.get(k) for k in MEMORY_COLUMNS},
+        "top_culprit": f"{culprits[0].comm}[{culprits[0].pid}]" if culprits else None,
+        "culprit_comms": ";".join(dict.fromkeys(c.comm for c in culprits)),
+        "interval_s": sample.get("interval_s"),
+        "kernel": facts.get("kernel"),
+        "elapsed_s": host.elapsed_s,
+    }
+
+
+def host_frame(run: RunResult) -> pd.DataFrame:
+    """One row per host, in run order; rates are NaN where the host did not produce them."""
+    frame = pd.DataFrame([_host_row(h) for h in run.hosts], columns=HOST_COLUMNS)
+    numeric = [*RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS, "interval_s", "elapsed_s"]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
+    frame["severity_rank"] = [severity_rank(s) for s in frame["severity"]]
+    return frame
+
+
+def process_frame(run: RunResult) -> pd.DataFrame:
+    """One row per top process per host; ``culprit`` is true for the processes the verdict named."""
+    rows = []
+    for host in run.hosts:
+        named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
+        verdict = host.verdict.code if host.verdict else None
+        for proc in host.top_processes:
+            row = {k: proc.get(k) for k in PROCESS_COLUMNS[4:]}
+            row.update(
+                host=host.host, group=host_group(host), verdict=verdict, culprit=proc.get("pid") in named
+            )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=PROCESS_COLUMNS)
+
+
+def findings_frame(run: RunResult) -> pd.DataFrame:
+    """One row per finding per host, in the order the checks ran."""
+    rows = [
+        {
+            "host": host.host,
+            "group": host_group(host),
+            "verdict": host.verdict.code if host.verdict else None,
+            **{k: getattr(f, k) for k in FINDING_COLUMNS[3:]},
+        }
+        for host in run.hosts
+        for f in host.findings
+    ]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def robust_z(values: pd.Series) -> pd.Series:
+    """Iglewicz-Hoaglin modified z-score of ``log1p(values)``; MeanAD when MAD is 0; 0 when all equal.
+
+    >>> [round(z, 1) for z in robust_z(pd.Series([10.0, 11.0, 12.0, 10.0, 500.0]))]
+    [-0.7, 0.0, 0.6, -0.7, 28.9]
+    >>> [round(z, 1) for z in robust_z(pd.Series([0.5, 0.5, 0.5, 0.5, 20.0]))]  # MAD 0: MeanAD
+    [0.0, 0.0, 0.0, 0.0, 4.0]
+    """
+    logged = np.log1p(values.clip(lower=0))
+    median = logged.median()
+    mad = (logged - median).abs().median()
+    if mad > 0:
+        return 0.6745 * (logged - median) / mad
+    mean_ad = (logged - median).abs().mean()
+    if mean_ad > 0:
+        return (logged - median) / (1.253314 * mean_ad)
+    return logged * 0.0
+
+
+def add_outlier_scores(hosts: pd.DataFrame) -> pd.DataFrame:
+    """Add ``peers`` (what a host was compared with), ``<rate>_z``, ``<rate>_x_median`` and ``outlier``."""
+    hosts = hosts.copy()
+    evaluated = hosts[hosts["state"].eq("ok") & hosts["majflt_per_s"].notna() & hosts["minflt_per_s"].notna()]
+    sizes = evaluated.groupby("group")["host"].transform("size")
+    hosts["peers"] = None
+    hosts.loc[evaluated.index, "peers"] = np.where(sizes >= MIN_PEERS, "group " + evaluated["group"], "fleet")
+    outlier = pd.Series(False, index=hosts.index)
+    for rate, floor in RATE_FLOORS.items():
+        z = pd.Series(np.nan, index=hosts.index)
+        median = pd.Series(np.nan, index=hosts.index)
+        for peers, members in evaluated.groupby(hosts.loc[evaluated.index, "peers"]):
+            pool = evaluated if peers == "fleet" else members
+            z[members.index] = robust_z(pool[rate])[members.index]
+            median[members.index] = pool[rate].median()
+        hosts[f"{rate}_z"] = z.round(1)
+        hosts[f"{rate}_x_median"] = (hosts[rate] / median.where(median > 0)).round(1)
+        outlier |= (z > Z_CUTOFF) & (hosts[rate] >= floor)
+    hosts["outlier"] = outlier
+    return hosts
+
+
+def outliers(hosts: pd.DataFrame) -> pd.DataFrame:
+    """Outlier hosts, the most extreme first (largest z on either rate)."""
+    found = hosts[hosts["outlier"]].copy()
+    found["z_max"] = found[["majflt_per_s_z", "minflt_per_s_z"]].max(axis=1)
+    return found.sort_values(["z_max", "host"], ascending=[False, True])
+
+
+def rate_percentiles(hosts: pd.DataFrame) -> pd.DataFrame:
+    """p50 / p95 / max of the key rates over the hosts that produced them (index: rate name)."""
+    data = hosts.loc[hosts["state"].eq("ok"), list(KEY_RATES)]
+    table = pd.DataFrame({"p50": data.median(), "p95": data.quantile(0.95), "max": data.max()})
+    table["hosts"] = data.notna().sum()
+    return table
+
+
+def culprit_groups(processes: pd.DataFrame, hosts: pd.DataFrame) -> pd.DataFrame:
+    """The same command named as culprit on several hosts: one row per (comm, verdict), most hosts first.
+
+    ``of_hosts``/``scope``: how many hosts the comparison is out of -- the hosts of their inventory
+    group when all of them are in one group ("12 of 40 web hosts"), else the whole fleet.
+    """
+    culprits = processes[processes["culprit"]]
+    columns = [
+        "comm",
+        "verdict",
+        "hosts",
+        "of_hosts",
+        "scope",
+        "host_range",
+        "host_list",
+        "rate",
+        "median",
+        "max",
+    ]
+    if culprits.empty:
+        return pd.DataFrame(columns=columns)
+    group_sizes = hosts.groupby("group")["host"].size()
+    rows = []
+    for (comm, verdict), part in culprits.groupby(["comm", "verdict"], sort=False):
+        rate = "minflt_per_s" if verdict == "minor-storm" else "majflt_per_s"
+        per_host = part.groupby("host")[rate].max()
+        groups = part["group"].unique()
+        scope = f"{groups[0]} hosts" if len(groups) == 1 else "hosts"
+        of_hosts = int(group_sizes[groups[0]]) if len(groups) == 1 else len(hosts)
+        names = sorted(per_host.index)
+        rows.append([comm, verdict, len(names), of_hosts, scope, fold_hosts(names), names, rate,
+                     per_host.median(), per_host.max()])  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
+    table["order"] = [VERDICT_ORDER.index(v) if v in VERDICT_ORDER else 9 for v in table["verdict"]]
+    table = table.sort_values(["hosts", "order", "max", "comm"], ascending=[False, True, False, True])
+    return table.drop(columns="order").reset_index(drop=True)
+
+
+def finding_groups(findings: pd.DataFrame) -> pd.DataFrame:
+    """Identical failed checks across hosts, once each: (verdict, check, op, threshold) with the host range
+    and the spread of the values."""
+    failed = findings[findings["status"].eq("fail")]
+    keys = ["verdict", "check", "op", "threshold"]
+    if failed.empty:
+        return pd.DataFrame(columns=[*keys, "hosts", "host_range", "p50", "max", "message"])
+    grouped = failed.groupby(keys, dropna=False, sort=False)
+    table = grouped.agg(
+        hosts=("host", "nunique"),
+        host_range=("host", lambda s: fold_hosts(s)),
+        p50=("value", "median"),
+        max=("value", "max"),
+        message=("message", "first"),
+    )
+    return table.reset_index()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    """Everything the reports read, computed once per run."""
+
+    hosts: pd.DataFrame
+    processes: pd.DataFrame
+    findings: pd.DataFrame
+    percentiles: pd.DataFrame
+    outliers: pd.DataFrame
+    culprits: pd.DataFrame
+    finding_groups: pd.DataFrame
+
+    def counts(self, column: str) -> dict[str, int]:
+        """Hosts per value of ``state`` or ``verdict`` (missing values left out)."""
+        return {str(k): int(v) for k, v in self.hosts[column].value_counts(sort=False).items()}
+
+    def thresholds(self) -> dict[str, float]:
+        """The host-wide thresholds the checks used (``host-major-rate``/``host-minor-rate``), by rate."""
+        out: dict[str, float] = {}
+        for check, rate in (("host-major-rate", "majflt_per_s"), ("host-minor-rate", "minflt_per_s")):
+            values = self.findings.loc[self.findings["check"].eq(check), "threshold"].dropna()
+            if not values.empty:
+                out[rate] = float(values.median())
+        return out
+
+
+def build_fleet(run: RunResult) -> FleetView:
+    """All frames and derived tables of a run."""
+    hosts = add_outlier_scores(host_frame(run))
+    processes = process_frame(run)
+    findings = findings_frame(run)
+    return FleetView(
+        hosts=hosts,
+        processes=processes,
+        findings=findings,
+        percentiles=rate_percentiles(hosts),
+        outliers=outliers(hosts),
+        culprits=culprit_groups(processes, hosts),
+        finding_groups=finding_groups(findings),
+    )
