@@ -31,17 +31,18 @@ class Progress:
     def line(self) -> str:
         """The text of the line (without the carriage return).
 
-        >>> p = Progress(5, None)
-        >>> p.states.update(["ok", "ok", "hostkey-changed", "timeout"])
+        >>> p = Progress(6, None)
+        >>> p.states.update(["ok", "ok", "unreachable", "hostkey-changed", "timeout"])
         >>> p.line()
-        '[4/5] ok=2 failed=0 unreachable=1 hostkey-changed=1 timeout=1'
+        '[5/6] ok=2 failed=0 unreachable=2 hostkey-changed=1 timeout=1'
         """
         done = sum(self.states.values())
         unreachable = sum(self.states[s] for s in UNREACHABLE)
         parts = [f"[{done}/{self.total}]", f"ok={self.states['ok']}", f"failed={self.states['failed']}"]
         parts.append(f"unreachable={unreachable}")
-        # The kind of unreachable and every other state that occurred, in HOST_STATES order.
-        parts += [f"{s}={self.states[s]}" for s in HOST_STATES if s not in ("ok", "failed") and self.states[s]]
+        # The kinds of unreachable beyond a plain one, and every other state seen, in HOST_STATES order.
+        shown = ("ok", "failed", "unreachable")
+        parts += [f"{s}={self.states[s]}" for s in HOST_STATES if s not in shown and self.states[s]]
         return " ".join(parts)
 
     def host_done(self, result: HostResult) -> None:

@@ -1,0 +1,266 @@
+"""Fleet triage over real SSH: `pfdiag run triage.yml -i INV` against the suite's loopback sshd fleet.
+
+Healthy hosts get a verdict, each bad host (refused, blackhole, changed key, refused client key,
+unknown key, no sudo for become) ends in its own state with a reason naming it, the run takes one
+interval plus the connect timeout, secrets never reach any output, the progress line shows only on a
+terminal, and a real workload on this machine is diagnosed through SSH as it is locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diag.cli import main
+from diag.findings import VERDICT_CODES
+from tests.fixtures.sshd_fleet import Fleet
+
+pytestmark = pytest.mark.ssh
+
+REPO = Path(__file__).resolve().parent.parent
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+CONNECT_TIMEOUT_S = 3.0
+# Python start-up, 14 handshakes on 2 shared cores, the tasks after the sample, the reports.
+MARGIN_S = 8.0
+
+
+def ssh_options(fleet: Fleet) -> list[str]:
+    """The fleet's known_hosts and its empty ssh_config (keeps ~/.ssh/config out), a short -T."""
+    return [
+        "--known-hosts",
+        str(fleet.known_hosts),
+        "--ssh-config",
+        str(fleet.ssh_config),
+        "-T",
+        f"{CONNECT_TIMEOUT_S:g}",
+    ]
+
+
+def host_line(fleet: Fleet, name: str, alias: str | None = None, **extra: object) -> str:
+    pairs = {**fleet.hosts[name], **extra}
+    return f"{alias or name} " + " ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+def run_pfdiag(capsys: Any, tmp_path: Path, fleet: Fleet, *argv: str) -> tuple[int, dict[str, Any], str]:
+    """``main(["run", ...])`` into tmp_path/run; returns the exit code, the --json document, stdout+stderr."""
+    json_path = tmp_path / "result.json"
+    code = main(["run", *argv, "-o", str(tmp_path / "run"), "--json", str(json_path), *ssh_options(fleet)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, json.loads(json_path.read_text()), out + err
+
+
+def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_connect_timeout(
+    ssh_fleet: Fleet, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
+    # A real "probe failed": become needs sudo, which this machine does not have.
+    with inventory.open("a") as handle:
+        handle.write("[nosudo]\n" + host_line(ssh_fleet, "h01", "nosudo", ansible_become="true") + "\n")
+    expected = {**dict.fromkeys(ssh_fleet.healthy, "ok"), **ssh_fleet.bad, "nosudo": "failed"}
+
+    started = time.monotonic()
+    code, doc, output = run_pfdiag(
+        capsys, tmp_path, ssh_fleet, TRIAGE, "-i", str(inventory), "-e", "interval_s=1"
+    )
+    wall_s = time.monotonic() - started
+
+    hosts = doc["hosts"]
+    assert {name: hosts[name]["status"] for name in expected} == expected
+    for name in ssh_fleet.healthy:
+        assert hosts[name]["verdict"] in VERDICT_CODES and hosts[name]["summary"]
+        assert hosts[name]["sample"]["interval_s"] >= 0.9
+    for name in [*ssh_fleet.bad, "nosudo"]:
+        assert name in hosts[name]["reason"], hosts[name]["reason"]
+        assert hosts[name]["verdict"] is None
+    assert "sudo" in hosts["nosudo"]["reason"]
+    assert code == 4  # unreachable beats failed, as in Ansible
+    assert wall_s < 1 + CONNECT_TIMEOUT_S + MARGIN_S, f"fleet run took {wall_s:.1f} s"
+
+    states = doc["summary"]["states"]
+    assert states == {
+        "ok": len(ssh_fleet.healthy),
+        "unreachable": 2,
+        "hostkey-changed": 1,
+        "auth-failed": 1,
+        "hostkey-unknown": 1,
+        "failed": 1,
+    }
+    recap = output.split("PLAY RECAP")[1]
+    for name, state in expected.items():
+        assert f"state={state}" in next(line for line in recap.splitlines() if line.startswith(name + " "))
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "6 host(s) did not complete: 1 auth-failed, 1 failed, 1 hostkey-changed" in report
+    for name, state in expected.items():
+        assert f"### {name}: " in report
+        if state != "ok":
+            assert f"State **{state}**" in report
+    saved = [json.loads(line) for line in (tmp_path / "run" / "hosts.jsonl").read_text().splitlines()]
+    assert sorted(entry["host"] for entry in saved) == sorted(expected)
+    assert all(entry["raw"] for entry in saved if entry["host"] in ssh_fleet.healthy)
+
+
+def test_command_failing_on_ssh_hosts_fails_them_with_exit_code_and_stderr_and_exits_2(
+    ssh_fleet: Fleet, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
+    playbook = tmp_path / "environ.yml"
+    # Another user's environment is unreadable for the unprivileged login user: a real permission error.
+    playbook.write_text(
+        "- hosts: all\n  tasks:\n    - name: read init's environment\n      command: cat /proc/1/environ\n"
+    )
+    code, doc, _ = run_pfdiag(
+        capsys, tmp_path, ssh_fleet, str(playbook), "-i", str(inventory), "-l", "h01:h02"
+    )
+    assert code == 2
+    for name in ("h01", "h02"):
+        host = doc["hosts"][name]
+        assert host["status"] == "failed"
+        assert "exited 1" in host["reason"] and "Permission denied" in host["reason"]
+        assert name in host["reason"]
+
+
+SECRETS = {
+    "ansible_password": "inv-Pa55word",
+    "ansible_become_pass": "become-Pa55",
+    "ansible_ssh_private_key_passphrase": "key-phrase-77",
+    "db_token": "tok-123456",
+}
+CLI_SECRETS = {"ansible_password": "cli-Pa55word", "api_secret": "sec-987654"}
+SECRET_PLAYBOOK = """\
+- hosts: all
+  tasks:
+    - debug: var=ansible_password
+    - debug: var=ansible_become_pass
+    - debug: msg="token is {{ db_token }}, key {{ ansible_ssh_private_key_passphrase }}"
+    - name: a failing command that echoes a secret
+      command: "echo 'denied for {{ api_secret }}' >&2; exit 3"
+      ignore_errors: true
+    - set_fact: {note: "{{ db_token }}"}
+    - verdict: {code: ok, severity: ok, summary: "checked with {{ note }} and {{ api_secret }}"}
+"""
+
+
+def test_secret_variables_appear_in_no_output_file_nor_terminal_line(
+    ssh_fleet: Fleet, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = tmp_path / "inv.ini"
+    secret_pairs = {k: f"'{v}'" for k, v in SECRETS.items()}
+    inventory.write_text("\n".join(host_line(ssh_fleet, h, **secret_pairs) for h in ("h01", "h02")) + "\n")
+    playbook = tmp_path / "secrets.yml"
+    playbook.write_text(SECRET_PLAYBOOK)
+    extra = [a for k, v in CLI_SECRETS.items() for a in ("-e", f"{k}={v}")]
+    code, doc, output = run_pfdiag(
+        capsys, tmp_path, ssh_fleet, str(playbook), "-i", str(inventory), "-v", *extra
+    )
+    assert code == 0, output
+    assert doc["hosts"]["h01"]["summary"] == "checked with ******** and ********"
+    assert "ok: [h01]" in output and "ansible_password" in output  # the -v lines were printed
+    assert main(["report", str(tmp_path / "run")]) == 0
+    output += "".join(capsys.readouterr())
+    texts = {"terminal": output}
+    texts |= {str(p): p.read_text() for p in [*(tmp_path / "run").iterdir(), tmp_path / "result.json"]}
+    run_meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "ansible_password=********" in run_meta["argv"]
+    assert run_meta["extra_vars"]["api_secret"] == "********"
+    for where, text in texts.items():
+        for value in [*SECRETS.values(), *CLI_SECRETS.values()]:
+            assert value not in text, f"secret {value!r} leaked into {where}"
+
+
+def test_progress_line_counts_hosts_on_a_terminal_and_is_cleared(ssh_fleet: Fleet, tmp_path: Path) -> None:
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
+    argv = [
+        sys.executable,
+        "-m",
+        "diag",
+        "run",
+        TRIAGE,
+        "-i",
+        str(inventory),
+        "-l",
+        "healthy:refused:changed",
+    ]
+    argv += ["-e", "interval_s=1", "-o", str(tmp_path / "run"), *ssh_options(ssh_fleet)]
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=tmp_path)
+    os.close(terminal)
+    seen = b""
+    while True:  # read the terminal until the controller exits (EIO once no writer is left)
+        ready, _, _ = select.select([controller], [], [], 30)
+        try:
+            chunk = os.read(controller, 4096) if ready else b""
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        seen += chunk
+    stdout = proc.communicate(timeout=30)[0].decode()
+    os.close(controller)
+    terminal_text = seen.decode()
+    total = len(ssh_fleet.healthy) + 2
+    assert proc.returncode == 4
+    assert f"\r\x1b[K[1/{total}] ok=" in terminal_text
+    last = terminal_text.rsplit("\r\x1b[K", 2)[-2]
+    assert last == f"[{total}/{total}] ok={total - 2} failed=0 unreachable=2 hostkey-changed=1"
+    assert terminal_text.endswith("\r\x1b[K")  # erased before the table is printed
+    assert "[1/" not in stdout and "PLAY RECAP" in stdout
+
+
+def test_progress_line_is_not_written_when_stderr_is_not_a_terminal(
+    ssh_fleet: Fleet, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
+    code, _, output = run_pfdiag(
+        capsys, tmp_path, ssh_fleet, TRIAGE, "-i", str(inventory), "-l", "h01:h02", "-e", "interval_s=1"
+    )
+    assert code == 0
+    assert "[1/2]" not in output and "\r" not in output
+
+
+def ssh_and_local(fleet: Fleet, tmp_path: Path, capsys: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Triage h01 over SSH and localhost locally in one run; return both hosts' results."""
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text(host_line(fleet, "h01") + "\nlocalhost ansible_connection=local\n")
+    code, doc, output = run_pfdiag(
+        capsys, tmp_path, fleet, TRIAGE, "-i", str(inventory), "-e", "interval_s=1"
+    )
+    assert code == 0, output
+    return doc["hosts"]["h01"], doc["hosts"]["localhost"]
+
+
+def culprit(host: dict[str, Any], pid: int) -> dict[str, Any]:
+    return next(c for c in host["culprits"] if c["pid"] == pid)
+
+
+@pytest.mark.workload
+def test_minor_storm_is_diagnosed_through_ssh_as_it_is_locally(
+    ssh_fleet: Fleet, minor_storm: Any, tmp_path: Path, capsys: Any
+) -> None:
+    remote, local = ssh_and_local(ssh_fleet, tmp_path, capsys)
+    assert remote["verdict"] == local["verdict"] == "minor-storm"
+    assert culprit(remote, minor_storm.pid)["comm"] == minor_storm.comm
+    assert culprit(remote, minor_storm.pid)["minflt_per_s"] >= 1000
+    assert minor_storm.pid in [c["pid"] for c in local["culprits"]]
+    # The login user is not root: root's processes are still readable without hidepid.
+    assert remote["sample"]["process_totals"]["hidden"] == 0 or remote["facts"]["hidepid"]
+
+
+@pytest.mark.workload
+def test_file_backed_majors_are_diagnosed_through_ssh_as_they_are_locally(
+    ssh_fleet: Fleet, file_majors: Any, tmp_path: Path, capsys: Any
+) -> None:
+    remote, local = ssh_and_local(ssh_fleet, tmp_path, capsys)
+    assert remote["verdict"] == local["verdict"] == "major-file"
+    assert culprit(remote, file_majors.pid)["majflt_per_s"] >= 10
+    assert file_majors.pid in [c["pid"] for c in local["culprits"]]
