@@ -49,6 +49,11 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 _configs: dict[tuple[str | None, int, int], Config] = {}
 _configs_lock = threading.Lock()
 
+# hostkeys caches each parsed known_hosts file, but a fleet's hosts all start at once and would all
+# miss that cache together: paramiko's HostKeys.load is quadratic in the file's lines, so 200 hosts
+# parsing a 200-line file cost ~10 s of controller CPU. One lookup at a time parses it once.
+_known_hosts_lock = threading.Lock()
+
 
 def _fabric_config(path: str | None) -> Config:
     """Fabric's Config reading ``path`` only (like ``ssh -F``), or ~/.ssh/config + /etc/ssh/ssh_config."""
@@ -183,7 +188,9 @@ class SSHTransport:
             opts.host_key_policy, files_read=read_files, record_to=record_to, hashed=hash_known_hosts(entry)
         )
         client.set_missing_host_key_policy(policy)
-        for key_type, key in known_keys(name, read_files).items():
+        with _known_hosts_lock:
+            known = known_keys(name, read_files)
+        for key_type, key in known.items():
             client.get_host_keys().add(name, key_type, key)
         key_files, default_keys = identity_files(explicit_keys, entry)
         tried = ", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key")
