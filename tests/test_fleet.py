@@ -127,6 +127,31 @@ def test_command_failing_on_ssh_hosts_fails_them_with_exit_code_and_stderr_and_e
         assert name in host["reason"]
 
 
+def test_probe_outliving_the_command_timeout_is_a_timeout_state_and_exits_2(
+    ssh_fleet: Fleet, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
+    started = time.monotonic()
+    code, doc, _ = run_pfdiag(
+        capsys,
+        tmp_path,
+        ssh_fleet,
+        TRIAGE,
+        "-i",
+        str(inventory),
+        "-l",
+        "h03",
+        "-e",
+        "interval_s=5",
+        "--command-timeout",
+        "1",
+    )
+    host = doc["hosts"]["h03"]
+    assert (code, host["status"]) == (2, "timeout")
+    assert "h03" in host["reason"] and "timed out after 1 s" in host["reason"]
+    assert time.monotonic() - started < 5  # the controller did not wait for the 5 s probe
+
+
 SECRETS = {
     "ansible_password": "inv-Pa55word",
     "ansible_become_pass": "become-Pa55",
