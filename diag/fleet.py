@@ -73,6 +73,10 @@ def _host_row(host: HostResult) -> dict[str, Any]:
         host.facts or sample.get("facts") or {},
     )
     culprits = host.verdict.culprits if host.verdict else ()
+    # The verdict lists culprits in probe order (majors first); the top one is the one with the most
+    # faults of the kind that made the verdict.
+    minor = host.verdict is not None and host.verdict.code == "minor-storm"
+    culprits = tuple(sorted(culprits, key=lambda c: -(c.minflt_per_s if minor else c.majflt_per_s)))
     rates = host.rates or {}
     return {
         "host": host.host,

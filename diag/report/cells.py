@@ -13,12 +13,14 @@ from diag.findings import Culprit
 def fmt_rate(value: Any) -> str:
     """A per-second rate with a thousands separator; ``n/a`` where it was not evaluable.
 
-    >>> fmt_rate(152340.456), fmt_rate(3.14159), fmt_rate(0), fmt_rate(None)
-    ('152,340', '3.1', '0', 'n/a')
+    >>> fmt_rate(152340.456), fmt_rate(3.14159), fmt_rate(0), fmt_rate(None), fmt_rate(float("nan"))
+    ('152,340', '3.1', '0', 'n/a', 'n/a')
     """
     if value is None:
         return "n/a"
     number = float(value)
+    if number != number:  # NaN: pandas' "missing"
+        return "n/a"
     if number == 0:
         return "0"
     if abs(number) >= 100:
@@ -32,7 +34,7 @@ def fmt_kib(value: Any) -> str:
     >>> fmt_kib(512), fmt_kib(2048), fmt_kib(3 * 1024 * 1024), fmt_kib(None)
     ('512 KiB', '2.0 MiB', '3.0 GiB', 'n/a')
     """
-    if value is None:
+    if value is None or value != value:
         return "n/a"
     kib = float(value)
     for unit, size in (("GiB", 1024 * 1024), ("MiB", 1024)):
@@ -42,8 +44,8 @@ def fmt_kib(value: Any) -> str:
 
 
 def fmt_value(value: Any) -> str:
-    """Any evidence value: numbers as rates, lists joined, None as n/a."""
-    if value is None:
+    """Any evidence value: numbers as rates, lists joined, None (or NaN) as n/a."""
+    if value is None or (isinstance(value, float) and value != value):
         return "n/a"
     if isinstance(value, bool):
         return str(value).lower()

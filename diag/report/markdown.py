@@ -1,195 +1,290 @@
-"""The markdown report for on-call: headline first, then verdicts, per-host evidence, run metadata.
+"""The markdown report for on-call: headline and verdict table first, then outliers, fleet-wide
+culprits, remediation by verdict, hosts not evaluated, per-host details, run metadata.
 
-Input is a ``RunResult``; output is GitHub/GitLab-flavoured markdown (tables via tabulate's ``github``
-format) that also reads well as plain text.
+In: a ``RunResult`` (aggregated once by ``diag.fleet.build_fleet``) and the chart files, if any. Out:
+GitHub/GitLab-flavoured markdown (tables via tabulate's ``github`` format) that reads as plain text.
+Long sections are ranked and capped; the full data is in the CSV/JSON exports. Deterministic: the
+only times in it are the run's own.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
-from tabulate import tabulate
+import pandas as pd
 
-from diag.findings import HostResult, RunResult, Severity
-from diag.report.cells import culprit_label, fmt_kib, fmt_rate, fmt_value, md_cell, md_code
+from diag.findings import RunResult
+from diag.fleet import (
+    MIN_PEERS,
+    PROBLEM_VERDICTS,
+    RATE_FLOORS,
+    VERDICT_ORDER,
+    Z_CUTOFF,
+    FleetView,
+    build_fleet,
+)
+from diag.hostlist import fold_hosts, shorten
+from diag.report.cells import fmt_rate, md_code
+from diag.report.details import host_details, metadata_table, not_evaluated, table
 
-PROBLEM_ORDER = ("major-swap", "major-file", "minor-storm", "not-evaluable")
+TOP_N = 20  # rows of the outlier and culprit tables
+RATE_LABELS = {
+    "majflt_per_s": "major faults/s",
+    "minflt_per_s": "minor faults/s",
+    "pswpin_per_s": "swap-ins (pages/s)",
+    "psi_memory_some_pct": "PSI memory some %",
+}
+SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
 
 
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    cells = [[md_cell(c) for c in row] for row in rows]
-    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+def _plural(n: int, word: str) -> str:
+    """A count and a noun.
+
+    >>> _plural(1, "host"), _plural(3, "host")
+    ('1 host', '3 hosts')
+    """
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def _severity(host: HostResult) -> int:
-    if not host.verdict:
-        return -1
-    try:
-        return int(Severity.parse(host.verdict.severity))
-    except ValueError:
-        return 0
-
-
-def headline(run: RunResult) -> str:
-    """A few sentences: what is wrong, where, how bad, what to do first."""
-    total = len(run.hosts)
-    evaluated = [h for h in run.hosts if h.status == "ok"]
-    sick = sorted(
-        (h for h in evaluated if h.verdict and h.verdict.code not in ("ok", "not-evaluable")),
-        key=lambda h: (-_severity(h), -(h.rates.get("majflt_per_s") or 0), h.host),
+def _ranked(hosts: pd.DataFrame) -> pd.DataFrame:
+    """Worst first: severity, verdict (swap before file before minor), major then minor rate, name."""
+    order = hosts["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}).fillna(len(VERDICT_ORDER))
+    return hosts.assign(verdict_rank=order).sort_values(
+        ["severity_rank", "verdict_rank", "majflt_per_s", "minflt_per_s", "host"],
+        ascending=[False, True, False, False, True],
+        na_position="last",
+        kind="mergesort",
     )
-    broken = [h for h in run.hosts if h.status != "ok"]
-    lines: list[str] = []
-    if not sick:
-        lines.append(f"**No page-fault problem found** on {len(evaluated)} of {total} host(s).")
+
+
+def headline(run: RunResult, fleet: FleetView) -> str:
+    """A few sentences: what is wrong, where, how bad, what to do first."""
+    hosts = fleet.hosts
+    total = len(hosts)
+    sick = _ranked(hosts[hosts["verdict"].isin(PROBLEM_VERDICTS)])
+    out: list[str] = []
+    if sick.empty:
+        evaluated = int(hosts["verdict"].isin(["ok"]).sum())
+        pct = fleet.percentiles
+        out.append(
+            f"**No page-fault problem** on {evaluated:,} of {_plural(total, 'host')}: "
+            f"major faults/s p50 {fmt_rate(pct.at['majflt_per_s', 'p50'])}, "
+            f"max {fmt_rate(pct.at['majflt_per_s', 'max'])}; minor faults/s p50 "
+            f"{fmt_rate(pct.at['minflt_per_s', 'p50'])}, max {fmt_rate(pct.at['minflt_per_s', 'max'])}."
+        )
     else:
-        by_code = Counter(h.verdict.code for h in sick if h.verdict)
+        counts = sick["verdict"].value_counts()
         parts = [
-            f"{n} {code}" for code, n in sorted(by_code.items(), key=lambda kv: PROBLEM_ORDER.index(kv[0]))
+            f"{counts[v]:,} {v} ({sick.loc[sick['verdict'].eq(v), 'severity'].iloc[0]})"
+            for v in PROBLEM_VERDICTS
+            if v in counts
         ]
-        lines.append(f"**{len(sick)} of {total} host(s) have a page-fault problem:** {', '.join(parts)}.")
-        worst = sick[0]
-        assert worst.verdict is not None
-        culprit = (
-            f" Top culprit: {md_code(culprit_label(worst.verdict.culprits[0]))}."
-            if worst.verdict.culprits
-            else ""
+        out.append(
+            f"**{len(sick):,} of {_plural(total, 'host')} have a page-fault problem:** {', '.join(parts)}."
         )
-        lines.append(
-            f"Worst: **{worst.host}**, {worst.verdict.code} ({worst.verdict.severity}): "
-            f"{' '.join(worst.verdict.summary.split())}.{culprit}"
+        worst = sick.iloc[0]
+        same = sick.loc[sick["verdict"].eq(worst["verdict"]), "host"]
+        culprit = f", top culprit {md_code(worst['top_culprit'])}" if worst["top_culprit"] else ""
+        out.append(
+            f"Worst: **{worst['verdict']}** on {shorten(fold_hosts(same), 60)} "
+            f"({worst['host']}: {fmt_rate(worst['majflt_per_s'])} major/s, "
+            f"{fmt_rate(worst['minflt_per_s'])} minor/s, "
+            f"{fmt_rate(worst['pswpin_per_s'])} swap-ins/s{culprit})."
         )
-        if worst.remediation:
-            lines.append(f"First: {worst.remediation[0].title.rstrip('.')}.")
-    not_evaluable = [h for h in evaluated if h.verdict and h.verdict.code == "not-evaluable"]
-    if not_evaluable:
-        lines.append(f"{len(not_evaluable)} host(s) could not be evaluated from their counters.")
-    if broken:
-        states = Counter(h.status for h in broken)
-        lines.append(
-            f"{len(broken)} host(s) did not complete: "
-            + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-            + "."
-        )
+        spread = fleet.culprits[fleet.culprits["hosts"] >= 2]
+        if not spread.empty:
+            top = spread.iloc[0]
+            out.append(f"Most widespread: {_culprit_sentence(top)}.")
+        first = next((h for h in run.hosts if h.host == worst["host"]), None)
+        if first is not None and first.remediation:
+            out.append(f"First: {first.remediation[0].title.rstrip('.')} ({worst['verdict']} hosts).")
+    if not fleet.outliers.empty:
+        names = shorten(fold_hosts(fleet.outliers["host"]), 50)
+        out.append(f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({names}).")
+    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    if not unknown.empty:
+        why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
+        parts = [f"{n} {state}" for state, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))]
+        out.append(f"{_plural(len(unknown), 'host')} could not be evaluated: {', '.join(parts)}.")
     if run.interrupted:
-        lines.append("**The run was interrupted**: only the hosts listed finished.")
-    return " ".join(lines)
+        out.append("**The run was interrupted**: only the hosts listed finished.")
+    return " ".join(out)
 
 
-def verdict_table(run: RunResult) -> str:
+def _culprit_sentence(row: pd.Series) -> str:
+    return f"{md_code(row['comm'])} {row['verdict']} on {row['hosts']} of {row['of_hosts']} {row['scope']}"
+
+
+def verdict_table(fleet: FleetView) -> str:
+    """Hosts per verdict (evaluated hosts) and per state (the others), with rates and culprits."""
+    hosts = fleet.hosts
+    total = len(hosts)
     rows = []
-    for h in sorted(run.hosts, key=lambda h: (-_severity(h), h.host)):
-        psi = (h.sample or {}).get("psi") or {}
-        top = h.verdict.culprits[0] if h.verdict and h.verdict.culprits else None
+    ok = hosts[hosts["state"].eq("ok")]
+    for verdict in [*VERDICT_ORDER, *sorted(set(ok["verdict"].dropna()) - set(VERDICT_ORDER))]:
+        part = ok[ok["verdict"].eq(verdict)]
+        if part.empty:
+            continue
+        comms = fleet.processes.loc[
+            fleet.processes["culprit"] & fleet.processes["host"].isin(part["host"]), "comm"
+        ].value_counts()
         rows.append(
             [
-                h.host,
-                h.status,
-                h.verdict.code if h.verdict else "-",
-                h.verdict.severity if h.verdict else "-",
-                fmt_rate(h.rates.get("minflt_per_s")) if h.status == "ok" else "",
-                fmt_rate(h.rates.get("majflt_per_s")) if h.status == "ok" else "",
-                fmt_rate(h.rates.get("pswpin_per_s")) if h.status == "ok" else "",
-                fmt_rate(psi.get("memory_some_pct")) if h.status == "ok" else "",
-                culprit_label(top) if top else (h.reason or ""),
+                verdict,
+                part["severity"].iloc[0] or "",
+                f"{len(part):,}",
+                f"{100 * len(part) / total:.0f} %",
+                shorten(fold_hosts(part["host"]), 50),
+                f"{fmt_rate(part['majflt_per_s'].median())} / {fmt_rate(part['majflt_per_s'].max())}",
+                f"{fmt_rate(part['minflt_per_s'].median())} / {fmt_rate(part['minflt_per_s'].max())}",
+                ", ".join(f"{comm} ({n})" for comm, n in comms.head(3).items()),
             ]
         )
+    for state, part in hosts[hosts["state"].ne("ok")].groupby("state", sort=True):
+        rows.append(
+            [f"not run: {state}", "", f"{len(part):,}", f"{100 * len(part) / total:.0f} %",
+             shorten(fold_hosts(part["host"]), 50), "", "", ""]
+        )  # fmt: skip
     headers = [
-        "host",
-        "state",
         "verdict",
         "severity",
-        "minor/s",
-        "major/s",
-        "swap-in/s",
-        "PSI mem %",
-        "top culprit",
+        "hosts",
+        "share",
+        "which",
+        "major/s p50 / max",
+        "minor/s p50 / max",
+        "culprits",
     ]
-    return _table(rows, headers)
+    return table(rows, headers)
 
 
-def host_section(host: HostResult) -> str:
-    """Per-host details: the chain of checks (value vs threshold), top processes, remediation."""
-    title = host.verdict.code if host.verdict else host.status
-    out = [f"### {host.host}: {title}", ""]
-    if host.status != "ok":
-        out += [f"State **{host.status}**: {host.reason or 'no reason recorded'}", ""]
-    if host.verdict:
-        out += [" ".join(host.verdict.summary.split()), ""]
-    if host.findings:
-        rows: list[list[Any]] = [
-            [
-                f.check,
-                f.status,
-                fmt_value(f.value),
-                f"{f.op} {fmt_value(f.threshold)}" if f.op else "",
-                f.reason if f.status == "skip" and f.reason else f.message,
-            ]
-            for f in host.findings
-        ]
-        out += ["Chain of checks:", "", _table(rows, ["check", "result", "value", "threshold", "detail"]), ""]
-    if host.top_processes:
-        rows = [
-            [
-                p.get("pid"),
-                md_code(p.get("comm", "")),
-                fmt_rate(p.get("minflt_per_s")),
-                fmt_rate(p.get("majflt_per_s")),
-                fmt_kib(p.get("rss_kib")),
-                fmt_kib(p.get("swap_kib")),
-                fmt_kib(p.get("lck_kib")),
-                p.get("cgroup") or "",
-            ]
-            for p in host.top_processes[:10]
-        ]
-        headers = ["pid", "comm", "minor/s", "major/s", "RSS", "swap", "VmLck", "cgroup"]
-        out += ["Top processes:", "", _table(rows, headers), ""]
-    for rem in host.remediation:
-        out += [f"**Remediation: {rem.title}**", "", " ".join(rem.text.split()), ""]
-        if rem.commands:
-            out += ["```sh", *rem.commands, "```", ""]
-    not_evaluable = (host.sample or {}).get("not_evaluable") or {}
-    if not_evaluable:
-        out += ["Not evaluable here:", ""]
-        out += [f"- {name}: {reason}" for name, reason in sorted(not_evaluable.items())]
-        out.append("")
-    return "\n".join(out)
-
-
-def metadata_table(run: RunResult) -> str:
-    meta = run.metadata()
+def rates_section(fleet: FleetView, plots: Sequence[str]) -> list[str]:
+    limits = fleet.thresholds()
     rows = [
-        ["playbook", meta["playbook"]],
-        ["inventory", ", ".join(meta["inventory"]) or "implicit localhost"],
-        ["limit", meta["limit"] or "all"],
-        ["interval", f"{meta['interval_s']} s" if meta["interval_s"] is not None else "n/a"],
-        ["started", meta["started"]],
-        ["finished", meta["finished"] or "not finished"],
-        ["pfdiag", meta["version"]],
-        ["command", " ".join(meta["argv"])],
+        [RATE_LABELS[str(rate)], f"{int(row['hosts']):,}", fmt_rate(row["p50"]), fmt_rate(row["p95"]),
+         fmt_rate(row["max"]), fmt_rate(limits[rate]) if rate in limits else ""]
+        for rate, row in fleet.percentiles.iterrows()
+    ]  # fmt: skip
+    out = ["## Fleet rates", "", table(rows, ["rate", "hosts", "p50", "p95", "max", "host threshold"]), ""]
+    for path in plots:
+        out += [f"![{Path(path).stem}]({path})", ""]
+    return out
+
+
+def outliers_section(fleet: FleetView) -> list[str]:
+    floors = (
+        f"{fmt_rate(RATE_FLOORS['majflt_per_s'])} major/s or {fmt_rate(RATE_FLOORS['minflt_per_s'])} minor/s"
+    )
+    rule = (
+        "A host stands out when the robust z-score of log(1 + rate) against its peers -- "
+        "0.6745 x (x - median) / MAD, the Iglewicz-Hoaglin modified z-score -- "
+        f"is above {Z_CUTOFF} and its rate is at least {floors}. Peers are the hosts of its first "
+        f"inventory group, or the whole fleet when the group has fewer than {MIN_PEERS} evaluated hosts."
+    )
+    out = ["## Outliers", "", rule, ""]
+    found = fleet.outliers
+    if found.empty:
+        return [*out, "No host stands out from its peers.", ""]
+    rows = [
+        [r["host"], r["peers"], r["verdict"] or "", *(v for rate in SHORT for v in _rate_cells(r, rate))]
+        for _, r in found.head(TOP_N).iterrows()
     ]
-    return _table(rows, ["run", "value"])
+    headers = ["host", "compared with", "verdict"]
+    headers += [h for rate in SHORT.values() for h in (rate, "z", "x median")]
+    out += [table(rows, headers), ""]
+    if len(found) > TOP_N:
+        out += [f"{len(found) - TOP_N:,} more in hosts.csv (column `outlier`).", ""]
+    return out
 
 
-def render_markdown(run: RunResult) -> str:
-    """The whole report."""
-    ordered = sorted(run.hosts, key=lambda h: (-_severity(h), h.host))
+def _rate_cells(row: pd.Series, rate: str) -> list[str]:
+    return [fmt_rate(row[rate]), _z(row[f"{rate}_z"]), _times(row[f"{rate}_x_median"])]
+
+
+def _z(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.1f}"
+
+
+def _times(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:,.1f}x"
+
+
+def culprits_section(fleet: FleetView) -> list[str]:
+    out = ["## Fleet-wide culprits", ""]
+    groups = fleet.culprits
+    if groups.empty:
+        return [*out, "No process was named as a culprit.", ""]
+    out += ["Processes the verdicts named, grouped by command and verdict, most hosts first.", ""]
+    rows = [
+        [md_code(r["comm"]), r["verdict"], f"{r['hosts']} of {r['of_hosts']} {r['scope']}",
+         shorten(r["host_range"], 50), SHORT.get(r["rate"], r["rate"]),
+         fmt_rate(r["median"]), fmt_rate(r["max"])]
+        for _, r in groups.head(TOP_N).iterrows()
+    ]  # fmt: skip
+    out += [table(rows, ["command", "verdict", "on", "which", "rate", "median", "max"]), ""]
+    if len(groups) > TOP_N:
+        out += [
+            f"{len(groups) - TOP_N:,} more command/verdict pairs in processes.csv (column `culprit`).",
+            "",
+        ]
+    return out
+
+
+def remediation_section(run: RunResult, fleet: FleetView) -> list[str]:
+    """Per problem verdict: the hosts, the remediation once, the failed checks once with their host range."""
+    out = ["## Remediation by verdict", ""]
+    ranked = _ranked(fleet.hosts)
+    by_name = {h.host: h for h in run.hosts}
+    any_problem = False
+    for verdict in PROBLEM_VERDICTS:
+        part = ranked[ranked["verdict"].eq(verdict) & ranked["state"].eq("ok")]
+        if part.empty:
+            continue
+        any_problem = True
+        worst = by_name[part["host"].iloc[0]]
+        out += [f"### {verdict}: {_plural(len(part), 'host')} ({shorten(fold_hosts(part['host']), 60)})", ""]
+        for rem in worst.remediation:
+            text = " ".join(rem.text.split())
+            out += [f"**{rem.title.rstrip('.')}.** Evidence from {worst.host}, the worst: {text}", ""]
+            if rem.commands:
+                out += ["```sh", *rem.commands, "```", ""]
+        evidence = fleet.finding_groups[fleet.finding_groups["verdict"].eq(verdict)]
+        rows = [
+            [r["check"], f"{r['hosts']:,}", shorten(r["host_range"], 40),
+             fmt_rate(r["p50"]), fmt_rate(r["max"]),
+             f"{r['op']} {fmt_rate(r['threshold'])}" if isinstance(r["op"], str) else ""]
+            for _, r in evidence.iterrows()
+        ]  # fmt: skip
+        if rows:
+            headers = ["check that failed", "hosts", "which", "value p50", "value max", "threshold"]
+            out += ["Checks that failed on these hosts:", "", table(rows, headers), ""]
+    if not any_problem:
+        out += ["Nothing to remediate: no host has a page-fault problem.", ""]
+    return out
+
+
+def render_markdown(run: RunResult, fleet: FleetView | None = None, plots: Sequence[str] = ()) -> str:
+    """The whole report; ``plots`` are chart paths relative to the report, linked under Fleet rates."""
+    fleet = fleet if fleet is not None else build_fleet(run)
     parts = [
-        f"# Page-fault triage: {run.playbook}",
+        f"# Page-fault triage: {Path(run.playbook).name} on {_plural(len(fleet.hosts), 'host')}",
         "",
-        headline(run),
+        headline(run, fleet),
         "",
         "## Verdicts",
         "",
-        verdict_table(run),
+        verdict_table(fleet),
         "",
-        "## Hosts",
-        "",
-        *[host_section(h) for h in ordered],
+        *rates_section(fleet, plots),
+        *outliers_section(fleet),
+        *culprits_section(fleet),
+        *remediation_section(run, fleet),
+        *not_evaluated(run, fleet),
+        *host_details(run, fleet, _ranked(fleet.hosts)),
         "## Run",
         "",
-        metadata_table(run),
+        metadata_table(run, fleet),
         "",
     ]
     return "\n".join(parts)

@@ -1,0 +1,138 @@
+"""The per-host parts of the markdown report: hosts not evaluated, per-host details, run metadata.
+
+In: a ``RunResult`` and its ``FleetView`` (hosts ranked by the caller). Out: markdown lines or
+tables (tabulate ``github`` format, cells escaped by ``md_cell``), capped for big fleets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from tabulate import tabulate
+
+from diag.findings import HostResult, RunResult
+from diag.fleet import FleetView
+from diag.hostlist import fold_hosts, shorten
+from diag.report.cells import fmt_kib, fmt_rate, fmt_value, md_cell, md_code
+
+DETAIL_CAP = 20  # hosts with full details; beyond that only counts and a pointer to the CSVs
+NOT_EVALUATED_CAP = 30
+PROCESS_ROWS = 5
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A GitHub/GitLab markdown table; every cell escaped, nothing re-parsed as a number."""
+    cells = [[md_cell(c) for c in row] for row in rows]
+    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
+    """Hosts that did not finish (state) or whose counters could not be read (not-evaluable), and why."""
+    hosts = fleet.hosts
+    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    out = ["## Hosts not evaluated", ""]
+    if unknown.empty:
+        return [*out, "Every host was evaluated.", ""]
+    by_name = {h.host: h for h in run.hosts}
+    rows = []
+    for _, row in unknown.sort_values(["state", "host"], kind="mergesort").iterrows():
+        why = row["reason"]
+        if row["state"] == "ok":
+            skipped = (by_name[row["host"]].sample or {}).get("not_evaluable") or {}
+            why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) or row["summary"]
+        label = row["state"] if row["state"] != "ok" else "not-evaluable"
+        rows.append([row["host"], row["group"], label, why or "no reason recorded"])
+    kinds = pd.Series([r[2] for r in rows]).value_counts()
+    summary = ", ".join(
+        f"{n} {kind} ({shorten(fold_hosts(r[0] for r in rows if r[2] == kind), 40)})"
+        for kind, n in kinds.items()
+    )
+    out += [f"{len(rows):,} host(s): {summary}.", ""]
+    out += [table(rows[:NOT_EVALUATED_CAP], ["host", "group", "state", "why"]), ""]
+    if len(rows) > NOT_EVALUATED_CAP:
+        out += [f"{len(rows) - NOT_EVALUATED_CAP:,} more in hosts.csv (columns `state`, `reason`).", ""]
+    return out
+
+
+def host_section(host: HostResult) -> str:
+    """One host: verdict summary, the chain of checks (value vs threshold), its top processes."""
+    title = f"{host.verdict.code} ({host.verdict.severity})" if host.verdict else host.status
+    out = [f"### {host.host}: {title}", ""]
+    if host.verdict:
+        out += [" ".join(host.verdict.summary.split()), ""]
+    if host.findings:
+        rows: list[list[Any]] = [
+            [
+                f.check,
+                f.status,
+                fmt_value(f.value),
+                f"{f.op} {fmt_value(f.threshold)}" if f.op else "",
+                f.reason if f.status == "skip" and f.reason else f.message,
+            ]
+            for f in host.findings
+        ]
+        out += ["Chain of checks:", "", table(rows, ["check", "result", "value", "threshold", "detail"]), ""]
+    if host.top_processes:
+        named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
+        rows = [
+            [
+                p.get("pid"),
+                md_code(p.get("comm", "")) + (" (culprit)" if p.get("pid") in named else ""),
+                fmt_rate(p.get("minflt_per_s")),
+                fmt_rate(p.get("majflt_per_s")),
+                fmt_kib(p.get("rss_kib")),
+                fmt_kib(p.get("swap_kib")),
+                p.get("cgroup") or "",
+            ]
+            for p in host.top_processes[:PROCESS_ROWS]
+        ]
+        headers = ["pid", "comm", "minor/s", "major/s", "RSS", "swap", "cgroup"]
+        out += [f"Top {len(rows)} processes:", "", table(rows, headers), ""]
+    return "\n".join(out)
+
+
+def host_details(run: RunResult, fleet: FleetView, ranked: pd.DataFrame) -> list[str]:
+    """Details of the evaluated hosts whose verdict is not ok, worst first, capped; ok hosts in one line."""
+    evaluated = ranked[ranked["state"].eq("ok")]
+    chosen = evaluated[evaluated["verdict"].ne("ok")]
+    quiet = evaluated[evaluated["verdict"].eq("ok")]
+    out = ["## Host details", ""]
+    if not quiet.empty:
+        out += [
+            f"{len(quiet):,} ok host(s) ({shorten(fold_hosts(quiet['host']), 60)}): every check passed, "
+            f"major/s at most {fmt_rate(quiet['majflt_per_s'].max())}, minor/s at most "
+            f"{fmt_rate(quiet['minflt_per_s'].max())}; their checks are in findings.csv.",
+            "",
+        ]
+    if chosen.empty:
+        return out
+    if len(chosen) > DETAIL_CAP:
+        out += [f"The {DETAIL_CAP} worst of {len(chosen):,} hosts with a verdict other than ok.", ""]
+    by_name = {h.host: h for h in run.hosts}
+    out += [host_section(by_name[name]) for name in chosen["host"].head(DETAIL_CAP)]
+    if len(chosen) > DETAIL_CAP:
+        rest = len(chosen) - DETAIL_CAP
+        out += [
+            f"{rest:,} more hosts with a problem: every host is in hosts.csv, every check in findings.csv.",
+            "",
+        ]
+    return out
+
+
+def metadata_table(run: RunResult, fleet: FleetView) -> str:
+    meta = run.metadata()
+    groups = fleet.hosts["group"].value_counts().sort_index()
+    rows = [
+        ["playbook", meta["playbook"]],
+        ["inventory", ", ".join(meta["inventory"]) or "implicit localhost"],
+        ["limit", meta["limit"] or "all"],
+        ["hosts", f"{len(fleet.hosts):,} ({', '.join(f'{g} {n:,}' for g, n in groups.items())})"],
+        ["interval", f"{meta['interval_s']} s" if meta["interval_s"] is not None else "n/a"],
+        ["started", meta["started"]],
+        ["finished", meta["finished"] or "not finished"],
+        ["interrupted", "yes" if meta["interrupted"] else "no"],
+        ["pfdiag", meta["version"]],
+        ["command", "pfdiag " + " ".join(meta["argv"])],
+    ]
+    return table(rows, ["run", "value"])
