@@ -56,6 +56,8 @@ class RunRequest:
     host_deadline_s: float | None = None
     out_dir: Path | None = None
     json_path: Path | None = None
+    csv_dir: Path | None = None
+    plots: bool = False
     verbosity: int = 0
     fail_on: str | None = None
     argv: tuple[str, ...] = ()
@@ -279,7 +281,10 @@ def run_playbook(request: RunRequest) -> RunResult:
     json_path = request.json_path
     if json_path is not None and not json_path.is_absolute():
         json_path = _cwd(request) / json_path
-    write_reports(run, run_dir, json_path=json_path)
+    csv_dir = request.csv_dir
+    if csv_dir is not None and not csv_dir.is_absolute():
+        csv_dir = _cwd(request) / csv_dir
+    write_reports(run, run_dir, json_path=json_path, csv_dir=csv_dir, plots=request.plots)
     return run
 
 

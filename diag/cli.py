@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--syntax-check", action="store_true", help="validate the playbook, run nothing")
     run.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-<playbook>/)")
     run.add_argument("--json", type=Path, help="also write the whole result as JSON here")
+    run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
+    run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
     run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
     run.add_argument("-u", "--user", help="SSH user")
     run.add_argument("--private-key", help="SSH private key file")
@@ -110,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render a saved run folder again")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--format", choices=["md", "json", "csv"], default="md")
-    report.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    report.add_argument(
+        "-o", "--output", type=Path, help="write here instead of stdout (csv: a folder for all three files)"
+    )
 
     inv = sub.add_parser("inventory", help="show an inventory as ansible-inventory does")
     inv.add_argument("-i", "--inventory", action="append", required=True)
@@ -162,6 +166,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         host_deadline_s=args.host_deadline,
         out_dir=args.output_dir,
         json_path=args.json,
+        csv_dir=args.csv,
+        plots=args.plots,
         verbosity=args.verbose,
         fail_on=args.fail_on,
         argv=tuple(argv),
@@ -218,12 +224,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         from diag.report.files import run_to_json
 
         text = json.dumps(run_to_json(run), indent=2, default=str) + "\n"
-    else:
-        import diag.report as report
+    elif args.output is not None:
+        from diag.report import write_csv
 
-        render_csv = getattr(report, "render_csv", None)
-        if render_csv is None:
-            raise DiagError("CSV export is not available in this version", hint="use --format json or md")
+        try:
+            for path in write_csv(run, args.output):
+                print(path)
+        except OSError as exc:
+            raise DiagError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
+        return ExitCode.OK
+    else:
+        from diag.report import render_csv
+
         text = render_csv(run)
     if args.output is None:
         sys.stdout.write(text)
