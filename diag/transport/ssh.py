@@ -54,6 +54,11 @@ _configs_lock = threading.Lock()
 # parsing a 200-line file cost ~10 s of controller CPU. One lookup at a time parses it once.
 _known_hosts_lock = threading.Lock()
 
+# Fabric's Connection() writes ``inline_ssh_env`` into the shared Config, and every such write
+# re-merges the Config from scratch (``_config = {}``, then refilled): a host reading it meanwhile
+# sees no keys at all ("No attribute or config key found for 'gateway'"). Build them one at a time.
+_connection_lock = threading.Lock()
+
 
 def _fabric_config(path: str | None) -> Config:
     """Fabric's Config reading ``path`` only (like ``ssh -F``), or ~/.ssh/config + /etc/ssh/ssh_config."""
@@ -123,13 +128,15 @@ class SSHTransport:
             target = resolve_target(self.host, self._hostvars, self._options)
             try:
                 # A non-empty connect_kwargs: else Fabric writes key_filename into the shared Config.
-                conn = Connection(
-                    target.lookup_name,
-                    user=target.user,
-                    port=target.port,
-                    config=_fabric_config(self._options.ssh_config),
-                    connect_kwargs={"look_for_keys": False},
-                )
+                config = _fabric_config(self._options.ssh_config)
+                with _connection_lock:
+                    conn = Connection(
+                        target.lookup_name,
+                        user=target.user,
+                        port=target.port,
+                        config=config,
+                        connect_kwargs={"look_for_keys": False},
+                    )
             except (ValueError, paramiko.SSHException) as exc:  # e.g. Port or ProxyJump that does not parse
                 raise TransportError(
                     f"ssh_config settings for {target.lookup_name} are invalid: {exc}",
