@@ -183,21 +183,31 @@ def test_secret_variables_appear_in_no_output_file_nor_terminal_line(
     playbook.write_text(SECRET_PLAYBOOK)
     extra = [a for k, v in CLI_SECRETS.items() for a in ("-e", f"{k}={v}")]
     code, doc, output = run_pfdiag(
-        capsys, tmp_path, ssh_fleet, str(playbook), "-i", str(inventory), "-v", *extra
+        capsys,
+        tmp_path,
+        ssh_fleet,
+        str(playbook),
+        "-i",
+        str(inventory),
+        "-v",
+        "--csv",
+        str(tmp_path / "run" / "csv"),
+        *extra,
     )
     assert code == 0, output
     assert doc["hosts"]["h01"]["summary"] == "checked with ******** and ********"
     assert "ok: [h01]" in output and "ansible_password" in output  # the -v lines were printed
     assert main(["report", str(tmp_path / "run")]) == 0
     output += "".join(capsys.readouterr())
-    texts = {"terminal": output}
-    texts |= {str(p): p.read_text() for p in [*(tmp_path / "run").iterdir(), tmp_path / "result.json"]}
+    texts = {"terminal": output.encode()}  # bytes: a run folder may hold CSVs and PNG charts too
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()] + [tmp_path / "result.json"]
+    texts |= {str(p): p.read_bytes() for p in files}
     run_meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "ansible_password=********" in run_meta["argv"]
     assert run_meta["extra_vars"]["api_secret"] == "********"
     for where, text in texts.items():
         for value in [*SECRETS.values(), *CLI_SECRETS.values()]:
-            assert value not in text, f"secret {value!r} leaked into {where}"
+            assert value.encode() not in text, f"secret {value!r} leaked into {where}"
 
 
 def test_progress_line_counts_hosts_on_a_terminal_and_is_cleared(ssh_fleet: Fleet, tmp_path: Path) -> None:
