@@ -106,7 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "runs")
     parser.add_argument("--interval", type=float, default=2.0)
-    parser.add_argument("scenarios", nargs="*", default=["quiet", "minor-storm", "major-file", "major-swap", "ssh"])
+    parser.add_argument(
+        "scenarios", nargs="*", default=["quiet", "minor-storm", "major-file", "major-swap", "ssh"]
+    )
     args = parser.parse_args()
     for kind in args.scenarios:
         if kind == "ssh":
