@@ -116,6 +116,16 @@ def _culprit_sentence(row: pd.Series) -> str:
     return f"{md_code(row['comm'])} {row['verdict']} on {row['hosts']} of {row['of_hosts']} {row['scope']}"
 
 
+def _share(part: int, total: int) -> str:
+    """Percent of the fleet; never "0 %" for a host that is there.
+
+    >>> _share(1, 1000), _share(974, 1000)
+    ('<1 %', '97 %')
+    """
+    pct = 100 * part / total
+    return "<1 %" if 0 < pct < 0.5 else f"{pct:.0f} %"
+
+
 def verdict_table(fleet: FleetView) -> str:
     """Hosts per verdict (evaluated hosts) and per state (the others), with rates and culprits."""
     hosts = fleet.hosts
@@ -134,7 +144,7 @@ def verdict_table(fleet: FleetView) -> str:
                 verdict,
                 part["severity"].iloc[0] or "",
                 f"{len(part):,}",
-                f"{100 * len(part) / total:.0f} %",
+                _share(len(part), total),
                 shorten(fold_hosts(part["host"]), 50),
                 f"{fmt_rate(part['majflt_per_s'].median())} / {fmt_rate(part['majflt_per_s'].max())}",
                 f"{fmt_rate(part['minflt_per_s'].median())} / {fmt_rate(part['minflt_per_s'].max())}",
@@ -143,7 +153,7 @@ def verdict_table(fleet: FleetView) -> str:
         )
     for state, part in hosts[hosts["state"].ne("ok")].groupby("state", sort=True):
         rows.append(
-            [f"not run: {state}", "", f"{len(part):,}", f"{100 * len(part) / total:.0f} %",
+            [f"not run: {state}", "", f"{len(part):,}", _share(len(part), total),
              shorten(fold_hosts(part["host"]), 50), "", "", ""]
         )  # fmt: skip
     headers = [
