@@ -228,7 +228,9 @@ END {
 perfcheck() {
 	uid=$(id -u 2>/dev/null) || uid=
 	paranoid=
-	read -r paranoid _ </proc/sys/kernel/perf_event_paranoid 2>/dev/null || paranoid=
+	# dash's read can return 1 on procfs files although it read the value: judge the value itself
+	read -r paranoid _ </proc/sys/kernel/perf_event_paranoid 2>/dev/null
+	case $paranoid in '' | *[!0-9-]*) paranoid= ;; esac
 	perf_usable=0
 	if [ "$perf" != 1 ]; then
 		perf_reason="not requested"
