@@ -98,7 +98,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
             out.append(f"Most widespread: {_culprit_sentence(top)}.")
         first = next((h for h in run.hosts if h.host == worst["host"]), None)
         if first is not None and first.remediation:
-            out.append(f"First: {first.remediation[0].title.rstrip('.')} ({worst['verdict']} hosts).")
+            out.append(f"First: {first.remediation[0].title.rstrip('.')} on {shorten(fold_hosts(same), 60)}.")
     if not fleet.outliers.empty:
         names = shorten(fold_hosts(fleet.outliers["host"]), 50)
         out.append(f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({names}).")
