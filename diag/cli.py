@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import itertools
 import json
 import sys
@@ -184,6 +185,9 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from diag import api
 
     request = _request(args, argv)
+    if args.plots and importlib.util.find_spec("matplotlib") is None:
+        # say so before sampling a fleet, not after
+        raise UsageError("--plots needs matplotlib", hint="pip install 'pfdiag[plots]'")
     if args.syntax_check:
         playbook = api.check_syntax(request)
         print(f"playbook: {playbook.path}")
