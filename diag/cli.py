@@ -21,12 +21,11 @@ from typing import Any, NoReturn
 
 import diag
 from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
-from diag.findings import RunResult, Severity
+from diag.findings import UNREACHABLE_STATES, RunResult, Severity
 from diag.secrets import Redactor, secret_values
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
-UNREACHABLE_STATES = ("unreachable", "auth-failed", "hostkey-unknown", "hostkey-changed")
 FAILED_STATES = ("failed", "timeout")
 
 
@@ -210,7 +209,6 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     run = api.run_playbook(request)
     print(render_terminal(run))
-    print(f"\nrun folder: {run.run_dir}")
     if run.interrupted:
         print("interrupted: finished hosts are saved in the run folder", file=sys.stderr)
     return run_exit_code(run, args.fail_on)

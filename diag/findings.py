@@ -24,6 +24,9 @@ HOST_STATES = (
     "interrupted",  # Ctrl-C / SIGTERM stopped the host part-way
 )
 
+# States that mean "could not get in", which Ansible counts as unreachable (exit code 4).
+UNREACHABLE_STATES = ("unreachable", "auth-failed", "hostkey-unknown", "hostkey-changed")
+
 VERDICT_CODES = ("ok", "minor-storm", "major-swap", "major-file", "not-evaluable")
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from diag.findings import HOST_STATES, HostResult
+from diag.findings import HOST_STATES, UNREACHABLE_STATES, HostResult
 
 ERASE_LINE = "\r\033[K"
 # Hosts that did not connect, counted as one number like Ansible's "unreachable=".
-UNREACHABLE = ("unreachable", "auth-failed", "hostkey-unknown", "hostkey-changed")
 
 
 class Progress:
@@ -37,7 +36,7 @@ class Progress:
         '[5/6] ok=2 failed=0 unreachable=2 hostkey-changed=1 timeout=1'
         """
         done = sum(self.states.values())
-        unreachable = sum(self.states[s] for s in UNREACHABLE)
+        unreachable = sum(self.states[s] for s in UNREACHABLE_STATES)
         parts = [f"[{done}/{self.total}]", f"ok={self.states['ok']}", f"failed={self.states['failed']}"]
         parts.append(f"unreachable={unreachable}")
         # The kinds of unreachable beyond a plain one, and every other state seen, in HOST_STATES order.

@@ -1,13 +1,15 @@
-"""The terminal view of a run: one row per host, then an Ansible-style recap.
+"""The terminal view of a run: one row per host, why hosts failed, an Ansible-style recap, totals.
 
 Input is a ``RunResult``; output is plain text (tabulate's ``simple`` format), no colour codes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tabulate import tabulate
 
-from diag.findings import HostResult, RunResult
+from diag.findings import HOST_STATES, UNREACHABLE_STATES, VERDICT_CODES, HostResult, RunResult
 from diag.report.cells import culprit_label, fmt_rate
 
 COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
@@ -39,7 +41,7 @@ def render_recap(run: RunResult) -> str:
     lines = ["PLAY RECAP " + "*" * 60]
     for host in run.hosts:
         stats = host.task_stats
-        unreachable = 0 if host.status in ("ok", "failed", "skipped") else 1
+        unreachable = int(host.status in UNREACHABLE_STATES)
         lines.append(
             f"{host.host:<{width}} : ok={stats.get('ok', 0):<4} failed={stats.get('failed', 0):<4} "
             f"skipped={stats.get('skipped', 0):<4} ignored={stats.get('ignored', 0):<4} "
@@ -49,16 +51,39 @@ def render_recap(run: RunResult) -> str:
     return "\n".join(lines)
 
 
+def render_totals(run: RunResult) -> str:
+    """Hosts per verdict and per state: ``17 host(s): 8 ok, 1 major-swap, 2 unreachable``."""
+    counts: Counter[str] = Counter()
+    for host in run.hosts:
+        counts[host.verdict.code if host.status == "ok" and host.verdict else host.status] += 1
+    order = [*VERDICT_CODES, *(s for s in HOST_STATES if s != "ok")]
+    parts = [f"{counts[key]} {key}" for key in order if counts[key]]
+    return f"{len(run.hosts)} host(s): " + ", ".join(parts)
+
+
+def render_problems(run: RunResult) -> str:
+    """The full reason of every host that did not complete, as ansible's ``fatal:`` lines give it."""
+    return "\n".join(
+        f"{host.status}: [{host.host}] {' '.join((host.reason or 'no reason recorded').split())}"
+        for host in run.hosts
+        if host.status != "ok"
+    )
+
+
 def render_terminal(run: RunResult) -> str:
-    """The fleet table followed by the recap and where the report went."""
+    """The fleet table, the reasons of hosts that did not complete, the recap, and the totals."""
     table = tabulate(
         [host_row(h) for h in run.hosts], headers=COLUMNS, tablefmt="simple", disable_numparse=True
     )
-    parts = [table, "", render_recap(run)]
+    parts = [table, ""]
+    problems = render_problems(run)
+    if problems:
+        parts += [problems, ""]
+    parts += [render_recap(run), "", render_totals(run)]
     if run.interrupted:
-        parts.append("\nINTERRUPTED: the hosts above finished; the others were not run to the end.")
+        parts.append("INTERRUPTED: the hosts above finished; the others were not run to the end.")
     if run.run_dir:
-        parts.append(f"\nreport: {run.run_dir}/report.md")
+        parts.append(f"report: {run.run_dir}/report.md")
     return "\n".join(parts)
 
 
