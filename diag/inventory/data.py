@@ -8,7 +8,7 @@ parent/child order, depths, priorities and ``ungrouped`` membership that ansible
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,25 @@ class UnsafeText(str):
     """
 
     __slots__ = ()
+
+
+def descendants(name: str, children_of: Callable[[str], Iterable[str]]) -> list[str]:
+    """``name``, then every group below it breadth first, each once (ansible's ``preserve_ordering``).
+
+    >>> tree = {"all": ["web", "db"], "web": ["eu"], "db": ["eu"], "eu": []}
+    >>> descendants("all", tree.__getitem__)
+    ['all', 'web', 'db', 'eu']
+    """
+    ordered = [name]
+    level = list(children_of(name))
+    while level:
+        next_level: list[str] = []
+        for group in level:
+            if group not in ordered:
+                ordered.append(group)
+                next_level.extend(children_of(group))
+        level = next_level
+    return ordered
 
 
 class BuildError(Exception):
@@ -151,16 +170,7 @@ class InventoryData:
 
     def descendants(self, name: str) -> list[str]:
         """The group itself, then its children breadth first (ansible's ``preserve_ordering``)."""
-        ordered = [name]
-        level = list(self.groups[name].children)
-        while level:
-            next_level: list[str] = []
-            for group in level:
-                if group not in ordered:
-                    ordered.append(group)
-                    next_level.extend(self.groups[group].children)
-            level = next_level
-        return ordered
+        return descendants(name, lambda group: self.groups[group].children)
 
     def group_hosts(self, name: str) -> list[str]:
         """Hosts of the group and of every group below it, first appearance wins."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diag.inventory import listing, patterns
-from diag.inventory.data import InventoryData
+from diag.inventory.data import InventoryData, descendants
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +85,7 @@ class Inventory:
     def group_hosts(self, name: str) -> list[Host]:
         """Hosts of group ``name`` and of every group below it (breadth first, first seen wins)."""
         seen: dict[str, None] = {}
-        ordered = [name]
-        level = list(self.groups[name].children)
-        while level:
-            next_level: list[str] = []
-            for group in level:
-                if group not in ordered:
-                    ordered.append(group)
-                    next_level.extend(self.groups[group].children)
-            level = next_level
-        for group in ordered:
+        for group in descendants(name, lambda group: self.groups[group].children):
             seen.update(dict.fromkeys(self.groups[group].hosts))
         return [self.hosts[h] for h in seen if not (name == "all" and h in self.implicit_hosts)]
 
