@@ -52,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 ANSIBLE_DIR = REPO / "bench" / "ansible"
 WAYS = ("pfdiag", "ansible-default", "ansible-tuned", "ssh-fanout", "floor")
 SAMPLE_EVERY_S = 0.05
+SETTLE_S = 1.0
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 PR_SET_CHILD_SUBREAPER = 36
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -177,6 +178,7 @@ def measure(way: str, setup: Setup, start: Callable[[], list[subprocess.Popen[by
     wall = time.perf_counter() - wall0
     peak = sampler.stop()
     _reap(fleet)
+    time.sleep(SETTLE_S)  # a client can exit before the host's sshd has reaped that session
     cpu = _children_cpu_s() - cpu0
     host = cpu if way == "floor" else _fleet_cpu_s(fleet) - host0
     ok = count_ok(way, setup, codes)
