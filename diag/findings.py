@@ -7,7 +7,7 @@ table, the markdown report and the JSON export read only these (via ``HostResult
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
@@ -28,6 +28,11 @@ HOST_STATES = (
 UNREACHABLE_STATES = ("unreachable", "auth-failed", "hostkey-unknown", "hostkey-changed")
 
 VERDICT_CODES = ("ok", "minor-storm", "major-swap", "major-file", "not-evaluable")
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields as a shallow dict: ``asdict`` deep-copies every value, which a run pays per host."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 class Severity(IntEnum):
@@ -67,7 +72,7 @@ class Finding:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _fields(self)
         data["evidence"] = dict(self.evidence)
         return data
 
@@ -91,7 +96,7 @@ class Culprit:
     cgroup: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _fields(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
@@ -109,7 +114,7 @@ class Remediation:
     verdict: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _fields(self)
         data["commands"] = list(self.commands)
         return data
 

@@ -25,7 +25,7 @@ from diag.modules import MODULES
 from diag.modules.base import HostContext, TaskFailed, TaskSkipped
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.model import Play, Playbook, Task, task_selected
-from diag.playbook.variables import task_scope
+from diag.playbook.variables import lazy_vars, play_scope, task_scope
 from diag.transport import ConnectOptions, Transport
 
 HostDone = Callable[[HostResult, str | None], None]
@@ -89,6 +89,18 @@ class _HostRun:
         self.transport: Transport | None = None
         self.started = time.monotonic()
         self.deadline = self.started + self.options.connect.host_deadline_s
+        self._play_scope: tuple[Play | None, dict[str, Any]] = (None, {})
+
+    def play_scope(self, play: Play) -> dict[str, Any]:
+        """The variables every task of ``play`` on this host starts from, built once per play."""
+        if self._play_scope[0] is not play:
+            magic = {
+                "inventory_hostname": self.host.name,
+                "group_names": list(self.result.group_names),
+                "playbook_dir": self.options.playbook_dir,
+            }
+            self._play_scope = (play, play_scope(magic, play.vars, play.vars_files_vars, self.host.vars))
+        return self._play_scope[1]
 
     def open_transport(self) -> Transport:
         if self.transport is None:
@@ -139,17 +151,10 @@ class _HostRun:
     def run_task(self, play: Play, task: Task) -> bool:
         """Run one task; return whether it counted as run (ok, failed or ignored, not skipped)."""
         variables = task_scope(
-            magic={
-                "inventory_hostname": self.host.name,
-                "group_names": list(self.result.group_names),
-                "playbook_dir": self.options.playbook_dir,
-            },
-            play_vars=play.vars,
-            vars_files_vars=play.vars_files_vars,
-            host_vars=self.host.vars,
+            base=self.play_scope(play),
             task_vars=task.vars,
             host_facts=self.facts,
-            extra_vars=self.options.extra_vars,
+            extra_vars=self.engine.extra_vars,
         )
         ctx = HostContext(
             host=self.host.name,
@@ -258,6 +263,7 @@ class Engine:
     ) -> None:
         self.options = options
         self.templar = Templar()
+        self.extra_vars = lazy_vars(options.extra_vars)  # wrapped once, read by every task of every host
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._emit = emit

@@ -95,30 +95,35 @@ def parse_extra_vars(values: Iterable[str], *, cwd: Path | None = None) -> dict[
     return merged
 
 
-def task_scope(
-    *,
+def play_scope(
     magic: Mapping[str, Any],
     play_vars: Mapping[str, Any],
     vars_files_vars: Mapping[str, Any],
     host_vars: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What every task of a play on one host starts from: magic < play vars < vars_files < inventory.
+
+    Values from the playbook and inventory may be templates and are rendered when read (``Lazy``).
+    Built once per host and play, since wrapping them costs a scan of every value.
+    """
+    return {**magic, **lazy_vars(play_vars), **lazy_vars(vars_files_vars), **lazy_vars(host_vars)}
+
+
+def task_scope(
+    *,
+    base: Mapping[str, Any],
     task_vars: Mapping[str, Any],
     host_facts: Mapping[str, Any],
     extra_vars: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The variables one task sees. Values from the playbook, inventory and ``-e`` may be templates and
-    are rendered when read (``Lazy``); registered results and facts are data and never templated.
+    """The variables one task sees: ``play_scope`` < task vars < registered/set_fact < ``-e``.
 
-    >>> scope = task_scope(magic={}, play_vars={"n": 1, "m": 1}, vars_files_vars={}, host_vars={"n": 2},
-    ...                    task_vars={}, host_facts={}, extra_vars={"m": 9})
+    ``extra_vars`` must already be wrapped with ``lazy_vars`` (once per run); registered results and
+    facts are data and never templated.
+
+    >>> base = play_scope({}, {"n": 1, "m": 1}, {}, {"n": 2})
+    >>> scope = task_scope(base=base, task_vars={}, host_facts={}, extra_vars=lazy_vars({"m": 9}))
     >>> scope["n"], scope["m"]
     (2, 9)
     """
-    return {
-        **magic,
-        **lazy_vars(play_vars),
-        **lazy_vars(vars_files_vars),
-        **lazy_vars(host_vars),
-        **lazy_vars(task_vars),
-        **host_facts,
-        **lazy_vars(extra_vars),
-    }
+    return {**base, **lazy_vars(task_vars), **host_facts, **extra_vars}
