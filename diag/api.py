@@ -23,7 +23,7 @@ from typing import IO, Any, TextIO
 import diag
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
-from diag.playbook.engine import Engine, EngineOptions, HostLike, schedule
+from diag.playbook.engine import DEFAULT_FORKS, Engine, EngineOptions, HostLike, schedule
 from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.validate import load_playbook
@@ -49,7 +49,7 @@ class RunRequest:
     inventories: tuple[str, ...] = ()
     limit: str | None = None
     extra_vars: tuple[str, ...] = ()
-    forks: int = 20
+    forks: int = DEFAULT_FORKS
     tags: tuple[str, ...] = ()
     skip_tags: tuple[str, ...] = ()
     connect: ConnectOptions = field(default_factory=ConnectOptions)

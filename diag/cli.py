@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import diag
 from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.playbook.engine import DEFAULT_FORKS
 from diag.secrets import Redactor, secret_values
 from diag.transport import ConnectOptions
 
@@ -87,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
     run.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
     run.add_argument("-e", "--extra-vars", action="append", default=[], help="k=v, JSON/YAML, or @file")
-    run.add_argument("-f", "--forks", type=int, default=20, help="hosts in parallel (default 20)")
+    run.add_argument(
+        "-f", "--forks", type=int, default=DEFAULT_FORKS, help=f"hosts in parallel (default {DEFAULT_FORKS})"
+    )
     run.add_argument("-t", "--tags", action="append", help="only tasks with these tags")
     run.add_argument("--skip-tags", action="append", help="skip tasks with these tags")
     run.add_argument("-v", "--verbose", action="count", default=0, help="-v task lines, -vvv tracebacks")

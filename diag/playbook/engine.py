@@ -30,6 +30,11 @@ from diag.transport import ConnectOptions, Transport
 
 HostDone = Callable[[HostResult, str | None], None]
 
+# A triage host mostly waits out its sampling interval, so hosts run wide: wall time is about one
+# interval per ceil(hosts / forks). 200 threads (plus paramiko's one per connection) are cheap; lower
+# it with -f on a weak controller.
+DEFAULT_FORKS = 200
+
 
 class HostLike(Protocol):
     """What the engine needs of an inventory host (``diag.inventory.Host`` has it)."""
@@ -43,7 +48,7 @@ class HostLike(Protocol):
 class EngineOptions:
     """How to run: parallelism, tag filters, connection settings, ``-e`` vars and ``-v`` level."""
 
-    forks: int = 20
+    forks: int = DEFAULT_FORKS
     tags: tuple[str, ...] = ()
     skip_tags: tuple[str, ...] = ()
     connect: ConnectOptions = field(default_factory=ConnectOptions)
