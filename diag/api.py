@@ -8,6 +8,8 @@ Ctrl-C / SIGTERM stop scheduling; what finished stays on disk and the run is mar
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import signal
@@ -219,6 +221,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _preload_reports() -> None:
+    with contextlib.suppress(Exception):  # a real import error shows when the reports are written
+        importlib.import_module("diag.report.files")
+
+
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
@@ -260,6 +267,9 @@ def run_playbook(request: RunRequest) -> RunResult:
             progress.draw()
 
     engine = Engine(options, emit=emit, on_host_done=host_done)
+    # pandas and the report modules take ~0.4 s to import: do it while the hosts sample, not after.
+    preload = threading.Thread(target=_preload_reports, name="pfdiag-preload", daemon=True)
+    preload.start()
     try:
         with _sigterm_as_interrupt():
             run.hosts = engine.run(prepared.plan)
@@ -276,6 +286,7 @@ def run_playbook(request: RunRequest) -> RunResult:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(run_dir / "run.json", run.metadata())
+    preload.join()
     from diag.report import write_reports
 
     json_path = request.json_path

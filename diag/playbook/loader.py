@@ -43,7 +43,11 @@ class MarkedList(list[Any]):
         return lines[index] if index < len(lines) else self.line
 
 
-class MarkedLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (5x faster on triage.yml); both keep node marks.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class MarkedLoader(_BaseLoader):
     """SafeLoader that records marks; ``name`` is the file name used in error messages."""
 
     name: str
