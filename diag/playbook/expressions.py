@@ -31,6 +31,8 @@ from jinja2.environment import TemplateExpression
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from diag.units import fmt_kib, fmt_rate
+
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MAX_LAZY_DEPTH = 32
 _MAX_CACHED = 2048  # compiled expressions / templates kept per Templar
@@ -102,7 +104,8 @@ class Templar:
     """Parses and evaluates Jinja2 in a ``SandboxedEnvironment`` with ``StrictUndefined``.
 
     Filters beyond Jinja's own: ``quote`` (shlex.quote, for values put into ``command:``),
-    ``to_json``, ``bool``.
+    ``to_json``, ``bool``, ``rate`` (``152340.5 -> "152,340"``, None -> ``"n/a"``) and ``kib``
+    (``65536 -> "64.0 MiB"``).
     """
 
     def __init__(self) -> None:
@@ -111,6 +114,8 @@ class Templar:
         env.filters["quote"] = lambda value: shlex.quote(str(value))
         env.filters["to_json"] = _to_json
         env.filters["bool"] = _to_bool
+        env.filters["rate"] = fmt_rate
+        env.filters["kib"] = fmt_kib
         self.env = env
         self._resolving = threading.local()
         # Compiled once per distinct string, shared by every host and thread: compiling costs 0.4-0.9 ms

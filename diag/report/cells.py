@@ -8,39 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from diag.findings import Culprit
+from diag.units import fmt_kib, fmt_rate
 
-
-def fmt_rate(value: Any) -> str:
-    """A per-second rate with a thousands separator; ``n/a`` where it was not evaluable.
-
-    >>> fmt_rate(152340.456), fmt_rate(3.14159), fmt_rate(0), fmt_rate(None), fmt_rate(float("nan"))
-    ('152,340', '3.1', '0', 'n/a', 'n/a')
-    """
-    if value is None:
-        return "n/a"
-    number = float(value)
-    if number != number:  # NaN: pandas' "missing"
-        return "n/a"
-    if number == 0:
-        return "0"
-    if abs(number) >= 100:
-        return f"{number:,.0f}"
-    return f"{number:,.1f}"
-
-
-def fmt_kib(value: Any) -> str:
-    """KiB as a human size.
-
-    >>> fmt_kib(512), fmt_kib(2048), fmt_kib(3 * 1024 * 1024), fmt_kib(None)
-    ('512 KiB', '2.0 MiB', '3.0 GiB', 'n/a')
-    """
-    if value is None or value != value:
-        return "n/a"
-    kib = float(value)
-    for unit, size in (("GiB", 1024 * 1024), ("MiB", 1024)):
-        if kib >= size:
-            return f"{kib / size:.1f} {unit}"
-    return f"{kib:.0f} KiB"
+__all__ = ["culprit_label", "fmt_kib", "fmt_rate", "fmt_value", "md_cell", "md_code"]
 
 
 def fmt_value(value: Any) -> str:
@@ -56,13 +26,16 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
-def culprit_label(culprit: Culprit) -> str:
-    """``comm[pid] 12/s maj`` or ``… min``, whichever rate named it.
+def culprit_label(culprit: Culprit, verdict: str | None = None) -> str:
+    """``comm[pid] 12 maj/s`` or ``… min/s``: the rate the verdict is about, else the major rate if any.
 
-    >>> culprit_label(Culprit(pid=42, comm="pf (x) y", minflt_per_s=150000.0, majflt_per_s=0.0))
-    'pf (x) y[42] 150,000 min/s'
+    >>> storm = Culprit(pid=42, comm="pf (x) y", minflt_per_s=150000.0, majflt_per_s=4.9)
+    >>> culprit_label(storm, "minor-storm"), culprit_label(storm)
+    ('pf (x) y[42] 150,000 min/s', 'pf (x) y[42] 4.9 maj/s')
     """
-    if culprit.majflt_per_s >= 1:
+    if verdict == "minor-storm":
+        return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.minflt_per_s)} min/s"
+    if culprit.majflt_per_s >= 1 or (verdict or "").startswith("major-"):
         return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.majflt_per_s)} maj/s"
     return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.minflt_per_s)} min/s"
 

@@ -81,7 +81,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
             if v in counts
         ]
         out.append(
-            f"**{len(sick):,} of {_plural(total, 'host')} have a page-fault problem:** {', '.join(parts)}."
+            f"**{len(sick):,} of {_plural(total, 'host')} {'has' if len(sick) == 1 else 'have'} a page-fault "
+            f"problem:** {', '.join(parts)}."
         )
         worst = sick.iloc[0]
         same = sick.loc[sick["verdict"].eq(worst["verdict"]), "host"]

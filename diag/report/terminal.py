@@ -31,7 +31,7 @@ def host_row(host: HostResult) -> list[str]:
         fmt_rate(rates.get("majflt_per_s")),
         fmt_rate(rates.get("pswpin_per_s")),
         fmt_rate(psi.get("memory_some_pct")),
-        culprit_label(top) if top else "",
+        culprit_label(top, verdict) if top else "",
     ]
 
 
