@@ -1,7 +1,7 @@
 """Fleet triage over real SSH: `pfdiag run triage.yml -i INV` against the suite's loopback sshd fleet.
 
 Healthy hosts get a verdict, each bad host (refused, blackhole, changed key, refused client key,
-unknown key, no sudo for become) ends in its own state with a reason naming it, the run takes one
+unknown key, become without sudo rights) ends in its own state with a reason naming it, the run takes one
 interval plus the connect timeout, secrets never reach any output, the progress line shows only on a
 terminal, and a real workload on this machine is diagnosed through SSH as it is locally.
 """
@@ -63,7 +63,7 @@ def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_co
     ssh_fleet: Fleet, tmp_path: Path, capsys: Any
 ) -> None:
     inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
-    # A real "probe failed": become needs sudo, which this machine does not have.
+    # A real "probe failed": become needs sudo rights the login user lacks (no sudo, or no NOPASSWD).
     with inventory.open("a") as handle:
         handle.write("[nosudo]\n" + host_line(ssh_fleet, "h01", "nosudo", ansible_become="true") + "\n")
     expected = {**dict.fromkeys(ssh_fleet.healthy, "ok"), **ssh_fleet.bad, "nosudo": "failed"}
