@@ -267,9 +267,13 @@ def run_playbook(request: RunRequest) -> RunResult:
             progress.draw()
 
     engine = Engine(options, emit=emit, on_host_done=host_done)
-    # pandas and the report modules take ~0.4 s to import: do it while the hosts sample, not after.
+    # pandas and the report modules take ~0.4 s to import: do it while remote hosts sample. Not while
+    # this machine samples itself: the import's own page faults would be in its counters.
     preload = threading.Thread(target=_preload_reports, name="pfdiag-preload", daemon=True)
-    preload.start()
+    if any(str(host.vars.get("ansible_connection")) == "local" for host, _ in prepared.plan):
+        preload.run()
+    else:
+        preload.start()
     try:
         with _sigterm_as_interrupt():
             run.hosts = engine.run(prepared.plan)
@@ -286,7 +290,8 @@ def run_playbook(request: RunRequest) -> RunResult:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(run_dir / "run.json", run.metadata())
-    preload.join()
+    if preload.is_alive():
+        preload.join()
     from diag.report import write_reports
 
     json_path = request.json_path

@@ -8,6 +8,7 @@ and the probe's raw stdout (``raw``, kept in hosts.jsonl so a run can be re-pars
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -58,8 +59,15 @@ class SampleModule(Module):
             interval = ctx.evaluate("interval_s") if "interval_s" in ctx.variables else 5
         interval_s = as_float(interval, "interval_s") or 5.0
         top_n = int(as_float(args["top_n"], "top_n") or 20)
-        command = probe_command(interval_s=interval_s, top_n=top_n, perf=to_bool(args["perf"]))
-        result = ctx.transport().run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
+        transport = ctx.transport()
+        command = probe_command(
+            interval_s=interval_s,
+            top_n=top_n,
+            perf=to_bool(args["perf"]),
+            # on its own host, the controller is not a culprit (the probe leaves itself out too)
+            exclude_pid=os.getpid() if transport.local else None,
+        )
+        result = transport.run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
         ctx.result.raw = result.stdout
         if result.exit_code != 0:
             tail = result.stderr_tail() or "(no stderr)"

@@ -1,9 +1,11 @@
 # pfdiag probe: POSIX sh (dash, busybox ash) + /proc + cat/awk/sleep only; writes no files.
-# Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S
+# Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S [EXCLUDE_PID]
 #   MODE     probe (facts + two samples + reduced per-process deltas), facts, or reduce
 #            (run only the per-process reducer over stdin: used by the tests with canned input)
 #   PERF     1 to measure the interval with `perf stat -a` when usable, 0 for plain sleep
 #   DEADLINE empty for none; else seconds after which the probe kills itself and its children
+#   EXCLUDE  a pid left out of the per-process ranking (not its children): the pfdiag controller
+#            when it runs on the host it examines
 # Output: lines `@@pfdiag <section> [args]` each followed by that section's raw lines;
 # the last line is `@@pfdiag end`. diag/probe/sections.py reads it back.
 
@@ -12,6 +14,7 @@ interval=${2:-5}
 top=${3:-20}
 perf=${4:-1}
 deadline=${5:-}
+exclude=${6:-}
 root=$$
 
 clk=$(getconf CLK_TCK 2>/dev/null) || clk=
@@ -78,6 +81,8 @@ function take(s) {
 	return 1
 }
 function own(p,   d) {
+	# the controller that runs us locally (itself only: a workload it started is still measured)
+	if (exclude != "" && p == exclude) return 1
 	# the probe itself: the root shell and every descendant (pipeline, cat, sleep, perf)
 	for (d = 0; d < 8 && p != "" && p != "0"; d++) {
 		if (p == root) return 1
@@ -344,10 +349,10 @@ probe() {
 main() {
 	case $mode in
 	facts) perfcheck; facts ;;
-	reduce) awk -v root="$root" -v clk="$clk" -v top="$top" -v readfiles=0 "$STATLIB$REDUCER" ;;
+	reduce) awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=0 "$STATLIB$REDUCER" ;;
 	*)
 		perfcheck
-		probe | awk -v root="$root" -v clk="$clk" -v top="$top" -v readfiles=1 "$STATLIB$REDUCER"
+		probe | awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=1 "$STATLIB$REDUCER"
 		;;
 	esac
 	echo "@@pfdiag end"

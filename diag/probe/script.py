@@ -29,19 +29,34 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}".rstrip("0")
 
 
-def _command(mode: str, interval_s: float, top_n: int, perf: bool, deadline_s: float | None) -> str:
+def _command(
+    mode: str,
+    interval_s: float,
+    top_n: int,
+    perf: bool,
+    deadline_s: float | None,
+    exclude_pid: int | None = None,
+) -> str:
     args = [mode, _number(interval_s), str(top_n), "1" if perf else "0"]
     args.append("" if deadline_s is None else _number(max(1.0, deadline_s)))
+    if exclude_pid is not None:
+        args.append(str(int(exclude_pid)))
     return "sh -c " + shlex.quote(probe_script()) + " pfdiag " + " ".join(shlex.quote(a) for a in args)
 
 
 def probe_command(
-    interval_s: float = 5.0, top_n: int = 20, perf: bool = True, deadline_s: float | None = None
+    interval_s: float = 5.0,
+    top_n: int = 20,
+    perf: bool = True,
+    deadline_s: float | None = None,
+    exclude_pid: int | None = None,
 ) -> str:
     """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes.
 
     With ``deadline_s`` the script stops itself and its children that many seconds after it
     starts (normally set above the interval; the output then ends with a watchdog marker).
+    ``exclude_pid`` leaves one process (not its children) out of the ranking: the controller, when
+    it examines its own host, must not name itself as a culprit.
     """
     if not 0 < interval_s <= 3600:
         raise UsageError(f"interval must be in (0, 3600] seconds, got {interval_s}")
@@ -49,7 +64,7 @@ def probe_command(
         raise UsageError(f"top_n must be in [1, 1000], got {top_n}")
     if deadline_s is not None and deadline_s <= 0:
         raise UsageError(f"deadline must be > 0 seconds, got {deadline_s}")
-    return _command("probe", interval_s, top_n, perf, deadline_s)
+    return _command("probe", interval_s, top_n, perf, deadline_s, exclude_pid)
 
 
 def facts_command() -> str:

@@ -37,6 +37,7 @@ class Transport(Protocol):
     """
 
     host: str
+    local: bool  # True when commands run on the controller itself (its own processes are visible)
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult: ...
 

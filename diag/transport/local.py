@@ -17,6 +17,8 @@ from diag.transport import CommandResult
 class LocalTransport:
     """Run commands on the controller itself; a timeout kills the command's whole process group."""
 
+    local = True
+
     def __init__(self, host: str = "localhost", *, shell: str = "/bin/sh", become: bool = False) -> None:
         self.host = host
         self.shell = shell

@@ -85,6 +85,8 @@ def _fabric_config(path: str | None) -> Config:
 class SSHTransport:
     """Runs commands on one host over one reused SSH connection (see the module docstring)."""
 
+    local = False
+
     def __init__(
         self, host: str, hostvars: dict[str, object], options: ConnectOptions, *, become: bool
     ) -> None:

@@ -42,9 +42,11 @@ CANNED = "\n".join(
 )
 
 
-def reduce(shell: list[str], text: str, top: int = 10) -> tuple[dict[str, int], dict[int, object]]:
+def reduce(
+    shell: list[str], text: str, top: int = 10, exclude: str = ""
+) -> tuple[dict[str, int], dict[int, object]]:
     out = subprocess.run(
-        [*shell, str(SCRIPT_PATH), "reduce", "1", str(top), "0", ""],
+        [*shell, str(SCRIPT_PATH), "reduce", "1", str(top), "0", "", exclude],
         input=text, capture_output=True, text=True, check=True, timeout=30,
     ).stdout  # fmt: skip
     lines = out.splitlines()
@@ -95,3 +97,12 @@ def test_reducer_sends_union_of_top_n_by_majflt_and_by_minflt(shell: list[str]) 
     assert set(rows) == {10}  # 10 tops both rankings (minflt 50, majflt 4): sent once
     _, rows = reduce(shell, CANNED, top=2)
     assert set(rows) == {10, 12}  # majflt: 10, 12; minflt: 10, 12
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_leaves_out_the_excluded_controller_but_not_its_children(shell: list[str]) -> None:
+    text = CANNED.replace(stat(14, "born (x) y", 7, 0, 10100), stat(14, "born (x) y", 7, 0, 10100, ppid=10))
+    totals, rows = reduce(shell, text, exclude="10")
+    assert 10 not in rows  # the controller examining its own host is not a culprit
+    assert 14 in rows  # a workload it started still is
+    assert totals["seen"] == 4
