@@ -25,9 +25,10 @@ from typing import IO, Any, TextIO
 import diag
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
-from diag.playbook.engine import DEFAULT_FORKS, Engine, EngineOptions, HostLike, schedule
+from diag.playbook.engine import DEFAULT_FORKS, Engine, EngineOptions
 from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
+from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress

@@ -17,14 +17,15 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from diag.errors import DiagError, TransportError
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.modules import MODULES
 from diag.modules.base import HostContext, TaskFailed, TaskSkipped
 from diag.playbook.expressions import ExpressionError, Templar
-from diag.playbook.model import Play, Playbook, Task, task_selected
+from diag.playbook.model import Play, Task, task_selected
+from diag.playbook.schedule import HostLike
 from diag.playbook.variables import lazy_vars, play_scope, task_scope
 from diag.transport import ConnectOptions, Transport
 
@@ -34,14 +35,6 @@ HostDone = Callable[[HostResult, str | None], None]
 # interval per ceil(hosts / forks). 200 threads (plus paramiko's one per connection) are cheap; lower
 # it with -f on a weak controller.
 DEFAULT_FORKS = 200
-
-
-class HostLike(Protocol):
-    """What the engine needs of an inventory host (``diag.inventory.Host`` has it)."""
-
-    name: str
-    vars: dict[str, Any]
-    groups: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +48,6 @@ class EngineOptions:
     extra_vars: Mapping[str, Any] = field(default_factory=dict)
     verbosity: int = 0
     playbook_dir: str = "."
-
-
-class InventoryLike(Protocol):
-    """What the engine needs of an inventory (``diag.inventory.Inventory`` has it)."""
-
-    def select(self, pattern: str) -> Sequence[Any]: ...
-
-
-def schedule(
-    playbook: Playbook, inventory: InventoryLike, hosts: Sequence[HostLike]
-) -> list[tuple[HostLike, list[Play]]]:
-    """Pair each selected host (``--limit``) with the plays whose ``hosts:`` pattern includes it.
-
-    Raises ``InventoryError`` (from ``select``) for a play pattern that does not parse, before anything runs.
-    """
-    plays_of: dict[str, list[Play]] = {host.name: [] for host in hosts}
-    for play in playbook.plays:
-        for host in inventory.select(play.hosts):
-            if host.name in plays_of:
-                plays_of[host.name].append(play)
-    return [(host, plays_of[host.name]) for host in hosts if plays_of[host.name]]
 
 
 class _StopHost(Exception):
