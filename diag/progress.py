@@ -14,7 +14,6 @@ from typing import TextIO
 from diag.findings import HOST_STATES, UNREACHABLE_STATES, HostResult
 
 ERASE_LINE = "\r\033[K"
-# Hosts that did not connect, counted as one number like Ansible's "unreachable=".
 
 
 class Progress:
