@@ -8,6 +8,7 @@ parentheses. No mocks: the probe runs through the local transport against the li
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,8 @@ def test_quiet_machine_is_ok(quiet_machine, tmp_path):
     assert code == 0
     assert host["verdict"] == "ok", host["summary"]
     assert host["culprits"] == []
+    # the controller examining its own host (here: this pytest process) is never ranked
+    assert os.getpid() not in [p["pid"] for p in host["top_processes"]]
 
 
 @pytest.mark.workload
