@@ -9,12 +9,12 @@ Usage, from the repo root: PYTHONPATH=. python bench/probe_cost.py [--perf]
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
 from diag.probe import parse_probe, probe_command
+from tests.fixtures.sleepers import sleepers
 
 
 def run_probe(perf: bool) -> tuple[int, int, float, float]:
@@ -34,25 +34,8 @@ def run_probe(perf: bool) -> tuple[int, int, float, float]:
 def main() -> None:
     perf = "--perf" in sys.argv
     rows = [("as it is", *run_probe(perf))]
-    group = subprocess.Popen(
-        ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do sleep 300 & i=$((i+1)); done; echo started; wait"],
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert group.stdout is not None and group.stdout.readline() == "started\n"
+    with sleepers(2000):
         rows.append(("+2000 sleepers", *run_probe(perf)))
-    finally:
-        os.killpg(group.pid, signal.SIGKILL)
-        group.wait()
-        settle = time.monotonic() + 10
-        while time.monotonic() < settle:  # let init reap the killed sleepers before going on
-            try:
-                os.killpg(group.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
     print(f"{'case':<16} {'processes':>9} {'bytes':>7} {'CPU ms':>7} {'wall s':>6}")
     for case, seen, size, cpu, wall in rows:
         print(f"{case:<16} {seen:>9} {size:>7} {cpu:>7.0f} {wall:>6.2f}")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ import pytest
 from diag.errors import ParseError
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
 from diag.transport.local import LocalTransport
+from tests.fixtures.sleepers import sleepers
 
 FAULTER = r"""
 import ctypes, mmap
@@ -116,25 +115,8 @@ def test_watchdog_leaves_nothing_behind_when_the_probe_finishes_in_time() -> Non
 
 @pytest.mark.workload
 def test_output_stays_under_64_kib_with_2000_extra_processes() -> None:
-    group = subprocess.Popen(
-        ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do sleep 300 & i=$((i+1)); done; echo started; wait"],
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert group.stdout is not None and group.stdout.readline() == "started\n"
+    with sleepers(2000):
         result = LocalTransport().run(probe_command(interval_s=1, top_n=20), timeout_s=60)
         assert len(result.stdout) <= 65536
         totals = parse_probe(result.stdout).as_vars()["process_totals"]
         assert totals["seen"] >= 2000  # type: ignore[index]
-    finally:
-        os.killpg(group.pid, signal.SIGKILL)
-        group.wait()
-        settle = time.monotonic() + 10
-        while time.monotonic() < settle:  # let init reap the killed sleepers before going on
-            try:
-                os.killpg(group.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
