@@ -45,7 +45,7 @@ def _rates(s: Sample, ne: dict[str, str]) -> dict[str, float | int | None]:
     d = {name: _vm_delta(a, b, name) for name in (
         "pgfault", "pgmajfault", "pswpin", "pswpout", "pgpgin", "pgscan_direct", "allocstall", "oom_kill",
         "thp_fault_alloc", "thp_fault_fallback", "numa_hint_faults", "workingset_refault_file",
-        "workingset_refault_anon", "workingset_refault",
+        "workingset_refault_anon", "workingset_refault", "zswpin",
     )}  # fmt: skip
     minflt = None if d["pgfault"] is None or d["pgmajfault"] is None else d["pgfault"] - d["pgmajfault"]
     refault_file, refault_anon = d["workingset_refault_file"], d["workingset_refault_anon"]
@@ -61,6 +61,9 @@ def _rates(s: Sample, ne: dict[str, str]) -> dict[str, float | int | None]:
         "majflt_per_s": _rate(d["pgmajfault"], dt),
         "pswpin_per_s": _rate(d["pswpin"], dt),
         "pswpout_per_s": _rate(d["pswpout"], dt),
+        "zswpin_per_s": _rate(d["zswpin"], dt),
+        # a page loaded back from zswap is a major fault that pswpin does not count
+        "swapin_per_s": _rate(None if d["pswpin"] is None else d["pswpin"] + (d["zswpin"] or 0), dt),
         "workingset_refault_file_per_s": _rate(refault_file, dt),
         "workingset_refault_anon_per_s": _rate(refault_anon, dt),
         "pgpgin_kib_per_s": _rate(d["pgpgin"], dt),
@@ -77,6 +80,7 @@ def _rates(s: Sample, ne: dict[str, str]) -> dict[str, float | int | None]:
         "workingset_refault_file_per_s": "no workingset_refault* in /proc/vmstat (kernel < 3.15)",
         "workingset_refault_anon_per_s": "no workingset_refault_anon in /proc/vmstat (kernel < 5.9)",
         "oom_kill": "no oom_kill in /proc/vmstat (kernel < 4.13)",
+        "zswpin_per_s": "no zswpin in /proc/vmstat (kernel < 5.19 or no zswap): swap-ins are pswpin only",
         "thp_fault_alloc_per_s": "no thp_fault_alloc in /proc/vmstat (THP not built in)",
         "thp_fault_fallback_per_s": "no thp_fault_fallback in /proc/vmstat (THP not built in)",
         "numa_hint_faults_per_s": "no numa_hint_faults in /proc/vmstat (CONFIG_NUMA_BALANCING off)",

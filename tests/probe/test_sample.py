@@ -77,3 +77,20 @@ def test_a_login_banner_before_the_output_is_a_parse_error_quoting_it() -> None:
 def test_a_malformed_vmstat_line_is_a_parse_error_quoting_it() -> None:
     with pytest.raises(ParseError, match="pgmajfault sixty"):
         parse_probe(EXAMPLE.replace("pgmajfault 60", "pgmajfault sixty"))
+
+
+def test_zswap_loads_count_as_swap_ins_next_to_pswpin() -> None:
+    text = old_kernel_output()
+    first = text.index("pswpin ")
+    text = text[:first] + "zswpin 100\n" + text[first:]  # snapshot 0
+    second = text.index("pswpin ", text.index("@@pfdiag snap 1"))
+    text = text[:second] + "zswpin 300\n" + text[second:]  # snapshot 1: 200 zswap loads in 2 s
+    rates = parse_probe(text).as_vars()["rates"]
+    assert rates["zswpin_per_s"] == 100.0  # type: ignore[index]
+    assert rates["swapin_per_s"] == rates["pswpin_per_s"] + 100.0  # type: ignore[index,operator]
+
+
+def test_without_zswap_counters_swap_ins_are_pswpin_and_zswpin_is_not_evaluable() -> None:
+    v = parse_probe(old_kernel_output()).as_vars()
+    assert v["rates"]["swapin_per_s"] == v["rates"]["pswpin_per_s"]  # type: ignore[index]
+    assert "zswap" in v["not_evaluable"]["zswpin_per_s"]  # type: ignore[index]
