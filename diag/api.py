@@ -25,7 +25,8 @@ from typing import IO, Any, TextIO
 import diag
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
-from diag.playbook.engine import DEFAULT_FORKS, Engine, EngineOptions
+from diag.playbook import DEFAULT_FORKS
+from diag.playbook.engine import Engine, EngineOptions
 from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.schedule import HostLike, schedule
@@ -270,10 +271,11 @@ def run_playbook(request: RunRequest) -> RunResult:
     engine = Engine(options, emit=emit, on_host_done=host_done)
     # pandas and the report modules take ~0.4 s to import: do it while remote hosts sample. Not while
     # this machine samples itself: the import's own page faults would be in its counters.
-    preload = threading.Thread(target=_preload_reports, name="pfdiag-preload", daemon=True)
+    preload = None
     if any(str(host.vars.get("ansible_connection")) == "local" for host, _ in prepared.plan):
-        preload.run()
+        _preload_reports()
     else:
+        preload = threading.Thread(target=_preload_reports, name="pfdiag-preload", daemon=True)
         preload.start()
     try:
         with _sigterm_as_interrupt():
@@ -291,7 +293,7 @@ def run_playbook(request: RunRequest) -> RunResult:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(run_dir / "run.json", run.metadata())
-    if preload.is_alive():
+    if preload is not None:
         preload.join()
     from diag.report import write_reports
 

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import diag
 from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
-from diag.playbook.engine import DEFAULT_FORKS
+from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, secret_values
 from diag.transport import ConnectOptions
 

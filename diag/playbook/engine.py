@@ -23,6 +23,7 @@ from diag.errors import DiagError, TransportError
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.modules import MODULES
 from diag.modules.base import HostContext, TaskFailed, TaskSkipped
+from diag.playbook import DEFAULT_FORKS
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.model import Play, Task, task_selected
 from diag.playbook.schedule import HostLike
@@ -30,11 +31,6 @@ from diag.playbook.variables import lazy_vars, play_scope, task_scope
 from diag.transport import ConnectOptions, Transport
 
 HostDone = Callable[[HostResult, str | None], None]
-
-# A triage host mostly waits out its sampling interval, so hosts run wide: wall time is about one
-# interval per ceil(hosts / forks). 200 threads (plus paramiko's one per connection) are cheap; lower
-# it with -f on a weak controller.
-DEFAULT_FORKS = 200
 
 
 @dataclass(frozen=True, slots=True)
