@@ -3,8 +3,8 @@
 In: an ``Inventory``. Out: plain dicts / text equal to ansible-core 2.19's output (``--list`` includes
 ``_meta.profile``; vars ansible treats as internal, like ``inventory_hostname``, are left out).
 
->>> from diag.inventory.model import Group, Host, Inventory
->>> inv = Inventory({"h1": Host("h1", {"a": 1}, ("web",))}, {
+>>> from diag.inventory.records import Group, Host, HostGroups
+>>> inv = HostGroups({"h1": Host("h1", {"a": 1}, ("web",))}, {
 ...     "all": Group("all", children=("ungrouped", "web")),
 ...     "ungrouped": Group("ungrouped", parents=("all",), depth=1),
 ...     "web": Group("web", hosts=("h1",), parents=("all",), depth=1)})
@@ -25,7 +25,7 @@ from diag.errors import InventoryError
 from diag.inventory.data import UnsafeText
 
 if TYPE_CHECKING:
-    from diag.inventory.model import Inventory
+    from diag.inventory.records import HostGroups
 
 PROFILE = "inventory_legacy"
 # ansible.constants.INTERNAL_STATIC_VARS: never shown by ansible-inventory
@@ -82,7 +82,7 @@ def _public(variables: dict[str, Any]) -> dict[str, Any]:
     return {k: _as_json(v) for k, v in variables.items() if k not in INTERNAL_VARS}
 
 
-def list_json(inv: Inventory) -> dict[str, Any]:
+def list_json(inv: HostGroups) -> dict[str, Any]:
     """``ansible-inventory --list``."""
     available = {h.name for h in inv.group_hosts("all")}
     seen: set[str] = set()
@@ -111,7 +111,7 @@ def list_json(inv: Inventory) -> dict[str, Any]:
     return results
 
 
-def graph(inv: Inventory, start: str = "all") -> str:
+def graph(inv: HostGroups, start: str = "all") -> str:
     """``ansible-inventory --graph [GROUP]``."""
     if start not in inv.groups:
         raise InventoryError(f"Pattern must be valid group name when using --graph: {start}")
@@ -130,7 +130,7 @@ def graph(inv: Inventory, start: str = "all") -> str:
     return "\n".join(walk(start, 0))
 
 
-def host_json(inv: Inventory, name: str) -> dict[str, Any]:
+def host_json(inv: HostGroups, name: str) -> dict[str, Any]:
     """``ansible-inventory --host NAME``."""
     if name not in inv.hosts:
         raise InventoryError(

@@ -7,33 +7,15 @@ precedence (see ``diag.inventory.sources``). Out: records with the hosts in inve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from diag.inventory import listing, patterns
-from diag.inventory.data import InventoryData, descendants
+from diag.inventory.data import InventoryData
+from diag.inventory.listing import graph as graph_text
+from diag.inventory.listing import host_json, list_json
+from diag.inventory.patterns import select as select_hosts
+from diag.inventory.records import Group, Host, HostGroups
 
-
-@dataclass(frozen=True, slots=True)
-class Host:
-    """One host: its merged vars and ``group_names`` (sorted, without ``all``)."""
-
-    name: str
-    vars: dict[str, Any] = field(default_factory=dict, compare=False)
-    groups: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """One group: direct hosts and child groups in declaration order, and its own vars."""
-
-    name: str
-    hosts: tuple[str, ...] = ()
-    children: tuple[str, ...] = ()
-    parents: tuple[str, ...] = ()
-    vars: dict[str, Any] = field(default_factory=dict, compare=False)
-    depth: int = 0
-    priority: int = 1
+__all__ = ["Group", "Host", "HostGroups", "Inventory", "Selection", "implicit_localhost"]
 
 
 class Selection(list[Host]):
@@ -44,24 +26,8 @@ class Selection(list[Host]):
         self.warnings = warnings
 
 
-class Inventory:
-    """Hosts and groups as ansible sees them after reading every ``-i`` source."""
-
-    def __init__(
-        self,
-        hosts: dict[str, Host],
-        groups: dict[str, Group],
-        *,
-        implicit: tuple[str, ...] = (),
-        warnings: tuple[str, ...] = (),
-        base_dir: str | None = None,
-    ) -> None:
-        self.hosts = hosts
-        self.groups = groups
-        self.warnings = list(warnings)
-        self.base_dir = base_dir
-        # implicit hosts (the implicit localhost) exist but are never listed under ``all``
-        self.implicit_hosts = implicit
+class Inventory(HostGroups):
+    """Hosts and groups as ansible sees them after reading every ``-i`` source, with their views."""
 
     @classmethod
     def from_data(
@@ -82,29 +48,22 @@ class Inventory:
         }  # fmt: skip
         return cls(hosts, groups, warnings=tuple(data.warnings), base_dir=base_dir)
 
-    def group_hosts(self, name: str) -> list[Host]:
-        """Hosts of group ``name`` and of every group below it (breadth first, first seen wins)."""
-        seen: dict[str, None] = {}
-        for group in descendants(name, lambda group: self.groups[group].children):
-            seen.update(dict.fromkeys(self.groups[group].hosts))
-        return [self.hosts[h] for h in seen if not (name == "all" and h in self.implicit_hosts)]
-
     def select(self, pattern: str) -> Selection:
         """Hosts matching a ``--limit`` pattern, in the order ansible returns them."""
-        hosts, warnings = patterns.select(self, pattern)
+        hosts, warnings = select_hosts(self, pattern)
         return Selection(hosts, warnings)
 
     def to_list_json(self) -> dict[str, Any]:
         """The JSON of ``ansible-inventory --list`` (``_meta.profile`` included, as ansible 2.19)."""
-        return listing.list_json(self)
+        return list_json(self)
 
     def graph(self) -> str:
         """The text of ``ansible-inventory --graph``."""
-        return listing.graph(self)
+        return graph_text(self)
 
     def host_vars_json(self, name: str) -> dict[str, Any]:
         """The JSON of ``ansible-inventory --host NAME``."""
-        return listing.host_json(self, name)
+        return host_json(self, name)
 
 
 def implicit_localhost() -> Inventory:

@@ -22,7 +22,7 @@ from diag.errors import InventoryError
 from diag.inventory.ranges import parse_address
 
 if TYPE_CHECKING:
-    from diag.inventory.model import Host, Inventory
+    from diag.inventory.records import Host, HostGroups
 
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
@@ -50,7 +50,7 @@ def _order(patterns: list[str]) -> list[str]:
 
 
 class _Matcher:
-    def __init__(self, inv: Inventory) -> None:
+    def __init__(self, inv: HostGroups) -> None:
         self.inv = inv
         self.warnings: list[str] = []
 
@@ -135,7 +135,7 @@ def _limit_patterns(pattern: str, base_dir: str | None) -> list[str]:
     return results
 
 
-def select(inv: Inventory, pattern: str) -> tuple[list[Host], list[str]]:
+def select(inv: HostGroups, pattern: str) -> tuple[list[Host], list[str]]:
     """Hosts of ``all`` that ``pattern`` matches, in ``all``'s order, plus ansible's warnings."""
     matcher = _Matcher(inv)
     wanted = {h.name for h in matcher.evaluate(_limit_patterns(pattern, inv.base_dir))}
