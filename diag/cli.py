@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
     run.add_argument("--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
+    run.add_argument(
+        "--replay",
+        type=Path,
+        metavar="RUN_DIR",
+        help="answer from a recorded run folder instead of the hosts (contacts nothing)",
+    )
 
     report = sub.add_parser("report", help="render a saved run folder again")
     report.add_argument("run_dir", type=Path)
@@ -176,6 +182,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         argv=tuple(argv),
         emit=emit,
         progress=sys.stderr,
+        replay=args.replay,
     )
 
 

@@ -242,10 +242,11 @@ class RunResult:
     interrupted: bool = False
     version: str = ""
     run_dir: str | None = None
+    replay_of: str | None = None  # the run folder this run replayed (``pfdiag run --replay``)
 
     def metadata(self) -> dict[str, Any]:
-        """Everything but the hosts, as stored in ``run.json``."""
-        return {
+        """Everything but the hosts, as stored in ``run.json`` (``replay_of`` only in a replay)."""
+        meta = {
             "playbook": self.playbook,
             "inventory": list(self.inventory),
             "limit": self.limit,
@@ -258,3 +259,6 @@ class RunResult:
             "version": self.version,
             "run_dir": self.run_dir,
         }
+        if self.replay_of is not None:
+            meta["replay_of"] = self.replay_of
+        return meta
