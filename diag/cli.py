@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import diag
-from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
+from diag.errors import (
+    DiagError,
+    InventoryError,
+    ParseError,
+    PlaybookError,
+    ReportError,
+    TransportError,
+    UsageError,
+)
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, secret_values
@@ -243,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             for path in write_csv(run, args.output):
                 print(path)
         except OSError as exc:
-            raise DiagError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
+            raise ReportError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
         return ExitCode.OK
     else:
         from diag.report import render_csv
@@ -255,7 +263,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             args.output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise DiagError(f"cannot write {str(args.output)!r}: {exc}") from None
+            raise ReportError(f"cannot write {str(args.output)!r}: {exc}") from None
     return ExitCode.OK
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
+from diag.errors import UsageError
+
 # Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
 HOST_STATES = (
     "ok",
@@ -49,7 +51,7 @@ class Severity(IntEnum):
             return cls[name.strip().lower()]
         except KeyError:
             known = ", ".join(s.name for s in cls)
-            raise ValueError(f"unknown severity {name!r} (known: {known})") from None
+            raise UsageError(f"unknown severity {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from diag.errors import DiagError
 from diag.findings import Finding, Remediation, Verdict
 from diag.playbook.expressions import Templar
 from diag.transport import ConnectOptions, Transport
@@ -70,7 +71,7 @@ class Outcome:
     measurement: Measurement | None = None
 
 
-class TaskFailed(Exception):
+class TaskFailed(DiagError):
     """The task failed on this host; ``result`` is still registered (with ``failed: true``).
 
     ``raw`` is the probe output the task could not use, kept in the run folder all the same.
@@ -85,7 +86,7 @@ class TaskFailed(Exception):
         super().__init__(message)
 
 
-class TaskSkipped(Exception):
+class TaskSkipped(DiagError):
     """The task does not apply on this host (e.g. a verdict was already set); ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:

@@ -74,6 +74,7 @@ class SampleModule(Module):
             raise TaskFailed(f"{ctx.host}: probe (sample) exited {result.exit_code}: {tail}", raw=raw)
         try:
             sample = parse_probe(result.stdout)
+            data: dict[str, Any] = sample.as_vars()
         except ParseError as exc:
             tail = result.stderr_tail(3)
             raise TaskFailed(
@@ -81,7 +82,6 @@ class SampleModule(Module):
                 + (f"; stderr: {tail}" if tail else ""),
                 raw=raw,
             ) from None
-        data: dict[str, Any] = sample.as_vars()
         not_evaluable = data.get("not_evaluable")
         return Outcome(
             data,
