@@ -1,29 +1,28 @@
 """The small API the CLI calls: run a playbook into a run folder, list hosts/tasks, read a run back.
 
-In: a frozen ``RunRequest`` (what ``pfdiag run`` was asked). Out: a ``RunResult``, plus the run folder:
-``run.json`` (written at the start and again at the end), ``hosts.jsonl`` (one line per host the
-moment it finishes, flushed and fsynced), and the reports (``diag.report.write_reports``).
-Ctrl-C / SIGTERM stop scheduling; what finished stays on disk and the run is marked ``interrupted``.
+In: a frozen ``RunRequest`` (what ``pfdiag run`` was asked). Out: a ``RunResult``, plus the run folder
+(``diag.runstore``: ``run.json``, ``hosts.jsonl`` as hosts finish) and the reports
+(``diag.report.write_reports``). With ``replay`` the hosts are those of a recorded run folder, answered
+by the replay transport from what they answered then. Ctrl-C / SIGTERM stop scheduling; what finished
+stays on disk and the run is marked ``interrupted``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import json
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 import diag
-from diag.errors import ReportError, UsageError
+from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.engine import Engine, EngineOptions
@@ -33,8 +32,13 @@ from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress
+from diag.runstore import HostsFile, Recording, load_recording, load_run, make_run_dir, write_json
 from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
+from diag.transport.recording import RecordedCommand
+from diag.transport.replay import REPLAY_VAR
+
+__all__ = ["RunRequest", "check_syntax", "list_hosts", "list_tasks", "load_run", "prepare", "run_playbook"]
 
 # Whatever a host needs beyond the sampling interval(s): connect, facts, the rest of the tasks.
 DEADLINE_MARGIN_S = 60.0
@@ -47,6 +51,7 @@ class RunRequest:
     ``host_deadline_s`` None: 60 s plus the sampling interval of each ``sample`` task.
     ``emit`` receives the ``-v`` lines and warnings (from worker threads, one call at a time).
     ``progress`` is where the fleet progress line goes (shown only when it is a terminal).
+    ``replay`` is a recorded run folder to answer from instead of the hosts (``--replay``).
     """
 
     playbook: str
@@ -68,16 +73,23 @@ class RunRequest:
     cwd: Path | None = None
     emit: Callable[[str], None] | None = None
     progress: TextIO | None = None
+    replay: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A request checked end to end before anything runs: playbook, -e vars, hosts and their plays."""
+    """A request checked end to end before anything runs: playbook, -e vars, hosts and their plays.
+
+    ``kept``: in a replay, the hosts that did not end ``ok`` in the recording, with their recorded
+    result (they are not run again).
+    """
 
     playbook: Playbook
     extra_vars: dict[str, Any]
     hosts: list[HostLike]
     plan: list[tuple[HostLike, list[Play]]]
+    kept: dict[str, HostResult] = field(default_factory=dict)
+    recording: Recording | None = None
 
 
 class _AllHosts:
@@ -114,6 +126,8 @@ def prepare(request: RunRequest) -> Prepared:
     cwd = _cwd(request)
     extra_vars = parse_extra_vars(request.extra_vars, cwd=cwd)
     playbook = load_playbook(resolve_playbook(request.playbook, cwd=cwd))
+    if request.replay is not None:
+        return _prepare_replay(request, playbook, extra_vars)
     from diag.inventory import implicit_localhost, load_inventory
 
     if request.inventories:
@@ -127,6 +141,31 @@ def prepare(request: RunRequest) -> Prepared:
         _emit(request, f"[WARNING]: {warning}")
     hosts: list[HostLike] = list(selection)
     return Prepared(playbook, extra_vars, hosts, schedule(playbook, inventory, hosts))
+
+
+def _prepare_replay(request: RunRequest, playbook: Playbook, extra_vars: dict[str, Any]) -> Prepared:
+    """The recorded hosts (``-l`` applies), each answering from its recorded commands; the recorded
+    run's ``-e`` vars, overridden by this request's."""
+    if request.inventories:
+        raise UsageError("--replay takes its hosts from the recorded run", hint="drop -i")
+    assert request.replay is not None
+    replay_dir = request.replay if request.replay.is_absolute() else _cwd(request) / request.replay
+    recording = load_recording(replay_dir)
+    inventory = recording.inventory()
+    selection = inventory.select(request.limit or "all")
+    for warning in selection.warnings:
+        _emit(request, f"[WARNING]: {warning}")
+    recorded = {h.result.host: h for h in recording.hosts}
+    hosts: list[Any] = []  # inventory Hosts
+    kept: dict[str, HostResult] = {}
+    for host in selection:
+        entry = recorded[host.name]
+        if entry.result.status != "ok":
+            kept[host.name] = entry.result
+        replay_vars = {**host.vars, "ansible_connection": "replay", REPLAY_VAR: list(entry.commands)}
+        hosts.append(type(host)(host.name, replay_vars, host.groups))
+    merged = {**recording.run.extra_vars, **extra_vars}
+    return Prepared(playbook, merged, hosts, schedule(playbook, inventory, hosts), kept, recording)
 
 
 def list_hosts(request: RunRequest) -> list[tuple[Play, list[str]]]:
@@ -156,54 +195,7 @@ def _deadline_s(request: RunRequest, prepared: Prepared) -> float:
     if request.host_deadline_s is not None:
         return request.host_deadline_s
     samples = sum(1 for play in prepared.playbook.plays for task in play.tasks if task.module == "sample")
-    return max(request.connect.host_deadline_s, DEADLINE_MARGIN_S + samples * (_interval_s(prepared) or 5.0))
-
-
-def make_run_dir(request: RunRequest, stem: str) -> Path:
-    """``-o DIR`` as given, else a fresh ``reports/<YYYYmmdd-HHMMSS>-<playbook>/`` under the cwd."""
-    if request.out_dir is not None:
-        run_dir = request.out_dir if request.out_dir.is_absolute() else _cwd(request) / request.out_dir
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
-        return run_dir
-    base = _cwd(request) / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
-    for n in range(1, 100):
-        run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
-        try:
-            run_dir.mkdir(parents=True)
-            return run_dir
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ReportError(f"cannot create run folder {str(run_dir)!r}: {exc}") from None
-    raise ReportError(f"cannot find a free run folder name next to {str(base)!r}")
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-class _HostsFile:
-    """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one."""
-
-    def __init__(self, path: Path, redactor: Redactor) -> None:
-        self.path = path
-        self.redactor = redactor
-        self.handle: IO[str] = path.open("w", encoding="utf-8")
-
-    def write(self, result: HostResult, raw: str | None) -> None:
-        entry = {"host": result.host, "result": result.to_dict(), "raw": raw}
-        line = json.dumps(self.redactor.data(entry), default=str)
-        self.handle.write(line + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-
-    def close(self) -> None:
-        self.handle.close()
+    return max(DEADLINE_MARGIN_S, DEADLINE_MARGIN_S + samples * (_interval_s(prepared) or 5.0))
 
 
 @contextmanager
@@ -231,35 +223,38 @@ def _preload_reports() -> None:
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
-    run_dir = make_run_dir(request, prepared.playbook.stem)
+    run_dir = make_run_dir(request.out_dir, _cwd(request), prepared.playbook.stem)
     redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
+    recording = prepared.recording
     run = RunResult(
         playbook=str(prepared.playbook.path),
-        inventory=list(request.inventories),
+        inventory=list(request.inventories) if recording is None else list(recording.run.inventory),
         limit=request.limit,
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         argv=redact_argv(request.argv),
         extra_vars=redactor.data(redact_vars(prepared.extra_vars)),
-        interval_s=_interval_s(prepared),
+        interval_s=_interval_s(prepared) if recording is None else recording.run.interval_s,
         version=diag.__version__,
         run_dir=str(run_dir),
+        replay_of=None if recording is None else str(recording.path),
     )
-    _write_json(run_dir / "run.json", run.metadata())
-    connect = replace(request.connect, host_deadline_s=_deadline_s(request, prepared))
+    write_json(run_dir / "run.json", run.metadata())
     options = EngineOptions(
         forks=request.forks,
         tags=request.tags,
         skip_tags=request.skip_tags,
-        connect=connect,
+        connect=request.connect,
+        host_deadline_s=_deadline_s(request, prepared),
         extra_vars=prepared.extra_vars,
         verbosity=request.verbosity,
         playbook_dir=str(prepared.playbook.path.parent),
     )
-    hosts_file = _HostsFile(run_dir / "hosts.jsonl", redactor)
+    hosts_file = HostsFile(run_dir / "hosts.jsonl", redactor)
     progress = Progress(len(prepared.plan), request.progress)
+    vars_of = {host.name: host.vars for host, _ in prepared.plan}
 
-    def host_done(result: HostResult, raw: str | None) -> None:
-        hosts_file.write(result, raw)
+    def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
+        hosts_file.write(result, commands, _host_vars_of(vars_of, result.host))
         progress.host_done(result)
 
     def emit(line: str) -> None:
@@ -269,20 +264,25 @@ def run_playbook(request: RunRequest) -> RunResult:
             progress.draw()
 
     engine = Engine(options, emit=emit, on_host_done=host_done)
+    live = [(host, plays) for host, plays in prepared.plan if host.name not in prepared.kept]
     # pandas and the report modules take ~0.4 s to import: do it while remote hosts sample. Not while
     # this machine samples itself: the import's own page faults would be in its counters.
     preload = None
-    if any(str(host.vars.get("ansible_connection")) == "local" for host, _ in prepared.plan):
+    if any(str(host.vars.get("ansible_connection")) == "local" for host, _ in live):
         _preload_reports()
     else:
         preload = threading.Thread(target=_preload_reports, name="pfdiag-preload", daemon=True)
         preload.start()
     try:
+        for host, _ in prepared.plan:
+            if host.name in prepared.kept:  # a replay keeps what the recording says of these
+                host_done(prepared.kept[host.name], host.vars.get(REPLAY_VAR) or ())
         with _sigterm_as_interrupt():
-            run.hosts = engine.run(prepared.plan)
+            done = {r.host: r for r in engine.run(live)}
     finally:
         hosts_file.close()
         progress.clear()
+    run.hosts = [prepared.kept.get(host.name) or done[host.name] for host, _ in prepared.plan]
     if redactor.values:  # whatever a task templated a secret into (a message, a reason) is masked too
         run.hosts = [
             HostResult.from_dict(redactor.data(h.to_dict()), raw=h.raw and redactor.text(h.raw))
@@ -292,7 +292,7 @@ def run_playbook(request: RunRequest) -> RunResult:
     if run.interval_s is None:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _write_json(run_dir / "run.json", run.metadata())
+    write_json(run_dir / "run.json", run.metadata())
     if preload is not None:
         preload.join()
     from diag.report import write_reports
@@ -307,31 +307,5 @@ def run_playbook(request: RunRequest) -> RunResult:
     return run
 
 
-def load_run(run_dir: Path) -> RunResult:
-    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``.
-
-    A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is ignored.
-    """
-    meta_path = run_dir / "run.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
-    fields = set(RunResult.__dataclass_fields__) - {"hosts"}
-    run = RunResult(**{k: v for k, v in meta.items() if k in fields})
-    run.interrupted = run.interrupted or run.finished is None  # killed before it could say so
-    hosts_path = run_dir / "hosts.jsonl"
-    lines = hosts_path.read_text(encoding="utf-8").splitlines() if hosts_path.exists() else []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            run.hosts.append(HostResult.from_dict(entry["result"], raw=entry.get("raw")))
-        except (ValueError, KeyError, TypeError) as exc:
-            if number == len(lines):
-                break
-            raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-    return run
+def _host_vars_of(vars_of: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, Any]:
+    return redact_vars({k: v for k, v in vars_of.get(name, {}).items() if k != REPLAY_VAR})

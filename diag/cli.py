@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import diag
-from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
+from diag.errors import (
+    DiagError,
+    InventoryError,
+    ParseError,
+    PlaybookError,
+    ReportError,
+    TransportError,
+    UsageError,
+)
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, secret_values
@@ -111,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
     run.add_argument("--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
+    run.add_argument(
+        "--replay",
+        type=Path,
+        metavar="RUN_DIR",
+        help="answer from a recorded run folder instead of the hosts (contacts nothing)",
+    )
 
     report = sub.add_parser("report", help="render a saved run folder again")
     report.add_argument("run_dir", type=Path)
@@ -176,6 +190,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         argv=tuple(argv),
         emit=emit,
         progress=sys.stderr,
+        replay=args.replay,
     )
 
 
@@ -236,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             for path in write_csv(run, args.output):
                 print(path)
         except OSError as exc:
-            raise DiagError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
+            raise ReportError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
         return ExitCode.OK
     else:
         from diag.report import render_csv
@@ -248,7 +263,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             args.output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise DiagError(f"cannot write {str(args.output)!r}: {exc}") from None
+            raise ReportError(f"cannot write {str(args.output)!r}: {exc}") from None
     return ExitCode.OK
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
+from diag.errors import UsageError
+
 # Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
 HOST_STATES = (
     "ok",
@@ -49,7 +51,7 @@ class Severity(IntEnum):
             return cls[name.strip().lower()]
         except KeyError:
             known = ", ".join(s.name for s in cls)
-            raise ValueError(f"unknown severity {name!r} (known: {known})") from None
+            raise UsageError(f"unknown severity {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,10 +244,11 @@ class RunResult:
     interrupted: bool = False
     version: str = ""
     run_dir: str | None = None
+    replay_of: str | None = None  # the run folder this run replayed (``pfdiag run --replay``)
 
     def metadata(self) -> dict[str, Any]:
-        """Everything but the hosts, as stored in ``run.json``."""
-        return {
+        """Everything but the hosts, as stored in ``run.json`` (``replay_of`` only in a replay)."""
+        meta = {
             "playbook": self.playbook,
             "inventory": list(self.inventory),
             "limit": self.limit,
@@ -258,3 +261,6 @@ class RunResult:
             "version": self.version,
             "run_dir": self.run_dir,
         }
+        if self.replay_of is not None:
+            meta["replay_of"] = self.replay_of
+        return meta

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag.errors import InventoryError
+
 
 class UnsafeText(str):
     """A string ansible marks as never to be templated (``!unsafe``, INI bytes literals).
@@ -41,7 +43,7 @@ def descendants(name: str, children_of: Callable[[str], Iterable[str]]) -> list[
     return ordered
 
 
-class BuildError(Exception):
+class BuildError(InventoryError):
     """A rule of the inventory model was broken (loop, unknown group); parsers add file:line."""
 
 

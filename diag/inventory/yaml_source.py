@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
+from diag.errors import InventoryError
 from diag.inventory.data import BuildError, InventoryData, UnsafeText
 from diag.inventory.ranges import expand_host_pattern
 
 
-class YamlInventoryError(Exception):
+class YamlInventoryError(InventoryError):
     """The file is not a YAML inventory; ``line`` is 1-based when known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:

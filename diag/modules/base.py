@@ -1,9 +1,11 @@
 """What every module shares: the argument spec, the ``Module`` base class and the ``HostContext``.
 
 In: a task's arguments (already templated where the spec says ``template``) and a ``HostContext``
-(the host's transport, variables and ``HostResult``). Out: the dict that ``register:`` stores.
-A module signals "this task failed on this host" with ``TaskFailed`` and "not applicable here"
-with ``TaskSkipped``; any ``TransportError`` it lets through stops the host.
+(the host's transport, variables and a read-only view of the host's state, e.g. ``ctx.verdict``).
+Out: an ``Outcome``: what ``register:`` stores, the findings, verdict, remediation, ``set_fact``
+updates, the ``-v`` detail and the measurement; the engine applies it to the host's result (no
+module touches the result). A module signals "this task failed on this host" with ``TaskFailed`` and
+"not applicable here" with ``TaskSkipped``; any ``TransportError`` it lets through stops the host.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from diag.findings import HostResult
+from diag.errors import DiagError
+from diag.findings import Finding, Remediation, Verdict
 from diag.playbook.expressions import Templar
 from diag.transport import ConnectOptions, Transport
+
+if TYPE_CHECKING:
+    from diag.probe import Sample
 
 # How each argument is treated before ``Module.run`` sees it:
 #   template   - rendered by the engine (a lone "{{ expr }}" gives the native value)
@@ -35,16 +41,52 @@ class Arg:
     help: str = ""
 
 
-class TaskFailed(Exception):
-    """The task failed on this host; ``result`` is still registered (with ``failed: true``)."""
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What ``sample`` measured, for the host's result: the typed sample, its ``register:`` view
+    (computed once) and the probe's raw output (kept in hosts.jsonl)."""
 
-    def __init__(self, message: str, result: Mapping[str, Any] | None = None) -> None:
+    sample: Sample
+    view: Mapping[str, Any]
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one task produced on one host; the engine applies it, in this order, to the host's state.
+
+    ``registered`` is what ``register:`` stores; ``findings``, ``verdict`` and ``remediation`` are added
+    to the host's result; ``facts`` are ``set_fact`` layer updates (they outrank task vars and outlive
+    the task); ``display`` is the ``-v`` detail of the task's line; ``host_facts`` replaces the result's
+    facts and ``measurement`` its sample.
+    """
+
+    registered: Mapping[str, Any]
+    findings: tuple[Finding, ...] = ()
+    verdict: Verdict | None = None
+    remediation: tuple[Remediation, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    display: str | None = None
+    host_facts: Mapping[str, Any] | None = None
+    measurement: Measurement | None = None
+
+
+class TaskFailed(DiagError):
+    """The task failed on this host; ``result`` is still registered (with ``failed: true``).
+
+    ``raw`` is the probe output the task could not use, kept in the run folder all the same.
+    """
+
+    def __init__(
+        self, message: str, result: Mapping[str, Any] | None = None, *, raw: str | None = None
+    ) -> None:
         self.message = message
         self.result = dict(result or {})
+        self.raw = raw
         super().__init__(message)
 
 
-class TaskSkipped(Exception):
+class TaskSkipped(DiagError):
     """The task does not apply on this host (e.g. a verdict was already set); ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:
@@ -54,18 +96,17 @@ class TaskSkipped(Exception):
 
 @dataclass(slots=True)
 class HostContext:
-    """What a module may touch on one host while one task runs.
+    """What a module may read on one host while one task runs (it changes nothing: it returns an Outcome).
 
-    ``variables`` is the merged variable scope of this task; ``facts`` is the host's ``set_fact`` layer
-    (it outranks task vars and outlives the task). ``transport()`` opens the connection on first use.
+    ``variables`` is the merged variable scope of this task; ``verdict`` is the host's verdict so far
+    (``None`` until a verdict task ran). ``transport()`` opens the connection on first use.
     """
 
     host: str
     task: str
     where: str
-    result: HostResult
-    variables: dict[str, Any]
-    facts: dict[str, Any]
+    verdict: Verdict | None
+    variables: Mapping[str, Any]
     templar: Templar
     options: ConnectOptions
     open_transport: Callable[[], Transport]
@@ -81,7 +122,7 @@ class HostContext:
         timeout = self.options.command_timeout_s or wanted_s
         return max(0.5, min(timeout, self.deadline - time.monotonic()))
 
-    def scope(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def scope(self, extra: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         return {**self.variables, **extra} if extra else self.variables
 
     # Positional-only, so ``extra`` may hold names such as ``value`` (check's message templates).
@@ -94,10 +135,6 @@ class HostContext:
     def value_of(self, source: Any, /, **extra: Any) -> Any:
         """A bare expression or a template, to its native value."""
         return self.templar.value_of(source, self.scope(extra))
-
-    def set_fact(self, name: str, value: Any) -> None:
-        self.facts[name] = value
-        self.variables[name] = value
 
 
 class Module:
@@ -115,7 +152,7 @@ class Module:
         """Problems spanning several arguments, as (message, hint); checked before anything runs."""
         return []
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         raise NotImplementedError
 
 

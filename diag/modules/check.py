@@ -1,8 +1,8 @@
 """The ``check`` module: compare a value with a threshold (or test conditions) and record a Finding.
 
 In: ``id``, then either ``value`` + ``op`` + ``threshold`` or ``that``; ``severity``, ``message``,
-``evidence``, ``skip_reason``, ``not_evaluable_key``. Out: a ``diag.findings.Finding`` appended to the
-host's result, and a registered ``{failed, status, value, threshold, ...}`` for later ``when:``.
+``evidence``, ``skip_reason``, ``not_evaluable_key``. Out: an ``Outcome`` with one ``diag.findings.Finding``
+for the host's result, and a registered ``{failed, status, value, threshold, ...}`` for later ``when:``.
 A check whose condition holds is not a task failure: it is a finding with status ``fail``.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from diag.findings import Finding
-from diag.modules.base import Arg, HostContext, Module, TaskFailed, as_float
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -82,7 +82,7 @@ class CheckModule(Module):
             return [("'evidence' must be a mapping of name: template", None)]
         return []
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         check_id = str(args["id"])
         severity = str(args["severity"])
         if severity not in CHECK_SEVERITIES:
@@ -120,8 +120,8 @@ class CheckModule(Module):
             evidence=evidence,
             reason=reason,
         )
-        ctx.result.findings.append(finding)
-        return {"failed": bool(holds), **finding.to_dict(), "id": check_id}
+        registered = {"failed": bool(holds), **finding.to_dict(), "id": check_id}
+        return Outcome(registered, findings=(finding,))
 
 
 def _test_that(ctx: HostContext, that: Any) -> bool | None:

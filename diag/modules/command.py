@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from diag.modules.base import Arg, HostContext, Module, TaskFailed, as_float
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float
 
 
 class CommandModule(Module):
@@ -42,7 +42,7 @@ class CommandModule(Module):
         "timeout_s": Arg(default=30),
     }
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         cmd = str(args["cmd"])
         timeout_s = as_float(args["timeout_s"], "timeout_s") or 30.0
         result = ctx.transport().run(cmd, timeout_s=ctx.command_timeout(timeout_s))
@@ -62,7 +62,7 @@ class CommandModule(Module):
         if failed:
             tail = result.stderr_tail(3) or "(no stderr)"
             raise TaskFailed(f"{ctx.host}: command {cmd!r} exited {result.exit_code}: {tail}", out)
-        return out
+        return Outcome(out)
 
 
 def _all(ctx: HostContext, conditions: Any, names: dict[str, Any]) -> bool:

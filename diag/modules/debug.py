@@ -1,7 +1,7 @@
 """The ``debug`` module: show a message or a variable while a playbook runs (with ``-v``).
 
-In: ``msg`` (a template) or ``var`` (an expression). Out: ``{msg}`` or ``{<var>: value}``; the
-engine prints it on the task's ``-v`` line. A secret variable (``diag.secrets``) shows as ``********``.
+In: ``msg`` (a template) or ``var`` (an expression). Out: ``{msg}`` or ``{<var>: value}`` registered, and
+the same as the ``-v`` detail of the task's line. A secret variable (``diag.secrets``) shows as ``********``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from diag.modules.base import Arg, HostContext, Module
+from diag.modules.base import Arg, HostContext, Module, Outcome
 from diag.secrets import MASK, is_secret_name, redact_vars
 
 
@@ -38,12 +38,15 @@ class DebugModule(Module):
             return [("'msg' and 'var' are mutually exclusive", "keep one of them")]
         return []
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         if args.get("var") is not None:
             expression = str(args["var"])
             if is_secret_name(expression.rsplit(".", 1)[-1].strip()):
-                return {expression: MASK}
-            value = ctx.value_of(expression)
-            return {expression: redact_vars(value) if isinstance(value, Mapping) else value}
-        msg = args.get("msg")
-        return {"msg": "Hello world!" if msg is None else msg}
+                shown: Any = MASK
+            else:
+                value = ctx.value_of(expression)
+                shown = redact_vars(value) if isinstance(value, Mapping) else value
+            registered = {expression: shown}
+            return Outcome(registered, display=str(registered))
+        msg = "Hello world!" if args.get("msg") is None else args["msg"]
+        return Outcome({"msg": msg}, display=str(msg))

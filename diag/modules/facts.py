@@ -1,7 +1,7 @@
 """The ``facts`` module: read the host's static facts (kernel, CPUs, THP, swappiness, perf...).
 
-In: no arguments. Out: ``parse_facts()`` of the facts command's output, registered, stored on the
-host's result (``HostResult.facts``) and set as the variable ``facts``.
+In: no arguments. Out: ``parse_facts()`` of the facts command's output, registered, as the host's
+facts (``HostResult.facts``) and as the variable ``facts``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from diag.errors import ParseError
-from diag.modules.base import Arg, HostContext, Module, TaskFailed
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed
 
 FACTS_TIMEOUT_S = 30.0
 
@@ -33,7 +33,7 @@ class FactsModule(Module):
     name: ClassVar[str] = "facts"
     args: ClassVar[dict[str, Arg]] = {}
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         from diag.probe import facts_command, parse_facts
 
         command = facts_command()
@@ -46,6 +46,4 @@ class FactsModule(Module):
         except ParseError as exc:
             raise TaskFailed(f"{ctx.host}: facts output not understood: {exc.render()}") from None
         facts = dict(parsed) if isinstance(parsed, dict) else dict(parsed.as_vars())
-        ctx.result.facts = facts
-        ctx.set_fact("facts", facts)
-        return facts
+        return Outcome(facts, facts={"facts": facts}, host_facts=facts)

@@ -2,8 +2,8 @@
 
 In: ``interval_s`` (default: the ``interval_s`` variable, else 5), ``top_n`` (20), ``perf`` (true).
 Out: ``Sample.as_vars()`` registered (rates, psi, memory, processes, facts, perf, not_evaluable; see
-docs/design.md); the host's ``HostResult`` gets ``rates``, ``top_processes``, ``sample``, ``facts``
-and the probe's raw stdout (``raw``, kept in hosts.jsonl so a run can be re-parsed later).
+docs/design.md), and a ``Measurement`` (the sample and the probe's raw stdout, kept in hosts.jsonl so
+a run can be re-parsed later) that the engine stores on the host's result.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from diag.errors import ParseError
-from diag.modules.base import Arg, HostContext, Module, TaskFailed, as_float
+from diag.modules.base import Arg, HostContext, Measurement, Module, Outcome, TaskFailed, as_float
 
 # The probe sleeps interval_s between its two reads; allow this much for start-up, perf and the wire.
 TIMEOUT_MARGIN_S = 15.0
@@ -51,7 +51,7 @@ class SampleModule(Module):
         "perf": Arg(default=True),
     }
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         from diag.probe import parse_probe, probe_command
 
         interval = args.get("interval_s")
@@ -68,23 +68,24 @@ class SampleModule(Module):
             exclude_pid=os.getpid() if transport.local else None,
         )
         result = transport.run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
-        ctx.result.raw = result.stdout
+        raw = result.stdout
         if result.exit_code != 0:
             tail = result.stderr_tail() or "(no stderr)"
-            raise TaskFailed(f"{ctx.host}: probe (sample) exited {result.exit_code}: {tail}")
+            raise TaskFailed(f"{ctx.host}: probe (sample) exited {result.exit_code}: {tail}", raw=raw)
         try:
             sample = parse_probe(result.stdout)
+            data: dict[str, Any] = sample.as_vars()
         except ParseError as exc:
             tail = result.stderr_tail(3)
             raise TaskFailed(
                 f"{ctx.host}: probe (sample) output not understood: {exc.render()}"
-                + (f"; stderr: {tail}" if tail else "")
+                + (f"; stderr: {tail}" if tail else ""),
+                raw=raw,
             ) from None
-        data: dict[str, Any] = sample.as_vars()
-        ctx.result.rates = dict(data.get("rates") or {})
-        ctx.result.top_processes = list(data.get("processes") or [])
-        ctx.result.sample = data
-        ctx.result.facts = dict(data.get("facts") or {})
         not_evaluable = data.get("not_evaluable")
-        ctx.set_fact("not_evaluable", dict(not_evaluable) if isinstance(not_evaluable, Mapping) else {})
-        return data
+        return Outcome(
+            data,
+            facts={"not_evaluable": dict(not_evaluable) if isinstance(not_evaluable, Mapping) else {}},
+            host_facts=dict(data.get("facts") or {}),
+            measurement=Measurement(sample, data, raw),
+        )

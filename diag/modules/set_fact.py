@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from diag.modules.base import HostContext, Module
+from diag.modules.base import HostContext, Module, Outcome
 
 
 class SetFactModule(Module):
@@ -25,7 +25,5 @@ class SetFactModule(Module):
     name: ClassVar[str] = "set_fact"
     any_args: ClassVar[bool] = True
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
-        for key, value in args.items():
-            ctx.set_fact(key, value)
-        return {"ansible_facts": dict(args)}
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
+        return Outcome({"ansible_facts": dict(args)}, facts=dict(args))

@@ -1,7 +1,7 @@
 """The ``suggest`` module: attach a remediation (title, text with evidence, next-step commands).
 
 In: ``title``, ``text`` (template), ``commands`` (list of templates), optional ``for`` (a verdict
-code). Out: a ``diag.findings.Remediation`` appended to the host's result; with ``for`` it applies
+code). Out: a ``diag.findings.Remediation`` for the host's result; with ``for`` it applies
 only when the host's verdict has that code, else the task is skipped.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Remediation
-from diag.modules.base import Arg, HostContext, Module, TaskSkipped
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskSkipped
 
 
 class SuggestModule(Module):
@@ -38,10 +38,10 @@ class SuggestModule(Module):
         "for": Arg(choices=VERDICT_CODES),
     }
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         wanted = args.get("for")
         if wanted is not None:
-            current = ctx.result.verdict.code if ctx.result.verdict else None
+            current = ctx.verdict.code if ctx.verdict else None
             if current != wanted:
                 raise TaskSkipped(
                     f"suggestion is for verdict {wanted}, host verdict is {current or 'not set'}"
@@ -53,5 +53,4 @@ class SuggestModule(Module):
             commands=tuple(str(c) for c in commands),
             verdict=None if wanted is None else str(wanted),
         )
-        ctx.result.remediation.append(remediation)
-        return remediation.to_dict()
+        return Outcome(remediation.to_dict(), remediation=(remediation,))

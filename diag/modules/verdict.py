@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict
-from diag.modules.base import Arg, HostContext, Module, TaskFailed, TaskSkipped, as_float
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, TaskSkipped, as_float
 
 VERDICT_SEVERITIES = tuple(s.name for s in Severity)
 
@@ -44,8 +44,8 @@ class VerdictModule(Module):
         "culprits": Arg(kind="expression"),
     }
 
-    def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
-        current = ctx.result.verdict
+    def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
+        current = ctx.verdict
         if current is not None:
             raise TaskSkipped(f"verdict already set by {current.task or 'an earlier task'}")
         code, severity = str(args["code"]), str(args["severity"])
@@ -56,8 +56,7 @@ class VerdictModule(Module):
         raw = ctx.value_of(args["culprits"]) if args.get("culprits") is not None else []
         culprits = tuple(_culprit(item) for item in raw or [])
         verdict = Verdict(code, severity, str(args["summary"]).strip(), culprits, task=ctx.task)
-        ctx.result.verdict = verdict
-        return verdict.to_dict()
+        return Outcome(verdict.to_dict(), verdict=verdict)
 
 
 def _culprit(item: Any) -> Culprit:

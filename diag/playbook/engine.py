@@ -1,11 +1,14 @@
 """The engine: runs a validated playbook's plays over hosts, in parallel, into one HostResult per host.
 
 In: a ``Playbook``, the selected hosts with the plays each one is in, and ``EngineOptions`` (forks,
-tags, connection options, extra vars, verbosity). Out: ``HostResult`` per host, in host order;
-``on_host_done(result, raw)`` fires the moment a host finishes. Hosts run in a thread pool (``forks``),
-tasks in order per host. A failed task stops its host (unless ``ignore_errors``); an unreachable host
-gets its transport state. Neither ever stops another host. Ctrl-C sets ``stop``: scheduling stops,
-and each running host's connection is closed, so a long probe ends now as ``interrupted``.
+tags, connection options, host deadline, extra vars, verbosity). Out: ``HostResult`` per host, in host
+order; ``on_host_done(result, commands)`` fires the moment a host finishes, with every command the
+host answered (``RecordedCommand``, for the run folder and ``--replay``). Each task's module returns
+an ``Outcome`` that the engine applies to the host's result and variables. Hosts run in a thread
+pool (``forks``), tasks in order per host. A failed task stops its host (unless ``ignore_errors``);
+an unreachable host gets its transport state. Neither ever stops another host. Ctrl-C sets
+``stop``: scheduling stops, and each running host's connection is closed, so a long probe ends now
+as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -22,25 +25,31 @@ from typing import Any, NoReturn
 from diag.errors import DiagError, TransportError
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.modules import MODULES
-from diag.modules.base import HostContext, TaskFailed, TaskSkipped
+from diag.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.model import Play, Task, task_selected
 from diag.playbook.schedule import HostLike
 from diag.playbook.variables import lazy_vars, play_scope, task_scope
-from diag.transport import ConnectOptions, Transport
+from diag.transport import ConnectOptions, Deadline, Transport, open_transport
+from diag.transport.recording import RecordedCommand, RecordingTransport
 
-HostDone = Callable[[HostResult, str | None], None]
+HostDone = Callable[[HostResult, Sequence[RecordedCommand]], None]
 
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """How to run: parallelism, tag filters, connection settings, ``-e`` vars and ``-v`` level."""
+    """How to run: parallelism, tag filters, connection settings, ``-e`` vars and ``-v`` level.
+
+    ``host_deadline_s`` bounds a whole host (connect + every task); the engine hands the transport the
+    resulting ``Deadline``, so SSH's own stages stop there too.
+    """
 
     forks: int = DEFAULT_FORKS
     tags: tuple[str, ...] = ()
     skip_tags: tuple[str, ...] = ()
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    host_deadline_s: float = 60.0
     extra_vars: Mapping[str, Any] = field(default_factory=dict)
     verbosity: int = 0
     playbook_dir: str = "."
@@ -59,9 +68,9 @@ class _HostRun:
         self.options = engine.options
         self.result = HostResult(host=host.name, group_names=[g for g in host.groups if g != "all"])
         self.facts: dict[str, Any] = {}
-        self.transport: Transport | None = None
+        self.transport: RecordingTransport | None = None
         self.started = time.monotonic()
-        self.deadline = self.started + self.options.connect.host_deadline_s
+        self.deadline = Deadline(self.started + self.options.host_deadline_s, self.options.host_deadline_s)
         self._play_scope: tuple[Play | None, dict[str, Any]] = (None, {})
 
     def play_scope(self, play: Play) -> dict[str, Any]:
@@ -77,10 +86,12 @@ class _HostRun:
 
     def open_transport(self) -> Transport:
         if self.transport is None:
-            from diag.transport import open_transport
-
-            self.transport = open_transport(self.host.name, dict(self.host.vars), self.options.connect)
+            inner = open_transport(self.host.name, dict(self.host.vars), self.options.connect, self.deadline)
+            self.transport = RecordingTransport(inner)
         return self.transport
+
+    def commands(self) -> tuple[RecordedCommand, ...]:
+        return () if self.transport is None else tuple(self.transport.recorded)
 
     def run(self, plays: Sequence[Play]) -> HostResult:
         ran_any = False
@@ -103,8 +114,8 @@ class _HostRun:
     def before_task(self, task: Task) -> None:
         if self.engine.stop.is_set():
             self.fail("interrupted", f"run interrupted before task {task.name!r}")
-        if time.monotonic() > self.deadline:
-            limit = self.options.connect.host_deadline_s
+        if self.deadline.remaining_s() <= 0:
+            limit = self.deadline.budget_s
             self.fail("timeout", f"host deadline of {limit:g} s passed before task {task.name!r}")
 
     def fail(self, state: str, reason: str) -> NoReturn:
@@ -133,19 +144,18 @@ class _HostRun:
             host=self.host.name,
             task=task.name,
             where=task.where,
-            result=self.result,
+            verdict=self.result.verdict,
             variables=variables,
-            facts=self.facts,
             templar=self.engine.templar,
             options=self.options.connect,
             open_transport=self.open_transport,
-            deadline=self.deadline,
+            deadline=self.deadline.at,
             verbosity=self.options.verbosity,
             emit=self.engine.emit,
         )
         stats = self.result.task_stats
         try:
-            registered = self.execute(task, ctx)
+            outcome = self.execute(task, ctx)
         except TaskSkipped as skip:
             stats["skipped"] += 1
             self.register(
@@ -162,6 +172,8 @@ class _HostRun:
         except (TaskFailed, ExpressionError, DiagError) as exc:
             message = _failure_message(task, exc)
             payload = exc.result if isinstance(exc, TaskFailed) else {}
+            if isinstance(exc, TaskFailed) and exc.raw is not None:
+                self.result.raw = exc.raw
             self.register(task, {**payload, "failed": True, "msg": message})
             if task.ignore_errors:
                 stats["ignored"] += 1
@@ -178,14 +190,30 @@ class _HostRun:
             )
             self.fail("failed", message + " (please report this at the pfdiag issue tracker)")
         stats["ok"] += 1
-        self.register(task, registered)
-        detail = registered.get("msg") if task.module == "debug" else None
-        if task.module == "debug" and detail is None:
-            detail = registered
-        self.report("ok", task, None if detail is None else str(detail))
+        self.apply(task, outcome)
+        self.report("ok", task, outcome.display)
         return True
 
-    def execute(self, task: Task, ctx: HostContext) -> dict[str, Any]:
+    def apply(self, task: Task, outcome: Outcome) -> None:
+        """The one place a task's outcome changes the host: its result, its set_fact layer, register."""
+        result = self.result
+        result.findings.extend(outcome.findings)
+        result.remediation.extend(outcome.remediation)
+        if outcome.verdict is not None:
+            result.verdict = outcome.verdict
+        if outcome.host_facts is not None:
+            result.facts = dict(outcome.host_facts)
+        measurement = outcome.measurement
+        if measurement is not None:
+            view = measurement.view
+            result.sample = dict(view)
+            result.rates = dict(view.get("rates") or {})
+            result.top_processes = list(view.get("processes") or [])
+            result.raw = measurement.raw
+        self.facts.update(outcome.facts)
+        self.register(task, dict(outcome.registered))
+
+    def execute(self, task: Task, ctx: HostContext) -> Outcome:
         for condition in task.when:
             if not ctx.evaluate(condition):
                 raise TaskSkipped(f"condition is false: {condition}")
@@ -261,7 +289,7 @@ class Engine:
                 self._running.discard(host_run)
         if self._on_host_done is not None:
             with self._lock:
-                self._on_host_done(result, result.raw)
+                self._on_host_done(result, host_run.commands())
         return result
 
     def run(self, schedule: Iterable[tuple[HostLike, Sequence[Play]]]) -> list[HostResult]:

@@ -31,6 +31,7 @@ from jinja2.environment import TemplateExpression
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from diag.errors import PlaybookError
 from diag.units import fmt_kib, fmt_rate
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
@@ -39,7 +40,7 @@ _MAX_CACHED = 2048  # compiled expressions / templates kept per Templar
 _T = TypeVar("_T")
 
 
-class ExpressionError(Exception):
+class ExpressionError(PlaybookError):
     """An expression or template that does not parse or fails to evaluate; ``expression`` is quoted."""
 
     def __init__(self, expression: str, detail: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from diag.errors import ParseError
 from diag.probe.diskstats import SECTOR_BYTES, whole_disks
 from diag.probe.memcg import MemCgroup
 from diag.probe.vmstat import vmstat_counter
@@ -35,8 +36,17 @@ def _pct(part: float | None, whole: float | None) -> float | None:
 
 
 def _vm_delta(a: Snapshot, b: Snapshot, name: str) -> int | None:
+    """Second minus first; an event counter never goes down, so one that does means damaged output
+    (or a 32-bit counter that wrapped): a ``ParseError`` quoting both lines, never a silent 0."""
     x, y = vmstat_counter(a.vmstat, name), vmstat_counter(b.vmstat, name)
-    return None if x is None or y is None else y - x
+    if x is None or y is None:
+        return None
+    if y < x:
+        raise ParseError(
+            f"/proc/vmstat counter went down between the two samples: '{name} {x}' then '{name} {y}'",
+            hint="the probe output is damaged (or the counter wrapped); sample again",
+        )
+    return y - x
 
 
 def _rates(s: Sample, ne: dict[str, str]) -> dict[str, float | int | None]:

@@ -9,6 +9,9 @@ prefix double-counts (``pgscan_direct_throttle``, ``pgsteal_anon``/``pgsteal_fil
 ...                    "pgscan_direct_dma32 3", "pgscan_direct_throttle 0"])
 >>> vm["pgmajfault"], vmstat_counter(vm, "pgscan_direct")
 (2961, 15)
+>>> parse_vmstat(["pgfault -3"])
+Traceback (most recent call last):
+diag.errors.ParseError: /proc/vmstat line 1: value is negative: 'pgfault -3'
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ def parse_vmstat(lines: tuple[str, ...] | list[str], source: str = "/proc/vmstat
         if len(parts) != 2:
             raise ParseError(f"expected 'name value': {line!r}", where=f"{source} line {n}")
         try:
-            counters[parts[0]] = int(parts[1])
+            value = int(parts[1])
         except ValueError:
             raise ParseError(f"value is not an integer: {line!r}", where=f"{source} line {n}") from None
+        if value < 0:  # the kernel prints every field unsigned: a minus sign is damage
+            raise ParseError(f"value is negative: {line!r}", where=f"{source} line {n}")
+        counters[parts[0]] = value
     return counters
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
 from diag.report.markdown import render_markdown
+from diag.runstore import write_error
 
 JSON_SCHEMA_VERSION = 1
 PLOTS_DIR = "plots"
@@ -80,15 +81,23 @@ def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename.
+
+    An ``OSError`` (disk full, permission) is a ``ReportError`` naming ``path``.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
 
 
@@ -106,7 +115,10 @@ def write_reports(
     if plots:
         from diag.report.plots import write_plots
 
-        written += write_plots(fleet, run_dir / PLOTS_DIR)
+        try:
+            written += write_plots(fleet, run_dir / PLOTS_DIR)
+        except OSError as exc:
+            raise write_error(Path(exc.filename or run_dir / PLOTS_DIR), exc) from None
     links = [path.relative_to(run_dir).as_posix() for path in written]
     report = run_dir / "report.md"
     write_atomic(report, render_markdown(run, fleet, plots=links))

@@ -3,8 +3,8 @@
 One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
 (HostName, Port, User, IdentityFile, ProxyJump); everything Fabric leaves open by default is closed
 here: host keys are verified against known_hosts (``diag.transport.hostkeys``), every stage has a
-timeout (TCP, banner, auth, session, command) under a per-host deadline counted from the first
-connect, and a command that times out is killed on the remote side by a watchdog in the wrapper.
+timeout (TCP, banner, auth, session, command) under the host's deadline (the engine's ``Deadline``),
+and a command that times out is killed on the remote side by a watchdog in the wrapper.
 Failures raise ``TransportError`` with ``state`` unreachable, auth-failed, hostkey-unknown,
 hostkey-changed, timeout or failed. Fabric is imported in this module only.
 """
@@ -22,7 +22,7 @@ import paramiko
 from fabric import Config, Connection
 
 from diag.errors import TransportError
-from diag.transport import CommandResult, ConnectOptions
+from diag.transport import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
 from diag.transport.hostkeys import (
     HostKeyPolicy,
     UnknownHostKey,
@@ -88,28 +88,33 @@ class SSHTransport:
     local = False
 
     def __init__(
-        self, host: str, hostvars: dict[str, object], options: ConnectOptions, *, become: bool
+        self,
+        host: str,
+        hostvars: dict[str, object],
+        options: ConnectOptions,
+        *,
+        become: bool,
+        deadline: Deadline = NO_DEADLINE,
     ) -> None:
         self.host = host
         self._hostvars = hostvars
         self._options = options
         self._become = become
         self._conn: Connection | None = None
-        self._first_connect: float | None = None
+        self._deadline = deadline
         self._failure: TransportError | None = None  # a host that failed to connect fails fast after
         self.where = host  # "host (user@address:port)" once resolved
 
     # -- deadline -----------------------------------------------------------------------------
     def _remaining(self) -> float:
-        assert self._first_connect is not None
-        return self._first_connect + self._options.host_deadline_s - time.monotonic()
+        return self._deadline.remaining_s()
 
     def _stage(self, stage_s: float, what: str, state: str) -> float:
         """A stage's timeout, cut to what is left of the host deadline."""
         left = self._remaining()
         if left <= 0:
             raise TransportError(
-                f"host deadline of {self._options.host_deadline_s:g} s exceeded before {what}",
+                f"host deadline of {self._deadline.budget_s:g} s exceeded before {what}",
                 state=state,
                 where=self.where,
                 hint="raise the per-host deadline or check why the host is slow",
@@ -122,8 +127,6 @@ class SSHTransport:
             raise self._failure
         if self._conn is not None and self._conn.transport is not None and self._conn.transport.is_active():
             return self._conn
-        if self._first_connect is None:
-            self._first_connect = time.monotonic()
         self.close()
         conn: Connection | None = None
         try:
@@ -228,7 +231,7 @@ class SSHTransport:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             cause: BaseException = exc
             if guard is not None and self._remaining() <= 0:
-                cause = TimeoutError(f"host deadline of {opts.host_deadline_s:g} s exceeded")
+                cause = TimeoutError(f"host deadline of {self._deadline.budget_s:g} s exceeded")
             raise self._connect_error(cause, conn, record_to, tried) from None
         finally:
             if guard is not None:
@@ -311,7 +314,7 @@ class SSHTransport:
                 hint="see the host's logs; rerun to check whether it happens again",
             )
         if status is None:
-            deadline_s = self._options.host_deadline_s
+            deadline_s = self._deadline.budget_s
             why = f"the host deadline ({deadline_s:g} s)" if by_deadline else f"{timeout_s:g} s"
             fate = "was killed on the host" if remote_ended else "may still run: the host did not end it"
             raise TransportError(

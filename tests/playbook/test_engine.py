@@ -186,7 +186,7 @@ def test_host_whose_transport_cannot_open_gets_its_state_and_others_still_run(tm
     broken = Host("broken", {"ansible_connection": "telnet"}, ())
     good = Host("localhost", {"ansible_connection": "local"}, ())
     done: list[str] = []
-    engine = Engine(EngineOptions(forks=2), on_host_done=lambda result, raw: done.append(result.host))
+    engine = Engine(EngineOptions(forks=2), on_host_done=lambda result, commands: done.append(result.host))
     bad_result, good_result = engine.run([(broken, list(playbook.plays)), (good, list(playbook.plays))])
     assert bad_result.status == "failed" and "not supported" in (bad_result.reason or "")
     assert good_result.status == "ok"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from diag.errors import TransportError
-from diag.transport import ConnectOptions, open_transport
+from diag.transport import ConnectOptions, Deadline, open_transport
 from diag.transport.ssh import SSHTransport
 from diag.transport.sshconfig import resolve_target
 from diag.transport.sshexec import remote_command
@@ -22,9 +22,20 @@ pytestmark = pytest.mark.ssh
 
 
 def transport(
-    fleet: Fleet, name: str, options: ConnectOptions | None = None, **hostvars: object
+    fleet: Fleet,
+    name: str,
+    options: ConnectOptions | None = None,
+    deadline: Deadline | None = None,
+    **hostvars: object,
 ) -> SSHTransport:
-    return SSHTransport(name, {**fleet.hosts[name], **hostvars}, options or fleet.options, become=False)
+    """A transport as the engine opens it, with a 30 s host deadline unless told."""
+    return SSHTransport(
+        name,
+        {**fleet.hosts[name], **hostvars},
+        options or fleet.options,
+        become=False,
+        deadline=deadline or Deadline.after(30.0),
+    )
 
 
 def failure(t: SSHTransport, command: str = "true", timeout_s: float = 10) -> TransportError:
@@ -257,7 +268,7 @@ def test_inventory_user_beats_cli_user_like_ansible(ssh_fleet: Fleet) -> None:
 
 
 def test_host_deadline_bounds_the_whole_host(ssh_fleet: Fleet) -> None:
-    t = transport(ssh_fleet, "h03", replace(ssh_fleet.options, host_deadline_s=2.0))
+    t = transport(ssh_fleet, "h03", deadline=Deadline.after(2.0))
     started = time.monotonic()
     try:
         assert t.run("true", timeout_s=30).ok

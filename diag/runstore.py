@@ -1,0 +1,215 @@
+"""The run folder: where a run is written as it happens, and the one reader of it.
+
+In: a ``RunResult`` being built and each host as it finishes. Out: ``run.json`` (metadata, written at
+the start and again at the end), ``hosts.jsonl`` (one line per finished host, flushed and fsynced:
+``{"host", "result", "raw", "commands", "vars"}``) and back: ``load_run`` (``pfdiag report``) and
+``load_recording`` (``pfdiag run --replay``) read the same lines. Any ``OSError`` while writing is a
+``ReportError`` naming the path (disk full, permission); a truncated last line (a killed run) is
+ignored on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from diag.errors import ReportError, UsageError
+from diag.findings import HostResult, RunResult
+from diag.inventory.model import Group, Host, Inventory
+from diag.secrets import Redactor
+from diag.transport.recording import RecordedCommand, command_key
+
+PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
+
+
+def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
+    """``-o DIR`` as given, else a fresh ``reports/<YYYYmmdd-HHMMSS>-<stem>/`` under ``cwd``."""
+    if out_dir is not None:
+        run_dir = out_dir if out_dir.is_absolute() else cwd / out_dir
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
+        return run_dir
+    base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    for n in range(1, 100):
+        run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ReportError(f"cannot create run folder {str(run_dir)!r}: {exc}") from None
+    raise ReportError(f"cannot find a free run folder name next to {str(base)!r}")
+
+
+def write_error(path: Path, exc: OSError) -> ReportError:
+    """The error of a run-folder or export file that cannot be written."""
+    return ReportError(
+        f"cannot write {str(path)!r}: {exc.strerror or exc}",
+        hint="check the free space and the permissions of that folder (or choose another with -o)",
+    )
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """``data`` as indented JSON, via a temp file and a rename (never half a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
+
+
+class HostsFile:
+    """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one."""
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self.redactor = redactor
+        try:
+            self.handle: IO[str] = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise write_error(path, exc) from None
+
+    def write(
+        self,
+        result: HostResult,
+        commands: Sequence[RecordedCommand] = (),
+        host_vars: Mapping[str, Any] | None = None,
+    ) -> None:
+        entry = {
+            "host": result.host,
+            "result": result.to_dict(),
+            "raw": result.raw,
+            "commands": [c.to_dict() for c in commands],
+            "vars": dict(host_vars or {}),
+        }
+        line = json.dumps(self.redactor.data(entry), default=str)
+        try:
+            self.handle.write(line + "\n")
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+
+    def close(self) -> None:
+        try:
+            self.handle.close()
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+
+
+def _metadata(run_dir: Path) -> RunResult:
+    meta_path = run_dir / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ReportError(f"{str(meta_path)!r} does not hold a run's metadata (a JSON object)")
+    fields = set(RunResult.__dataclass_fields__) - {"hosts"}
+    try:
+        run = RunResult(**{k: v for k, v in meta.items() if k in fields})
+    except TypeError as exc:
+        raise ReportError(f"{str(meta_path)!r} lacks a run's metadata: {exc}") from None
+    run.interrupted = run.interrupted or run.finished is None  # killed before it could say so
+    return run
+
+
+def _entries(run_dir: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Each line of hosts.jsonl as (where, number, entry)."""
+    hosts_path = run_dir / "hosts.jsonl"
+    try:
+        lines = hosts_path.read_text(encoding="utf-8").splitlines() if hosts_path.exists() else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"cannot read {str(hosts_path)!r}: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise TypeError("a line must be a JSON object")
+        except (ValueError, TypeError) as exc:
+            if number == len(lines):
+                return
+            raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
+        yield f"{hosts_path}:{number}", number == len(lines), entry
+
+
+def load_run(run_dir: Path) -> RunResult:
+    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``."""
+    return load_recording(run_dir).run
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedHost:
+    """One host of a recorded run: its result, every command it answered, its inventory vars."""
+
+    result: HostResult
+    commands: tuple[RecordedCommand, ...]
+    vars: dict[str, Any]
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A run folder as ``--replay`` reads it."""
+
+    path: Path
+    run: RunResult
+    hosts: tuple[RecordedHost, ...]
+
+    def inventory(self) -> Inventory:
+        """The recorded hosts and their groups, for ``-l`` and the plays' ``hosts:`` patterns."""
+        hosts = {h.result.host: Host(h.result.host, h.vars, h.groups) for h in self.hosts}
+        members: dict[str, list[str]] = {}
+        for host in hosts.values():
+            for group in host.groups or ("ungrouped",):
+                members.setdefault(group, []).append(host.name)
+        members.setdefault("ungrouped", [])
+        groups = {"all": Group("all", children=tuple(members))}
+        for name, names in members.items():
+            groups[name] = Group(name, tuple(names), parents=("all",), depth=1)
+        return Inventory(hosts, groups)
+
+
+def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+    raw = entry.get("raw")
+    result = HostResult.from_dict(entry["result"], raw=raw)
+    if "commands" in entry:
+        commands = tuple(RecordedCommand.from_dict(c) for c in entry["commands"] or ())
+    else:  # folders written before commands were recorded: the probe's output is all there is
+        commands = () if raw is None else (RecordedCommand(PROBE_KEY, 0, str(raw)),)
+    host_vars = entry.get("vars")
+    return RecordedHost(
+        result=result,
+        commands=commands,
+        vars=dict(host_vars) if isinstance(host_vars, Mapping) else {},
+        groups=tuple(str(g) for g in result.group_names),
+    )
+
+
+def load_recording(run_dir: Path) -> Recording:
+    """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
+    run = _metadata(run_dir)
+    hosts: list[RecordedHost] = []
+    for where, last, entry in _entries(run_dir):
+        try:
+            hosts.append(_recorded_host(entry))
+        except (ValueError, KeyError, TypeError) as exc:
+            if last:
+                break
+            raise ReportError(f"bad line in run folder: {exc}", where=where) from None
+    run.hosts = [h.result for h in hosts]
+    return Recording(run_dir, run, tuple(hosts))

@@ -1,0 +1,98 @@
+"""Every command a host answered, recorded so a run can be replayed without the host.
+
+In: a ``Transport``. Out: the same transport (``RecordingTransport``) that keeps a ``RecordedCommand``
+per command that ran (any exit code), in order; the engine writes them to ``hosts.jsonl`` and
+``diag.transport.replay`` answers from them. A command that raised ``TransportError`` (unreachable,
+timeout) is not recorded: the host's recorded state says how it failed.
+
+A command is recorded under its key (``command_key``), not its full text: pfdiag's own script
+commands (``sh -c '<probe.sh>' pfdiag MODE ARGS``) are keyed ``pfdiag MODE``, because the script text
+changes between pfdiag versions and the arguments carry the requested interval, ``top_n`` and the
+controller's pid, none of which a replay can honour (the recorded interval is the one measured). Any
+other command (a ``command:`` task's ``cmd``) is keyed by its exact text.
+
+>>> command_key("sh -c 'echo \\"'\\"'hi'\\"'\\"'' pfdiag probe 2 20 1 '' 4242")
+'pfdiag probe'
+>>> command_key("cat /proc/loadavg")
+'cat /proc/loadavg'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from diag.transport import CommandResult, Transport
+
+SCRIPT_PREFIX = "sh -c '"
+SCRIPT_NAME = "' pfdiag "  # $0 of pfdiag's script commands, right after the quoted script
+
+
+def command_key(command: str) -> str:
+    """The stable identity a command is recorded and replayed under (see the module docstring)."""
+    if command.startswith(SCRIPT_PREFIX):
+        at = command.rfind(SCRIPT_NAME)
+        if at > 0:
+            mode = command[at + len(SCRIPT_NAME) :].split(" ", 1)[0]
+            if mode.isidentifier():
+                return f"pfdiag {mode}"
+    return command
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCommand:
+    """One command a host answered: its key, exit code and output (one element of hosts.jsonl's
+    ``commands``)."""
+
+    key: str
+    exit_code: int
+    stdout: str
+    stderr: str = ""
+    elapsed_s: float = 0.0
+
+    @classmethod
+    def of(cls, result: CommandResult) -> RecordedCommand:
+        return cls(
+            command_key(result.command), result.exit_code, result.stdout, result.stderr, result.elapsed_s
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecordedCommand:
+        """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed entry (the reader says where)."""
+        if not isinstance(data["key"], str) or not isinstance(data["stdout"], str):
+            raise TypeError(f"a recorded command needs a string key and stdout, got {dict(data)!r:.80}")
+        return cls(
+            key=data["key"],
+            exit_code=int(data["exit_code"]),
+            stdout=data["stdout"],
+            stderr=str(data.get("stderr") or ""),
+            elapsed_s=float(data.get("elapsed_s") or 0.0),
+        )
+
+
+class RecordingTransport:
+    """Runs commands through ``inner`` and records each answer in ``recorded``."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.host = inner.host
+        self.local = inner.local
+        self.recorded: list[RecordedCommand] = []
+
+    def run(self, command: str, *, timeout_s: float) -> CommandResult:
+        result = self.inner.run(command, timeout_s=timeout_s)
+        self.recorded.append(RecordedCommand.of(result))
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
