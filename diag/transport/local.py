@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from diag.errors import TransportError
-from diag.transport import CommandResult
+from diag.transport.base import CommandResult
 
 
 class LocalTransport:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from diag.transport import CommandResult, Transport
+from diag.transport.base import CommandResult, Transport
 
 SCRIPT_PREFIX = "sh -c '"
 SCRIPT_NAME = "' pfdiag "  # $0 of pfdiag's script commands, right after the quoted script

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from diag.errors import TransportError
-from diag.transport import CommandResult
+from diag.transport.base import CommandResult
 from diag.transport.recording import RecordedCommand, command_key
 
 REPLAY_VAR = "pfdiag_replay"

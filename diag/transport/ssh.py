@@ -22,7 +22,7 @@ import paramiko
 from fabric import Config, Connection
 
 from diag.errors import TransportError
-from diag.transport import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
+from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
 from diag.transport.hostkeys import (
     HostKeyPolicy,
     UnknownHostKey,
