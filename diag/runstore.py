@@ -69,11 +69,16 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 class HostsFile:
-    """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one."""
+    """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one.
 
-    def __init__(self, path: Path, redactor: Redactor) -> None:
+    ``sync_each`` False (a replay: it can simply be run again) fsyncs once, at ``close``: one fsync
+    per host costs more than replaying the host.
+    """
+
+    def __init__(self, path: Path, redactor: Redactor, *, sync_each: bool = True) -> None:
         self.path = path
         self.redactor = redactor
+        self.sync_each = sync_each
         try:
             self.handle: IO[str] = path.open("w", encoding="utf-8")
         except OSError as exc:
@@ -96,12 +101,16 @@ class HostsFile:
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
-            os.fsync(self.handle.fileno())
+            if self.sync_each:
+                os.fsync(self.handle.fileno())
         except OSError as exc:
             raise write_error(self.path, exc) from None
 
     def close(self) -> None:
         try:
+            if not self.handle.closed:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
             self.handle.close()
         except OSError as exc:
             raise write_error(self.path, exc) from None

@@ -2,7 +2,7 @@
 
 In: this machine, root, the workload programs in tests/workloads/ and the loopback sshd fleet of
 tests/fixtures/sshd_fleet.py. Out: one run folder per scenario under ``tests/data/runs/<name>/``
-(``run.json`` + ``hosts.jsonl``, exactly what ``diag.api.load_run`` reads; ``report.md`` is dropped).
+(``run.json`` + ``hosts.jsonl``, exactly what ``diag.runstore.load_run`` reads; ``report.md`` is dropped).
 
 Run: ``python -m tests.report.record_runs [--out tests/data/runs] [--interval 2]``
 """

@@ -1,0 +1,80 @@
+"""The run folder: an OSError while writing it (disk full, a path that cannot be a file) is a
+clear error naming the path, exit 1, not an internal error (250); the reader says which line is bad.
+
+Runs replay a recorded folder (tests/data/runs), so nothing is sampled and the writes are the point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diag.cli import ExitCode, main
+from diag.errors import ReportError
+from diag.runstore import load_run
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = REPO / "tests" / "data" / "runs" / "quiet"
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+
+
+def run(capsys: Any, *argv: str) -> tuple[int, str]:
+    code = main(["run", TRIAGE, "--replay", str(QUIET), *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in err
+    return code, err
+
+
+@contextlib.contextmanager
+def tiny_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A real, nearly full filesystem: a tmpfs of ``size`` mounted on ``path`` (root only)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_under_the_run_folder_names_hosts_jsonl_and_exits_1(tmp_path: Path, capsys: Any) -> None:
+    with tiny_filesystem(tmp_path / "full", "8k") as full:
+        code, err = run(capsys, "-o", str(full / "run"))
+    assert code == ExitCode.ERROR
+    assert f"cannot write {str(full / 'run' / 'hosts.jsonl')!r}: No space left on device" in err
+    assert "hint: check the free space" in err
+
+
+def test_a_json_path_that_cannot_be_written_names_it_and_exits_1(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n")
+    target = tmp_path / "a-file" / "result.json"
+    code, err = run(capsys, "-o", str(tmp_path / "run"), "--json", str(target))
+    assert code == ExitCode.ERROR
+    assert f"ERROR: cannot write {str(target)!r}: " in err  # mkdir of its folder: File exists
+    assert load_run(tmp_path / "run").hosts  # the run folder itself was written before the export
+
+
+def test_a_csv_folder_that_cannot_be_made_names_it(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "a-file").write_text("x\n")
+    code, err = run(capsys, "-o", str(tmp_path / "run"), "--csv", str(tmp_path / "a-file" / "csv"))
+    assert code == ExitCode.ERROR
+    assert str(tmp_path / "a-file" / "csv") in err
+
+
+def test_a_bad_line_inside_hosts_jsonl_is_named_with_its_number(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text((QUIET / "run.json").read_text())
+    lines = (QUIET / "hosts.jsonl").read_text().splitlines()
+    (tmp_path / "hosts.jsonl").write_text("\n".join([lines[0], "{not json", lines[1]]) + "\n")
+    with pytest.raises(ReportError) as caught:
+        load_run(tmp_path)
+    assert caught.value.where == f"{tmp_path / 'hosts.jsonl'}:2"
+    # a truncated last line (a killed run) is ignored
+    (tmp_path / "hosts.jsonl").write_text(lines[0] + "\n" + lines[1][:100])
+    assert [h.host for h in load_run(tmp_path).hosts] == ["web02"]
