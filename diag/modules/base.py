@@ -13,15 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from diag.errors import DiagError
 from diag.findings import Finding, Remediation, Verdict
 from diag.playbook.expressions import Templar
+from diag.probe.facts import Facts
+from diag.probe.measurements import HostSample
 from diag.transport import ConnectOptions, Transport
-
-if TYPE_CHECKING:
-    from diag.probe import Sample
 
 # How each argument is treated before ``Module.run`` sees it:
 #   template   - rendered by the engine (a lone "{{ expr }}" gives the native value)
@@ -43,11 +42,10 @@ class Arg:
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
-    """What ``sample`` measured, for the host's result: the typed sample, its ``register:`` view
-    (computed once) and the probe's raw output (kept in hosts.jsonl)."""
+    """What ``sample`` measured, for the host's result: the typed sample and the probe's raw output
+    (kept in hosts.jsonl)."""
 
-    sample: Sample
-    view: Mapping[str, Any]
+    sample: HostSample
     raw: str
 
 
@@ -67,7 +65,7 @@ class Outcome:
     remediation: tuple[Remediation, ...] = ()
     facts: Mapping[str, Any] = field(default_factory=dict)
     display: str | None = None
-    host_facts: Mapping[str, Any] | None = None
+    host_facts: Facts | None = None
     measurement: Measurement | None = None
 
 

@@ -202,14 +202,10 @@ class _HostRun:
         if outcome.verdict is not None:
             result.verdict = outcome.verdict
         if outcome.host_facts is not None:
-            result.facts = dict(outcome.host_facts)
-        measurement = outcome.measurement
-        if measurement is not None:
-            view = measurement.view
-            result.sample = dict(view)
-            result.rates = dict(view.get("rates") or {})
-            result.top_processes = list(view.get("processes") or [])
-            result.raw = measurement.raw
+            result.facts = outcome.host_facts
+        if outcome.measurement is not None:
+            result.sample = outcome.measurement.sample
+            result.raw = outcome.measurement.raw
         self.facts.update(outcome.facts)
         self.register(task, dict(outcome.registered))
 
