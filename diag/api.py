@@ -226,9 +226,13 @@ def _preload_reports() -> None:
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
+    recording = prepared.recording
+    if recording is not None and request.out_dir is not None:
+        out_dir = request.out_dir if request.out_dir.is_absolute() else _cwd(request) / request.out_dir
+        if out_dir.resolve() == recording.path.resolve():
+            raise UsageError("-o names the run folder being replayed", hint="a replay writes a new one")
     run_dir = make_run_dir(request.out_dir, _cwd(request), prepared.playbook.stem)
     redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
-    recording = prepared.recording
     run = RunResult(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories) if recording is None else list(recording.run.inventory),

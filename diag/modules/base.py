@@ -92,7 +92,7 @@ class TaskSkipped(DiagError):
         super().__init__(reason)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HostContext:
     """What a module may read on one host while one task runs (it changes nothing: it returns an Outcome).
 

@@ -125,6 +125,12 @@ def test_replay_refuses_an_inventory_and_a_folder_that_is_not_a_run(tmp_path: Pa
     assert "--replay takes its hosts from the recorded run" in capsys.readouterr().err
     assert main(["run", TRIAGE, "--replay", str(tmp_path)]) == 1
     assert "is not a run folder (no run.json)" in capsys.readouterr().err
+    copy = tmp_path / "copy"
+    shutil.copytree(RUNS / "quiet", copy)
+    before = digest(copy)
+    assert main(["run", TRIAGE, "--replay", str(copy), "-o", str(copy)]) == 5
+    assert "-o names the run folder being replayed" in capsys.readouterr().err
+    assert digest(copy) == before
 
 
 def _probe_lines(raw: str) -> list[str]:

@@ -1,0 +1,69 @@
+"""What a replay costs: `pfdiag run triage --replay` of an N-host recording, wall and CPU time.
+
+The recording is tests/data/runs/quiet (5 real hosts) cloned and renamed to N hosts in 10 groups;
+each size runs in a fresh `python -m diag` (start-up and report included), `--rounds` times.
+
+    python bench/replay_cost.py --sizes 200,1000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = REPO / "tests" / "data" / "runs" / "quiet"
+
+
+def make_recording(folder: Path, n: int) -> Path:
+    entries = [json.loads(line) for line in (QUIET / "hosts.jsonl").read_text().splitlines()]
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text((QUIET / "run.json").read_text())
+    with (folder / "hosts.jsonl").open("w") as out:
+        for i in range(n):
+            entry = entries[i % len(entries)]
+            name = f"h{i:04d}"
+            result = {**entry["result"], "host": name, "group_names": [f"g{i % 10}"]}
+            out.write(json.dumps({**entry, "host": name, "result": result}) + "\n")
+    return folder
+
+
+def replay_once(recording: Path, out: Path) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "diag", "run", "triage", "--replay", str(recording), "-o", str(out)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200", help="host counts, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pfdiag-replay-bench-") as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            recording = make_recording(Path(tmp) / f"rec{n}", n)
+            runs = [replay_once(recording, Path(tmp) / f"out{n}-{r}") for r in range(args.rounds)]
+            walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+            print(f"{n:5d} hosts: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}),"
+                  f" CPU median {statistics.median(cpus):.2f} s, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
