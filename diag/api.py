@@ -33,6 +33,7 @@ from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress
+from diag.safeio import check_output_dir, check_output_file, open_append_new, write_text
 from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
 
@@ -167,6 +168,7 @@ def make_run_dir(request: RunRequest, stem: str) -> Path:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
+        check_output_dir(run_dir, "the run folder (-o)")
         return run_dir
     base = _cwd(request) / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     for n in range(1, 100):
@@ -182,9 +184,7 @@ def make_run_dir(request: RunRequest, stem: str) -> Path:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n", what="run metadata")
 
 
 class _HostsFile:
@@ -193,7 +193,10 @@ class _HostsFile:
     def __init__(self, path: Path, redactor: Redactor) -> None:
         self.path = path
         self.redactor = redactor
-        self.handle: IO[str] = path.open("w", encoding="utf-8")
+        try:
+            self.handle: IO[str] = os.fdopen(open_append_new(path), "w", encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"cannot create {str(path)!r}: {exc.strerror}") from None
 
     def write(self, result: HostResult, raw: str | None) -> None:
         entry = {"host": result.host, "result": result.to_dict(), "raw": raw}
@@ -223,6 +226,18 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _export_paths(request: RunRequest) -> tuple[Path | None, Path | None]:
+    """``--json`` and ``--csv`` made absolute and checked writable, so a typo fails before sampling."""
+    json_path, csv_dir = request.json_path, request.csv_dir
+    if json_path is not None:
+        json_path = json_path if json_path.is_absolute() else _cwd(request) / json_path
+        check_output_file(json_path, "--json")
+    if csv_dir is not None:
+        csv_dir = csv_dir if csv_dir.is_absolute() else _cwd(request) / csv_dir
+        check_output_dir(csv_dir, "--csv")
+    return json_path, csv_dir
+
+
 def _preload_reports() -> None:
     with contextlib.suppress(Exception):  # a real import error shows when the reports are written
         importlib.import_module("diag.report.files")
@@ -231,6 +246,7 @@ def _preload_reports() -> None:
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
+    json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
     run_dir = make_run_dir(request, prepared.playbook.stem)
     redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
     run = RunResult(
@@ -297,12 +313,6 @@ def run_playbook(request: RunRequest) -> RunResult:
         preload.join()
     from diag.report import write_reports
 
-    json_path = request.json_path
-    if json_path is not None and not json_path.is_absolute():
-        json_path = _cwd(request) / json_path
-    csv_dir = request.csv_dir
-    if csv_dir is not None and not csv_dir.is_absolute():
-        csv_dir = _cwd(request) / csv_dir
     write_reports(run, run_dir, json_path=json_path, csv_dir=csv_dir, plots=request.plots)
     return run
 

@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import os
 import sys
 import traceback
 from enum import IntEnum
@@ -72,6 +73,21 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def _out(text: object = "", *, end: str = "\n") -> None:
+    """Print to stdout. A reader that went away (``| head -1``) ends the output quietly, as for other
+    CLIs; a stdout that cannot be written (``> /dev/full``) is an error, not a traceback."""
+    try:
+        sys.stdout.write(f"{text}{end}")
+        sys.stdout.flush()
+    except OSError as exc:
+        # the rest of the output goes nowhere, and Python's own flush at exit stays quiet too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        if not isinstance(exc, BrokenPipeError):
+            raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -154,8 +170,10 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     )
 
     def emit(line: str) -> None:
-        stream = sys.stderr if line.startswith("[WARNING]") else sys.stdout
-        print(line, file=stream, flush=True)
+        if line.startswith("[WARNING]"):
+            print(line, file=sys.stderr, flush=True)
+        else:
+            _out(line)
 
     return RunRequest(
         playbook=args.playbook,
@@ -192,26 +210,26 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("--plots needs matplotlib", hint="pip install 'pfdiag[plots]'")
     if args.syntax_check:
         playbook = api.check_syntax(request)
-        print(f"playbook: {playbook.path}")
+        _out(f"playbook: {playbook.path}")
         return ExitCode.OK
     if args.list_tasks:
-        print(f"playbook: {request.playbook}\n")
+        _out(f"playbook: {request.playbook}\n")
         for i, (play, tasks) in enumerate(api.list_tasks(request), 1):
-            print(_play_header(i, play) + "\n    tasks:")
+            _out(_play_header(i, play) + "\n    tasks:")
             for task in tasks:
-                print(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
+                _out(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
         return ExitCode.OK
     if args.list_hosts:
-        print(f"playbook: {request.playbook}\n")
+        _out(f"playbook: {request.playbook}\n")
         for i, (play, hosts) in enumerate(api.list_hosts(request), 1):
-            print(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
+            _out(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
             for name in hosts:
-                print(f"      {name}")
+                _out(f"      {name}")
         return ExitCode.OK
     from diag.report import render_terminal
 
     run = api.run_playbook(request)
-    print(render_terminal(run))
+    _out(render_terminal(run))
     if run.interrupted:
         print("interrupted: finished hosts are saved in the run folder", file=sys.stderr)
     return run_exit_code(run, args.fail_on)
@@ -234,7 +252,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         try:
             for path in write_csv(run, args.output):
-                print(path)
+                _out(path)
         except OSError as exc:
             raise DiagError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
         return ExitCode.OK
@@ -243,12 +261,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         text = render_csv(run)
     if args.output is None:
-        sys.stdout.write(text)
+        _out(text, end="")
     else:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise DiagError(f"cannot write {str(args.output)!r}: {exc}") from None
+        from diag.safeio import write_text
+
+        write_text(args.output, text, what="report")
     return ExitCode.OK
 
 
@@ -257,13 +274,13 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     inv = load_inventory(list(args.inventory), cwd=Path.cwd())
     if args.graph:
-        print(inv.graph())
+        _out(inv.graph())
     elif args.host:
         if args.host not in inv.hosts:
             raise InventoryError(f"host {args.host!r} is not in the inventory")
-        print(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
+        _out(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
     else:
-        print(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
+        _out(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
     return ExitCode.OK
 
 

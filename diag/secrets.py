@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from diag.yamlsafe import load_text
+
 MASK = "********"
 # Ansible's own secret variables; the generic rule below covers them too, the list documents them.
 ANSIBLE_SECRET_NAMES = frozenset(
@@ -69,7 +71,7 @@ def _redact_extra_var(text: str) -> str:
         return text  # a file name, not the secret itself
     if stripped.startswith("{"):
         try:
-            data = yaml.safe_load(stripped)
+            data = load_text(stripped)
         except yaml.YAMLError:
             data = None
         if isinstance(data, Mapping):

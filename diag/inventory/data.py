@@ -114,7 +114,12 @@ class InventoryData:
 
     def set_group_var(self, group: str, key: str, value: Any) -> None:
         if key == "ansible_group_priority":
-            self.groups[group].priority = int(value)
+            try:
+                self.groups[group].priority = int(value)
+            except (TypeError, ValueError, OverflowError):
+                raise BuildError(
+                    f"ansible_group_priority of group {group!r} must be a whole number, got {value!r}"
+                ) from None
         else:
             set_var(self.groups[group].vars, key, value)
 

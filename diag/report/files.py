@@ -9,8 +9,6 @@ rendered from that.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pandas as pd
 from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
 from diag.report.markdown import render_markdown
+from diag.safeio import write_text
 
 JSON_SCHEMA_VERSION = 1
 PLOTS_DIR = "plots"
@@ -80,16 +79,9 @@ def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path``: temp file + rename for a regular file, in place for a device or FIFO
+    (``diag.safeio.write_text``); a full disk is a ``ReportError`` naming the path."""
+    write_text(path, text, what="report file")
 
 
 def write_reports(
