@@ -26,6 +26,7 @@ import diag
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
 from diag.playbook import DEFAULT_FORKS
+from diag.playbook.argcheck import check_extra_var_args
 from diag.playbook.engine import Engine, EngineOptions
 from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
@@ -97,8 +98,10 @@ def _cwd(request: RunRequest) -> Path:
 
 def check_syntax(request: RunRequest) -> Playbook:
     """``--syntax-check``: parse ``-e`` and validate the whole playbook; run nothing, connect nowhere."""
-    parse_extra_vars(request.extra_vars, cwd=_cwd(request))
-    return load_playbook(resolve_playbook(request.playbook, cwd=_cwd(request)))
+    extra_vars = parse_extra_vars(request.extra_vars, cwd=_cwd(request))
+    playbook = load_playbook(resolve_playbook(request.playbook, cwd=_cwd(request)))
+    check_extra_var_args(playbook, extra_vars)
+    return playbook
 
 
 def list_tasks(request: RunRequest) -> list[tuple[Play, list[Task]]]:
@@ -115,6 +118,7 @@ def prepare(request: RunRequest) -> Prepared:
     cwd = _cwd(request)
     extra_vars = parse_extra_vars(request.extra_vars, cwd=cwd)
     playbook = load_playbook(resolve_playbook(request.playbook, cwd=cwd))
+    check_extra_var_args(playbook, extra_vars)
     from diag.inventory import implicit_localhost, load_inventory
 
     if request.inventories:

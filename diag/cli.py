@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import diag
 from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, TransportError, UsageError
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.limits import finite_positive
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, secret_values
 from diag.transport import ConnectOptions
@@ -145,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(value: float | int | None, flag: str) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"{flag} must be positive, got {value}")
+    if value is not None:
+        finite_positive(value, flag)  # nan and inf too: they would mean "never" or "at once"
 
 
 def _request(args: argparse.Namespace, argv: list[str]) -> Any:

@@ -70,6 +70,7 @@ def check_interval(value: Any, what: str = "interval_s") -> float:
     Traceback (most recent call last):
     ...
     diag.errors.UsageError: interval_s must be a number of seconds from 0.1 to 3600, got 0.01
+      hint: below 0.1 s the probe's own forks show up as page faults
     """
     number = as_number(value)
     if number is None or not math.isfinite(number) or not MIN_INTERVAL_S <= number <= MAX_INTERVAL_S:

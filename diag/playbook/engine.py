@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from diag.errors import DiagError, TransportError
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.modules import MODULES
-from diag.modules.base import HostContext, TaskFailed, TaskSkipped
+from diag.modules.base import HostContext, TaskFailed, TaskSkipped, arg_problems
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.model import Play, Task, task_selected
@@ -198,6 +198,8 @@ class _HostRun:
         for key, spec in specs.items():
             if key not in args and spec.default is not None:
                 args[key] = spec.default
+        for key, problem in arg_problems(specs, args):  # what templating produced, checked as literals are
+            raise TaskFailed(f"argument {key} {problem}")
         return module.run(args, ctx)
 
     def register(self, task: Task, value: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from diag.errors import PlaybookError
 from diag.modules import MODULES
-from diag.modules.base import Module
+from diag.modules.base import Module, arg_problems
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_file
 from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
@@ -274,6 +274,9 @@ class _Checker:
                         self.expression(line, f"{label}: {key}", item)
                 else:
                     self.template(line, f"{label}: {key}", value)
+        if not cls.any_args:
+            for key, problem in arg_problems(cls.args, args):
+                self.problem(line, f"{label}: {key} {problem}", cls.args[key].help or None)
         for message, hint in cls().check_args(args):
             self.problem(line, f"{label}: {message}", hint)
 
