@@ -34,7 +34,8 @@ from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress
-from diag.safeio import check_output_dir, check_output_file, open_append_new, write_text
+from diag.runmeta import PLANNED_HOSTS, check_metadata, never_finished
+from diag.safeio import check_output_dir, check_output_file, open_append_new, read_text, write_text
 from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
 
@@ -264,7 +265,8 @@ def run_playbook(request: RunRequest) -> RunResult:
         version=diag.__version__,
         run_dir=str(run_dir),
     )
-    _write_json(run_dir / "run.json", run.metadata())
+    planned = {PLANNED_HOSTS: [host.name for host, _ in prepared.plan]}
+    _write_json(run_dir / "run.json", {**run.metadata(), **planned})
     connect = replace(request.connect, host_deadline_s=_deadline_s(request, prepared))
     options = EngineOptions(
         forks=request.forks,
@@ -312,7 +314,7 @@ def run_playbook(request: RunRequest) -> RunResult:
     if run.interval_s is None:
         run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _write_json(run_dir / "run.json", run.metadata())
+    _write_json(run_dir / "run.json", {**run.metadata(), **planned})
     if preload is not None:
         preload.join()
     from diag.report import write_reports
@@ -322,30 +324,50 @@ def run_playbook(request: RunRequest) -> RunResult:
 
 
 def load_run(run_dir: Path) -> RunResult:
-    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``.
+    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``; see ``read_run``."""
+    return read_run(run_dir)[0]
 
-    A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is ignored.
+
+def read_run(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """A run folder back as a ``RunResult``, plus what is missing from it (one sentence each).
+
+    A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is skipped and said; each
+    host ``run.json`` planned that has no line gets a result ``interrupted`` ("never finished").
     """
     meta_path = run_dir / "run.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        text = read_text(meta_path, what="run metadata", error=ReportError)
     except FileNotFoundError:
         raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
+    try:
+        meta = check_metadata(json.loads(text), str(meta_path))
+    except ValueError as exc:
+        raise ReportError(f"run.json is not JSON: {exc}", where=str(meta_path)) from None
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     run = RunResult(**{k: v for k, v in meta.items() if k in fields})
     run.interrupted = run.interrupted or run.finished is None  # killed before it could say so
     hosts_path = run_dir / "hosts.jsonl"
-    lines = hosts_path.read_text(encoding="utf-8").splitlines() if hosts_path.exists() else []
+    problems: list[str] = []
+    try:
+        lines = read_text(hosts_path, what="host results", error=ReportError).splitlines()
+    except FileNotFoundError:
+        lines = []
+        problems.append(f"{hosts_path} is missing: no host result was saved")
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
             run.hosts.append(HostResult.from_dict(entry["result"], raw=entry.get("raw")))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if number == len(lines):
+                problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
                 break
             raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-    return run
+    missing = never_finished(meta.get(PLANNED_HOSTS, []), run.hosts)
+    if missing:
+        names = ", ".join(h.host for h in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        problems.append(f"{len(missing)} planned host(s) never finished: {names}")
+        run.hosts.extend(missing)
+        run.interrupted = True
+    return run, problems

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 import traceback
 from enum import IntEnum
 from pathlib import Path
@@ -239,7 +240,11 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
 
-    run = api.load_run(args.run_dir)
+    run, problems = api.read_run(args.run_dir)
+    for problem in problems:  # what is there is rendered all the same
+        print(f"[WARNING]: {problem}", file=sys.stderr)
+    # no hosts.jsonl at all: the report would show nothing but the plan, and the exit code says so
+    done = ExitCode.OK if (args.run_dir / "hosts.jsonl").exists() else ExitCode.ERROR
     if args.format == "md":
         from diag.report.markdown import render_markdown
 
@@ -256,7 +261,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 _out(path)
         except OSError as exc:
             raise DiagError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
-        return ExitCode.OK
+        return done
     else:
         from diag.report import render_csv
 
@@ -267,7 +272,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from diag.safeio import write_text
 
         write_text(args.output, text, what="report")
-    return ExitCode.OK
+    return done
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
@@ -322,3 +327,15 @@ def main(argv: list[str] | None = None) -> int:
         if verbosity >= 3:
             traceback.print_exc()
         return ExitCode.INTERNAL
+
+
+def entry() -> None:
+    """The ``pfdiag`` command: ``main()``, then exit without waiting for host threads that an interrupt
+    gave up on (their results are already on disk as ``interrupted``)."""
+    code = main()
+    if any(t.name.startswith("pfdiag-host") and t.is_alive() for t in threading.enumerate()):
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

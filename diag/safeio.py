@@ -63,16 +63,17 @@ def read_text(
         raise error(f"{what} {str(path)!r} is a directory", where=where) from None
     except OSError as exc:
         raise error(f"cannot read {what} {str(path)!r}: {exc.strerror}", where=where) from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise error(f"{what} {str(path)!r} is a directory", where=where)
-        if not stat.S_ISREG(mode):
-            raise error(
-                f"{what} {str(path)!r} is {kind_of(mode)}, not a regular file",
-                where=where,
-                hint="give a file (pfdiag does not read devices, FIFOs or sockets)",
-            )
+        raise error(
+            f"{what} {str(path)!r} is {kind_of(mode)}, not a regular file",
+            where=where,
+            hint="give a file (pfdiag does not read devices, FIFOs or sockets)",
+        )
+    with os.fdopen(fd, "rb") as handle:
         try:
             os.set_blocking(fd, True)
             data = handle.read(limit + 1)
