@@ -231,6 +231,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _play_vars(prepared: Prepared) -> Iterator[Mapping[str, Any]]:
+    """Every variable layer of the playbook (play vars, vars_files, task vars), for the secrets in it."""
+    for play in prepared.playbook.plays:
+        yield play.vars
+        yield play.vars_files_vars
+        yield from (task.vars for task in play.tasks)
+
+
 def _export_paths(request: RunRequest) -> tuple[Path | None, Path | None]:
     """``--json`` and ``--csv`` made absolute and checked writable, so a typo fails before sampling."""
     json_path, csv_dir = request.json_path, request.csv_dir
@@ -253,7 +261,9 @@ def run_playbook(request: RunRequest) -> RunResult:
     prepared = prepare(request)
     json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
     run_dir = make_run_dir(request, prepared.playbook.stem)
-    redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
+    redactor = Redactor(
+        secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan), *_play_vars(prepared))
+    )
     run = RunResult(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories),

@@ -26,7 +26,7 @@ from diag.errors import DiagError, InventoryError, ParseError, PlaybookError, Tr
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
 from diag.limits import finite_positive
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
-from diag.secrets import Redactor, secret_values
+from diag.secrets import Redactor, mask_assignments, secret_values
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
@@ -72,6 +72,12 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` (exit 5) instead of exiting with 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no prefix matching: `--extra api_token=...` must not silently mean --extra-vars (and then
+        # escape the masking of -e values in run.json)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see `{self.prog} --help`")
@@ -317,13 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:
-        print(f"ERROR: {_argv_redactor(argv).text(exc.render())}", file=sys.stderr)
+        print(f"ERROR: {mask_assignments(_argv_redactor(argv).text(exc.render()))}", file=sys.stderr)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:
-        print(f"internal error: {type(exc).__name__}: {exc} ({REPORT_TO})", file=sys.stderr)
+        detail = mask_assignments(_argv_redactor(argv).text(str(exc)))
+        print(f"internal error: {type(exc).__name__}: {detail} ({REPORT_TO})", file=sys.stderr)
         if verbosity >= 3:
             traceback.print_exc()
         return ExitCode.INTERNAL

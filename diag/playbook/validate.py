@@ -19,6 +19,7 @@ from diag.modules.base import Module, arg_problems
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_file
 from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
+from diag.secrets import MASK, is_secret_name
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -50,11 +51,12 @@ class _Checker:
         except ExpressionError as exc:
             self.problem(line, f"{label}: {exc.expression!r} does not parse: {exc.detail}")
 
-    def template(self, line: int, label: str, value: Any) -> None:
+    def template(self, line: int, label: str, value: Any, *, secret: bool = False) -> None:
         try:
             self.templar.check_template(value)
         except ExpressionError as exc:
-            self.problem(line, f"{label}: template {exc.expression!r} does not parse: {exc.detail}")
+            quoted = MASK if secret else repr(exc.expression)  # a secret's template holds the secret
+            self.problem(line, f"{label}: template {quoted} does not parse: {exc.detail}")
 
     # -- plays --------------------------------------------------------------------------------------
 
@@ -114,7 +116,8 @@ class _Checker:
         for name, item in value.items():
             if not isinstance(name, str) or not _IDENTIFIER.match(name):
                 self.problem(_line(value, name), f"{label}: variable name {name!r} is not a valid identifier")
-            self.template(_line(value, name), f"{label}: variable {name!r}", item)
+            secret = isinstance(name, str) and is_secret_name(name)
+            self.template(_line(value, name), f"{label}: variable {name!r}", item, secret=secret)
         return dict(value)
 
     def vars_files(self, raw: MarkedMap, play: str) -> dict[str, Any]:
