@@ -80,18 +80,25 @@ class VarsDirs:
 
     def __init__(self) -> None:
         self._cache: dict[Path, dict[str, Any]] = {}
-        self._listable: set[Path] = set()
+        self._folders: dict[Path, bool] = {}
 
     def _vars_for(self, base: Path, subdir: str, name: str) -> dict[str, Any]:
-        folder = base / subdir
-        if name.startswith("/") or not folder.is_dir():
+        if name.startswith("/"):
             return {}
-        if folder not in self._listable:
-            try:
-                os.listdir(folder)
-            except OSError as exc:
-                raise InventoryError(f"cannot list vars folder: {exc.strerror}", where=str(folder)) from None
-            self._listable.add(folder)
+        folder = base / subdir
+        present = self._folders.get(folder)
+        if present is None:  # looked at once per folder, not once per host and group
+            present = folder.is_dir()
+            if present:
+                try:
+                    os.listdir(folder)
+                except OSError as exc:
+                    raise InventoryError(
+                        f"cannot list vars folder: {exc.strerror}", where=str(folder)
+                    ) from None
+            self._folders[folder] = present
+        if not present:
+            return {}
         merged: dict[str, Any] = {}
         for path in find_vars_files(folder, name):
             if path not in self._cache:
