@@ -35,7 +35,14 @@ from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress
 from diag.runmeta import PLANNED_HOSTS, check_metadata, never_finished
-from diag.safeio import check_output_dir, check_output_file, open_append_new, read_text, write_text
+from diag.safeio import (
+    check_output_dir,
+    check_output_file,
+    json_text,
+    open_append_new,
+    read_text,
+    write_text,
+)
 from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
 
@@ -189,7 +196,7 @@ def make_run_dir(request: RunRequest, stem: str) -> Path:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2, default=str) + "\n", what="run metadata")
+    write_text(path, json_text(data, indent=2) + "\n", what="run metadata")
 
 
 class _HostsFile:
@@ -205,7 +212,7 @@ class _HostsFile:
 
     def write(self, result: HostResult, raw: str | None) -> None:
         entry = {"host": result.host, "result": result.to_dict(), "raw": raw}
-        line = json.dumps(self.redactor.data(entry), default=str)
+        line = json_text(self.redactor.data(entry))
         self.handle.write(line + "\n")
         self.handle.flush()
         os.fsync(self.handle.fileno())

@@ -257,8 +257,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = render_markdown(run)
     elif args.format == "json":
         from diag.report.files import run_to_json
+        from diag.safeio import json_text
 
-        text = json.dumps(run_to_json(run), indent=2, default=str) + "\n"
+        text = json_text(run_to_json(run), indent=2) + "\n"
     elif args.output is not None:
         from diag.report import write_csv
 

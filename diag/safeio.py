@@ -14,10 +14,13 @@ replace the device node itself; a symlink is followed. Files pfdiag creates have
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from diag.errors import DiagError, ReportError, UsageError
 from diag.limits import MAX_INPUT_BYTES
@@ -189,3 +192,23 @@ def open_append_new(path: Path) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     os.fchmod(fd, FILE_MODE)
     return fd
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by None, so it is valid JSON (null).
+
+    >>> finite({"threshold": float("nan"), "v": [1.5, float("inf")]})
+    {'threshold': None, 'v': [1.5, None]}
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
+
+
+def json_text(data: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """JSON that other tools can read: NaN/inf as null (``allow_nan=False`` proves none is left)."""
+    return json.dumps(finite(data), indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)

@@ -8,7 +8,6 @@ rendered from that.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pandas as pd
 from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
 from diag.report.markdown import render_markdown
-from diag.safeio import write_text
+from diag.safeio import json_text, write_text
 
 JSON_SCHEMA_VERSION = 1
 PLOTS_DIR = "plots"
@@ -75,7 +74,7 @@ def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
     """The JSON document as text: indented up to ``PRETTY_JSON_HOSTS`` hosts, compact above (Python's
     C encoder only runs without indent: 1,000 hosts take a fifth of the time)."""
     indent = 2 if len(run.hosts) <= PRETTY_JSON_HOSTS else None
-    return json.dumps(run_to_json(run, fleet), indent=indent, default=str) + "\n"
+    return json_text(run_to_json(run, fleet), indent=indent) + "\n"
 
 
 def write_atomic(path: Path, text: str) -> None:

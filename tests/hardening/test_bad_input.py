@@ -96,3 +96,31 @@ def test_a_very_long_host_list_is_a_host_list_not_a_crash(capsys):
     hosts = ",".join(f"h{n}" for n in range(3000)) + ","
     code = main(["inventory", "-i", hosts, "--graph"])
     assert code == 0 and "h2999" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("ok: 1\n1: numeric key\n", 2, "not a valid identifier"),
+        ("ok: 1\n[a, b]: 2\n", 2, "must be a scalar"),
+        ('ok: 1\nbroken: "{{ x + }}"\n', 2, "does not parse"),
+        ("ok: 1\ndb_token: \"{{ 'SEKRIT' + }}\"\n", 2, "does not parse"),
+    ],
+)
+def test_vars_files_are_validated_with_their_own_lines(tmp_path, capsys, text, line, message):
+    (tmp_path / "vars.yml").write_text(text)
+    (tmp_path / "pb.yml").write_text(PLAY.replace("  tasks:", "  vars_files: [vars.yml]\n  tasks:"))
+    code, err = _run(capsys, "run", "pb.yml", "--syntax-check")
+    assert code == 4 and f"vars.yml:{line}" in err and message in err and "SEKRIT" not in err
+
+
+def test_nan_threshold_from_extra_vars_never_writes_nan_into_json(tmp_path, capsys):
+    (tmp_path / "pb.yml").write_text(
+        "- hosts: all\n  tasks:\n    - check: {id: x, value: '1', op: '>', threshold: '{{ t }}'}\n"
+        "      ignore_errors: true\n"
+    )
+    code, _ = _run(capsys, "run", "pb.yml", "-e", "t=.nan", "-o", "out", "--json", "out.json")
+    assert code == 5  # refused before running: a NaN threshold compares false with everything
+    from diag.safeio import json_text
+
+    assert json_text({"threshold": float("nan")}) == '{"threshold": null}'
