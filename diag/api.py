@@ -25,6 +25,7 @@ import diag
 from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
 from diag.playbook import DEFAULT_FORKS
+from diag.playbook.argcheck import check_extra_var_args
 from diag.playbook.engine import Engine, EngineOptions
 from diag.playbook.model import Play, Playbook, Task, task_selected
 from diag.playbook.resolve import resolve_playbook
@@ -32,13 +33,32 @@ from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.progress import Progress
-from diag.runstore import HostsFile, Recording, load_recording, load_run, make_run_dir, write_json
+from diag.runmeta import PLANNED_HOSTS
+from diag.runstore import (
+    HostsFile,
+    Recording,
+    load_recording,
+    load_run,
+    make_run_dir,
+    read_run,
+    write_json,
+)
+from diag.safeio import check_output_dir, check_output_file
 from diag.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.transport import ConnectOptions
 from diag.transport.recording import RecordedCommand
 from diag.transport.replay import REPLAY_VAR
 
-__all__ = ["RunRequest", "check_syntax", "list_hosts", "list_tasks", "load_run", "prepare", "run_playbook"]
+__all__ = [
+    "RunRequest",
+    "check_syntax",
+    "list_hosts",
+    "list_tasks",
+    "load_run",
+    "prepare",
+    "read_run",
+    "run_playbook",
+]
 
 # Whatever a host needs beyond the sampling interval(s): connect, facts, the rest of the tasks.
 DEADLINE_MARGIN_S = 60.0
@@ -111,8 +131,10 @@ def _cwd(request: RunRequest) -> Path:
 
 def check_syntax(request: RunRequest) -> Playbook:
     """``--syntax-check``: parse ``-e`` and validate the whole playbook; run nothing, connect nowhere."""
-    parse_extra_vars(request.extra_vars, cwd=_cwd(request))
-    return load_playbook(resolve_playbook(request.playbook, cwd=_cwd(request)))
+    extra_vars = parse_extra_vars(request.extra_vars, cwd=_cwd(request))
+    playbook = load_playbook(resolve_playbook(request.playbook, cwd=_cwd(request)))
+    check_extra_var_args(playbook, extra_vars)
+    return playbook
 
 
 def list_tasks(request: RunRequest) -> list[tuple[Play, list[Task]]]:
@@ -129,6 +151,7 @@ def prepare(request: RunRequest) -> Prepared:
     cwd = _cwd(request)
     extra_vars = parse_extra_vars(request.extra_vars, cwd=cwd)
     playbook = load_playbook(resolve_playbook(request.playbook, cwd=cwd))
+    check_extra_var_args(playbook, extra_vars)
     if request.replay is not None:
         return _prepare_replay(request, playbook, extra_vars)
     from diag.inventory import implicit_localhost, load_inventory
@@ -223,6 +246,26 @@ def _preload_reports() -> None:
         importlib.import_module("diag.report.files")
 
 
+def _play_vars(prepared: Prepared) -> Iterator[Mapping[str, Any]]:
+    """Every variable layer of the playbook (play vars, vars_files, task vars), for the secrets in it."""
+    for play in prepared.playbook.plays:
+        yield play.vars
+        yield play.vars_files_vars
+        yield from (task.vars for task in play.tasks)
+
+
+def _export_paths(request: RunRequest) -> tuple[Path | None, Path | None]:
+    """``--json`` and ``--csv`` made absolute and checked writable, so a typo fails before sampling."""
+    json_path, csv_dir = request.json_path, request.csv_dir
+    if json_path is not None:
+        json_path = json_path if json_path.is_absolute() else _cwd(request) / json_path
+        check_output_file(json_path, "--json")
+    if csv_dir is not None:
+        csv_dir = csv_dir if csv_dir.is_absolute() else _cwd(request) / csv_dir
+        check_output_dir(csv_dir, "--csv")
+    return json_path, csv_dir
+
+
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
@@ -231,8 +274,11 @@ def run_playbook(request: RunRequest) -> RunResult:
         out_dir = request.out_dir if request.out_dir.is_absolute() else _cwd(request) / request.out_dir
         if out_dir.resolve() == recording.path.resolve():
             raise UsageError("-o names the run folder being replayed", hint="a replay writes a new one")
+    json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
     run_dir = make_run_dir(request.out_dir, _cwd(request), prepared.playbook.stem)
-    redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
+    redactor = Redactor(
+        secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan), *_play_vars(prepared))
+    )
     run = RunResult(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories) if recording is None else list(recording.run.inventory),
@@ -245,7 +291,8 @@ def run_playbook(request: RunRequest) -> RunResult:
         run_dir=str(run_dir),
         replay_of=None if recording is None else str(recording.path),
     )
-    write_json(run_dir / "run.json", run.metadata())
+    planned = {PLANNED_HOSTS: [host.name for host, _ in prepared.plan]}
+    write_json(run_dir / "run.json", {**run.metadata(), **planned})
     options = EngineOptions(
         forks=request.forks if recording is None else min(request.forks, REPLAY_FORKS),
         tags=request.tags,
@@ -299,17 +346,11 @@ def run_playbook(request: RunRequest) -> RunResult:
     if run.interval_s is None:
         run.interval_s = next((h.sample.interval_s for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    write_json(run_dir / "run.json", run.metadata())
+    write_json(run_dir / "run.json", {**run.metadata(), **planned})
     if preload is not None:
         preload.join()
     from diag.report import write_reports
 
-    json_path = request.json_path
-    if json_path is not None and not json_path.is_absolute():
-        json_path = _cwd(request) / json_path
-    csv_dir = request.csv_dir
-    if csv_dir is not None and not csv_dir.is_absolute():
-        csv_dir = _cwd(request) / csv_dir
     write_reports(run, run_dir, json_path=json_path, csv_dir=csv_dir, plots=request.plots)
     return run
 

@@ -13,7 +13,9 @@ import contextlib
 import importlib.util
 import itertools
 import json
+import os
 import sys
+import threading
 import traceback
 from enum import IntEnum
 from pathlib import Path
@@ -30,8 +32,9 @@ from diag.errors import (
     UsageError,
 )
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.limits import finite_positive
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
-from diag.secrets import Redactor, secret_values
+from diag.secrets import Redactor, mask_assignments, secret_values
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
@@ -78,8 +81,29 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` (exit 5) instead of exiting with 2."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no prefix matching: `--extra api_token=...` must not silently mean --extra-vars (and then
+        # escape the masking of -e values in run.json)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def _out(text: object = "", *, end: str = "\n") -> None:
+    """Print to stdout. A reader that went away (``| head -1``) ends the output quietly, as for other
+    CLIs; a stdout that cannot be written (``> /dev/full``) is an error, not a traceback."""
+    try:
+        sys.stdout.write(f"{text}{end}")
+        sys.stdout.flush()
+    except OSError as exc:
+        # the rest of the output goes nowhere, and Python's own flush at exit stays quiet too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        if not isinstance(exc, BrokenPipeError):
+            raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -143,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(value: float | int | None, flag: str) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"{flag} must be positive, got {value}")
+    if value is not None:
+        finite_positive(value, flag)  # nan and inf too: they would mean "never" or "at once"
 
 
 def _request(args: argparse.Namespace, argv: list[str]) -> Any:
@@ -168,8 +192,10 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     )
 
     def emit(line: str) -> None:
-        stream = sys.stderr if line.startswith("[WARNING]") else sys.stdout
-        print(line, file=stream, flush=True)
+        if line.startswith("[WARNING]"):
+            print(line, file=sys.stderr, flush=True)
+        else:
+            _out(line)
 
     return RunRequest(
         playbook=args.playbook,
@@ -207,26 +233,26 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("--plots needs matplotlib", hint="pip install 'pfdiag[plots]'")
     if args.syntax_check:
         playbook = api.check_syntax(request)
-        print(f"playbook: {playbook.path}")
+        _out(f"playbook: {playbook.path}")
         return ExitCode.OK
     if args.list_tasks:
-        print(f"playbook: {request.playbook}\n")
+        _out(f"playbook: {request.playbook}\n")
         for i, (play, tasks) in enumerate(api.list_tasks(request), 1):
-            print(_play_header(i, play) + "\n    tasks:")
+            _out(_play_header(i, play) + "\n    tasks:")
             for task in tasks:
-                print(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
+                _out(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
         return ExitCode.OK
     if args.list_hosts:
-        print(f"playbook: {request.playbook}\n")
+        _out(f"playbook: {request.playbook}\n")
         for i, (play, hosts) in enumerate(api.list_hosts(request), 1):
-            print(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
+            _out(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
             for name in hosts:
-                print(f"      {name}")
+                _out(f"      {name}")
         return ExitCode.OK
     from diag.report import render_terminal
 
     run = api.run_playbook(request)
-    print(render_terminal(run))
+    _out(render_terminal(run))
     if run.interrupted:
         print("interrupted: finished hosts are saved in the run folder", file=sys.stderr)
     return run_exit_code(run, args.fail_on)
@@ -235,36 +261,40 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
 
-    run = api.load_run(args.run_dir)
+    run, problems = api.read_run(args.run_dir)
+    for problem in problems:  # what is there is rendered all the same
+        print(f"[WARNING]: {problem}", file=sys.stderr)
+    # no hosts.jsonl at all: the report would show nothing but the plan, and the exit code says so
+    done = ExitCode.OK if (args.run_dir / "hosts.jsonl").exists() else ExitCode.ERROR
     if args.format == "md":
         from diag.report.markdown import render_markdown
 
         text = render_markdown(run)
     elif args.format == "json":
         from diag.report.files import run_to_json
+        from diag.safeio import json_text
 
-        text = json.dumps(run_to_json(run), indent=2, default=str) + "\n"
+        text = json_text(run_to_json(run), indent=2) + "\n"
     elif args.output is not None:
         from diag.report import write_csv
 
         try:
             for path in write_csv(run, args.output):
-                print(path)
+                _out(path)
         except OSError as exc:
             raise ReportError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
-        return ExitCode.OK
+        return done
     else:
         from diag.report import render_csv
 
         text = render_csv(run)
     if args.output is None:
-        sys.stdout.write(text)
+        _out(text, end="")
     else:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ReportError(f"cannot write {str(args.output)!r}: {exc}") from None
-    return ExitCode.OK
+        from diag.safeio import write_text
+
+        write_text(args.output, text, what="report")
+    return done
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
@@ -272,13 +302,13 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     inv = load_inventory(list(args.inventory), cwd=Path.cwd())
     if args.graph:
-        print(inv.graph())
+        _out(inv.graph())
     elif args.host:
         if args.host not in inv.hosts:
             raise InventoryError(f"host {args.host!r} is not in the inventory")
-        print(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
+        _out(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
     else:
-        print(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
+        _out(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
     return ExitCode.OK
 
 
@@ -309,13 +339,26 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:
-        print(f"ERROR: {_argv_redactor(argv).text(exc.render())}", file=sys.stderr)
+        print(f"ERROR: {mask_assignments(_argv_redactor(argv).text(exc.render()))}", file=sys.stderr)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:
-        print(f"internal error: {type(exc).__name__}: {exc} ({REPORT_TO})", file=sys.stderr)
+        detail = mask_assignments(_argv_redactor(argv).text(str(exc)))
+        print(f"internal error: {type(exc).__name__}: {detail} ({REPORT_TO})", file=sys.stderr)
         if verbosity >= 3:
             traceback.print_exc()
         return ExitCode.INTERNAL
+
+
+def entry() -> None:
+    """The ``pfdiag`` command: ``main()``, then exit without waiting for host threads that an interrupt
+    gave up on (their results are already on disk as ``interrupted``)."""
+    code = main()
+    if any(t.name.startswith("pfdiag-host") and t.is_alive() for t in threading.enumerate()):
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

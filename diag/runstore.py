@@ -21,6 +21,8 @@ from typing import IO, Any
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
 from diag.inventory.model import Group, Host, Inventory
+from diag.runmeta import PLANNED_HOSTS, check_metadata, never_finished
+from diag.safeio import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.secrets import Redactor
 from diag.transport.recording import RecordedCommand, command_key
 
@@ -35,6 +37,7 @@ def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
+        check_output_dir(run_dir, "the run folder (-o)")
         return run_dir
     base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     for n in range(1, 100):
@@ -58,14 +61,8 @@ def write_error(path: Path, exc: OSError) -> ReportError:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """``data`` as indented JSON, via a temp file and a rename (never half a file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, exc) from None
+    """``data`` as indented JSON (NaN as null), via a temp file and a rename (never half a file)."""
+    write_text(path, json_text(data, indent=2) + "\n", what="run metadata")
 
 
 class HostsFile:
@@ -80,7 +77,7 @@ class HostsFile:
         self.redactor = redactor
         self.sync_each = sync_each
         try:
-            self.handle: IO[str] = path.open("w", encoding="utf-8")
+            self.handle: IO[str] = os.fdopen(open_append_new(path), "w", encoding="utf-8")
         except OSError as exc:
             raise write_error(path, exc) from None
 
@@ -97,7 +94,7 @@ class HostsFile:
             "commands": [c.to_dict() for c in commands],
             "vars": dict(host_vars or {}),
         }
-        line = json.dumps(self.redactor.data(entry), default=str)
+        line = json_text(self.redactor.data(entry))
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
@@ -116,32 +113,40 @@ class HostsFile:
             raise write_error(self.path, exc) from None
 
 
-def _metadata(run_dir: Path) -> RunResult:
+# hosts.jsonl is pfdiag's own output and grows with the fleet (about 30 KiB a host): a generous cap,
+# only so that a device or a runaway file is refused instead of filling the controller's memory
+HOSTS_FILE_MAX_BYTES = 4 * 1024**3
+
+
+def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
     meta_path = run_dir / "run.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        text = read_text(meta_path, what="run metadata", error=ReportError)
     except FileNotFoundError:
         raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {str(meta_path)!r}: {exc}") from None
-    if not isinstance(meta, dict):
-        raise ReportError(f"{str(meta_path)!r} does not hold a run's metadata (a JSON object)")
+    try:
+        meta = check_metadata(json.loads(text), str(meta_path))
+    except ValueError as exc:
+        raise ReportError(f"run.json is not JSON: {exc}", where=str(meta_path)) from None
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     try:
         run = RunResult(**{k: v for k, v in meta.items() if k in fields})
     except TypeError as exc:
         raise ReportError(f"{str(meta_path)!r} lacks a run's metadata: {exc}") from None
     run.interrupted = run.interrupted or run.finished is None  # killed before it could say so
-    return run
+    return run, [str(h) for h in meta.get(PLANNED_HOSTS) or []]
 
 
-def _entries(run_dir: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """Each line of hosts.jsonl as (where, number, entry)."""
+def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, dict[str, Any]]]:
+    """Each line of hosts.jsonl as (where, is-last, entry); what is missing or cut goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
-        lines = hosts_path.read_text(encoding="utf-8").splitlines() if hosts_path.exists() else []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"cannot read {str(hosts_path)!r}: {exc}") from None
+        text = read_text(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
+    except FileNotFoundError:
+        problems.append(f"{hosts_path} is missing: no host result was saved")
+        return
+    lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -151,14 +156,25 @@ def _entries(run_dir: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
                 raise TypeError("a line must be a JSON object")
         except (ValueError, TypeError) as exc:
             if number == len(lines):
+                problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
                 return
             raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
         yield f"{hosts_path}:{number}", number == len(lines), entry
 
 
 def load_run(run_dir: Path) -> RunResult:
-    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``."""
-    return load_recording(run_dir).run
+    """Read a run folder (``run.json`` + ``hosts.jsonl``) back into a ``RunResult``; see ``read_run``."""
+    return read_run(run_dir)[0]
+
+
+def read_run(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """A run folder back as a ``RunResult``, plus what is missing from it (one sentence each).
+
+    A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is skipped and said; each
+    host ``run.json`` planned that has no line gets a result ``interrupted`` ("never finished").
+    """
+    recording = load_recording(run_dir)
+    return recording.run, list(recording.problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +194,7 @@ class Recording:
     path: Path
     run: RunResult
     hosts: tuple[RecordedHost, ...]
+    problems: tuple[str, ...] = ()  # what is missing from the folder (cut, never-finished hosts)
 
     def inventory(self) -> Inventory:
         """The recorded hosts and their groups, for ``-l`` and the plays' ``hosts:`` patterns."""
@@ -211,14 +228,22 @@ def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
 
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
-    run = _metadata(run_dir)
+    run, planned = _metadata(run_dir)
+    problems: list[str] = []
     hosts: list[RecordedHost] = []
-    for where, last, entry in _entries(run_dir):
+    for where, last, entry in _entries(run_dir, problems):
         try:
             hosts.append(_recorded_host(entry))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if last:
+                problems.append(f"{where} is cut short (the run was killed mid-write)")
                 break
             raise ReportError(f"bad line in run folder: {exc}", where=where) from None
     run.hosts = [h.result for h in hosts]
-    return Recording(run_dir, run, tuple(hosts))
+    missing = never_finished(planned, run.hosts)
+    if missing:
+        names = ", ".join(h.host for h in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        problems.append(f"{len(missing)} planned host(s) never finished: {names}")
+        run.hosts.extend(missing)
+        run.interrupted = True
+    return Recording(run_dir, run, tuple(hosts), tuple(problems))

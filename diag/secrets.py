@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from diag.yamlsafe import load_text
+
 MASK = "********"
 # Ansible's own secret variables; the generic rule below covers them too, the list documents them.
 ANSIBLE_SECRET_NAMES = frozenset(
@@ -46,20 +48,25 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy with every secret-named value replaced by ``MASK``, nested mappings included.
+    """A copy with every secret-named value replaced by ``MASK``, at any depth (lists included).
 
     >>> redact_vars({"ansible_password": "hunter2", "interval_s": 1, "db": {"token": "t0k"}})
     {'ansible_password': '********', 'interval_s': 1, 'db': {'token': '********'}}
+    >>> redact_vars({"hosts": [{"api_token": ["a", "b"]}], "tokens": {"inner": {"deep": "x"}}})
+    {'hosts': [{'api_token': '********'}], 'tokens': '********'}
     """
     out: dict[str, Any] = {}
     for key, value in variables.items():
-        if isinstance(key, str) and is_secret_name(key):
-            out[key] = MASK
-        elif isinstance(value, Mapping):
-            out[key] = redact_vars(value)
-        else:
-            out[key] = value
+        out[key] = MASK if isinstance(key, str) and is_secret_name(key) else _redact_value(value)
     return out
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return redact_vars(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
 
 
 def _redact_extra_var(text: str) -> str:
@@ -69,7 +76,7 @@ def _redact_extra_var(text: str) -> str:
         return text  # a file name, not the secret itself
     if stripped.startswith("{"):
         try:
-            data = yaml.safe_load(stripped)
+            data = load_text(stripped)
         except yaml.YAMLError:
             data = None
         if isinstance(data, Mapping):
@@ -108,18 +115,48 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
 
 
 def secret_values(*sources: Mapping[str, Any]) -> set[str]:
-    """The string values of every secret-named variable (nested too) in ``sources``."""
+    """The string form of every scalar held by a secret-named variable, at any depth, in ``sources``.
+
+    >>> sorted(secret_values({"list_token": ["t-one", 22], "x": [{"tokens": {"inner": {"deep": "d33p"}}}]}))
+    ['22', 'd33p', 't-one']
+    """
     found: set[str] = set()
     for source in sources:
-        for key, value in source.items():
-            if isinstance(key, str) and is_secret_name(key) and value not in (None, ""):
-                if isinstance(value, Mapping):
-                    found |= {str(v) for v in value.values() if v not in (None, "")}
-                else:
-                    found.add(str(value))
-            elif isinstance(value, Mapping):
-                found |= secret_values(value)
+        _collect(source, False, found)
     return found
+
+
+def _collect(value: Any, secret: bool, found: set[str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect(item, secret or (isinstance(key, str) and is_secret_name(key)), found)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _collect(item, secret, found)
+    elif secret and value not in (None, "") and not isinstance(value, bool):
+        found.add(str(value))
+
+
+# ``name: value`` / ``name=value`` inside a message (a line quoted back by a parser): for a secret
+# name, everything after the separator up to the end of the line is masked.
+_ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>['\"]?\s*[:=]\s*)(?P<rest>[^\n]+)")
+
+
+def mask_assignments(text: str) -> str:
+    """``text`` with the value after every secret-named ``name=``/``name:`` masked to the line's end.
+
+    >>> mask_assignments("-e 'api_token: X: more': 'api_token:' is not key=value")
+    "-e 'api_token: ********"
+    >>> mask_assignments("bad line: web1 ansible_password='abc interval_s=1")
+    'bad line: web1 ansible_password=********'
+    """
+
+    def mask(match: re.Match[str]) -> str:
+        if not is_secret_name(match["name"]):
+            return match["name"] + match["sep"] + mask_assignments(match["rest"])
+        return f"{match['name']}{match['sep']}{MASK}"
+
+    return _ASSIGNMENT.sub(mask, text)
 
 
 class Redactor:

@@ -56,6 +56,8 @@ class GroupData:
     vars: dict[str, Any] = field(default_factory=dict)
     depth: int = 0
     priority: int = 1
+    # ``hosts`` as a set, so adding the n-th host is O(1): web[1:100000] was quadratic
+    members: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass(slots=True, eq=False)
@@ -107,16 +109,22 @@ class InventoryData:
         return name
 
     def _add_host_to_group(self, group: GroupData, host: HostData) -> None:
-        if host.name in group.hosts:
+        if host.name in group.members:
             return
         group.hosts.append(host.name)
+        group.members.add(host.name)
         for name in [*self.ancestors(group.name), group.name]:
             if name not in host.groups:
                 host.groups.append(name)
 
     def set_group_var(self, group: str, key: str, value: Any) -> None:
         if key == "ansible_group_priority":
-            self.groups[group].priority = int(value)
+            try:
+                self.groups[group].priority = int(value)
+            except (TypeError, ValueError, OverflowError):
+                raise BuildError(
+                    f"ansible_group_priority of group {group!r} must be a whole number, got {value!r}"
+                ) from None
         else:
             set_var(self.groups[group].vars, key, value)
 
@@ -187,12 +195,16 @@ class InventoryData:
             if group.name != "all" and not group.parents:
                 self.add_child("all", group.name)
         ungrouped = self.groups["ungrouped"]
+        grouped: set[str] = set()
         for host in self.hosts.values():
             if "ungrouped" in host.groups:
                 if set(host.groups) - {"all", "ungrouped"}:
-                    ungrouped.hosts.remove(host.name)
+                    grouped.add(host.name)
                     host.groups.remove("ungrouped")
             elif not host.groups or host.groups == ["all"]:
                 self.add_child("ungrouped", host.name)
+        if grouped:
+            ungrouped.hosts[:] = [name for name in ungrouped.hosts if name not in grouped]
+            ungrouped.members -= grouped
         for name in set(self.groups) & set(self.hosts):
             self.warnings.append(f"Found both group and host with same name: {name}")

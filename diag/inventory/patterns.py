@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from diag.errors import InventoryError
 from diag.inventory.ranges import parse_address
+from diag.safeio import read_text
 
 if TYPE_CHECKING:
     from diag.inventory.records import Host, HostGroups
@@ -131,7 +132,8 @@ def _limit_patterns(pattern: str, base_dir: str | None) -> list[str]:
             )
         if not path.is_file():
             raise InventoryError(f'Limit starting with "@" must be a file, not a directory: {path}')
-        results.extend(line.strip() for line in path.read_text(encoding="utf-8").split("\n"))
+        text = read_text(path, what="limit file", error=InventoryError)
+        results.extend(line.strip() for line in text.split("\n"))
     return results
 
 

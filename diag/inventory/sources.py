@@ -24,6 +24,7 @@ from diag.inventory.model import Inventory, implicit_localhost
 from diag.inventory.ranges import parse_address
 from diag.inventory.vars_dirs import VarsDirs
 from diag.inventory.yaml_source import YamlInventoryError, load_yaml, parse_yaml
+from diag.safeio import read_text
 
 # ansible's INVENTORY_IGNORE_EXTS default, plus what it always skips in an inventory folder
 IGNORE_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
@@ -37,9 +38,9 @@ def resolve_source(value: str, cwd: Path) -> Path | None:
     """The path an ``-i`` value names, or None for a comma host list; InventoryError if none exists."""
     expanded = os.path.expandvars(os.path.expanduser(value))
     path = cwd / expanded
-    if "," in value and not path.exists():
+    if "," in value and not _exists(path):
         return None
-    if path.exists():
+    if _exists(path):
         return path
     tried = [str(path)]
     if os.sep not in value.strip("/"):
@@ -51,6 +52,14 @@ def resolve_source(value: str, cwd: Path) -> Path | None:
         f"inventory source {value!r} not found (tried {', '.join(tried)})",
         hint="give a file, a folder, a comma list like 'host1,' or a name under inventories/",
     )
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False too for a name the OS refuses (a long ``a,b,c,...`` host list)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def parse_host_list(value: str, inv: InventoryData) -> None:
@@ -69,11 +78,16 @@ def parse_host_list(value: str, inv: InventoryData) -> None:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InventoryError(f"inventory file is not UTF-8 text: {exc.reason}", where=str(path)) from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read inventory file: {exc.strerror}", where=str(path)) from None
+        text = read_text(path, what="inventory file", error=InventoryError)
+    except FileNotFoundError:
+        raise InventoryError("inventory file vanished while being read", where=str(path)) from None
+    if text.startswith("#!") and os.access(path, os.X_OK):
+        raise InventoryError(
+            "executable inventory scripts are not supported (pfdiag never runs code from an inventory)",
+            where=str(path),
+            hint="save its output as a JSON file: ./script --list > inventory.json",
+        )
+    return text
 
 
 def parse_file(path: Path, inv: InventoryData) -> InventoryData:

@@ -17,18 +17,24 @@ extension skipped). Later files replace earlier top-level keys. A broken file ra
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from diag.errors import InventoryError
 from diag.inventory.yaml_source import YamlInventoryError, load_yaml
+from diag.safeio import read_text
 
 VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 
 
 def _dir_files(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise InventoryError(f"cannot list vars folder: {exc.strerror}", where=str(folder)) from None
     found: list[Path] = []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+    for entry in entries:
         if entry.name.startswith(".") or entry.name.endswith("~"):
             continue
         if entry.is_dir() and not entry.suffix:
@@ -50,9 +56,9 @@ def find_vars_files(folder: Path, name: str) -> list[Path]:
 def load_vars_file(path: Path) -> dict[str, Any]:
     """One YAML/JSON vars file -> its mapping ({} when empty)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read vars file: {exc}", where=str(path)) from None
+        text = read_text(path, what="vars file", error=InventoryError)
+    except FileNotFoundError:
+        raise InventoryError("vars file vanished while being read", where=str(path)) from None
     try:
         data = load_yaml(text)
     except YamlInventoryError as exc:
@@ -74,10 +80,24 @@ class VarsDirs:
 
     def __init__(self) -> None:
         self._cache: dict[Path, dict[str, Any]] = {}
+        self._folders: dict[Path, bool] = {}
 
     def _vars_for(self, base: Path, subdir: str, name: str) -> dict[str, Any]:
+        if name.startswith("/"):
+            return {}
         folder = base / subdir
-        if name.startswith("/") or not folder.is_dir():
+        present = self._folders.get(folder)
+        if present is None:  # looked at once per folder, not once per host and group
+            present = folder.is_dir()
+            if present:
+                try:
+                    os.listdir(folder)
+                except OSError as exc:
+                    raise InventoryError(
+                        f"cannot list vars folder: {exc.strerror}", where=str(folder)
+                    ) from None
+            self._folders[folder] = present
+        if not present:
             return {}
         merged: dict[str, Any] = {}
         for path in find_vars_files(folder, name):

@@ -10,6 +10,7 @@ module touches the result). A module signals "this task failed on this host" wit
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from typing import Any, ClassVar
 
 from diag.errors import DiagError
 from diag.findings import Finding, Remediation, Verdict
-from diag.playbook.expressions import Templar
+from diag.limits import as_number
+from diag.playbook.expressions import Templar, is_template
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
 from diag.transport import ConnectOptions, Transport
@@ -31,13 +33,89 @@ ARG_KINDS = ("template", "expression", "late")
 
 @dataclass(frozen=True, slots=True)
 class Arg:
-    """One module argument: how it is templated, whether it is required, allowed literal values."""
+    """One module argument: how it is templated, whether it is required, allowed literal values.
+
+    ``check`` validates the value (a literal at load time, the rendered value again before the module
+    runs): it returns what is wrong with it, or None. ``None`` (the argument left unset) is not checked.
+    """
 
     kind: str = "template"
     required: bool = False
     default: Any = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    check: Callable[[Any], str | None] | None = None
+
+
+def number_check(
+    low: float | None = None, high: float | None = None, *, integer: bool = False, above: bool = False
+) -> Callable[[Any], str | None]:
+    """A ``check`` for a finite number in [low, high] (``above``: > low), whole when ``integer``.
+
+    >>> check = number_check(1, 100, integer=True)
+    >>> check(5), check(2.5)
+    (None, 'must be a whole number from 1 to 100, got 2.5')
+    >>> check("5"), check(1e400)
+    ("must be a whole number from 1 to 100, got '5'", 'must be a whole number from 1 to 100, got inf')
+    """
+    kind = "a whole number" if integer else "a number"
+    if low is not None and high is not None and not above:
+        wanted = f"{kind} from {low:g} to {high:g}"
+    elif low is not None:
+        wanted = f"{kind} {'>' if above else '>='} {low:g}" + (
+            f" and <= {high:g}" if high is not None else ""
+        )
+    else:
+        wanted = f"a finite {kind.removeprefix('a ')}"
+
+    def check(value: Any) -> str | None:
+        number = as_number(value)
+        ok = number is not None and math.isfinite(number)
+        if ok and integer and number is not None:
+            ok = float(number).is_integer()
+        if ok and number is not None and low is not None:
+            ok = number > low if above else number >= low
+        if ok and number is not None and high is not None:
+            ok = number <= high
+        return None if ok else f"must be {wanted}, got {value!r}"
+
+    return check
+
+
+def list_check(item: Callable[[Any], str | None], *, scalar_ok: bool = True) -> Callable[[Any], str | None]:
+    """A ``check`` for a list whose items pass ``item`` (a single item too when ``scalar_ok``).
+
+    >>> list_check(number_check(0, 255, integer=True))(["abc"])
+    "item 1 must be a whole number from 0 to 255, got 'abc'"
+    """
+
+    def check(value: Any) -> str | None:
+        items = value if isinstance(value, list | tuple) else [value] if scalar_ok else None
+        if items is None:
+            return f"must be a list, got {value!r}"
+        for index, entry in enumerate(items, 1):
+            problem = item(entry)
+            if problem:
+                return f"item {index} {problem}"
+        return None
+
+    return check
+
+
+def arg_problems(specs: Mapping[str, Arg], args: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(argument, problem) for each argument whose value its spec's ``check`` refuses.
+
+    Template strings (``"{{ x }}"``) are not judged: they are checked again once rendered.
+    """
+    problems = []
+    for key, spec in specs.items():
+        value = args.get(key)
+        if spec.check is None or value is None or is_template(value) or spec.kind != "template":
+            continue
+        problem = spec.check(value)
+        if problem:
+            problems.append((key, problem))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

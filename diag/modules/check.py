@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from diag.findings import Finding
-from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -65,7 +65,7 @@ class CheckModule(Module):
         "id": Arg(required=True, help="a short stable name, e.g. id: host-major-rate"),
         "value": Arg(kind="expression"),
         "op": Arg(choices=tuple(OPS)),
-        "threshold": Arg(),
+        "threshold": Arg(check=number_check()),
         "that": Arg(kind="expression"),
         "severity": Arg(default="warning", choices=CHECK_SEVERITIES),
         "message": Arg(kind="late"),

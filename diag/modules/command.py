@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float
+from diag.limits import MAX_INTERVAL_S
+from diag.modules.base import (
+    Arg,
+    HostContext,
+    Module,
+    Outcome,
+    TaskFailed,
+    as_float,
+    list_check,
+    number_check,
+)
 
 
 class CommandModule(Module):
@@ -37,9 +47,9 @@ class CommandModule(Module):
     free_form: ClassVar[str | None] = "cmd"
     args: ClassVar[dict[str, Arg]] = {
         "cmd": Arg(required=True, help="the command line, e.g. cmd: cat /proc/loadavg"),
-        "ok_rcs": Arg(default=[0]),
+        "ok_rcs": Arg(default=[0], check=list_check(number_check(0, 255, integer=True))),
         "failed_when": Arg(kind="expression"),
-        "timeout_s": Arg(default=30),
+        "timeout_s": Arg(default=30, check=number_check(0, MAX_INTERVAL_S, above=True)),
     }
 
     def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:

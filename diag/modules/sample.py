@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from diag.errors import ParseError
-from diag.modules.base import Arg, HostContext, Measurement, Module, Outcome, TaskFailed, as_float
+from diag.limits import MAX_INTERVAL_S, MAX_TOP_N, MIN_INTERVAL_S
+from diag.modules.base import (
+    Arg,
+    HostContext,
+    Measurement,
+    Module,
+    Outcome,
+    TaskFailed,
+    as_float,
+    number_check,
+)
 
 # The probe sleeps interval_s between its two reads; allow this much for start-up, perf and the wire.
 TIMEOUT_MARGIN_S = 15.0
@@ -28,6 +38,10 @@ def controller_boot_id() -> str | None:
         return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or None
     except OSError:
         return None
+
+
+def _bool_check(value: Any) -> str | None:
+    return None if isinstance(value, bool | str) else f"must be true or false, got {value!r}"
 
 
 def to_bool(value: Any) -> bool:
@@ -58,10 +72,10 @@ class SampleModule(Module):
 
     name: ClassVar[str] = "sample"
     args: ClassVar[dict[str, Arg]] = {
-        "interval_s": Arg(),
-        "top_n": Arg(default=20),
-        "perf": Arg(default=True),
-        "locked_min_kib": Arg(default=0),
+        "interval_s": Arg(check=number_check(MIN_INTERVAL_S, MAX_INTERVAL_S)),
+        "top_n": Arg(default=20, check=number_check(1, MAX_TOP_N, integer=True)),
+        "perf": Arg(default=True, check=_bool_check),
+        "locked_min_kib": Arg(default=0, check=number_check(0, integer=True)),
     }
 
     def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
@@ -70,6 +84,9 @@ class SampleModule(Module):
         interval = args.get("interval_s")
         if interval is None:
             interval = ctx.evaluate("interval_s") if "interval_s" in ctx.variables else 5
+        problem = self.args["interval_s"].check(interval)  # type: ignore[misc]
+        if problem:  # the `interval_s` variable, when the argument is not given
+            raise TaskFailed(f"interval_s {problem}")
         interval_s = as_float(interval, "interval_s") or 5.0
         top_n = int(as_float(args["top_n"], "top_n") or 20)
         transport = ctx.transport()

@@ -54,6 +54,8 @@ class VerdictModule(Module):
         if severity not in VERDICT_SEVERITIES:
             raise TaskFailed(f"severity {severity!r} is not one of {', '.join(VERDICT_SEVERITIES)}")
         raw = ctx.value_of(args["culprits"]) if args.get("culprits") is not None else []
+        if raw is not None and not isinstance(raw, list | tuple):
+            raise TaskFailed(f"culprits must be a list of processes, got {raw!r}")
         culprits = tuple(_culprit(item) for item in raw or [])
         verdict = Verdict(code, severity, str(args["summary"]).strip(), culprits, task=ctx.task)
         return Outcome(verdict.to_dict(), verdict=verdict)

@@ -19,13 +19,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from diag.errors import DiagError, TransportError
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.modules import MODULES
-from diag.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped
+from diag.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped, arg_problems
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.model import Play, Task, task_selected
@@ -35,6 +35,9 @@ from diag.transport import ConnectOptions, Deadline, Transport, open_transport
 from diag.transport.recording import RecordedCommand, RecordingTransport
 
 HostDone = Callable[[HostResult, Sequence[RecordedCommand]], None]
+# After Ctrl-C/SIGTERM, how long hosts get to end once their connections are closed; a host stalled
+# past that (a peer that never answers the close) is recorded as interrupted and not waited for.
+DRAIN_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,8 @@ class _HostRun:
         for key, spec in specs.items():
             if key not in args and spec.default is not None:
                 args[key] = spec.default
+        for key, problem in arg_problems(specs, args):  # what templating produced, checked as literals are
+            raise TaskFailed(f"argument {key} {problem}")
         return module.run(args, ctx)
 
     def register(self, task: Task, value: dict[str, Any]) -> None:
@@ -268,6 +273,7 @@ class Engine:
         self.interrupted = False
         self._running: set[_HostRun] = set()
         self._running_lock = threading.Lock()
+        self._abandoned: dict[str, HostResult] = {}
 
     def emit(self, line: str) -> None:
         if self._emit is not None:
@@ -283,8 +289,10 @@ class Engine:
         finally:
             with self._running_lock:
                 self._running.discard(host_run)
-        if self._on_host_done is not None:
-            with self._lock:
+        with self._lock:
+            if result.host in self._abandoned:  # a second Ctrl-C already recorded it as interrupted
+                return self._abandoned[result.host]
+            if self._on_host_done is not None:
                 self._on_host_done(result, host_run.commands())
         return result
 
@@ -314,7 +322,10 @@ class Engine:
             self._drain(futures, results)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        return [results.get(i) or _not_started(host) for i, (host, _) in enumerate(pairs)]
+        return [
+            results.get(i) or self._abandoned.get(host.name) or _not_started(host)
+            for i, (host, _) in enumerate(pairs)
+        ]
 
     def _guarded(self, host: HostLike, plays: Sequence[Play]) -> HostResult:
         if self.stop.is_set():
@@ -325,15 +336,37 @@ class Engine:
         """After Ctrl-C: close running hosts' connections (again and again: a host may be mid-connect)
         and collect them as they end; a second Ctrl-C stops waiting."""
         pending = {f for f in futures if not f.cancelled()}
+        give_up = time.monotonic() + DRAIN_GRACE_S
         try:
             while pending:
                 self._close_running()
                 _, pending = wait(pending, timeout=0.5)
+                if pending and time.monotonic() > give_up:  # a host that ignores the close
+                    raise KeyboardInterrupt
             for future, index in futures.items():
                 if not future.cancelled():
                     results[index] = future.result()
         except KeyboardInterrupt:
-            pass
+            self._abandon_running()
+
+    def _abandon_running(self) -> None:
+        """A second Ctrl-C: hosts still running are recorded now as ``interrupted`` (with what they had
+        measured), so hosts.jsonl says what happened to them; their threads' late results are dropped."""
+        with self._running_lock:
+            running = list(self._running)
+        for host_run in running:
+            result = replace(
+                host_run.result,
+                status="interrupted",
+                reason="run interrupted while this host was running (a second Ctrl-C did not wait for it)",
+                elapsed_s=time.monotonic() - host_run.started,
+            )
+            with self._lock:
+                if result.host in self._abandoned:
+                    continue
+                self._abandoned[result.host] = result
+                if self._on_host_done is not None:
+                    self._on_host_done(result, host_run.commands())
 
     def _close_running(self) -> None:
         with self._running_lock:

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -28,15 +29,19 @@ from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, safe_range
 
 from diag.errors import PlaybookError
+from diag.limits import MAX_TEMPLATE_STEPS
 from diag.units import fmt_kib, fmt_rate
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MAX_LAZY_DEPTH = 32
 _MAX_CACHED = 2048  # compiled expressions / templates kept per Templar
+MAX_POWER = 4096  # ** exponent: 2 ** 4096 is a 1,233-digit number, 10 ** 10 ** 10 would never end
+MAX_VALUE_LEN = 1_000_000  # "x" * n, [..] * n
 _T = TypeVar("_T")
 
 
@@ -87,8 +92,40 @@ class _LazyContext(Context):
 
 
 class _Environment(SandboxedEnvironment):
+    """The sandbox, plus a work budget per evaluation: every call costs a step and ``range(n)`` costs
+    n, so nested loops (``range(10**5)`` inside ``range(10**5)``) stop after ``MAX_TEMPLATE_STEPS``
+    instead of running for minutes past the host deadline; ``*`` and ``**`` cannot build huge values."""
+
     context_class = _LazyContext
     templar: Templar
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        cost = 1
+        if __obj is safe_range:
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                cost += len(range(*args))
+        __self.templar.charge(cost)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and right > MAX_POWER:
+            raise SecurityError(f"{left} ** {right} is too large (exponent above {MAX_POWER})")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and _is_int(times)
+                    and len(seq) * times > MAX_VALUE_LEN
+                ):
+                    raise SecurityError(
+                        f"repeating a value {times} times gives more than {MAX_VALUE_LEN:,} items"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _to_json(value: Any, indent: int | None = None) -> str:
@@ -149,8 +186,25 @@ class Templar:
 
     # -- evaluation ---------------------------------------------------------------------------------
 
+    def charge(self, steps: int) -> None:
+        """Count template work against the current evaluation's budget; over it, the evaluation fails."""
+        state = self._resolving.__dict__
+        state["steps"] = state.get("steps", 0) + steps
+        if state["steps"] > MAX_TEMPLATE_STEPS:
+            state["steps"] = 0
+            raise SecurityError(
+                f"template work over {MAX_TEMPLATE_STEPS:,} steps (calls + range items): a runaway loop?"
+            )
+
+    def _start(self) -> None:
+        """A new top-level evaluation (not a lazy variable inside one) starts a fresh budget."""
+        state = self._resolving.__dict__
+        if not state.get("stack"):
+            state["steps"] = 0
+
     def evaluate(self, expression: str, variables: Mapping[str, Any]) -> Any:
         """The value of a bare expression such as ``sample.rates.majflt_per_s > 100``."""
+        self._start()
         try:
             compiled = self._expressions.get(expression)
             if compiled is None:
@@ -182,6 +236,7 @@ class Templar:
         single = _SINGLE_EXPRESSION.match(text)
         if single:
             return self.evaluate(single.group("expr").strip(), variables)
+        self._start()
         try:
             template = self._templates.get(text)
             if template is None:

@@ -19,6 +19,8 @@ import yaml
 from yaml.nodes import MappingNode, SequenceNode
 
 from diag.errors import PlaybookError
+from diag.safeio import read_text
+from diag.yamlsafe import construct_checked
 
 
 class MarkedMap(dict[Any, Any]):
@@ -93,7 +95,7 @@ def load_yaml_text(text: str, name: str) -> Any:
     loader = MarkedLoader(text)
     loader.name = name
     try:
-        return loader.get_single_data()
+        return construct_checked(loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -115,9 +117,7 @@ def load_yaml_text(text: str, name: str) -> Any:
 def load_yaml_file(path: Path, *, where: str | None = None, what: str = "file") -> Any:
     """Read and parse one YAML file; a missing or unreadable file names ``where`` (the reference)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, what=what, error=PlaybookError, where=where)
     except FileNotFoundError:
         raise PlaybookError(f"{what} {str(path)!r} not found", where=where) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlaybookError(f"cannot read {what} {str(path)!r}: {exc}", where=where) from None
     return load_yaml_text(text, str(path))

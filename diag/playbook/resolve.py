@@ -39,10 +39,13 @@ def resolve_playbook(name: str, *, cwd: Path | None = None) -> Path:
     cwd = cwd or Path.cwd()
     given = Path(name).expanduser()
     tried: list[str] = []
+    folders: list[str] = []
     for candidate in _candidates(str(given)):
         path = Path(candidate) if Path(candidate).is_absolute() else cwd / candidate
         tried.append(str(path))
-        if path.is_file():
+        if path.is_dir():
+            folders.append(str(path))
+        elif path.exists():  # a FIFO or device is refused when read, with what it is
             return path
     if not given.is_absolute() and len(given.parts) == 1:
         for folder in playbook_dirs(cwd):
@@ -52,6 +55,8 @@ def resolve_playbook(name: str, *, cwd: Path | None = None) -> Path:
                     tried.append(str(folder))
                 if path.is_file():
                     return path
+    if folders:
+        raise DiagError(f"playbook {folders[0]!r} is a directory", hint="give the playbook's .yml file")
     shipped = ", ".join(shipped_playbooks(cwd)) or "none"
     raise DiagError(
         f"playbook {name!r} not found", hint=f"looked in: {', '.join(tried)}; shipped playbooks: {shipped}"

@@ -15,10 +15,11 @@ from typing import Any
 
 from diag.errors import PlaybookError
 from diag.modules import MODULES
-from diag.modules.base import Module
+from diag.modules.base import Module, arg_problems
 from diag.playbook.expressions import ExpressionError, Templar
 from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_file
 from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
+from diag.secrets import is_secret_name
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -50,11 +51,16 @@ class _Checker:
         except ExpressionError as exc:
             self.problem(line, f"{label}: {exc.expression!r} does not parse: {exc.detail}")
 
-    def template(self, line: int, label: str, value: Any) -> None:
+    def template(self, line: int, label: str, value: Any, *, secret: bool = False) -> None:
         try:
             self.templar.check_template(value)
         except ExpressionError as exc:
-            self.problem(line, f"{label}: template {exc.expression!r} does not parse: {exc.detail}")
+            if secret:  # a secret's template holds the secret: say where, not what
+                self.problem(
+                    line, f"{label} (a secret, not shown) has a template that does not parse: {exc.detail}"
+                )
+            else:
+                self.problem(line, f"{label}: template {exc.expression!r} does not parse: {exc.detail}")
 
     # -- plays --------------------------------------------------------------------------------------
 
@@ -114,7 +120,8 @@ class _Checker:
         for name, item in value.items():
             if not isinstance(name, str) or not _IDENTIFIER.match(name):
                 self.problem(_line(value, name), f"{label}: variable name {name!r} is not a valid identifier")
-            self.template(_line(value, name), f"{label}: variable {name!r}", item)
+            secret = isinstance(name, str) and is_secret_name(name)
+            self.template(_line(value, name), f"{label}: variable {name!r}", item, secret=secret)
         return dict(value)
 
     def vars_files(self, raw: MarkedMap, play: str) -> dict[str, Any]:
@@ -140,8 +147,30 @@ class _Checker:
             if not isinstance(data, Mapping):
                 self.problem(line, f"vars file {str(path)!r} must hold a mapping of name: value")
                 continue
+            self.vars_file_values(path, data)
             merged.update(data)
         return merged
+
+    def vars_file_values(self, path: Path, data: Mapping[Any, Any]) -> None:
+        """A vars file's names and templates, checked now with the file's own lines (not at run time,
+        blamed on the first task that reads them)."""
+        for name, item in data.items():
+            where = f"{path}:{_line(data, name)}"
+            if not isinstance(name, str) or not _IDENTIFIER.match(name):
+                self.problems.append(
+                    PlaybookError(f"variable name {name!r} is not a valid identifier", where=where)
+                )
+                continue
+            try:
+                self.templar.check_template(item)
+            except ExpressionError as exc:
+                quoted = "(a secret, not shown)" if is_secret_name(name) else repr(exc.expression)
+                self.problems.append(
+                    PlaybookError(
+                        f"variable {name!r} has a template {quoted} that does not parse: {exc.detail}",
+                        where=where,
+                    )
+                )
 
     # -- tasks --------------------------------------------------------------------------------------
 
@@ -274,6 +303,9 @@ class _Checker:
                         self.expression(line, f"{label}: {key}", item)
                 else:
                     self.template(line, f"{label}: {key}", value)
+        if not cls.any_args:
+            for key, problem in arg_problems(cls.args, args):
+                self.problem(line, f"{label}: {key} {problem}", cls.args[key].help or None)
         for message, hint in cls().check_args(args):
             self.problem(line, f"{label}: {message}", hint)
 

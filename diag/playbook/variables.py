@@ -20,6 +20,8 @@ import yaml
 
 from diag.errors import DiagError, UsageError
 from diag.playbook.expressions import lazy_vars
+from diag.safeio import read_text
+from diag.yamlsafe import load_text
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -27,7 +29,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _typed(text: str) -> Any:
     """A ``-e k=v`` value, YAML-typed (``1`` -> 1, ``true`` -> True); what YAML rejects stays a string."""
     try:
-        value = yaml.safe_load(text)
+        value = load_text(text)
     except yaml.YAMLError:
         return text
     if value is None and text.strip() not in ("null", "~"):
@@ -49,10 +51,12 @@ def parse_extra_var(text: str, *, cwd: Path | None = None) -> dict[str, Any]:
         path = Path(stripped[1:]).expanduser()
         path = path if path.is_absolute() or cwd is None else cwd / path
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            content = read_text(path, what="extra vars file", error=UsageError, where=f"-e {text}")
         except FileNotFoundError:
             raise DiagError(f"extra vars file {str(path)!r} not found", where=f"-e {text}") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        try:
+            data = load_text(content)
+        except yaml.YAMLError as exc:
             raise UsageError(
                 f"cannot read extra vars file {str(path)!r}: {exc}", where=f"-e {text}"
             ) from None
@@ -63,7 +67,7 @@ def parse_extra_var(text: str, *, cwd: Path | None = None) -> dict[str, Any]:
         return _check_names(data, text)
     if stripped.startswith("{"):
         try:
-            data = yaml.safe_load(stripped)
+            data = load_text(stripped)
         except yaml.YAMLError as exc:
             raise UsageError(f"-e {text!r} is not a valid JSON/YAML mapping: {exc}") from None
         if not isinstance(data, Mapping):

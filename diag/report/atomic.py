@@ -1,33 +1,18 @@
-"""Atomic file writes for every report file: text in, a file that is either complete or absent.
+"""Every report file is written here: text in, a file that is either complete or absent.
 
-A temp file in the same folder, then a rename, so a crash (or a full disk) never leaves half a report.
+A regular file (or a new path) gets a temp file in the same folder and a rename, so a crash or a full
+disk never leaves half a report; a device or FIFO (``--json /dev/stdout``) is written in place and never
+replaced (``diag.safeio.write_text``). A full disk or a permission problem is a ``ReportError`` naming
+the path.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from diag.runstore import write_error
+from diag.safeio import write_text
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename.
-
-    An ``OSError`` (disk full, permission) is a ``ReportError`` naming ``path``.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
-        raise
+    """Write ``text`` to ``path`` (see the module docstring)."""
+    write_text(path, text, what="report file")

@@ -8,7 +8,6 @@ rendered from that.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from diag.report.atomic import write_atomic
 from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
 from diag.runstore import write_error
+from diag.safeio import json_text
 
 __all__ = ["fleet_json", "render_json", "run_to_json", "write_atomic", "write_reports"]
 
@@ -79,7 +79,7 @@ def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
     """The JSON document as text: indented up to ``PRETTY_JSON_HOSTS`` hosts, compact above (Python's
     C encoder only runs without indent: 1,000 hosts take a fifth of the time)."""
     indent = 2 if len(run.hosts) <= PRETTY_JSON_HOSTS else None
-    return json.dumps(run_to_json(run, fleet), indent=indent, default=str) + "\n"
+    return json_text(run_to_json(run, fleet), indent=indent) + "\n"
 
 
 def write_reports(

@@ -27,8 +27,13 @@ class CommandResult:
         return self.exit_code == 0
 
     def stderr_tail(self, lines: int = 5) -> str:
-        """The last few lines of stderr, for error messages."""
-        return "\n".join(self.stderr.strip().splitlines()[-lines:])
+        """The last few lines of stderr, for error messages: at most ``TAIL_CHARS`` characters, since
+        one 50 MB line would otherwise land in the terminal and the report whole."""
+        tail = "\n".join(self.stderr[-TAIL_CHARS * 4 :].strip().splitlines()[-lines:])
+        return tail if len(tail) <= TAIL_CHARS else "..." + tail[-TAIL_CHARS:]
+
+
+TAIL_CHARS = 2000
 
 
 class Transport(Protocol):

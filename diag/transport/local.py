@@ -5,6 +5,7 @@ Used for the implicit ``localhost`` and for hosts with ``ansible_connection=loca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,8 @@ class LocalTransport:
         self.host = host
         self.shell = shell
         self.become = become
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._closed = False
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
         started = time.monotonic()
@@ -41,6 +44,7 @@ class LocalTransport:
             raise TransportError(
                 f"cannot start {self.shell}: {exc}", state="failed", where=self.host
             ) from exc
+        self._running.add(proc)
         try:
             out, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -56,6 +60,10 @@ class LocalTransport:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            self._running.discard(proc)
+        if self._closed:
+            raise TransportError("command killed: the run was interrupted", state="failed", where=self.host)
         return CommandResult(
             command=command,
             exit_code=proc.returncode,
@@ -65,4 +73,8 @@ class LocalTransport:
         )
 
     def close(self) -> None:
-        """Nothing to release: each command is its own subprocess."""
+        """Kill what still runs (Ctrl-C/SIGTERM close every host's connection, local ones too)."""
+        self._closed = True
+        for proc in list(self._running):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)

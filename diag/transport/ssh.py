@@ -214,6 +214,8 @@ class SSHTransport:
             guard = threading.Timer(left, _cut, args=(sock,))
             guard.daemon = True
             guard.start()
+        banner = _BannerLines.attach(client)
+        started = time.monotonic()
         try:
             client.connect(
                 hostname=conn.host,
@@ -232,8 +234,13 @@ class SSHTransport:
             cause: BaseException = exc
             if guard is not None and self._remaining() <= 0:
                 cause = TimeoutError(f"host deadline of {self._deadline.budget_s:g} s exceeded")
+            elif banner.lines or (
+                "protocol banner" in str(exc) and time.monotonic() - started < opts.banner_timeout_s * 0.9
+            ):
+                cause = _not_ssh(banner.lines)
             raise self._connect_error(cause, conn, record_to, tried) from None
         finally:
+            banner.detach()
             if guard is not None:
                 guard.cancel()
         conn.transport = client.get_transport()
@@ -247,6 +254,13 @@ class SSHTransport:
             return unknown_key_error(exc, self.where, conn.host, int(conn.port), record_to)
         if isinstance(exc, paramiko.BadHostKeyException):
             return changed_key_error(exc, self.where, host_key_name(conn.host, int(conn.port)))
+        if isinstance(exc, paramiko.AuthenticationException) and "timeout" in str(exc).lower():
+            # no key was rejected: the server (or a proxy in between) stopped answering mid-handshake
+            return self._unreachable(
+                address,
+                "SSH authentication",
+                TimeoutError(f"no answer within {self._options.auth_timeout_s:g} s (the peer stalled)"),
+            )
         if isinstance(exc, paramiko.AuthenticationException):
             return TransportError(
                 f"authentication as {conn.user} at {address} failed: {exc} (keys tried: {tried})",
@@ -259,7 +273,7 @@ class SSHTransport:
 
     def _unreachable(self, address: str, stage: str, exc: BaseException) -> TransportError:
         opts = self._options
-        if isinstance(exc, TimeoutError) and str(exc):
+        if isinstance(exc, (TimeoutError, _NotSSH)) and str(exc):
             what = str(exc)
         elif isinstance(exc, TimeoutError):
             what = f"timed out after {opts.connect_timeout_s:g} s"
@@ -281,7 +295,9 @@ class SSHTransport:
         started = time.monotonic()
         conn = self._connected()
         limit = self._stage(timeout_s, "running the command", "timeout")
-        by_deadline = limit < timeout_s
+        # the engine already cuts a task's timeout to the host deadline: within a second of it, the
+        # deadline is what ends the command, and the message must say so
+        by_deadline = limit < timeout_s or self._remaining() - limit < 1.0
         sudo = self._become and conn.user != "root"
         try:
             channel = conn.transport.open_session(
@@ -299,7 +315,10 @@ class SSHTransport:
                 hint="the connection dropped or the server refuses sessions (MaxSessions?)",
             ) from None
         try:
-            out, err, status = collect(channel, math.ceil(limit) + KILL_GRACE_S + 1.0)
+            wait_s = math.ceil(limit) + KILL_GRACE_S + 1.0
+            if by_deadline:  # the host deadline holds: stop waiting at it (+ a moment for the kill)
+                wait_s = min(wait_s, max(limit, self._remaining()) + 0.5)
+            out, err, status = collect(channel, wait_s)
             remote_ended = channel.closed or channel.eof_received
         finally:
             channel.close()
@@ -315,7 +334,11 @@ class SSHTransport:
             )
         if status is None:
             deadline_s = self._deadline.budget_s
-            why = f"the host deadline ({deadline_s:g} s)" if by_deadline else f"{timeout_s:g} s"
+            why = (
+                f"{limit:.1f} s, at the host deadline of {deadline_s:g} s"
+                if by_deadline
+                else f"{timeout_s:g} s (the command timeout)"
+            )
             fate = "was killed on the host" if remote_ended else "may still run: the host did not end it"
             raise TransportError(
                 f"command timed out after {why} and {fate}: {short(command)}",
@@ -342,6 +365,48 @@ class SSHTransport:
             while isinstance(gateway, Connection):
                 gateway.close()
                 gateway = gateway.gateway
+
+
+class _NotSSH(Exception):
+    """The peer answered, but not as an SSH server."""
+
+
+def _not_ssh(lines: list[str]) -> _NotSSH:
+    if lines:
+        first = lines[0].strip()[:80]
+        kind = " (an HTTP server?)" if first.startswith("HTTP/") or first.startswith("<") else ""
+        return _NotSSH(f"the peer is not an SSH server{kind}: it sent {first!r} instead of an SSH banner")
+    return _NotSSH("the peer closed the connection without sending an SSH banner")
+
+
+class _BannerLines(logging.Handler):
+    """Collects the lines a peer sends before its SSH banner (paramiko logs them at DEBUG as
+    ``Banner: ...``), so a failed handshake can say what the peer did send. One logger per host
+    thread, raised to DEBUG only during the handshake."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logging.DEBUG)
+        self.logger = logger
+        self.lines: list[str] = []
+
+    @classmethod
+    def attach(cls, client: paramiko.SSHClient) -> _BannerLines:
+        name = f"paramiko.transport.pfdiag.{threading.get_ident()}"
+        logger = logging.getLogger(name)  # propagates to "paramiko", whose NullHandler keeps stderr quiet
+        logger.setLevel(logging.DEBUG)
+        handler = cls(logger)
+        logger.addHandler(handler)
+        client.set_log_channel(name)
+        return handler
+
+    def detach(self) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(logging.WARNING)  # the session's own DEBUG lines cost nothing after this
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Banner: ") and len(self.lines) < 5:
+            self.lines.append(message[len("Banner: ") :])
 
 
 def _cut(sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand) -> None:

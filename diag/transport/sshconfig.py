@@ -50,12 +50,14 @@ def resolve_target(host: str, hostvars: Mapping[str, object], options: ConnectOp
     port_text = _first(hostvars, "ansible_port", "ansible_ssh_port")
     try:
         port = int(port_text) if port_text is not None else None
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(port)
     except ValueError:
         raise TransportError(
             f"ansible_port {port_text!r} is not a port number",
             state="failed",
             where=host,
-            hint="set ansible_port to an integer such as 22",
+            hint="set ansible_port to an integer from 1 to 65535, such as 22",
         ) from None
     key = _first(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file") or options.private_key
     return SSHTarget(

@@ -14,6 +14,7 @@ import time
 import paramiko
 
 from diag.errors import TransportError
+from diag.limits import MAX_OUTPUT_BYTES
 
 KILL_GRACE_S = 1.0  # after the remote watchdog's TERM, before its KILL
 READ_CHUNK = 65536
@@ -40,31 +41,57 @@ def remote_command(command: str, timeout_s: float, *, sudo: bool) -> str:
     return f"{watchdog} {inner} </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc"
 
 
-def collect(channel: paramiko.Channel, wait_s: float) -> tuple[bytes, bytes, int | None]:
+class _Capped:
+    """One output stream, kept up to ``limit`` bytes; the rest is read (so the command is not blocked)
+    and counted, and the kept text ends with a line saying how much was cut."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.kept = 0
+        self.seen = 0
+
+    def add(self, data: bytes) -> None:
+        self.seen += len(data)
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(data[:room])
+            self.kept += min(room, len(data))
+
+    def value(self) -> bytes:
+        text = b"".join(self.parts)
+        if self.seen > self.kept:
+            text += f"\n[pfdiag: output cut at {self.kept:,} of {self.seen:,} bytes]\n".encode()
+        return text
+
+
+def collect(
+    channel: paramiko.Channel, wait_s: float, *, limit: int = MAX_OUTPUT_BYTES
+) -> tuple[bytes, bytes, int | None]:
     """Read stdout and stderr until the channel ends; exit status None when it did not end in time
-    or ended without one (the remote watchdog killed the command's process group)."""
+    or ended without one (the remote watchdog killed the command's process group). Each stream keeps
+    at most ``limit`` bytes (a probe prints KiBs; 300 MB of output must not take the controller's RAM)."""
     deadline = time.monotonic() + wait_s
-    out: list[bytes] = []
-    err: list[bytes] = []
+    out, err = _Capped(limit), _Capped(limit)
     fd = channel.fileno()  # a pipe paramiko sets when stdout or stderr has data or the channel closes
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return b"".join(out), b"".join(err), None
+            return out.value(), err.value(), None
         select.select([fd], [], [], left)
         # Read the EOF flag before draining: all data sent before EOF is then in the buffers.
         ended = channel.eof_received or channel.closed
         while channel.recv_stderr_ready():
-            err.append(channel.recv_stderr(READ_CHUNK))
+            err.add(channel.recv_stderr(READ_CHUNK))
         while channel.recv_ready():
-            out.append(channel.recv(READ_CHUNK))
+            out.add(channel.recv(READ_CHUNK))
         if ended:
             break
     if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
-        return b"".join(out), b"".join(err), None
+        return out.value(), err.value(), None
     status = channel.recv_exit_status()
     # paramiko reports -1 when sshd sent exit-signal instead of exit-status: the watchdog's kill.
-    return b"".join(out), b"".join(err), None if status == -1 else status
+    return out.value(), err.value(), None if status == -1 else status
 
 
 def check_sudo(stderr: bytes, status: int, where: str) -> None:

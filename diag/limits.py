@@ -1,0 +1,93 @@
+"""The bounds pfdiag puts on what it is given, in one place so the README and the checks agree.
+
+In: nothing (constants) and values to check. Out: the value, or a ``UsageError`` naming the option.
+Each bound says why it is where it is; the README's "Limits" section lists them.
+
+>>> finite_positive(2.5, "-T/--timeout")
+2.5
+>>> finite_positive(float("nan"), "--host-deadline")
+Traceback (most recent call last):
+...
+diag.errors.UsageError: --host-deadline must be a finite number > 0, got nan
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from diag.errors import UsageError
+
+# Any file pfdiag reads (playbook, vars file, inventory, -e @file, run.json, hosts.jsonl): a real one
+# is KiBs; 64 MiB still holds a 100,000-host inventory, and stops `-i /dev/zero`-style reads early.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+# YAML nodes after alias expansion: a "billion laughs" document expands 491 bytes to 10^9 nodes.
+MAX_YAML_NODES = 2_000_000
+# A YAML document nested deeper than this is refused before Python's recursion limit is hit.
+MAX_YAML_DEPTH = 200
+# The sampling interval: /proc/uptime has 0.01 s resolution, and below ~0.1 s the probe's own forks
+# (awk, cat) are a measurable share of the host's minor faults and read as a minor-storm on an idle
+# host. Above an hour a "triage" is a monitoring job; a typo like 1e9 must not hang the run.
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 3600.0
+# top-N processes: 0 would rank nothing, and beyond 10,000 the table is no longer a triage.
+MAX_TOP_N = 10_000
+# What is read of one command's stdout and of its stderr per host: a probe prints a few KiB.
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+# range() inside a template, and the total items a template's loops may produce.
+MAX_RANGE = 100_000
+MAX_TEMPLATE_STEPS = 1_000_000
+
+
+def finite_positive(value: Any, what: str) -> float:
+    """``value`` as a finite float > 0, else ``UsageError`` (nan, inf, 0, negatives, non-numbers)."""
+    number = as_number(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{what} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def as_number(value: Any) -> float | None:
+    """An int or float (not bool, not a string) as a float; None for anything else.
+
+    >>> as_number(3), as_number("3"), as_number(True), as_number(1e400)
+    (3.0, None, None, inf)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        return math.inf
+
+
+def check_interval(value: Any, what: str = "interval_s") -> float:
+    """A sampling interval within [MIN_INTERVAL_S, MAX_INTERVAL_S] seconds, else ``UsageError``.
+
+    >>> check_interval(1)
+    1.0
+    >>> check_interval(0.01)
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: interval_s must be a number of seconds from 0.1 to 3600, got 0.01
+      hint: below 0.1 s the probe's own forks show up as page faults
+    """
+    number = as_number(value)
+    if number is None or not math.isfinite(number) or not MIN_INTERVAL_S <= number <= MAX_INTERVAL_S:
+        raise UsageError(
+            f"{what} must be a number of seconds from {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}, "
+            f"got {value!r}",
+            hint=f"below {MIN_INTERVAL_S:g} s the probe's own forks show up as page faults",
+        )
+    return number
+
+
+def check_top_n(value: Any, what: str = "top_n") -> int:
+    """A whole number of processes from 1 to ``MAX_TOP_N``, else ``UsageError``.
+
+    >>> check_top_n(20)
+    20
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_N:
+        raise UsageError(f"{what} must be a whole number from 1 to {MAX_TOP_N}, got {value!r}")
+    return value
