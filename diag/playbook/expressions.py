@@ -113,7 +113,9 @@ class Templar:
         env.templar = self
         env.filters["quote"] = lambda value: shlex.quote(str(value))
         env.filters["to_json"] = _to_json
-        env.filters["from_json"] = json.loads  # Ansible's: a list built by a {% for %} loop comes back as data
+        env.filters["from_json"] = (
+            json.loads
+        )  # Ansible's: a list built by a {% for %} loop comes back as data
         env.filters["bool"] = _to_bool
         env.filters["rate"] = fmt_rate
         env.filters["kib"] = fmt_kib

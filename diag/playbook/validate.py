@@ -1,8 +1,9 @@
 """Playbook YAML -> a validated ``Playbook``, or one ``PlaybookError`` listing every problem found.
 
 In: a playbook path. Out: ``Playbook`` (``- import_playbook: other.yml`` entries replaced by the other
-file's plays, in place, with file:line of each and a cycle refused; vars_files read, every template and ``when`` parsed, every
-module and argument checked), so nothing can fail for a reason visible in the file once hosts run.
+file's plays, in place, with file:line of each and a cycle refused; vars_files read, every template
+and ``when`` parsed, every module and argument checked), so nothing can fail for a reason visible in
+the file once hosts run.
 Each problem names file:line, the task, and a hint (known modules, allowed keys, Jinja's message).
 ``--syntax-check`` is exactly this step.
 """
@@ -39,7 +40,7 @@ class _Checker:
     def __init__(self, path: Path, parent: _Checker | None = None) -> None:
         self.path = path
         self.file = str(path)
-        self.templar = parent.templar if parent else Templar()
+        self.templar: Templar = parent.templar if parent else Templar()
         self.problems: list[PlaybookError] = parent.problems if parent else []
         # the files being imported, outermost first, to refuse a cycle (a.yml -> b.yml -> a.yml)
         self.stack: tuple[Path, ...] = (*(parent.stack if parent else ()), path.resolve())
