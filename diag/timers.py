@@ -183,9 +183,19 @@ def install_timer(units: TimerUnits, unit_dir: Path) -> list[Path]:
 
 def enable_hint(units: TimerUnits, unit_dir: Path) -> str:
     """How to start the timer, for the unit folder it was written to."""
-    user = "" if str(unit_dir).startswith(("/etc/systemd", "/usr/lib/systemd", "/lib/systemd")) else " --user"
+    standard = (
+        "/etc/systemd/system",
+        "/usr/lib/systemd",
+        "/lib/systemd",
+        str(Path.home() / ".config/systemd/user"),
+    )
+    user = "" if os.geteuid() == 0 else " --user"
+    link = ""
+    if not str(unit_dir).startswith(standard):  # a folder systemd does not read: link the files first
+        files = " ".join(shlex.quote(str(unit_dir / f"{units.name}{s}")) for s in (".service", ".timer"))
+        link = f"systemctl{user} link {files}\n"
     return (
-        f"systemctl{user} daemon-reload && systemctl{user} enable --now {units.name}.timer\n"
+        link + f"systemctl{user} daemon-reload && systemctl{user} enable --now {units.name}.timer\n"
         f"systemctl{user} list-timers {units.name}.timer   # next run\n"
         f"journalctl{user} -u {units.name}.service   # what each audit printed"
     )
