@@ -7,6 +7,7 @@ Out: text on stdout/stderr; ``diag.cli`` maps the outcome to exit codes as for `
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -95,6 +96,8 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
         raise UsageError(f"--keep-runs must be at least 1, got {args.keep_runs}")
     if args.keep_days is not None and args.keep_days <= 0:
         raise UsageError(f"--keep-days must be positive, got {args.keep_days:g}")
+    if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
+        raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
     if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
         raise UsageError(f"--notify-url {args.notify_url!r} must be an http:// or https:// URL")
     return AuditRequest(

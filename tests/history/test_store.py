@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from diag.findings import Culprit, Finding, HostResult, RunResult, Verdict
 from diag.history.diff import diff_problems
 from diag.history.store import History, now_iso
@@ -94,10 +96,8 @@ def test_a_crash_inside_the_write_leaves_nothing_half_written(tmp_path: Path) ->
         def crash(before):
             raise RuntimeError("killed mid-write")
 
-        try:
+        with pytest.raises(RuntimeError):
             history.record(run_id, run, SCOPE, crash)
-        except RuntimeError:
-            pass
         assert history.runs()[0]["complete"] is False
         db = history.db
         assert db.execute("SELECT count(*) FROM host_results").fetchone()[0] == 0
@@ -134,5 +134,6 @@ def test_history_diff_of_two_stored_audits_matches_the_recorded_diff(tmp_path: P
         audit(history, storm("a"), storm("b"))
         recorded = audit(history, quiet("a"), HostResult("b", status="timeout")).diff
         stored = history.diff_runs(1, 2)
-        assert stored.counts() == recorded.counts() == {"new": 0, "persisting": 0, "resolved": 1, "unknown": 1}
+        expected = {"new": 0, "persisting": 0, "resolved": 1, "unknown": 1}
+        assert stored.counts() == recorded.counts() == expected
         assert history.latest_pair() == (1, 2)
