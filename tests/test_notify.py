@@ -5,52 +5,24 @@ persisting problem is repeated only after --renotify-after; a failing notifier i
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from diag.history.diff import Diff, Problem
 from diag.notify import due_again, notify
+from tests.fixtures.webhook import Receiver, webhook_receiver
 
 FIRST_SEEN = "2026-12-01T10:00:00+0000"
 STORM = Problem("h01", "minor-storm", "java", "verdict", "warning", "storm", "new", FIRST_SEEN)
 AUDIT = {"id": 2, "scope": "s", "finished": "2026-12-01T10:15:00+0000"}
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1: records each POST body; answers with ``status``."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with webhook_receiver() as r:
+        yield r
 
 
 def test_command_and_webhook_both_receive_the_payload(tmp_path: Path, receiver: Receiver) -> None:
