@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -33,9 +34,10 @@ STORM_NAME = "pf audit storm"  # not the other tests' storm name: this test's pr
 HOSTS = ("h01", "h02", "h03")
 # Only a per-process minor storm counts: the host-wide rates and the configuration checks of a shared
 # test machine are not what this test is about, so their thresholds are out of reach.
-QUIET_VARS = """\
+PROC_MINFLT_PER_S = 45_000
+QUIET_VARS = f"""\
 interval_s: 1
-proc_minflt_per_s: 20000
+proc_minflt_per_s: {PROC_MINFLT_PER_S}
 proc_majflt_per_s: 1000000
 host_minflt_per_s: 1000000000
 host_majflt_per_s: 1000000000
@@ -53,6 +55,37 @@ mlock_host_warn_pct: 101
 mlock_host_critical_pct: 101
 mlock_limit_pct: 1000
 """
+
+
+def _minflt_by_pid() -> dict[int, tuple[str, int]]:
+    counts = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        counts[int(stat.parent.name)] = (comm, int(rest[7]))
+    return counts
+
+
+def wait_for_no_other_storm(limit_per_s: float, timeout_s: float = 60.0) -> None:
+    """This test's quiet audits need a machine where no other process storms (the suite's machine may
+    be shared): wait until, over one second, none comes near limit_per_s minor faults/s."""
+    deadline = time.monotonic() + timeout_s
+    worst: tuple[float, str] = (0.0, "")
+    while time.monotonic() < deadline:
+        before = _minflt_by_pid()
+        time.sleep(1.0)  # the measuring interval, not a wait for something to happen
+        after = _minflt_by_pid()
+        rates = [(after[p][1] - before[p][1], after[p][0]) for p in after if p in before and p != os.getpid()]
+        worst = max(rates, default=(0.0, ""))
+        if worst[0] < limit_per_s * 0.8:
+            return
+    pytest.fail(
+        f"machine not quiet: {worst[1]!r} makes {worst[0]:.0f} minor faults/s "
+        f"(want < {limit_per_s * 0.8:.0f})"
+    )
 
 
 def history_rows(path: Path, query: str) -> list[tuple[Any, ...]]:
@@ -108,35 +141,45 @@ def test_quiet_storm_quiet_gives_new_then_resolved_per_host_and_notifies_once_ea
         def storm_keys(items: list[dict[str, Any]]) -> set[str]:
             return {i["host"] for i in items if i["code"] == "minor-storm" and i["comm"] == storm_comm}
 
+        wait_for_no_other_storm(PROC_MINFLT_PER_S)
         code, out, sent = audit()
-        assert code == 0 and "first audit of this scope" in out and not sent
+        # (a neighbour's storm on a shared test machine may be new here; this test's storm is not)
+        assert code in (0, 10) and "first audit of this scope" in out and not storm_keys(sent.get("new", []))
+        posts = len(receiver.bodies)
 
         with _running("minor_storm.py", "minor-storm", STORM_NAME, "--mb", "64"):
             code, out, sent = audit()
         assert code == 10, out  # --fail-on-new: the storm is new
-        assert storm_keys(sent["new"]) == set(HOSTS) and sent["resolved"] == []
-        assert receiver.bodies[-1] == sent and len(receiver.bodies) == 1
+        assert storm_keys(sent["new"]) == set(HOSTS) and not storm_keys(sent["resolved"])
+        assert receiver.bodies[-1] == sent and len(receiver.bodies) == posts + 1
         assert sent["status"] == "firing" and {a["labels"]["instance"] for a in sent["alerts"]} >= set(HOSTS)
-        assert "since the last audit (#1, " in out and "3 new" in out
+        counts = re.search(r"since the last audit \(#1, [^)]*\): (\d+) new", out)
+        assert counts and int(counts.group(1)) >= len(HOSTS), out
 
         families = _textfile(textfile)
         assert families["pfdiag_audit_problems"][("new",)] >= 3
         for host in HOSTS:
             assert families["pfdiag_host_verdict"][(host, "minor-storm")] == 1
-            assert families["pfdiag_host_minor_faults_per_second"][(host,)] > 20000
+            assert families["pfdiag_host_minor_faults_per_second"][(host,)] > PROC_MINFLT_PER_S
             assert families["pfdiag_host_state"][(host, "ok")] == 1
         assert families["pfdiag_audit_complete"][()] == 1
         assert families["pfdiag_audit_last_success_timestamp_seconds"][()] == pytest.approx(
             time.time(), abs=60
         )
 
+        wait_for_no_other_storm(PROC_MINFLT_PER_S)
         code, out, sent = audit()
         assert code == 0
-        assert storm_keys(sent["resolved"]) == set(HOSTS) and sent["new"] == []
-        assert len(receiver.bodies) == 2 and receiver.bodies[-1]["status"] == "resolved"
+        assert storm_keys(sent["resolved"]) == set(HOSTS) and not storm_keys(sent["new"])
+        assert len(receiver.bodies) == posts + 2 and receiver.bodies[-1] == sent
+        resolved = [a for a in sent["alerts"] if a["status"] == "resolved"]
+        assert {a["labels"]["instance"] for a in resolved if a["labels"].get("comm") == storm_comm} == set(
+            HOSTS
+        )
 
+        wait_for_no_other_storm(PROC_MINFLT_PER_S)
         code, out, sent = audit()  # a quiet repeat: nothing new, nothing resolved, nothing sent
-        assert code == 0 and not sent and len(receiver.bodies) == 2
+        assert code == 0 and not sent and len(receiver.bodies) == posts + 2
         assert "0 new, 0 persisting, 0 resolved, 0 unknown" in out
 
     history = tmp_path / "reports" / "history.sqlite"  # the documented default place

@@ -97,10 +97,17 @@ def _severity(name: str | None) -> Severity:
 
 
 def _check_comm(evidence: Mapping[str, Any]) -> str:
-    """A check naming processes (``evidence.processes``) is about the first one's command."""
-    processes = evidence.get("processes")
-    if isinstance(processes, list) and processes and isinstance(processes[0], Mapping):
-        return str(processes[0].get("comm") or "")
+    """A check naming processes is about the first one's command: ``evidence.processes`` (records, as
+    audit-checks.yml gives them) or ``evidence.processes_over`` (comms, as triage.yml's rate checks).
+
+    >>> _check_comm({"processes": [{"pid": 7, "comm": "java"}]}), _check_comm({"processes_over": ["pg"]})
+    ('java', 'pg')
+    """
+    for key in ("processes", "processes_over"):
+        processes = evidence.get(key)
+        if isinstance(processes, list) and processes:
+            first = processes[0]
+            return str((first.get("comm") if isinstance(first, Mapping) else first) or "")
     return ""
 
 
