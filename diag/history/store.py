@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.errors import DiagError
-from diag.findings import RunResult
+from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem, compare
 
 BUSY_TIMEOUT_S = 60.0
@@ -202,10 +202,11 @@ class History:
         return Recorded(run_id, baseline, diff)
 
     @staticmethod
-    def _write_host(db: sqlite3.Connection, run_id: int, host: Any) -> None:
+    def _write_host(db: sqlite3.Connection, run_id: int, host: HostResult) -> None:
         verdict = host.verdict
         oom: Mapping[str, Any] = next((f.evidence for f in host.findings if f.check == "oom-kills"), {})
-        rates = [host.rates.get(name) for name in KEY_RATES]
+        measured = host.sample.rates if host.sample is not None else None
+        rates = [getattr(measured, name, None) for name in KEY_RATES]
         db.execute(
             "INSERT OR REPLACE INTO host_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (

@@ -90,8 +90,9 @@ def write_textfile(
             level = Severity.__members__.get(host.verdict.severity)
             if level is not None:
                 severity.labels(host.host).set(int(level))
+        measured = host.sample.rates if host.sample is not None else None
         for key, gauge in rates.items():
-            value = host.rates.get(key)
+            value = getattr(measured, key, None)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 gauge.labels(host.host).set(float(value))
     for name, number in per_state.items():
