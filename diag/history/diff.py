@@ -4,8 +4,9 @@ In: the problems still open after the previous complete audit of the same scope 
 each with its first-seen time, streak and last notification) and this audit's ``HostResult`` list.
 Out: a ``Diff``. A problem is a host's non-ok verdict or a failing check of severity warning or worse,
 identified by host + code (verdict code or check id) + the culprit's comm (not its pid, which changes on
-restart). A host that was unreachable or not evaluable this time, or a check that was skipped, leaves its
-previous problems ``unknown`` (carried, never ``resolved``).
+restart). A host that was unreachable or not evaluable this time, or a check that was skipped (not
+evaluable), leaves its previous problems ``unknown`` (carried, never ``resolved``); a check that passed, or
+did not run because its branch was not taken (its ``when:`` is false now), is ``resolved``.
 
 >>> from diag.findings import HostResult, Verdict, Culprit
 >>> java = Culprit(7, "java", 5e3, 0)
@@ -137,8 +138,9 @@ def _evaluated(result: HostResult | None, problem: Problem) -> bool:
     if result.verdict.code == "not-evaluable":
         return False
     if problem.kind == "check":
+        # skipped (not evaluable) -> unknown; passed, or its branch not taken (`when:` false) -> resolved
         statuses = {f.status for f in result.findings if f.check == problem.code}
-        return bool(statuses) and statuses != {"skip"}
+        return statuses != {"skip"}
     return True
 
 

@@ -69,6 +69,16 @@ def test_a_skipped_check_is_unknown_and_a_passing_one_resolved(tmp_path: Path) -
         assert keys(audit(history, with_check("pass")).diff.resolved) == [("a", "mlock-host", "")]
 
 
+def test_a_check_whose_branch_is_not_taken_any_more_is_resolved(tmp_path: Path) -> None:
+    before = storm("a")
+    before.findings.append(Finding("swap-in", "t", "fail", "critical", "swapping"))
+    with History(tmp_path / "h.sqlite") as history:
+        audit(history, before)
+        now = audit(history, quiet("a")).diff  # quiet: the swap-in check (when: majors) did not run
+        assert keys(now.resolved) == [("a", "minor-storm", "java"), ("a", "swap-in", "")]
+        assert history.diff_runs(1, 2).counts() == now.counts()
+
+
 def test_info_checks_are_context_not_problems(tmp_path: Path) -> None:
     host = quiet("a")
     host.findings.append(Finding("swap-configured", "t", "fail", "info", "no swap"))
