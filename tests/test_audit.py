@@ -65,7 +65,8 @@ def _minflt_by_pid() -> dict[int, tuple[str, int]]:
         except OSError:
             continue
         comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        counts[int(stat.parent.name)] = (comm, int(rest[7]))
+        # own minor faults + those of reaped children: the triage ranks a process by both
+        counts[int(stat.parent.name)] = (comm, int(rest[7]) + int(rest[8]))
     return counts
 
 

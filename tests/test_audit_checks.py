@@ -66,10 +66,16 @@ def test_a_process_at_its_mlock_limit_is_named_with_both_values_and_how_to_raise
 
 
 def test_configuration_checks_read_this_machines_real_settings(tmp_path: Path, capsys: Any) -> None:
+    swaps_before = Path("/proc/swaps").read_text().splitlines()[1:]
     doc = run_json(tmp_path, capsys, "run", AUDIT, "-e", "interval_s=1")
     checks = findings(doc)
-    swaps = Path("/proc/swaps").read_text().splitlines()[1:]
-    assert checks["swap-configured"]["status"] == ("pass" if swaps else "fail")
+    sampled = doc["hosts"]["localhost"]["sample"]["swaps"]
+    assert checks["swap-configured"]["status"] == ("pass" if sampled else "fail")
+    assert checks["swap-configured"]["evidence"]["devices"] == sampled
+    if (
+        Path("/proc/swaps").read_text().splitlines()[1:] == swaps_before
+    ):  # (another test's swap file comes and goes)
+        assert [s["device"] for s in sampled] == [line.split()[0] for line in swaps_before]
     nodes = len(list(Path("/sys/devices/system/node").glob("node[0-9]*"))) or 1
     if nodes == 1:
         for check in ("numa-zone-reclaim", "numa-miss"):
