@@ -93,6 +93,11 @@ def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
     assert shown["notify_error"].startswith("--notify command exited 7") and shown["problems"]
     assert main(["history", "show", "9", "--history", "h.sqlite"]) == 1
     assert "no audit 9" in capsys.readouterr().err
+    assert main(["history", "diff", "--history", "h.sqlite"]) == 1  # one audit: nothing to compare with
+    assert "no earlier audit" in capsys.readouterr().err
+    assert main(["history", "host", "localhost", "--history", "h.sqlite", "--plot", "trend.png"]) == 0
+    assert "localhost" not in capsys.readouterr().err
+    assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_sigterm_stops_an_audit_which_is_kept_as_interrupted_and_exits_99(tmp_path: Path) -> None:
