@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
@@ -37,10 +37,16 @@ def _names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+_SCALARS = (int, float, str, bool, type(None))
+
+
 def to_data(value: Any) -> Any:
     """A record (or a tuple/list/mapping of them) as plain data, keys = field names."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: to_data(getattr(value, name)) for name in _names(type(value))}
+    kind: Any = type(value)
+    if kind in _SCALARS:
+        return value
+    if hasattr(kind, "__dataclass_fields__"):
+        return {name: to_data(getattr(value, name)) for name in _names(kind)}
     if isinstance(value, tuple | list):
         return [to_data(v) for v in value]
     if isinstance(value, Mapping):
@@ -48,51 +54,56 @@ def to_data(value: Any) -> Any:
     return value
 
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _default_of(f: dataclasses.Field[Any]) -> Callable[[], Any]:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+        return lambda: value
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory  # called per record: no two records share a default dict
+    return lambda: None
 
 
-@cache
-def _defaults(cls: type) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
-    return out
+Converter = Callable[[Any], Any]
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Converter:
+    """A function turning plain data into a value of type ``hint`` (built once per field)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(options[0], value) if len(options) == 1 else value
+        inner = _converter(options[0]) if len(options) == 1 else _keep
+        return lambda v: None if v is None else inner(v)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return from_data(hint, value) if isinstance(value, Mapping) else None
+        record = hint
+        return lambda v: from_data(record, v) if isinstance(v, Mapping) else None
     if origin is tuple:
         args = typing.get_args(hint)
-        item = args[0] if args else Any
-        return tuple(_convert(item, v) for v in value) if isinstance(value, list | tuple) else ()
+        item = _converter(args[0]) if args else _keep
+        return lambda v: tuple(item(x) for x in v) if isinstance(v, list | tuple) else ()
     if origin in (dict, Mapping) or origin is typing.get_origin(Mapping[str, Any]):
         args = typing.get_args(hint)
-        item = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(item, v) for k, v in value.items()} if isinstance(value, Mapping) else {}
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+        value = _converter(args[1]) if len(args) == 2 else _keep
+        return lambda v: {str(k): value(x) for k, x in v.items()} if isinstance(v, Mapping) else {}
+    if hint is float:
+        return lambda v: float(v) if type(v) is int else v
+    return _keep
+
+
+@cache
+def _plan(cls: type) -> tuple[tuple[str, Converter, Callable[[], Any]], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name]), _default_of(f)) for f in dataclasses.fields(cls))
 
 
 def from_data(cls: type[T], data: Mapping[str, Any]) -> T:
     """Rebuild a record of type ``cls`` from ``to_data`` output (missing keys: defaults, else None)."""
     record: Any = cls
-    hints, defaults = _hints(record), _defaults(record)
     kwargs = {
-        name: _convert(hints[name], data[name]) if name in data else defaults.get(name)
-        for name in _names(record)
+        name: convert(data[name]) if name in data else default() for name, convert, default in _plan(record)
     }
     built: T = cls(**kwargs)
     return built

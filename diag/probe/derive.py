@@ -49,15 +49,25 @@ def _psi(a: Snapshot, b: Snapshot, dt: float, ne: dict[str, str]) -> Any:
     return psi_values(read(a), read(b), missing, dt, ne)
 
 
-def _processes(
-    s: RawSample, host_faults_per_s: float | None, ne: dict[str, str]
-) -> tuple[tuple[Process, ...], ProcessTotals]:
+def _cap(delta: int, host_per_s: float | None, dt: float) -> int:
+    """At most the host-wide count of the interval: more was made before it (a child the probe did not
+    see at the first sample, e.g. hidden or reparented, reaped now with its whole life's faults)."""
+    return delta if host_per_s is None else min(delta, int(host_per_s * dt + 0.5))
+
+
+def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Process, ...], ProcessTotals]:
     dt = s.interval_s
+    host_faults_per_s = rates.pgfault_per_s
     rows = []
     for p in s.processes:
         d = p.delta
         dmin, dmaj = max(d.minflt_delta, 0), max(d.majflt_delta, 0)
-        cmin, cmaj = p.children_minflt_delta, p.children_majflt_delta
+        cmin = _cap(p.children_minflt_delta, rates.minflt_per_s, dt)
+        cmaj = _cap(p.children_majflt_delta, rates.majflt_per_s, dt)
+        if (cmin, cmaj) != (p.children_minflt_delta, p.children_majflt_delta):
+            ne[f"processes.{d.pid}.children"] = (
+                f"{d.comm}[{d.pid}]: faults of exited children capped at the host-wide count of the interval"
+            )
         rows.append(
             Process(
                 pid=d.pid, comm=d.comm, starttime=d.starttime, state=d.state,
@@ -134,7 +144,7 @@ def host_sample(s: RawSample) -> HostSample:
     ne: dict[str, str] = {f"facts.{k}": v for k, v in s.facts_missing.items()}
     swaps: tuple[SwapDevice, ...] = tuple(_get(s.once, "swaps") or ())
     rates = _rates(s, swaps, ne)
-    processes, totals = _processes(s, rates.pgfault_per_s, ne)
+    processes, totals = _processes(s, rates, ne)
     perf = _perf(s, ne)
     facts = dataclasses.replace(s.facts, perf_usable=perf.usable, perf_reason=perf.reason)
     zones: tuple[BuddyZone, ...] | None = _get(s.once, "buddyinfo")

@@ -96,6 +96,7 @@ function take(s) {
 	# field N of stat is F[N-2]: minflt 10, cminflt 11, majflt 12, cmajflt 13, starttime 22
 	if (snap == 0) {
 		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
+		PAR0[PID] = F[2]
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
@@ -128,7 +129,15 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
-function reduce(   p, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+	# A child reaped during the interval adds all the faults of its life to the cminflt of its parent:
+	# what it had made by the first sample (its minflt + cminflt then) was made before the interval.
+	# So children seen at the first sample and gone at the second are subtracted from the parent delta.
+	for (p in S0) {
+		if ((p in S1) && S1[p] == S0[p]) continue
+		q = PAR0[p]
+		PREMIN[q] += MIN0[p] + CMIN0[p]; PREMAJ[q] += MAJ0[p] + CMAJ0[p]
+	}
 	for (p in S1) {
 		if (own(p)) continue
 		seen++
@@ -145,6 +154,7 @@ function reduce(   p, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, suma
 		}
 		if (dmin < 0) dmin = 0
 		if (dmaj < 0) dmaj = 0
+		if ((p in S0) && S0[p] == S1[p]) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p] }
 		if (cmin < 0) cmin = 0
 		if (cmaj < 0) cmaj = 0
 		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj; DCMIN[p] = cmin; DCMAJ[p] = cmaj

@@ -12,18 +12,16 @@ probe script. A new /proc or /sys source is a module with its ``SOURCE`` and one
 
 from __future__ import annotations
 
-from diag.probe import buddyinfo, diskstats, meminfo, numa, pressure, swaps, vmstat
+from diag.probe.buddyinfo import SOURCE as BUDDYINFO
+from diag.probe.diskstats import SOURCE as DISKSTATS
+from diag.probe.meminfo import SOURCE as MEMINFO
+from diag.probe.numa import SOURCE as NUMA
+from diag.probe.pressure import SOURCES as PRESSURE
 from diag.probe.source import ONCE, TWICE, Source
+from diag.probe.swaps import SOURCE as SWAPS
+from diag.probe.vmstat import SOURCE as VMSTAT
 
-SOURCES: tuple[Source, ...] = (
-    vmstat.SOURCE,
-    meminfo.SOURCE,
-    diskstats.SOURCE,
-    *pressure.SOURCES,
-    swaps.SOURCE,
-    buddyinfo.SOURCE,
-    numa.SOURCE,
-)
+SOURCES: tuple[Source, ...] = (VMSTAT, MEMINFO, DISKSTATS, *PRESSURE, SWAPS, BUDDYINFO, NUMA)
 BY_PATH = {source.path: source for source in SOURCES}
 
 __all__ = ["BY_PATH", "ONCE", "SOURCES", "TWICE", "files_arg"]
