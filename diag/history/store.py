@@ -10,6 +10,7 @@ incomplete and nothing else: the next audit diffs against the last complete one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -109,14 +110,33 @@ class History(HistoryQueries):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE``: takes the write lock at once (waiting up to the busy timeout)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE``: takes the write lock at once (waiting up to the busy timeout).
+
+        An SQLite error (locked past the timeout, disk full, read-only file) is a ``HistoryError``."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> HistoryError:
+        return HistoryError(
+            f"cannot write the audit history {str(self.path)!r}: {exc}",
+            hint="the run folder is complete; check the file's disk and permissions, or another --history",
+        )
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -272,10 +292,15 @@ class History(HistoryQueries):
         if not doomed:
             return []
         marks = ",".join("?" * len(doomed))
-        folders = [
+        folders = {
             r["run_dir"]
             for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id IN ({marks})", tuple(doomed))
-        ]
+        }
+        # a folder a kept audit still uses (the same -o DIR every time) stays
+        folders -= {
+            r["run_dir"]
+            for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id NOT IN ({marks})", tuple(doomed))
+        }
         with self.transaction() as db:
             db.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(doomed))
         for folder in folders:

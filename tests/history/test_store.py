@@ -147,3 +147,16 @@ def test_history_diff_of_two_stored_audits_matches_the_recorded_diff(tmp_path: P
         expected = {"new": 0, "persisting": 0, "resolved": 1, "unknown": 1}
         assert stored.counts() == recorded.counts() == expected
         assert history.latest_pair() == (1, 2)
+
+
+def test_pruning_keeps_a_run_folder_that_a_kept_audit_still_uses(tmp_path: Path) -> None:
+    folder = tmp_path / "latest"  # a timer with the same -o DIR every time
+    folder.mkdir()
+    (folder / "run.json").write_text("{}")
+    with History(tmp_path / "h.sqlite") as history:
+        for _ in range(3):
+            run_id = history.begin(SCOPE, "audit.yml", [], None, str(folder))
+            run = RunResult("audit.yml", [], None, now_iso(), hosts=[quiet("a")], run_dir=str(folder))
+            history.record(run_id, run, SCOPE, lambda before: diff_problems(before, [quiet("a")], now_iso()))
+        assert history.prune(keep_days=None, keep_runs=1, keep=3) == [1, 2]
+    assert (folder / "run.json").exists()
