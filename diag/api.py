@@ -389,6 +389,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
     from diag.history.diff import diff_problems
     from diag.history.store import History, now_iso
     from diag.notify import notify
+    from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
     cwd = _cwd(request.run)
@@ -441,7 +442,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
                 result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
-        _write_json(run_dir / "diff.json", {"audit": audit_info, **recorded.diff.to_dict()})
+        write_atomic(
+            run_dir / "diff.json",
+            json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+        )
         told = (
             None
             if result.notify_status == "off"
