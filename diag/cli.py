@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import diag
+from diag.cli_audit import add_audit_parsers, cmd_history
 from diag.errors import (
     DiagError,
     InventoryError,
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--list", action="store_true")
     view.add_argument("--graph", action="store_true")
     view.add_argument("--host")
+    add_audit_parsers(sub, run)
     return parser
 
 
@@ -258,6 +260,29 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     return run_exit_code(run, args.fail_on)
 
 
+def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
+    """``pfdiag audit``: ``run`` plus the history, diff, notifications, textfile; or write a timer."""
+    from diag import audit, cli_audit
+
+    if args.syntax_check or args.list_tasks or args.list_hosts:
+        return cmd_run(args, argv)
+    if args.install_timer or args.print_cron:
+        cli_audit.schedule(args, argv)
+        return ExitCode.OK
+    request = cli_audit.audit_request(args, _request(args, argv))
+    from diag.report import render_terminal
+
+    result = audit.run_audit(request)
+    print(render_terminal(result.run))
+    cli_audit.print_audit(result)
+    if result.run.interrupted:
+        print("interrupted: finished hosts are saved; the audit is recorded as incomplete", file=sys.stderr)
+    code = run_exit_code(result.run, None if args.fail_on_new else args.fail_on)
+    if code == ExitCode.OK and args.fail_on_new and cli_audit.new_at_or_above(result, args.fail_on):
+        return ExitCode.FAIL_ON
+    return code
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
 
@@ -335,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             return int(cmd_run(args, argv))
         if args.command == "report":
             return int(cmd_report(args))
+        if args.command == "audit":
+            return int(cmd_audit(args, argv))
+        if args.command == "history":
+            return int(cmd_history(args))
         return int(cmd_inventory(args))
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK

@@ -142,7 +142,7 @@ class Templar:
     """Parses and evaluates Jinja2 in a ``SandboxedEnvironment`` with ``StrictUndefined``.
 
     Filters beyond Jinja's own: ``quote`` (shlex.quote, for values put into ``command:``),
-    ``to_json``, ``bool``, ``rate`` (``152340.5 -> "152,340"``, None -> ``"n/a"``) and ``kib``
+    ``to_json``, ``from_json``, ``bool``, ``rate`` (``152340.5 -> "152,340"``, None -> ``"n/a"``) and ``kib``
     (``65536 -> "64.0 MiB"``).
     """
 
@@ -151,6 +151,9 @@ class Templar:
         env.templar = self
         env.filters["quote"] = lambda value: shlex.quote(str(value))
         env.filters["to_json"] = _to_json
+        env.filters["from_json"] = (
+            json.loads
+        )  # Ansible's: a list built by a {% for %} loop comes back as data
         env.filters["bool"] = _to_bool
         env.filters["rate"] = fmt_rate
         env.filters["kib"] = fmt_kib

@@ -1,7 +1,9 @@
 """Playbook YAML -> a validated ``Playbook``, or one ``PlaybookError`` listing every problem found.
 
-In: a playbook path. Out: ``Playbook`` (vars_files read, every template and ``when`` parsed, every
-module and argument checked), so nothing can fail for a reason visible in the file once hosts run.
+In: a playbook path. Out: ``Playbook`` (``- import_playbook: other.yml`` entries replaced by the other
+file's plays, in place, with file:line of each and a cycle refused; vars_files read, every template
+and ``when`` parsed, every module and argument checked), so nothing can fail for a reason visible in
+the file once hosts run.
 Each problem names file:line, the task, and a hint (known modules, allowed keys, Jinja's message).
 ``--syntax-check`` is exactly this step.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
 from diag.secrets import is_secret_name
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys of a ``- import_playbook: file`` entry (Ansible's; ``when`` and tags are not supported here).
+IMPORT_KEYS = ("import_playbook", "name", "vars")
 
 
 def _line(node: Any, key: Any = None) -> int:
@@ -33,11 +38,13 @@ def _line(node: Any, key: Any = None) -> int:
 class _Checker:
     """Walks the YAML and collects problems instead of stopping at the first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, parent: _Checker | None = None) -> None:
         self.path = path
         self.file = str(path)
-        self.templar = Templar()
-        self.problems: list[PlaybookError] = []
+        self.templar: Templar = parent.templar if parent else Templar()
+        self.problems: list[PlaybookError] = parent.problems if parent else []
+        # the files being imported, outermost first, to refuse a cycle (a.yml -> b.yml -> a.yml)
+        self.stack: tuple[Path, ...] = (*(parent.stack if parent else ()), path.resolve())
 
     def problem(self, line: int, message: str, hint: str | None = None) -> None:
         self.problems.append(PlaybookError(message, where=f"{self.file}:{line}", hint=hint))
@@ -76,8 +83,47 @@ class _Checker:
             if not isinstance(raw, MarkedMap):
                 self.problem(line, f"play #{index + 1} must be a mapping, got {type(raw).__name__}")
                 continue
+            if "import_playbook" in raw:
+                plays.extend(self.import_playbook(raw))
+                continue
             plays.append(self.play(raw, index))
         return Playbook(self.path, tuple(plays))
+
+    def import_playbook(self, raw: MarkedMap) -> list[Play]:
+        """Ansible's ``- import_playbook: other.yml`` (path relative to this file): its plays, in place.
+
+        ``vars:`` beside it apply to each imported play (over the play's own vars, as in Ansible).
+        """
+        line = raw.line_of("import_playbook")
+        for key in raw:
+            if key not in IMPORT_KEYS:
+                self.problem(
+                    raw.line_of(key),
+                    f"import_playbook: unknown key {key!r}",
+                    f"allowed: {', '.join(IMPORT_KEYS)}",
+                )
+        ref = raw["import_playbook"]
+        if not isinstance(ref, str) or not ref.strip() or "{{" in ref:
+            self.problem(
+                line, f"import_playbook needs a file name, got {ref!r}", "e.g. import_playbook: triage.yml"
+            )
+            return []
+        path = Path(ref).expanduser()
+        path = path if path.is_absolute() else self.path.parent / path
+        if path.resolve() in self.stack:
+            chain = " -> ".join([*(str(p.name) for p in self.stack), path.name])
+            self.problem(
+                line, f"import_playbook cycle: {chain}", "a playbook cannot import itself, even indirectly"
+            )
+            return []
+        try:
+            data = load_yaml_file(path, where=f"{self.file}:{line}", what="imported playbook")
+        except PlaybookError as exc:
+            self.problems.append(exc)
+            return []
+        extra = self.vars_mapping(raw, "vars", f"import_playbook {ref!r}")
+        imported = _Checker(path, parent=self).playbook(data).plays
+        return [replace(play, vars={**play.vars, **extra}) if extra else play for play in imported]
 
     def play(self, raw: MarkedMap, index: int) -> Play:
         name = str(raw.get("name") or f"play #{index + 1}")

@@ -1,0 +1,150 @@
+"""``pfdiag audit``: a run of the audit playbook, recorded in the history and compared with the last one.
+
+In: an ``AuditRequest`` (a ``RunRequest`` plus the history, notification, textfile and retention
+settings). Out: an ``AuditResult``; the run folder gains ``diff.json`` and a report that opens with
+"Since the last audit"; the history (``diag.history``) gains the audit in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from diag.api import RunRequest, run_playbook
+from diag.errors import ReportError
+from diag.findings import RunResult
+from diag.playbook.resolve import resolve_playbook
+from diag.runstore import make_run_dir
+
+HISTORY_ENV = "PFDIAG_HISTORY"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """``pfdiag audit``: a run plus where to record it, whom to tell, and what to keep.
+
+    ``history`` None: ``$PFDIAG_HISTORY``, else ``reports/history.sqlite`` under the cwd.
+    """
+
+    run: RunRequest
+    history: Path | None = None
+    keep_days: float | None = 14.0
+    keep_runs: int | None = None
+    notify_command: str | None = None
+    notify_url: str | None = None
+    renotify_after_s: float = 4 * 3600.0
+    notify_timeout_s: float = 30.0
+    textfile: Path | None = None
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """What an audit did: the run, its history id, baseline, diff, notification, files, pruned audits."""
+
+    run: RunResult
+    run_id: int
+    baseline: tuple[int, str] | None
+    diff: Any
+    notify_status: str
+    notify_error: str | None = None
+    textfile: Path | None = None
+    pruned: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    history: Path | None = None
+
+
+def history_path(given: Path | None, cwd: Path) -> Path:
+    """``--history``, else ``$PFDIAG_HISTORY``, else ``reports/history.sqlite`` (relative to the cwd)."""
+    path = given or (
+        Path(os.environ[HISTORY_ENV]) if os.environ.get(HISTORY_ENV) else Path("reports/history.sqlite")
+    )
+    return path if path.is_absolute() else cwd / path
+
+
+def run_audit(request: AuditRequest) -> AuditResult:
+    """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
+    from diag.history.diff import diff_problems
+    from diag.history.store import History, now_iso
+    from diag.notify import notify
+    from diag.report.atomic import write_atomic
+    from diag.report.since import prepend_since, render_since
+
+    cwd = request.run.cwd or Path.cwd()
+    playbook = resolve_playbook(request.run.playbook, cwd=cwd)
+    scope = json.dumps(
+        {"playbook": str(playbook), "inventory": list(request.run.inventories), "limit": request.run.limit}
+    )
+    path = history_path(request.history, cwd)
+    with History(path) as history:
+        previous = history.previous_hosts(scope)
+        run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem)
+        extra = json.dumps({"audit_previous": previous})
+        run_request = replace(request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra))
+        run_id = history.begin(
+            scope, str(playbook), list(request.run.inventories), request.run.limit, str(run_dir)
+        )
+        try:
+            run = run_playbook(run_request)
+        except Exception:
+            history.forget(run_id)  # nothing ran (bad inventory, vars): no audit to remember
+            raise
+        recorded = history.record(
+            run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
+        )
+        baseline = history.describe(recorded.baseline_id)
+        result = AuditResult(run, run_id, baseline, recorded.diff, "off", history=path)
+        audit_info = {
+            "id": run_id,
+            "scope": scope,
+            "started": run.started,
+            "finished": run.finished,
+            "run_dir": run.run_dir,
+            "baseline": recorded.baseline_id,
+            **recorded.diff.counts(),
+        }
+        if run.interrupted:
+            result.notify_status = (
+                "skipped (audit incomplete)" if request.notify_command or request.notify_url else "off"
+            )
+        else:
+            outcome = notify(
+                recorded.diff,
+                audit_info,
+                command=request.notify_command,
+                url=request.notify_url,
+                renotify_after_s=request.renotify_after_s,
+                timeout_s=request.notify_timeout_s,
+            )
+            result.notify_status, result.notify_error = outcome.status, outcome.error
+            history.notified(run_id, outcome.status, outcome.error, outcome.told)
+            if outcome.error:
+                result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
+        write_atomic(
+            run_dir / "diff.json",
+            json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+        )
+        told = (
+            None
+            if result.notify_status == "off"
+            else result.notify_status + (f": {result.notify_error}" if result.notify_error else "")
+        )
+        prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
+        if request.textfile is not None:
+            from diag.report.prometheus import write_textfile
+
+            textfile = request.textfile if request.textfile.is_absolute() else cwd / request.textfile
+            try:
+                result.textfile = write_textfile(
+                    textfile,
+                    run,
+                    recorded.diff.counts(),
+                    duration_s=history.duration(run_id),
+                    last_success=history.last_success(scope),
+                )
+            except ReportError as exc:
+                result.warnings.append(exc.render())
+        result.pruned = history.prune(keep_days=request.keep_days, keep_runs=request.keep_runs, keep=run_id)
+    return result

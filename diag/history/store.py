@@ -1,0 +1,309 @@
+"""The audit history: one SQLite file of audits, per-host results, findings and open problems.
+
+In: a path (``--history``, ``PFDIAG_HISTORY``, else ``reports/history.sqlite``) and finished runs with
+their diff. Out: rows, and reads for ``pfdiag history``. WAL journal and a busy timeout, so two audits
+on one history both land; an audit is ``begin()``-ed as a row marked incomplete, then everything it
+produced (hosts, findings, problems, counts, ``complete = 1``) is written in one ``BEGIN IMMEDIATE``
+transaction, inside which the previous audit is read and diffed. A killed audit leaves its row
+incomplete and nothing else: the next audit diffs against the last complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diag.findings import HostResult, RunResult
+from diag.history.diff import Diff, Problem
+from diag.history.queries import HistoryError, HistoryQueries
+
+BUSY_TIMEOUT_S = 60.0
+SCHEMA_VERSION = 1
+# The per-host rates kept for ``pfdiag history host`` (names as ``sample`` registers them).
+KEY_RATES = ("majflt_per_s", "minflt_per_s", "swapin_per_s", "pswpout_per_s", "pgscan_direct_per_s")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  started TEXT NOT NULL, started_ts REAL NOT NULL, finished TEXT, duration_s REAL,
+  scope TEXT NOT NULL, playbook TEXT, inventory TEXT, host_limit TEXT, run_dir TEXT,
+  complete INTEGER NOT NULL DEFAULT 0, interrupted INTEGER NOT NULL DEFAULT 0,
+  hosts INTEGER, states TEXT, baseline_id INTEGER,
+  new INTEGER, persisting INTEGER, resolved INTEGER, unknown INTEGER,
+  notify_status TEXT, notify_error TEXT);
+CREATE INDEX IF NOT EXISTS runs_scope ON runs (scope, complete, id);
+CREATE TABLE IF NOT EXISTS host_results (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  host TEXT NOT NULL, state TEXT, reason TEXT, verdict TEXT, severity TEXT, summary TEXT, culprit TEXT,
+  majflt_per_s REAL, minflt_per_s REAL, swapin_per_s REAL, pswpout_per_s REAL, pgscan_direct_per_s REAL,
+  oom_kill_total INTEGER, boot_id TEXT,
+  PRIMARY KEY (run_id, host));
+CREATE INDEX IF NOT EXISTS host_results_host ON host_results (host, run_id);
+CREATE TABLE IF NOT EXISTS findings (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  host TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT, severity TEXT, value REAL, op TEXT,
+  threshold REAL, message TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS findings_run ON findings (run_id, host);
+CREATE TABLE IF NOT EXISTS problems (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  host TEXT NOT NULL, code TEXT NOT NULL, comm TEXT NOT NULL, kind TEXT, severity TEXT, summary TEXT,
+  status TEXT NOT NULL, first_seen TEXT, streak INTEGER, last_notified TEXT,
+  PRIMARY KEY (run_id, host, code, comm, status));
+"""
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What ``record`` stored: the audit's id, its baseline (previous complete audit) and the diff."""
+
+    run_id: int
+    baseline_id: int | None
+    diff: Diff
+
+
+class History(HistoryQueries):
+    """An open history file (reads inherited from ``HistoryQueries``); a context manager."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
+            self.db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint, never corrupt
+            with self.transaction():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(
+                f"cannot open the audit history {str(path)!r}: {exc}",
+                hint="give another file with --history PATH (or PFDIAG_HISTORY)",
+            ) from None
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE``: takes the write lock at once (waiting up to the busy timeout).
+
+        An SQLite error (locked past the timeout, disk full, read-only file) is a ``HistoryError``."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield self.db
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> HistoryError:
+        return HistoryError(
+            f"cannot write the audit history {str(self.path)!r}: {exc}",
+            hint="the run folder is complete; check the file's disk and permissions, or another --history",
+        )
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def begin(self, scope: str, playbook: str, inventory: list[str], limit: str | None, run_dir: str) -> int:
+        """Insert the audit as incomplete (what a killed audit leaves behind); return its id."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started, started_ts, scope, playbook, inventory, host_limit, run_dir)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), time.time(), scope, playbook, json.dumps(inventory), limit, run_dir),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def forget(self, run_id: int) -> None:
+        """Drop an audit that never ran (it failed before any host: bad inventory, bad -e)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def record(
+        self, run_id: int, run: RunResult, scope: str, diff_with: Callable[[list[Problem]], Diff]
+    ) -> Recorded:
+        """Write the whole audit in one transaction; ``diff_with(previous open problems)`` gives the diff."""
+        with self.transaction() as db:
+            baseline = self.baseline(scope, before=run_id)
+            previous = self.problems(baseline, open_only=True) if baseline is not None else []
+            diff = diff_with(previous)
+            complete = 0 if run.interrupted else 1
+            if not complete:  # an interrupted audit is kept, but nothing reads its diff as a baseline
+                diff = Diff(unknown=tuple(previous))
+            states: dict[str, int] = {}
+            for host in run.hosts:
+                states[host.status] = states.get(host.status, 0) + 1
+                self._write_host(db, run_id, host)
+            for problem in [*diff.new, *diff.persisting, *diff.resolved, *diff.unknown]:
+                db.execute(
+                    "INSERT OR REPLACE INTO problems VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        run_id,
+                        problem.host,
+                        problem.code,
+                        problem.comm,
+                        problem.kind,
+                        problem.severity,
+                        problem.summary,
+                        problem.status,
+                        problem.first_seen,
+                        problem.streak,
+                        problem.last_notified,
+                    ),
+                )
+            counts = diff.counts()
+            started = db.execute("SELECT started_ts FROM runs WHERE id = ?", (run_id,)).fetchone()
+            duration = time.time() - float(started["started_ts"]) if started else None
+            db.execute(
+                "UPDATE runs SET finished = ?, duration_s = ?, complete = ?, interrupted = ?, hosts = ?,"
+                " states = ?, baseline_id = ?, new = ?, persisting = ?, resolved = ?, unknown = ?,"
+                " run_dir = ? WHERE id = ?",
+                (
+                    run.finished or now_iso(),
+                    duration,
+                    complete,
+                    int(run.interrupted),
+                    len(run.hosts),
+                    json.dumps(states),
+                    baseline,
+                    counts["new"],
+                    counts["persisting"],
+                    counts["resolved"],
+                    counts["unknown"],
+                    run.run_dir,
+                    run_id,
+                ),
+            )
+        return Recorded(run_id, baseline, diff)
+
+    @staticmethod
+    def _write_host(db: sqlite3.Connection, run_id: int, host: HostResult) -> None:
+        verdict = host.verdict
+        oom: Mapping[str, Any] = next((f.evidence for f in host.findings if f.check == "oom-kills"), {})
+        measured = host.sample.rates if host.sample is not None else None
+        rates = [getattr(measured, name, None) for name in KEY_RATES]
+        db.execute(
+            "INSERT OR REPLACE INTO host_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                host.host,
+                host.status,
+                host.reason,
+                verdict.code if verdict else None,
+                verdict.severity if verdict else None,
+                verdict.summary if verdict else None,
+                verdict.culprits[0].comm if verdict and verdict.culprits else None,
+                *rates,
+                oom.get("oom_kill_total"),
+                oom.get("boot_id"),
+            ),
+        )
+        # Only failing and skipped checks: a pass is what "no row" means (on a host that was evaluated),
+        # and the passes were two thirds of a fleet's history (every finding is in the run folder's
+        # hosts.jsonl while the audit is retained).
+        db.executemany(
+            "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    run_id,
+                    host.host,
+                    f.check,
+                    f.status,
+                    f.severity,
+                    f.value,
+                    f.op,
+                    f.threshold,
+                    f.message,
+                    f.reason,
+                )
+                for f in host.findings
+                if f.status != "pass"
+            ],
+        )
+
+    def notified(
+        self, run_id: int, status: str, error: str | None, keys: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """After the notifier ran: its outcome, and (when it was delivered) when each problem was told."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET notify_status = ?, notify_error = ? WHERE id = ?", (status, error, run_id)
+            )
+            if status == "sent":
+                stamp = now_iso()
+                for host, code, comm in keys:
+                    db.execute(
+                        "UPDATE problems SET last_notified = ? WHERE run_id = ? AND host = ? AND code = ?"
+                        " AND comm = ?",
+                        (stamp, run_id, host, code, comm),
+                    )
+
+    # -- retention ----------------------------------------------------------------------------------
+
+    def prune(self, *, keep_days: float | None, keep_runs: int | None, keep: int) -> list[int]:
+        """Delete audits older than ``keep_days`` or beyond the newest ``keep_runs``, their rows and run
+        folders (only a folder that holds a ``run.json``); never the audit ``keep`` just recorded."""
+        doomed: set[int] = set()
+        if keep_days is not None:
+            cutoff = time.time() - keep_days * 86400
+            doomed |= {
+                int(r["id"]) for r in self.db.execute("SELECT id FROM runs WHERE started_ts < ?", (cutoff,))
+            }
+        if keep_runs is not None:
+            rows = self.db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?", (keep_runs,))
+            doomed |= {int(r["id"]) for r in rows}
+        doomed.discard(keep)
+        if not doomed:
+            return []
+        marks = ",".join("?" * len(doomed))
+        folders = {
+            r["run_dir"]
+            for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id IN ({marks})", tuple(doomed))
+        }
+        # a folder a kept audit still uses (the same -o DIR every time) stays
+        folders -= {
+            r["run_dir"]
+            for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id NOT IN ({marks})", tuple(doomed))
+        }
+        with self.transaction() as db:
+            db.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(doomed))
+        for folder in folders:
+            if folder and (Path(folder) / "run.json").is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+        return sorted(doomed)

@@ -1,0 +1,113 @@
+"""An audit as node_exporter textfile-collector metrics (``--textfile PATH``).
+
+In: the audit's ``RunResult``, its diff counts and the last complete audit's finish time. Out: a
+``.prom`` file written atomically by ``prometheus_client.write_to_textfile`` (temp file + rename), so
+node_exporter never reads half a file. Names are prefixed ``pfdiag_``, rates per second, times in
+seconds. Series: 6 per host (state, verdict, severity, three fault rates) plus at most 9 host-state
+counts, 4 problem counts and 3 audit gauges; the README states the cardinality.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from diag.errors import ReportError
+from diag.findings import HOST_STATES, RunResult, Severity
+
+RATE_METRICS = (
+    ("major_faults_per_second", "majflt_per_s", "Major page faults per second over the sampling interval"),
+    ("minor_faults_per_second", "minflt_per_s", "Minor page faults per second over the sampling interval"),
+    ("swap_ins_per_second", "swapin_per_s", "Pages swapped in (pswpin + zswpin) per second"),
+)
+
+
+def parse_stamp(stamp: str | None) -> float | None:
+    """``2026-12-01T19:20:04+0000`` -> Unix seconds.
+
+    >>> parse_stamp("1970-01-02T00:00:00+0000"), parse_stamp(None)
+    (86400.0, None)
+    """
+    if not stamp:
+        return None
+    try:
+        parsed = time.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return float(calendar.timegm(parsed) - (parsed.tm_gmtoff or 0))
+
+
+def write_textfile(
+    path: Path,
+    run: RunResult,
+    counts: Mapping[str, int],
+    *,
+    duration_s: float | None,
+    last_success: str | None,
+) -> Path:
+    """Write the metrics of one audit to ``path`` (atomically); ``ReportError`` when it cannot."""
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    state = Gauge(
+        "pfdiag_host_state", "1 for the host's state in the last audit", ["host", "state"], registry=registry
+    )
+    verdict = Gauge(
+        "pfdiag_host_verdict", "1 for the host's verdict code", ["host", "verdict"], registry=registry
+    )
+    severity = Gauge(
+        "pfdiag_host_severity",
+        "Verdict severity: 0 ok, 1 info, 2 warning, 3 critical",
+        ["host"],
+        registry=registry,
+    )
+    rates = {
+        key: Gauge(f"pfdiag_host_{name}", text, ["host"], registry=registry)
+        for name, key, text in RATE_METRICS
+    }
+    hosts = Gauge("pfdiag_audit_hosts", "Hosts of the last audit per state", ["state"], registry=registry)
+    problems = Gauge(
+        "pfdiag_audit_problems",
+        "Problems of the last audit against the previous one",
+        ["status"],
+        registry=registry,
+    )
+    complete = Gauge("pfdiag_audit_complete", "1 when the last audit ran to completion", registry=registry)
+    duration = Gauge("pfdiag_audit_duration_seconds", "Wall time of the last audit", registry=registry)
+    success = Gauge(
+        "pfdiag_audit_last_success_timestamp_seconds",
+        "When the last complete audit finished",
+        registry=registry,
+    )
+    per_state = dict.fromkeys(HOST_STATES, 0)
+    for host in run.hosts:
+        per_state[host.status] = per_state.get(host.status, 0) + 1
+        state.labels(host.host, host.status).set(1)
+        if host.verdict is not None:
+            verdict.labels(host.host, host.verdict.code).set(1)
+            level = Severity.__members__.get(host.verdict.severity)
+            if level is not None:
+                severity.labels(host.host).set(int(level))
+        measured = host.sample.rates if host.sample is not None else None
+        for key, gauge in rates.items():
+            value = getattr(measured, key, None)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                gauge.labels(host.host).set(float(value))
+    for name, number in per_state.items():
+        hosts.labels(name).set(number)
+    for name in ("new", "persisting", "resolved", "unknown"):
+        problems.labels(name).set(counts.get(name, 0))
+    complete.set(0 if run.interrupted else 1)
+    if duration_s is not None:
+        duration.set(duration_s)
+    stamp = parse_stamp(last_success)
+    if stamp is not None:
+        success.set(stamp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise ReportError(f"cannot write the textfile {str(path)!r}: {exc}") from None
+    return path

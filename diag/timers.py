@@ -1,0 +1,209 @@
+"""Scheduling an audit: a systemd ``.service`` + ``.timer`` pair, or a crontab line wrapped in flock.
+
+In: the audit's own command line (minus the scheduling flags), a period (``--every 15min``) and a
+name. Out: unit file texts (a oneshot service running the same command line in the same directory, a
+timer with ``OnCalendar``, ``Persistent=true`` and ``RandomizedDelaySec``), written to ``--unit-dir``,
+and the commands that enable them; or one crontab line. A period must divide a minute, an hour or a
+day so that ``OnCalendar`` (and cron) can express it evenly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from diag.errors import UsageError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days)?\s*$")
+_UNITS_S = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hour": 3600}
+_UNITS_S |= {"hours": 3600, "d": 86400, "day": 86400, "days": 86400}
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]+$")
+# Flags that schedule the audit rather than being part of it: (flag, takes a value).
+SCHEDULING_FLAGS = {"--install-timer": True, "--every": True, "--unit-dir": True, "--print-cron": False}
+
+
+def parse_duration(text: str, flag: str = "duration") -> float:
+    """``30s``, ``5m``/``5min``, ``4h``, ``1d`` (a bare number is seconds) -> seconds.
+
+    >>> parse_duration("15min"), parse_duration("4h"), parse_duration("90"), parse_duration("1.5m")
+    (900.0, 14400.0, 90.0, 90.0)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"{flag}: {text!r} is not a duration", hint="e.g. 30s, 5min, 4h, 1d")
+    return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
+
+
+def on_calendar(period_s: float) -> str:
+    """An ``OnCalendar=`` expression firing every ``period_s``, aligned to the clock.
+
+    >>> on_calendar(900), on_calendar(3600), on_calendar(6 * 3600), on_calendar(86400), on_calendar(30)
+    ('*-*-* *:00/15:00', '*-*-* *:00:00', '*-*-* 00/6:00:00', '*-*-* 00:00:00', '*-*-* *:*:00/30')
+    """
+    p = int(period_s)
+    if p != period_s or p <= 0:
+        raise UsageError(f"--every must be a whole number of seconds, got {period_s:g}")
+    if p < 60 and 60 % p == 0:
+        return f"*-*-* *:*:00/{p}"
+    if p < 3600 and p % 60 == 0 and 60 % (p // 60) == 0:
+        return f"*-*-* *:00/{p // 60}:00"
+    if p == 3600:
+        return "*-*-* *:00:00"
+    if p < 86400 and p % 3600 == 0 and 24 % (p // 3600) == 0:
+        return f"*-*-* 00/{p // 3600}:00:00"
+    if p == 86400:
+        return "*-*-* 00:00:00"
+    raise UsageError(
+        f"--every {p} s does not divide a minute, an hour or a day evenly",
+        hint="use e.g. 30s, 5min, 15min, 1h, 6h or 1d",
+    )
+
+
+def cron_schedule(period_s: float) -> str:
+    """The five crontab time fields for ``period_s`` (cron cannot go below a minute).
+
+    >>> cron_schedule(900), cron_schedule(3600), cron_schedule(4 * 3600), cron_schedule(86400)
+    ('*/15 * * * *', '0 * * * *', '0 */4 * * *', '0 0 * * *')
+    """
+    on_calendar(period_s)  # same rules
+    p = int(period_s)
+    if p < 60:
+        raise UsageError(
+            "--print-cron: cron cannot run more often than once a minute", hint="use --every 1min or more"
+        )
+    if p < 3600:
+        return f"*/{p // 60} * * * *"
+    if p < 86400:
+        return "0 * * * *" if p == 3600 else f"0 */{p // 3600} * * *"
+    return "0 0 * * *"
+
+
+def audit_command(argv: Sequence[str]) -> list[str]:
+    """The command a timer runs: this interpreter's pfdiag with ``argv`` minus the scheduling flags."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in SCHEDULING_FLAGS:
+            skip = SCHEDULING_FLAGS[flag] and "=" not in arg
+            continue
+        kept.append(arg)
+    script = shutil.which("pfdiag")
+    base = [script] if script and os.environ.get("PYTHONPATH") is None else [sys.executable, "-m", "diag"]
+    return [*base, *kept]
+
+
+def _systemd_quote(arg: str) -> str:
+    """One ExecStart= word: specifiers (%) and variables ($) escaped, quoted when it needs it."""
+    text = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{text}"' if re.search(r"[\s\"';\\]", arg) or not arg else text
+
+
+@dataclass(frozen=True, slots=True)
+class TimerUnits:
+    """The two unit files, by file name."""
+
+    name: str
+    service: str
+    timer: str
+
+
+def timer_units(name: str, command: Sequence[str], period_s: float, cwd: Path) -> TimerUnits:
+    """The ``NAME.service`` (oneshot, the audit) and ``NAME.timer`` (``OnCalendar``) texts."""
+    if not _UNIT_NAME.match(name):
+        raise UsageError(
+            f"--install-timer: {name!r} is not a valid unit name", hint="letters, digits, - _ . : @"
+        )
+    calendar = on_calendar(period_s)
+    # spread a fleet of timers over a tenth of the period (at most 5 min) so they do not start together
+    delay_s = max(1, min(300, int(period_s // 10)))
+    env = ""
+    if os.environ.get("PYTHONPATH"):
+        env = f"Environment={_systemd_quote('PYTHONPATH=' + os.environ['PYTHONPATH'])}\n"
+    service = (
+        "[Unit]\n"
+        f"Description=pfdiag audit {name}\n"
+        "After=network-online.target\n"
+        "Wants=network-online.target\n\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"WorkingDirectory={_systemd_quote(str(cwd))}\n"
+        f"{env}"
+        f"ExecStart={' '.join(_systemd_quote(a) for a in command)}\n"
+        # exit 10 (--fail-on) and 4/2 (host states) are results of an audit, not a broken service;
+        # they are still visible in `systemctl status` and the journal
+        "SuccessExitStatus=2 4 10\n"
+        "Nice=10\n"
+    )
+    timer = (
+        "[Unit]\n"
+        f"Description=Run pfdiag audit {name} every {int(period_s)} s\n\n"
+        "[Timer]\n"
+        f"OnCalendar={calendar}\n"
+        "Persistent=true\n"
+        f"RandomizedDelaySec={delay_s}\n"
+        f"Unit={name}.service\n\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+    return TimerUnits(name, service, timer)
+
+
+def default_unit_dir() -> Path:
+    """``/etc/systemd/system`` for root, else the user's ``~/.config/systemd/user``."""
+    if os.geteuid() == 0:
+        return Path("/etc/systemd/system")
+    return Path.home() / ".config" / "systemd" / "user"
+
+
+def install_timer(units: TimerUnits, unit_dir: Path) -> list[Path]:
+    """Write both files into ``unit_dir``; their paths."""
+    try:
+        unit_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for suffix, text in ((".service", units.service), (".timer", units.timer)):
+            path = unit_dir / f"{units.name}{suffix}"
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write unit files into {str(unit_dir)!r}: {exc}", hint="--unit-dir DIR"
+        ) from None
+    return paths
+
+
+def enable_hint(units: TimerUnits, unit_dir: Path) -> str:
+    """How to start the timer, for the unit folder it was written to."""
+    standard = (
+        "/etc/systemd/system",
+        "/usr/lib/systemd",
+        "/lib/systemd",
+        str(Path.home() / ".config/systemd/user"),
+    )
+    user = "" if os.geteuid() == 0 else " --user"
+    link = ""
+    if not str(unit_dir).startswith(standard):  # a folder systemd does not read: link the files first
+        files = " ".join(shlex.quote(str(unit_dir / f"{units.name}{s}")) for s in (".service", ".timer"))
+        link = f"systemctl{user} link {files}\n"
+    return (
+        link + f"systemctl{user} daemon-reload && systemctl{user} enable --now {units.name}.timer\n"
+        f"systemctl{user} list-timers {units.name}.timer   # next run\n"
+        f"journalctl{user} -u {units.name}.service   # what each audit printed"
+    )
+
+
+def cron_line(command: Sequence[str], period_s: float, cwd: Path, lock: Path) -> str:
+    """A crontab line: ``flock -n`` skips a run while the previous one still holds the lock."""
+    words = " ".join(shlex.quote(a) for a in command).replace("%", "\\%")  # cron turns % into newlines
+    return (
+        f"{cron_schedule(period_s)} cd {shlex.quote(str(cwd))} && flock -n {shlex.quote(str(lock))} {words}"
+    )

@@ -1,0 +1,117 @@
+"""The command line of ``pfdiag audit`` and ``pfdiag history``: run's options, clear errors with
+``run``'s exit codes, a failing notifier or textfile that never fails the audit, SIGTERM as interrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from diag.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_audit_takes_every_option_of_run_and_defaults_to_audit_yml() -> None:
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+    run_flags = {s for a in sub["run"]._actions for s in a.option_strings}
+    audit_flags = {s for a in sub["audit"]._actions for s in a.option_strings}
+    assert run_flags <= audit_flags
+    assert {
+        "--history",
+        "--keep-days",
+        "--keep-runs",
+        "--notify",
+        "--notify-url",
+        "--renotify-after",
+        "--textfile",
+        "--install-timer",
+        "--every",
+        "--unit-dir",
+        "--print-cron",
+        "--fail-on-new",
+    } <= audit_flags
+    args = build_parser().parse_args(["audit", "-i", "inv"])
+    assert args.playbook == "audit.yml" and args.keep_days == 14 and args.renotify_after == "4h"
+
+
+def test_audit_syntax_check_validates_the_imported_triage_too(capsys: Any) -> None:
+    assert main(["audit", "--syntax-check"]) == 0
+    assert "audit.yml" in capsys.readouterr().out
+
+
+def test_bad_audit_options_exit_5_before_anything_runs(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--notify-url", "ftp://x"], ["--keep-runs", "0"], ["--renotify-after", "soon"]):
+        assert main(["audit", *argv]) == 5
+        assert "ERROR:" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_history_errors_name_the_file_and_what_to_do(tmp_path: Path, capsys: Any) -> None:
+    assert main(["history", "--history", str(tmp_path / "none.sqlite")]) == 1
+    err = capsys.readouterr().err
+    assert "no audit history at" in err and "pfdiag audit" in err and "Traceback" not in err
+    (tmp_path / "dir.sqlite").mkdir()
+    assert main(["audit", "--history", str(tmp_path / "dir.sqlite"), "-o", str(tmp_path / "r")]) == 1
+    assert "cannot open the audit history" in capsys.readouterr().err
+
+
+def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blocker").write_text("a file where the textfile's folder should be")
+    argv = [
+        "audit",
+        "-e",
+        "interval_s=0.5",
+        "--history",
+        "h.sqlite",
+        "-e",
+        "proc_minflt_per_s=0",
+        "--notify",
+        "echo broken >&2; exit 7",
+        "--textfile",
+        "blocker/pfdiag.prom",
+    ]
+    code = main(argv)  # proc_minflt_per_s=0: something is always new on a first audit
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in out + err
+    assert "notification: failed (--notify command exited 7: broken)" in out
+    assert "notification failed (the audit is recorded)" in err and "cannot write the textfile" in err
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:
+        assert db.execute("SELECT complete, notify_status FROM runs").fetchall() == [(1, "failed")]
+    assert main(["history", "show", "1", "--history", "h.sqlite", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["notify_error"].startswith("--notify command exited 7") and shown["problems"]
+    assert main(["history", "show", "9", "--history", "h.sqlite"]) == 1
+    assert "no audit 9" in capsys.readouterr().err
+    assert main(["history", "diff", "--history", "h.sqlite"]) == 1  # one audit: nothing to compare with
+    assert "no earlier audit" in capsys.readouterr().err
+    assert main(["history", "host", "localhost", "--history", "h.sqlite", "--plot", "trend.png"]) == 0
+    assert "localhost" not in capsys.readouterr().err
+    assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sigterm_stops_an_audit_which_is_kept_as_interrupted_and_exits_99(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "diag", "audit", "-e", "interval_s=5", "--history", "h.sqlite"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("reports/*/hosts.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the run folder: the audit has begun
+    time.sleep(2.0)  # past run's start-up (the report imports): SIGTERM then stops the sampling hosts
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 99, err.decode()
+    assert b"recorded as incomplete" in err
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:
+        assert db.execute("SELECT complete, interrupted FROM runs").fetchall() == [(0, 1)]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
