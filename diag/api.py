@@ -213,9 +213,12 @@ class _HostsFile:
     def write(self, result: HostResult, raw: str | None) -> None:
         entry = {"host": result.host, "result": result.to_dict(), "raw": raw}
         line = json_text(self.redactor.data(entry))
-        self.handle.write(line + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        try:
+            self.handle.write(line + "\n")
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+        except OSError as exc:  # a full or failing disk: say which file, not a traceback
+            raise ReportError(f"cannot append to {str(self.path)!r}: {exc.strerror}") from None
 
     def close(self) -> None:
         self.handle.close()
