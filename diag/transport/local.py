@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import time
 
 from diag.errors import TransportError
 from diag.transport.base import CommandResult
+from diag.transport.capture import Capped
 
 
 class LocalTransport:
@@ -46,7 +48,7 @@ class LocalTransport:
             ) from exc
         self._running.add(proc)
         try:
-            out, err = proc.communicate(timeout=timeout_s)
+            out, err = _read_capped(proc, timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
@@ -78,3 +80,29 @@ class LocalTransport:
         for proc in list(self._running):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _read_capped(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes, bytes]:
+    """Both pipes until EOF and exit, each kept up to ``MAX_OUTPUT_BYTES`` (``Capped``);
+    ``TimeoutExpired`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = {proc.stdout.fileno(): Capped(), proc.stderr.fileno(): Capped()}
+    with selectors.DefaultSelector() as selector:
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout_s)
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if data:
+                    streams[key.fd].add(data)
+                else:
+                    selector.unregister(key.fd)
+    proc.wait(max(0.0, deadline - time.monotonic()))
+    proc.stdout.close()
+    proc.stderr.close()
+    out, err = streams.values()
+    return out.value(), err.value()

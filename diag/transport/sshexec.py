@@ -15,6 +15,7 @@ import paramiko
 
 from diag.errors import TransportError
 from diag.limits import MAX_OUTPUT_BYTES
+from diag.transport.capture import Capped
 
 KILL_GRACE_S = 1.0  # after the remote watchdog's TERM, before its KILL
 READ_CHUNK = 65536
@@ -41,30 +42,6 @@ def remote_command(command: str, timeout_s: float, *, sudo: bool) -> str:
     return f"{watchdog} {inner} </dev/null; rc=$?; kill $w 2>/dev/null; exit $rc"
 
 
-class _Capped:
-    """One output stream, kept up to ``limit`` bytes; the rest is read (so the command is not blocked)
-    and counted, and the kept text ends with a line saying how much was cut."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[bytes] = []
-        self.kept = 0
-        self.seen = 0
-
-    def add(self, data: bytes) -> None:
-        self.seen += len(data)
-        room = self.limit - self.kept
-        if room > 0:
-            self.parts.append(data[:room])
-            self.kept += min(room, len(data))
-
-    def value(self) -> bytes:
-        text = b"".join(self.parts)
-        if self.seen > self.kept:
-            text += f"\n[pfdiag: output cut at {self.kept:,} of {self.seen:,} bytes]\n".encode()
-        return text
-
-
 def collect(
     channel: paramiko.Channel, wait_s: float, *, limit: int = MAX_OUTPUT_BYTES
 ) -> tuple[bytes, bytes, int | None]:
@@ -72,7 +49,7 @@ def collect(
     or ended without one (the remote watchdog killed the command's process group). Each stream keeps
     at most ``limit`` bytes (a probe prints KiBs; 300 MB of output must not take the controller's RAM)."""
     deadline = time.monotonic() + wait_s
-    out, err = _Capped(limit), _Capped(limit)
+    out, err = Capped(limit), Capped(limit)
     fd = channel.fileno()  # a pipe paramiko sets when stdout or stderr has data or the channel closes
     while True:
         left = deadline - time.monotonic()

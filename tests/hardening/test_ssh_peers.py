@@ -24,7 +24,6 @@ from diag.errors import TransportError
 from diag.limits import MAX_OUTPUT_BYTES
 from diag.transport import Deadline
 from diag.transport.ssh import SSHTransport
-from diag.transport.sshexec import _Capped
 from tests.fixtures.sshd_fleet import Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -127,11 +126,14 @@ def test_output_beyond_the_cap_is_cut_and_said(ssh_fleet):
     assert len(result.stderr_tail()) <= 2003
 
 
-def test_capped_stream_keeps_the_head_and_counts_the_rest():
-    capped = _Capped(10)
-    for chunk in (b"12345", b"67890abc", b"def"):
-        capped.add(chunk)
-    assert capped.value() == b"1234567890\n[pfdiag: output cut at 10 of 16 bytes]\n"
+def test_local_output_beyond_the_cap_is_cut_and_said():
+    from diag.transport.local import LocalTransport
+
+    size = MAX_OUTPUT_BYTES + 1_000_000
+    result = LocalTransport().run(f"head -c {size} /dev/zero | tr '\\0' o; echo err >&2", timeout_s=60)
+    assert result.exit_code == 0 and result.stderr == "err\n"
+    assert len(result.stdout) < MAX_OUTPUT_BYTES + 200
+    assert f"output cut at {MAX_OUTPUT_BYTES:,} of {size:,} bytes" in result.stdout
 
 
 def test_sigterm_does_not_wait_for_a_host_stalled_after_its_banner(ssh_fleet, peer, tmp_path):
