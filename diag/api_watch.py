@@ -306,8 +306,9 @@ def watch(request: WatchRequest) -> WatchOutcome:
                 sinks.events,
                 lambda s, t: sinks.refresh(s, t, title),
             )
+        interrupted = summary.interrupted
         sinks.refresh(summary, tracker, title, force=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # between the handler's install and the watch's own loop
         interrupted = True
     finally:
         sinks.close()

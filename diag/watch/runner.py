@@ -172,7 +172,7 @@ def run_watch(
     on_events: Callable[[list[dict[str, Any]]], None],
     on_refresh: Callable[[WatchSummary, AlertTracker], None] = lambda s, t: None,
 ) -> WatchSummary:
-    """Watch ``hosts`` until the end tick (or Ctrl-C, which propagates after the threads are stopped)."""
+    """Watch ``hosts`` until the end tick, or Ctrl-C (the summary then says ``interrupted``)."""
     summary = WatchSummary(hosts={name: HostView() for name, _ in hosts})
     out: queue.Queue[tuple[Any, ...]] = queue.Queue()
     stop = threading.Event()
@@ -217,7 +217,6 @@ def run_watch(
             summary.ended_by = "count" if options.count is not None else "duration"
     except KeyboardInterrupt:
         summary.interrupted = True
-        raise
     finally:
         stop.set()
         for thread in threads:
