@@ -173,6 +173,7 @@ class HostResult:
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``hosts.<name>`` in ``--json`` output (documented in the README)."""
@@ -194,6 +195,7 @@ class HostResult:
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
+            "profiles": self.profiles,
         }
 
     @classmethod
@@ -223,6 +225,7 @@ class HostResult:
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
+            profiles=list(data.get("profiles") or []),
         )
 
 
