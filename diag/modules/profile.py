@@ -61,11 +61,14 @@ def _perf_reason(caps: dict[str, Any], proc: dict[str, Any]) -> str | None:
         return "perf is not installed (not found in PATH)"
     if proc.get("stat") and any(v is not None for v in proc["stat"].values()):
         return None
-    error = proc.get("stat_error") or proc.get("record_error") or "perf printed no counters"
+    text = proc.get("stat_error") or proc.get("record_error") or ""
+    # perf's message starts "Error:" on a line of its own; the next line says what
+    lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Error:"]
+    error = lines[0] if lines else "perf printed no counters"
     paranoid = caps.get("paranoid")
     if caps.get("uid") != "0" and paranoid not in (None, "-1", "0"):
-        error += f" (kernel.perf_event_paranoid={paranoid}, not root)"
-    return error.splitlines()[-1].strip()
+        error += f" (kernel.perf_event_paranoid={paranoid}, not root: only the login user's own processes)"
+    return error
 
 
 def _caller(chains: list[dict[str, Any]], symbol: str) -> str | None:

@@ -59,9 +59,9 @@ for pid in "$@"; do
         echo "== stat $pid"
         grep -v '^#' "$dir/stat.$pid" 2>/dev/null | grep -v '^$'
         echo "== stat-error $pid"
-        tail -n 3 "$dir/stat.$pid.err" 2>/dev/null
+        head -n 4 "$dir/stat.$pid.err" 2>/dev/null
         echo "== record-error $pid"
-        tail -n 3 "$dir/rec.$pid.err" 2>/dev/null
+        head -n 4 "$dir/rec.$pid.err" 2>/dev/null
         if [ -s "$dir/rec.$pid" ]; then
             echo "== symbols $pid"
             "$perf" report -i "$dir/rec.$pid" --stdio --no-children --sort dso,sym -g none -v \
