@@ -211,7 +211,7 @@ class _Sinks:
             return
         self.drawn = time.monotonic()
         size = shutil.get_terminal_size((100, 40))
-        rows = max(10, size.lines - len(self.recent) - 2)
+        rows = max(10, size.lines - len(self.recent) - 3)
         table = render_table(summary, tracker, title, rows=rows, width=size.columns)
         out.write(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
         out.flush()

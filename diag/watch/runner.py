@@ -150,9 +150,11 @@ class _HostThread(threading.Thread):
 
 
 def _sample_event(
-    host: str, ts: str, rates: TickRates, keep: set[int], top_n: int, nbytes: int
+    host: str, ts: str, rates: TickRates, tracker: AlertTracker, keep: set[int], top_n: int, nbytes: int
 ) -> dict[str, Any]:
-    procs = [p for i, p in enumerate(rates.processes) if i < top_n or p.pid in keep]
+    """The busiest ``top_n`` watched processes (``--pid``/``--match``), plus followed and alerting ones."""
+    watched = [p for p in rates.processes if tracker.selection.wants(p.pid, p.comm)]
+    procs = [p for i, p in enumerate(watched) if i < top_n or p.pid in keep]
     return {
         "type": "sample",
         "host": host,
@@ -268,6 +270,6 @@ def _handle(
     alerts = tracker.evaluate(host, mono, ts, rates)
     keep = set(followed) | {e["pid"] for e in alerts if e["pid"] is not None}
     keep |= {pid for (pid, _c), (label, _r) in tracker.labels(host).items() if pid is not None and label}
-    events = [_sample_event(host, ts, rates, keep, top_n, nbytes), *alerts]
+    events = [_sample_event(host, ts, rates, tracker, keep, top_n, nbytes), *alerts]
     events += exits(host, ts, rates.exited, followed)
     return events
