@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 from diag.watch.rules import AlertTracker, Selection
 from diag.watch.ticker import ProcCounters, ProcessTable, ProcRate, Tick, TickRates, parse_tick
@@ -106,3 +108,17 @@ def test_a_tick_without_changes_reports_zero_rates_and_no_processes() -> None:
     table.apply(Tick(1, 5.0, 10, 1, 0, None, 3, (ProcCounters(1, 1, "init", 5, 0, 0, 0),)))
     tick = table.apply(Tick(2, 6.0, 10, 1, 0, None, 3))
     assert tick is not None and tick.processes == () and tick.rates["majflt_per_s"] == 0.0
+
+
+def test_bad_watch_options_exit_5_before_anything_runs(tmp_path: Path, capsys: Any) -> None:
+    from diag.cli import main
+
+    for argv in (
+        ["watch", "--every", "0"],
+        ["watch", "--every", "1", "--count", "3", "--duration", "5m"],
+        ["watch", "--every", "1", "--cooldown", "soon"],
+        ["watch", "--every", "1", "--match", "("],
+        ["watch", "--every", "1", "-e", "proc_minflt_per_s=lots"],
+    ):
+        assert main([*argv, "-o", str(tmp_path / "run")]) == 5, argv
+        assert "ERROR:" in capsys.readouterr().err
