@@ -290,7 +290,7 @@ def run_playbook(request: RunRequest) -> RunResult:
         ]
     run.interrupted = engine.interrupted
     if run.interval_s is None:
-        run.interval_s = next((h.sample.get("interval_s") for h in run.hosts if h.sample), None)
+        run.interval_s = next((h.sample.interval_s for h in run.hosts if h.sample), None)
     run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(run_dir / "run.json", run.metadata())
     if preload is not None:

@@ -1,7 +1,8 @@
 """Findings and verdicts: the contract everything downstream of the engine reads.
 
 The playbook engine turns module results into these records; fleet aggregation, the terminal
-table, the markdown report and the JSON export read only these (via ``HostResult.to_dict``).
+table, the markdown report and the JSON export read only these. A host's measurements are the typed
+``HostSample`` of the probe (``HostResult.sample``); ``HostResult.to_dict`` derives the JSON from it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
+
+from diag.probe.facts import Facts
+from diag.probe.measurements import HostSample
+from diag.records import from_data, to_data
 
 # Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
 HOST_STATES = (
@@ -70,6 +75,9 @@ class Finding:
     threshold: float | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    # What the value is, as ``SCOPE.FIELD`` (``host.minflt_per_s``, ``process.majflt_per_s``): set by
+    # the check's ``measures:``, so fleet aggregation finds the playbook's thresholds by measurement.
+    measures: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = _fields(self)
@@ -94,6 +102,17 @@ class Culprit:
     swap_kib: int | None = None
     rss_kib: int | None = None
     cgroup: str | None = None
+    # faults of the children it reaped during the interval (short-lived workers), per second
+    children_minflt_per_s: float = 0.0
+    children_majflt_per_s: float = 0.0
+
+    @property
+    def total_minflt_per_s(self) -> float:
+        return self.minflt_per_s + self.children_minflt_per_s
+
+    @property
+    def total_majflt_per_s(self) -> float:
+        return self.majflt_per_s + self.children_majflt_per_s
 
     def to_dict(self) -> dict[str, Any]:
         return _fields(self)
@@ -153,8 +172,8 @@ class HostResult:
     """Everything one host produced in a run. Built up by the engine, then frozen into a dict.
 
     ``status`` is one of ``HOST_STATES``; ``reason`` explains any status but ``ok``.
-    ``rates`` are per-second system rates, ``top_processes`` the per-process rates, both as
-    registered by the sample module.
+    ``sample`` is what the sample module measured (None when it did not run), ``facts`` what the
+    facts module read (else the sample's facts).
     """
 
     host: str
@@ -163,10 +182,8 @@ class HostResult:
     verdict: Verdict | None = None
     findings: list[Finding] = field(default_factory=list)
     remediation: list[Remediation] = field(default_factory=list)
-    rates: dict[str, Any] = field(default_factory=dict)
-    top_processes: list[dict[str, Any]] = field(default_factory=list)
-    sample: dict[str, Any] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    sample: HostSample | None = None
+    facts: Facts | None = None
     task_stats: dict[str, int] = field(
         default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0, "ignored": 0}
     )
@@ -175,8 +192,15 @@ class HostResult:
     group_names: list[str] = field(default_factory=list)
     profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
 
+    @property
+    def host_facts(self) -> Facts | None:
+        """The facts module's facts, else those the sample read."""
+        return self.facts if self.facts is not None else (self.sample.facts if self.sample else None)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``hosts.<name>`` in ``--json`` output (documented in the README)."""
+        sample = self.sample.view() if self.sample is not None else {}
+        facts = self.host_facts
         return {
             "host": self.host,
             "status": self.status,
@@ -188,10 +212,10 @@ class HostResult:
             "culprits": [c.to_dict() for c in self.verdict.culprits] if self.verdict else [],
             "findings": [f.to_dict() for f in self.findings],
             "remediation": [r.to_dict() for r in self.remediation],
-            "rates": self.rates,
-            "top_processes": self.top_processes,
-            "sample": self.sample,
-            "facts": self.facts,
+            "rates": sample.get("rates", {}),
+            "top_processes": sample.get("processes", []),
+            "sample": sample,
+            "facts": to_data(facts) if facts is not None else {},
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
@@ -217,10 +241,8 @@ class HostResult:
             verdict=verdict,
             findings=[Finding.from_dict(f) for f in data.get("findings") or ()],
             remediation=[Remediation.from_dict(r) for r in data.get("remediation") or ()],
-            rates=dict(data.get("rates") or {}),
-            top_processes=list(data.get("top_processes") or []),
-            sample=dict(data.get("sample") or {}),
-            facts=dict(data.get("facts") or {}),
+            sample=HostSample.from_view(data["sample"]) if data.get("sample") else None,
+            facts=from_data(Facts, data["facts"]) if data.get("facts") else None,
             task_stats=dict(data.get("task_stats") or {}),
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),

@@ -17,16 +17,24 @@ import pandas as pd
 
 from diag.findings import HostResult, RunResult, Severity
 from diag.hostlist import fold_hosts
+from diag.probe.measurements import Memory, Process, Psi, Rates
 
 # Outliers: Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers": a modified z-score
 # 0.6745 * (x - median) / MAD above 3.5 marks a potential outlier. Computed on log1p(rate), because
 # fault rates spread over orders of magnitude; only the high side matters for triage.
 Z_CUTOFF = 3.5
 MIN_PEERS = 5  # smaller inventory groups are compared with the whole fleet instead
-# A host also needs a rate that matters: 10 major/s is triage.yml's per-process threshold, 5,000
-# minor/s a tenth of its host-wide one. Below these a "standout" is noise on quiet hosts.
-RATE_FLOORS = {"majflt_per_s": 10.0, "minflt_per_s": 5000.0}
-KEY_RATES = ("majflt_per_s", "minflt_per_s", "pswpin_per_s", "psi_memory_some_pct")
+# A host also needs a rate that matters, or a "standout" is noise on quiet hosts: for majors the
+# playbook's per-process threshold (one process at it is worth a look), for minors a tenth of its
+# host-wide one. The thresholds are the playbook's, read from the findings by what they measure
+# (a check's ``measures:``, e.g. ``process.total_majflt_per_s``): (measures, factor) per host rate.
+FLOOR_RULES = {
+    "majflt_per_s": ("process.total_majflt_per_s", 1.0),
+    "minflt_per_s": ("host.minflt_per_s", 0.1),
+}
+# swap-ins are pswpin + zswpin, the value the verdict uses
+KEY_RATES = ("majflt_per_s", "minflt_per_s", "swapin_per_s", "psi_memory_some_pct")
+SUMMARY_RATES = (*KEY_RATES, "pswpin_per_s")  # the JSON summary keeps the pswpin it always had
 PROBLEM_VERDICTS = ("major-swap", "major-file", "minor-storm")
 VERDICT_ORDER = ("major-swap", "major-file", "minor-storm", "not-evaluable", "ok")
 
@@ -34,6 +42,8 @@ RATE_COLUMNS = [
     "minflt_per_s", "majflt_per_s", "pgfault_per_s", "pswpin_per_s", "pswpout_per_s",
     "workingset_refault_file_per_s", "disk_read_kib_per_s", "pgscan_direct_per_s",
 ]  # fmt: skip
+# Columns added after the documented ones, so no existing column moves.
+EXTRA_RATE_COLUMNS = ["swapin_per_s"]
 PSI_COLUMNS = ["psi_memory_some_pct", "psi_memory_full_pct", "psi_io_some_pct"]
 MEMORY_COLUMNS = ["mem_total_kib", "mem_available_pct", "swap_used_pct"]
 HOST_COLUMNS = [
@@ -41,14 +51,16 @@ HOST_COLUMNS = [
     *RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS,
     "top_culprit", "culprit_comms", "interval_s", "kernel", "elapsed_s",
 ]  # fmt: skip
+HOST_FRAME_COLUMNS = [*HOST_COLUMNS, *EXTRA_RATE_COLUMNS]
 PROCESS_COLUMNS = [
     "host", "group", "verdict", "culprit", "pid", "comm", "state", "minflt_per_s", "majflt_per_s",
-    "rss_kib", "swap_kib", "lck_kib", "new", "cgroup",
+    "rss_kib", "swap_kib", "lck_kib", "new", "cgroup", "children_minflt_per_s", "children_majflt_per_s",
 ]  # fmt: skip
 FINDING_COLUMNS = [
     "host", "group", "verdict", "check", "task", "status", "severity", "value", "op", "threshold",
     "message", "reason",
 ]  # fmt: skip
+FINDING_FRAME_COLUMNS = [*FINDING_COLUMNS, "measures"]
 
 
 def host_group(host: HostResult) -> str:
@@ -66,18 +78,18 @@ def severity_rank(name: str | None) -> int:
 
 
 def _host_row(host: HostResult) -> dict[str, Any]:
-    sample = host.sample or {}
-    psi, memory, facts = (
-        sample.get("psi") or {},
-        sample.get("memory") or {},
-        host.facts or sample.get("facts") or {},
-    )
+    sample = host.sample
+    rates = sample.rates if sample else Rates()
+    psi = sample.psi if sample else Psi()
+    memory = sample.memory if sample else Memory()
+    facts = host.host_facts
     culprits = host.verdict.culprits if host.verdict else ()
     # The verdict lists culprits in probe order (majors first); the top one is the one with the most
     # faults of the kind that made the verdict.
     minor = host.verdict is not None and host.verdict.code == "minor-storm"
-    culprits = tuple(sorted(culprits, key=lambda c: -(c.minflt_per_s if minor else c.majflt_per_s)))
-    rates = host.rates or {}
+    culprits = tuple(
+        sorted(culprits, key=lambda c: -(c.total_minflt_per_s if minor else c.total_majflt_per_s))
+    )
     return {
         "host": host.host,
         "group": host_group(host),
@@ -87,21 +99,21 @@ def _host_row(host: HostResult) -> dict[str, Any]:
         "verdict": host.verdict.code if host.verdict else None,
         "severity": host.verdict.severity if host.verdict else None,
         "summary": " ".join(host.verdict.summary.split()) if host.verdict else None,
-        **{k: rates.get(k) for k in RATE_COLUMNS},
-        **{k: psi.get(k.removeprefix("psi_")) for k in PSI_COLUMNS},
-        **{k: memory.get(k) for k in MEMORY_COLUMNS},
+        **{k: getattr(rates, k) for k in (*RATE_COLUMNS, *EXTRA_RATE_COLUMNS)},
+        **{k: getattr(psi, k.removeprefix("psi_")) for k in PSI_COLUMNS},
+        **{k: getattr(memory, k) for k in MEMORY_COLUMNS},
         "top_culprit": f"{culprits[0].comm}[{culprits[0].pid}]" if culprits else None,
         "culprit_comms": ";".join(dict.fromkeys(c.comm for c in culprits)),
-        "interval_s": sample.get("interval_s"),
-        "kernel": facts.get("kernel"),
+        "interval_s": sample.interval_s if sample else None,
+        "kernel": facts.kernel if facts else None,
         "elapsed_s": host.elapsed_s,
     }
 
 
 def host_frame(run: RunResult) -> pd.DataFrame:
     """One row per host, in run order; rates are NaN where the host did not produce them."""
-    frame = pd.DataFrame([_host_row(h) for h in run.hosts], columns=HOST_COLUMNS)
-    numeric = [*RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS, "interval_s", "elapsed_s"]
+    frame = pd.DataFrame([_host_row(h) for h in run.hosts], columns=HOST_FRAME_COLUMNS)
+    numeric = [*RATE_COLUMNS, *EXTRA_RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS, "interval_s", "elapsed_s"]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
     frame["severity_rank"] = [severity_rank(s) for s in frame["severity"]]
     return frame
@@ -113,11 +125,10 @@ def process_frame(run: RunResult) -> pd.DataFrame:
     for host in run.hosts:
         named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
         verdict = host.verdict.code if host.verdict else None
-        for proc in host.top_processes:
-            row = {k: proc.get(k) for k in PROCESS_COLUMNS[4:]}
-            row.update(
-                host=host.host, group=host_group(host), verdict=verdict, culprit=proc.get("pid") in named
-            )
+        processes: tuple[Process, ...] = host.sample.processes if host.sample else ()
+        for proc in processes:
+            row = {k: getattr(proc, k) for k in PROCESS_COLUMNS[4:]}
+            row.update(host=host.host, group=host_group(host), verdict=verdict, culprit=proc.pid in named)
             rows.append(row)
     return pd.DataFrame(rows, columns=PROCESS_COLUMNS)
 
@@ -129,12 +140,37 @@ def findings_frame(run: RunResult) -> pd.DataFrame:
             "host": host.host,
             "group": host_group(host),
             "verdict": host.verdict.code if host.verdict else None,
-            **{k: getattr(f, k) for k in FINDING_COLUMNS[3:]},
+            **{k: getattr(f, k) for k in FINDING_FRAME_COLUMNS[3:]},
         }
         for host in run.hosts
         for f in host.findings
     ]
-    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    return pd.DataFrame(rows, columns=FINDING_FRAME_COLUMNS)
+
+
+def playbook_thresholds(findings: pd.DataFrame) -> dict[str, float]:
+    """The thresholds the playbook's checks used, by what they measure (a finding's ``measures``,
+    ``SCOPE.FIELD``: ``host.minflt_per_s``); the median when hosts were given different ones.
+
+    >>> frame = pd.DataFrame({"measures": ["host.minflt_per_s", None, "host.minflt_per_s"],
+    ...                       "threshold": [50000.0, 7.0, 30000.0]})
+    >>> playbook_thresholds(frame)
+    {'host.minflt_per_s': 40000.0}
+    """
+    out: dict[str, float] = {}
+    measured = findings[findings["measures"].notna()]
+    for measures, part in measured.groupby("measures", sort=False):
+        values = part["threshold"].dropna()
+        if not values.empty:
+            out[str(measures)] = float(values.median())
+    return out
+
+
+def rate_floors(findings: pd.DataFrame) -> dict[str, float]:
+    """The rate a host needs before it can be an outlier (``FLOOR_RULES`` over the playbook's thresholds);
+    a rate no finding measures has floor 0 (any standout counts)."""
+    limits = playbook_thresholds(findings)
+    return {rate: limits.get(measures, 0.0) * factor for rate, (measures, factor) in FLOOR_RULES.items()}
 
 
 def robust_z(values: pd.Series) -> pd.Series:
@@ -156,7 +192,7 @@ def robust_z(values: pd.Series) -> pd.Series:
     return logged * 0.0
 
 
-def add_outlier_scores(hosts: pd.DataFrame) -> pd.DataFrame:
+def add_outlier_scores(hosts: pd.DataFrame, floors: dict[str, float]) -> pd.DataFrame:
     """Add ``peers`` (what a host was compared with), ``<rate>_z``, ``<rate>_x_median`` and ``outlier``."""
     hosts = hosts.copy()
     evaluated = hosts[hosts["state"].eq("ok") & hosts["majflt_per_s"].notna() & hosts["minflt_per_s"].notna()]
@@ -164,7 +200,7 @@ def add_outlier_scores(hosts: pd.DataFrame) -> pd.DataFrame:
     hosts["peers"] = None
     hosts.loc[evaluated.index, "peers"] = np.where(sizes >= MIN_PEERS, "group " + evaluated["group"], "fleet")
     outlier = pd.Series(False, index=hosts.index)
-    for rate, floor in RATE_FLOORS.items():
+    for rate, floor in floors.items():
         z = pd.Series(np.nan, index=hosts.index)
         median = pd.Series(np.nan, index=hosts.index)
         for peers, members in evaluated.groupby(hosts.loc[evaluated.index, "peers"]):
@@ -187,7 +223,7 @@ def outliers(hosts: pd.DataFrame) -> pd.DataFrame:
 
 def rate_percentiles(hosts: pd.DataFrame) -> pd.DataFrame:
     """p50 / p95 / max of the key rates over the hosts that produced them (index: rate name)."""
-    data = hosts.loc[hosts["state"].eq("ok"), list(KEY_RATES)]
+    data = hosts.loc[hosts["state"].eq("ok"), list(SUMMARY_RATES)]
     table = pd.DataFrame({"p50": data.median(), "p95": data.quantile(0.95), "max": data.max()})
     table["hosts"] = data.notna().sum()
     return table
@@ -218,7 +254,9 @@ def culprit_groups(processes: pd.DataFrame, hosts: pd.DataFrame) -> pd.DataFrame
     rows = []
     for (comm, verdict), part in culprits.groupby(["comm", "verdict"], sort=False):
         rate = "minflt_per_s" if verdict == "minor-storm" else "majflt_per_s"
-        per_host = part.groupby("host")[rate].max()
+        # own + children: a parent named for its short-lived workers' faults
+        totals = part[rate] + part[f"children_{rate}"].fillna(0)
+        per_host = totals.groupby(part["host"]).max()
         groups = part["group"].unique()
         scope = f"{groups[0]} hosts" if len(groups) == 1 else "hosts"
         of_hosts = int(group_sizes[groups[0]]) if len(groups) == 1 else len(hosts)
@@ -260,26 +298,24 @@ class FleetView:
     outliers: pd.DataFrame
     culprits: pd.DataFrame
     finding_groups: pd.DataFrame
+    floors: dict[str, float]  # the rate a host needs to be an outlier (FLOOR_RULES)
 
     def counts(self, column: str) -> dict[str, int]:
         """Hosts per value of ``state`` or ``verdict`` (missing values left out)."""
         return {str(k): int(v) for k, v in self.hosts[column].value_counts(sort=False).items()}
 
     def thresholds(self) -> dict[str, float]:
-        """The host-wide thresholds the checks used (``host-major-rate``/``host-minor-rate``), by rate."""
-        out: dict[str, float] = {}
-        for check, rate in (("host-major-rate", "majflt_per_s"), ("host-minor-rate", "minflt_per_s")):
-            values = self.findings.loc[self.findings["check"].eq(check), "threshold"].dropna()
-            if not values.empty:
-                out[rate] = float(values.median())
-        return out
+        """The host-wide thresholds the checks used, by rate (findings that measure ``host.<rate>``)."""
+        limits = playbook_thresholds(self.findings)
+        return {k.removeprefix("host."): v for k, v in limits.items() if k.startswith("host.")}
 
 
 def build_fleet(run: RunResult) -> FleetView:
     """All frames and derived tables of a run."""
-    hosts = add_outlier_scores(host_frame(run))
-    processes = process_frame(run)
     findings = findings_frame(run)
+    floors = rate_floors(findings)
+    hosts = add_outlier_scores(host_frame(run), floors)
+    processes = process_frame(run)
     return FleetView(
         hosts=hosts,
         processes=processes,
@@ -288,4 +324,5 @@ def build_fleet(run: RunResult) -> FleetView:
         outliers=outliers(hosts),
         culprits=culprit_groups(processes, hosts),
         finding_groups=finding_groups(findings),
+        floors=floors,
     )

@@ -290,6 +290,20 @@ def test_minor_storm_is_diagnosed_through_ssh_as_it_is_locally(
 
 
 @pytest.mark.workload
+def test_parent_of_short_lived_children_is_diagnosed_through_ssh_as_it_is_locally(
+    ssh_fleet: Fleet, fork_storm: Any, tmp_path: Path, capsys: Any
+) -> None:
+    remote, local = ssh_and_local(ssh_fleet, tmp_path, capsys)
+    assert remote["verdict"] == local["verdict"] == "minor-storm"
+    for host in (remote, local):
+        named = culprit(host, fork_storm.pid)
+        assert named["comm"] == "batch (runner)"
+        assert named["children_minflt_per_s"] >= 10_000 > named["minflt_per_s"]
+    # the controller (this process) is on the host the SSH probe runs on: same boot id, so left out
+    assert os.getpid() not in [p["pid"] for p in remote["top_processes"]]
+
+
+@pytest.mark.workload
 def test_file_backed_majors_are_diagnosed_through_ssh_as_they_are_locally(
     ssh_fleet: Fleet, file_majors: Any, tmp_path: Path, capsys: Any
 ) -> None:

@@ -131,3 +131,27 @@ def test_thresholds_are_overridable_with_extra_vars(minor_storm, tmp_path):
     assert host["verdict"] == "ok"
     proc_minor = next(f for f in host["findings"] if f["check"] == "proc-minor-rate")
     assert proc_minor["threshold"] == 1000000000
+
+
+@pytest.mark.workload
+def test_parent_of_short_lived_faulting_children_is_named_with_its_childrens_rate(fork_storm, tmp_path):
+    code, doc = run_triage(tmp_path)
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "minor-storm", host["summary"]
+    culprit = next(c for c in host["culprits"] if c["pid"] == fork_storm.pid)
+    assert culprit["comm"] == fork_storm.comm == "batch (runner)"
+    # the storm is in the children it reaped, not in the parent itself
+    assert culprit["children_minflt_per_s"] >= 10_000 > culprit["minflt_per_s"]
+    parent = next(p for p in host["top_processes"] if p["pid"] == fork_storm.pid)
+    assert parent["total_minflt_per_s"] == pytest.approx(
+        parent["minflt_per_s"] + parent["children_minflt_per_s"], abs=0.02
+    )
+    assert parent["children_minflt_delta"] > 0
+    proc_minor = next(f for f in host["findings"] if f["check"] == "proc-minor-rate")
+    assert proc_minor["status"] == "fail"
+    assert f"batch (runner)[{fork_storm.pid}]: " in proc_minor["message"]
+    assert "minor/s itself + " in proc_minor["message"] and "/s in exited children" in proc_minor["message"]
+    assert doc["hosts"]["localhost"]["sample"]["process_totals"]["attributed_pct"] > 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "in exited children" in report

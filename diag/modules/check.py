@@ -35,7 +35,9 @@ class CheckModule(Module):
     ``None`` (not evaluable on this host: no PSI, counters unreadable) the finding is ``skip`` with a
     reason: the entry ``not_evaluable_key`` of the ``not_evaluable`` variable (set by ``sample``), else
     the ``skip_reason`` template. ``message``, ``evidence`` (name -> template) and ``skip_reason`` may
-    use ``value``, ``threshold`` and ``op``. The registered result has ``failed`` (condition holds),
+    use ``value``, ``threshold`` and ``op``. ``measures`` names what ``value`` is (``host.minflt_per_s``,
+    ``process.total_majflt_per_s``): fleet reports read the playbook's thresholds by it.
+    The registered result has ``failed`` (condition holds),
     ``status``, ``value``, ``threshold``, ``op``, ``severity``, ``message``, ``evidence``, ``reason``.
 
     Example::
@@ -70,6 +72,7 @@ class CheckModule(Module):
         "evidence": Arg(kind="late", default={}),
         "skip_reason": Arg(kind="late"),
         "not_evaluable_key": Arg(),
+        "measures": Arg(help="what value is, SCOPE.FIELD: host.minflt_per_s, process.majflt_per_s, ..."),
     }
 
     def check_args(self, args: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -119,6 +122,7 @@ class CheckModule(Module):
             threshold=threshold,
             evidence=evidence,
             reason=reason,
+            measures=None if args.get("measures") is None else str(args["measures"]),
         )
         ctx.result.findings.append(finding)
         return {"failed": bool(holds), **finding.to_dict(), "id": check_id}

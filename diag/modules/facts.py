@@ -1,6 +1,6 @@
 """The ``facts`` module: read the host's static facts (kernel, CPUs, THP, swappiness, perf...).
 
-In: no arguments. Out: ``parse_facts()`` of the facts command's output, registered, stored on the
+In: no arguments. Out: ``read_facts()`` of the facts command's output, registered, stored on the
 host's result (``HostResult.facts``) and set as the variable ``facts``.
 """
 
@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from diag.errors import ParseError
 from diag.modules.base import Arg, HostContext, Module, TaskFailed
+from diag.records import to_data
 
 FACTS_TIMEOUT_S = 30.0
 
@@ -34,7 +35,7 @@ class FactsModule(Module):
     args: ClassVar[dict[str, Arg]] = {}
 
     def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
-        from diag.probe import facts_command, parse_facts
+        from diag.probe import facts_command, read_facts
 
         command = facts_command()
         result = ctx.transport().run(command, timeout_s=ctx.command_timeout(FACTS_TIMEOUT_S))
@@ -42,10 +43,10 @@ class FactsModule(Module):
             tail = result.stderr_tail() or "(no stderr)"
             raise TaskFailed(f"{ctx.host}: facts command exited {result.exit_code}: {tail}")
         try:
-            parsed: Any = parse_facts(result.stdout)
+            parsed = read_facts(result.stdout)
         except ParseError as exc:
             raise TaskFailed(f"{ctx.host}: facts output not understood: {exc.render()}") from None
-        facts = dict(parsed) if isinstance(parsed, dict) else dict(parsed.as_vars())
-        ctx.result.facts = facts
+        facts: dict[str, Any] = to_data(parsed)
+        ctx.result.facts = parsed
         ctx.set_fact("facts", facts)
         return facts

@@ -1,15 +1,17 @@
 """The ``sample`` module: run the probe on the host over an interval and register the parsed sample.
 
-In: ``interval_s`` (default: the ``interval_s`` variable, else 5), ``top_n`` (20), ``perf`` (true).
-Out: ``Sample.as_vars()`` registered (rates, psi, memory, processes, facts, perf, not_evaluable; see
-docs/design.md); the host's ``HostResult`` gets ``rates``, ``top_processes``, ``sample``, ``facts``
-and the probe's raw stdout (``raw``, kept in hosts.jsonl so a run can be re-parsed later).
+In: ``interval_s`` (default: the ``interval_s`` variable, else 5), ``top_n`` (20), ``perf`` (true),
+``locked_min_kib`` (0: off). Out: the ``HostSample`` view registered (rates, psi, memory, processes,
+facts, perf, buddyinfo, numa, locked_processes, not_evaluable; see the README); the host's
+``HostResult`` gets the ``HostSample`` record itself (``sample``), its ``facts`` and the probe's raw
+stdout (``raw``, kept in hosts.jsonl so a run can be re-parsed later).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from diag.errors import ParseError
@@ -17,6 +19,15 @@ from diag.modules.base import Arg, HostContext, Module, TaskFailed, as_float
 
 # The probe sleeps interval_s between its two reads; allow this much for start-up, perf and the wire.
 TIMEOUT_MARGIN_S = 15.0
+
+
+@cache
+def controller_boot_id() -> str | None:
+    """This machine's boot id: the probe compares it to leave the controller out on its own host."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
 
 
 def to_bool(value: Any) -> bool:
@@ -30,8 +41,9 @@ class SampleModule(Module):
     seconds, reads them again and reports per-second rates, PSI, memory, swap and the ``top_n``
     faulting processes (``perf`` adds ``perf stat`` software counters when perf is usable).
 
-    The whole result is registered; the host's result also records the rates, the top processes, the
-    facts and the raw probe output. The variable ``not_evaluable`` (signal -> reason) is set too, so
+    The whole result is registered; the host's result also records it (typed), the facts and the raw
+    probe output. ``locked_min_kib: N`` (> 0) also registers ``locked_processes``: every process with
+    VmLck or VmPin of at least N KiB. The variable ``not_evaluable`` (signal -> reason) is set too, so
     ``check``'s ``not_evaluable_key`` can explain skips. A probe that exits non-zero or prints what the
     parser does not understand fails the task (host, command, exit code and end of stderr).
 
@@ -49,6 +61,7 @@ class SampleModule(Module):
         "interval_s": Arg(),
         "top_n": Arg(default=20),
         "perf": Arg(default=True),
+        "locked_min_kib": Arg(default=0),
     }
 
     def run(self, args: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
@@ -60,12 +73,16 @@ class SampleModule(Module):
         interval_s = as_float(interval, "interval_s") or 5.0
         top_n = int(as_float(args["top_n"], "top_n") or 20)
         transport = ctx.transport()
+        boot_id = controller_boot_id()
         command = probe_command(
             interval_s=interval_s,
             top_n=top_n,
             perf=to_bool(args["perf"]),
-            # on its own host, the controller is not a culprit (the probe leaves itself out too)
-            exclude_pid=os.getpid() if transport.local else None,
+            # on its own host, the controller is not a culprit (the probe leaves itself out too);
+            # over SSH the probe leaves it out only where the boot id is this machine's
+            exclude_pid=os.getpid() if transport.local or boot_id else None,
+            exclude_boot_id=None if transport.local else boot_id,
+            locked_min_kib=int(as_float(args["locked_min_kib"], "locked_min_kib") or 0),
         )
         result = transport.run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
         ctx.result.raw = result.stdout
@@ -80,11 +97,8 @@ class SampleModule(Module):
                 f"{ctx.host}: probe (sample) output not understood: {exc.render()}"
                 + (f"; stderr: {tail}" if tail else "")
             ) from None
-        data: dict[str, Any] = sample.as_vars()
-        ctx.result.rates = dict(data.get("rates") or {})
-        ctx.result.top_processes = list(data.get("processes") or [])
-        ctx.result.sample = data
-        ctx.result.facts = dict(data.get("facts") or {})
-        not_evaluable = data.get("not_evaluable")
-        ctx.set_fact("not_evaluable", dict(not_evaluable) if isinstance(not_evaluable, Mapping) else {})
+        data: dict[str, Any] = sample.view()
+        ctx.result.sample = sample
+        ctx.result.facts = sample.facts
+        ctx.set_fact("not_evaluable", dict(sample.not_evaluable))
         return data

@@ -80,4 +80,6 @@ def _culprit(item: Any) -> Culprit:
         swap_kib=kib("swap_kib"),
         rss_kib=kib("rss_kib"),
         cgroup=None if item.get("cgroup") is None else str(item["cgroup"]),
+        children_minflt_per_s=as_float(item.get("children_minflt_per_s"), "children_minflt_per_s") or 0.0,
+        children_majflt_per_s=as_float(item.get("children_majflt_per_s"), "children_majflt_per_s") or 0.0,
     )

@@ -1,4 +1,5 @@
-"""Parse ``/proc/diskstats`` into ``DiskStat`` records, and pick the devices to add up.
+"""``/proc/diskstats``, read at both snapshots (rows of zeros dropped on the host): parse it into
+``DiskStat`` records, pick the devices to add up, and rate their reads (``disk_rates``).
 
 Rows have 14 fields before 4.18, 18 with discard (4.18), 20 with flush (5.5); only the first
 read fields are used. Sectors are always 512 bytes, whatever the device's block size. Partitions
@@ -15,9 +16,13 @@ name heuristic skips partitions.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from diag.errors import ParseError
+from diag.probe.source import TWICE, Source
+from diag.probe.swaps import SwapDevice
+from diag.probe.vmstat import rate
 
 SECTOR_BYTES = 512
 # Devices whose I/O is not disk I/O (zram, ram, loop over a file) or is counted again below them.
@@ -36,9 +41,7 @@ class DiskStat:
     sectors_written: int
 
 
-def parse_diskstats(
-    lines: tuple[str, ...] | list[str], source: str = "/proc/diskstats"
-) -> dict[str, DiskStat]:
+def parse_diskstats(lines: Sequence[str], source: str = "/proc/diskstats") -> dict[str, DiskStat]:
     """Device name -> DiskStat; a row with fewer than 14 fields is a ParseError quoting it."""
     rows: dict[str, DiskStat] = {}
     for n, line in enumerate(lines, start=1):
@@ -69,3 +72,54 @@ def whole_disks(rows: dict[str, DiskStat], blockdevs: tuple[str, ...] | None) ->
     else:
         names = {name for name in rows if not PARTITION.match(name)}
     return {name for name in names if not VIRTUAL.match(name)}
+
+
+SOURCE = Source("diskstats", "/proc/diskstats", TWICE, parse_diskstats, skip_zero_rows=True)
+
+
+def disk_rates(
+    a: dict[str, DiskStat] | None,
+    b: dict[str, DiskStat] | None,
+    interval_s: float,
+    swaps: Sequence[SwapDevice],
+    blockdevs: tuple[str, ...] | None,
+    ne: dict[str, str],
+) -> dict[str, float | None]:
+    """KiB/s read by whole disks, and by the block devices backing swap (None with a reason).
+
+    >>> a = parse_diskstats(["8 0 sda 1 0 100 0 0 0 0 0 0 0 0"])
+    >>> b = parse_diskstats(["8 0 sda 9 0 900 0 0 0 0 0 0 0 0"])
+    >>> ne = {}
+    >>> disk_rates(a, b, 2.0, [], ("sda",), ne)
+    {'disk_read_kib_per_s': 200.0, 'swap_disk_read_kib_per_s': None}
+    >>> ne
+    {'swap_disk_read_kib_per_s': 'no active swap in /proc/swaps'}
+    """
+    if not a or not b:
+        ne["disk_read_kib_per_s"] = ne["swap_disk_read_kib_per_s"] = "/proc/diskstats not readable"
+        return {"disk_read_kib_per_s": None, "swap_disk_read_kib_per_s": None}
+
+    def kib(name: str) -> float:
+        return (b[name].sectors_read - a[name].sectors_read) * SECTOR_BYTES / 1024
+
+    # all-zero rows are dropped by the probe: a device seen only once has read nothing
+    disks = [n for n in whole_disks(b, blockdevs) if n in a and n in b]
+    total = sum(kib(n) for n in disks)
+    swap: float | None = None
+    if not swaps:
+        ne["swap_disk_read_kib_per_s"] = "no active swap in /proc/swaps"
+    elif any(dev.type != "partition" for dev in swaps):
+        ne["swap_disk_read_kib_per_s"] = (
+            "swap on a file: its reads cannot be told apart from the filesystem's"
+        )
+    else:
+        names = [dev.device.rsplit("/", 1)[-1] for dev in swaps]
+        unknown = [n for n in names if n not in b and n not in a]
+        if unknown:
+            ne["swap_disk_read_kib_per_s"] = f"swap device {unknown[0]} not found in /proc/diskstats by name"
+        else:
+            swap = sum(kib(n) for n in names if n in a and n in b)
+    return {
+        "disk_read_kib_per_s": rate(total, interval_s),
+        "swap_disk_read_kib_per_s": rate(swap, interval_s),
+    }

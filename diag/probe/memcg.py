@@ -27,22 +27,23 @@ class MemCgroup:
     usage_kib: int | None
     limit_hits: int | None  # v1 failcnt, v2 memory.events "max": times usage hit the limit
     oom_kills: int | None
+    usage_pct: float | None = None  # usage as percent of the limit, 1 decimal; None without a limit
 
-    @property
-    def usage_pct(self) -> float | None:
-        if not self.limit_kib or self.usage_kib is None:
-            return None
-        return round(100.0 * self.usage_kib / self.limit_kib, 1)
+
+def _usage_pct(usage_kib: int | None, limit_kib: int | None) -> float | None:
+    if not limit_kib or usage_kib is None:
+        return None
+    return round(100.0 * usage_kib / limit_kib, 1)
 
 
 def _kib(text: str) -> int | None:
-    if not text.isdigit() or int(text) >= UNLIMITED_BYTES:
+    if not (text.isascii() and text.isdigit()) or int(text) >= UNLIMITED_BYTES:
         return None  # "max", empty (file missing) or the v1 "unlimited" value
     return int(text) // 1024
 
 
 def _count(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def parse_memcg(line: str) -> MemCgroup:
@@ -59,12 +60,14 @@ def parse_memcg(line: str) -> MemCgroup:
     if not sep or len(words) < 2 or words[0] != "memcg" or words[1] not in ("1", "2"):
         raise ParseError(f"expected 'memcg 1|2 key=value ... path=PATH': {line!r}", where="probe memcg")
     values = dict(word.partition("=")[::2] for word in words[2:])
+    limit, usage = _kib(values.get("limit", "")), _kib(values.get("usage", ""))
     return MemCgroup(
         version=int(words[1]),
         path=path,
-        limit_kib=_kib(values.get("limit", "")),
+        limit_kib=limit,
         high_kib=_kib(values.get("high", "")),
-        usage_kib=_kib(values.get("usage", "")),
+        usage_kib=usage,
         limit_hits=_count(values.get("hits", "")),
         oom_kills=_count(values.get("oom_kill", "")),
+        usage_pct=_usage_pct(usage, limit),
     )

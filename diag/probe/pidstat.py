@@ -1,5 +1,8 @@
-"""Parse per-process lines: ``/proc/PID/stat`` records, the probe's reduced ``proc`` rows, and the
-``/proc/PID/status`` / ``limits`` / ``cgroup`` lines sent for the top processes.
+"""Per-process sources: ``/proc/PID/stat`` records, the probe's reduced ``proc`` and ``children`` rows,
+and the ``/proc/PID/status`` / ``limits`` / ``cgroup`` lines sent for the top processes.
+
+The probe reads stat twice (all processes, reduced on the host to the top N by Δ faults, own +
+children) and status/limits/cgroup once for the top N; ``STATUS_KEYS`` are the status lines it keeps.
 
 ``comm`` (field 2) may hold spaces, parentheses and even a newline, so the pid is what precedes
 the first `` (`` and the other fields are split after the LAST ``)``.
@@ -15,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diag.errors import ParseError
+from diag.probe.measurements import LockedProcess
 
 RLIM_INFINITY_KIB = (2**64 - 1) // 1024  # "unlimited": larger than any VmLck, so comparisons hold
+STATUS_KEYS = ("VmRSS", "VmSwap", "VmLck", "VmPin")  # VmPin (3.x+): pages pinned by RDMA/io_uring/vfio
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,8 @@ class ProcStat:
     minflt: int
     majflt: int
     starttime: int  # clock ticks after boot; with pid, identifies a process across samples
+    cminflt: int = 0  # faults of reaped children (waited-for descendants), added when they are reaped
+    cmajflt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +62,9 @@ def parse_stat(text: str, source: str = "/proc/PID/stat") -> ProcStat:
         raise ParseError(f"not a stat record (pid (comm) and >= 20 fields): {text[:200]!r}", where=source)
     try:
         return ProcStat(
-            int(pid_text), comm, fields[0], int(fields[1]), int(fields[7]), int(fields[9]), int(fields[19])
-        )
+            int(pid_text), comm, fields[0], int(fields[1]), int(fields[7]), int(fields[9]), int(fields[19]),
+            int(fields[8]), int(fields[10]),
+        )  # fmt: skip
     except ValueError:
         raise ParseError(f"non-numeric stat field: {text[:200]!r}", where=source) from None
 
@@ -98,6 +106,22 @@ def parse_proc_row(line: str, source: str = "probe procs") -> ProcDelta:
         ) from None
 
 
+def parse_children_row(line: str, source: str = "probe procs") -> tuple[int, int, int]:
+    """``children PID DCMINFLT DCMAJFLT``: the faults of the children a top process reaped in the interval.
+
+    >>> parse_children_row("children 812 420000 3")
+    (812, 420000, 3)
+    """
+    parts = line.split()
+    try:
+        if len(parts) != 4 or parts[0] != "children":
+            raise ValueError
+        pid, dmin, dmaj = int(parts[1]), int(parts[2]), int(parts[3])
+    except ValueError:
+        raise ParseError(f"expected 'children PID DMIN DMAJ': {line!r}", where=source) from None
+    return pid, max(dmin, 0), max(dmaj, 0)
+
+
 def parse_status_kib(lines: tuple[str, ...] | list[str]) -> dict[str, int]:
     """``VmRSS:\\t 14984 kB`` style lines of /proc/PID/status -> {"VmRSS": 14984}.
 
@@ -108,7 +132,7 @@ def parse_status_kib(lines: tuple[str, ...] | list[str]) -> dict[str, int]:
     for line in lines:
         name, _, rest = line.partition(":")
         parts = rest.split()
-        if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
+        if len(parts) == 2 and parts[1] == "kB" and parts[0].isascii() and parts[0].isdigit():
             values[name.strip()] = int(parts[0])
     return values
 
@@ -126,7 +150,7 @@ def parse_memlock_limit_kib(line: str) -> int | None:
         return None
     if parts[0] == "unlimited":
         return RLIM_INFINITY_KIB
-    return int(parts[0]) // 1024 if parts[0].isdigit() else None
+    return int(parts[0]) // 1024 if parts[0].isascii() and parts[0].isdigit() else None
 
 
 def parse_cgroup_path(line: str) -> str:
@@ -136,3 +160,27 @@ def parse_cgroup_path(line: str) -> str:
     ('/system.slice/sshd.service', '/docker/ab')
     """
     return line.split(":", 2)[2] if line.count(":") >= 2 else line
+
+
+def _kib_or_none(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def parse_locked_row(line: str, source: str = "probe locked") -> LockedProcess:
+    """``locked PID LCK_KIB PIN_KIB MEMLOCK_SOFT COMM``: a process holding locked or pinned memory.
+
+    ``-`` is a value the probe could not read; MEMLOCK_SOFT is the ``Max locked memory`` soft limit
+    as /proc/PID/limits prints it (bytes or ``unlimited``).
+
+    >>> parse_locked_row("locked 900 65536 0 unlimited pf lock")
+    LockedProcess(pid=900, comm='pf lock', lck_kib=65536, pin_kib=0, memlock_limit_kib=18014398509481983)
+    """
+    parts = line.split(" ", 5)
+    try:
+        if len(parts) != 6 or parts[0] != "locked":
+            raise ValueError
+        pid = int(parts[1])
+    except ValueError:
+        raise ParseError(f"expected 'locked PID LCK PIN LIMIT COMM': {line!r}", where=source) from None
+    limit = parse_memlock_limit_kib("Max locked memory " + parts[4]) if parts[4] != "-" else None
+    return LockedProcess(pid, unescape_comm(parts[5]), _kib_or_none(parts[2]), _kib_or_none(parts[3]), limit)

@@ -1,4 +1,5 @@
-"""Parse a PSI file (``/proc/pressure/memory`` or ``io``) into ``Pressure`` records.
+"""PSI (``/proc/pressure/memory`` and ``io``), read by ``cat`` at both snapshots: parse a file into
+``Pressure`` records, and turn two readings into the ``Psi`` record (``psi_values``).
 
 ``avg*`` are percent of wall time; ``total`` is cumulative stall time in microseconds, so the
 stall percentage over any interval is Δtotal / Δt. Some files have only a ``full`` line
@@ -12,9 +13,11 @@ stall percentage over any interval is Δtotal / Δt. Some files have only a ``fu
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from diag.errors import ParseError
+from diag.probe.source import TWICE, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,7 @@ class Pressure:
     total_us: int
 
 
-def parse_pressure(lines: tuple[str, ...] | list[str], source: str = "/proc/pressure") -> dict[str, Pressure]:
+def parse_pressure(lines: Sequence[str], source: str = "/proc/pressure") -> dict[str, Pressure]:
     """``some``/``full`` -> Pressure; a malformed line is a ParseError quoting it."""
     result: dict[str, Pressure] = {}
     for n, line in enumerate(lines, start=1):
@@ -49,3 +52,55 @@ def parse_pressure(lines: tuple[str, ...] | list[str], source: str = "/proc/pres
         if kind not in ("some", "full"):
             raise ParseError(f"unknown PSI line kind {kind!r}: {line!r}", where=f"{source} line {n}")
     return result
+
+
+RESOURCES = ("memory", "io")
+SOURCES = tuple(
+    Source(f"pressure/{res}", f"/proc/pressure/{res}", TWICE, parse_pressure, via_cat=True)
+    for res in RESOURCES
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Psi:
+    """PSI averages (avg10, percent) at the second reading and the stall percent over the interval."""
+
+    memory_some_avg10: float | None = None
+    memory_some_pct: float | None = None
+    memory_full_avg10: float | None = None
+    memory_full_pct: float | None = None
+    io_some_avg10: float | None = None
+    io_some_pct: float | None = None
+    io_full_avg10: float | None = None
+    io_full_pct: float | None = None
+
+
+def psi_values(
+    a: Mapping[str, dict[str, Pressure] | None],
+    b: Mapping[str, dict[str, Pressure] | None],
+    missing: Mapping[str, str],
+    interval_s: float,
+    ne: dict[str, str],
+) -> Psi:
+    """``a``/``b``: resource -> parsed file per snapshot; ``missing``: resource -> why it was unreadable.
+
+    ``total`` is µs of stall: % of the interval = Δµs / (Δs * 1e6) * 100.
+
+    >>> p0 = parse_pressure(["some avg10=1.00 avg60=0.50 avg300=0.10 total=1000"])
+    >>> p1 = parse_pressure(["some avg10=1.20 avg60=0.50 avg300=0.10 total=31000"])
+    >>> ne = {}
+    >>> psi = psi_values({"memory": p0}, {"memory": p1}, {"io": "/proc/pressure/io: No such file"}, 2.0, ne)
+    >>> psi.memory_some_pct, psi.memory_full_pct, ne["psi_io"]
+    (1.5, None, '/proc/pressure/io: No such file')
+    """
+    values: dict[str, float | None] = {}
+    for res in RESOURCES:
+        p0, p1 = a.get(res), b.get(res)
+        if res in missing or p0 is None or p1 is None:
+            ne[f"psi_{res}"] = missing.get(res, f"/proc/pressure/{res} not read")
+        for kind in ("some", "full"):
+            x, y = (p0 or {}).get(kind), (p1 or {}).get(kind)
+            values[f"{res}_{kind}_avg10"] = y.avg10 if y else None
+            pct = (y.total_us - x.total_us) / (interval_s * 1e4) if x and y and interval_s > 0 else None
+            values[f"{res}_{kind}_pct"] = round(max(pct, 0.0), 2) if pct is not None else None
+    return Psi(**values)

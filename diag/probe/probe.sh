@@ -1,11 +1,20 @@
 # pfdiag probe: POSIX sh (dash, busybox ash) + /proc + cat/awk/sleep only; writes no files.
-# Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S [EXCLUDE_PID]
+# Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S [EXCLUDE_PID [EXCLUDE_BOOT_ID [TWICE [ONCE
+#        [CAT [FACT_FILES [STATUS_KEYS [LOCKED_MIN_KIB]]]]]]]]
 #   MODE     probe (facts + two samples + reduced per-process deltas), facts, or reduce
 #            (run only the per-process reducer over stdin: used by the tests with canned input)
 #   PERF     1 to measure the interval with `perf stat -a` when usable, 0 for plain sleep
 #   DEADLINE empty for none; else seconds after which the probe kills itself and its children
 #   EXCLUDE  a pid left out of the per-process ranking (not its children): the pfdiag controller
-#            when it runs on the host it examines
+#            when it runs on the host it examines; with EXCLUDE_BOOT_ID, only when this host's
+#            /proc/sys/kernel/random/boot_id is that one (the controller is on this very machine)
+#   TWICE    files read at both snapshots, space-separated `-:PATH` (`z:PATH`: drop all-zero rows)
+#   ONCE     files read once, after the second snapshot (same form)
+#   CAT      files read by cat at both snapshots, so their errno text is kept (PSI)
+#   FACT_FILES  `key=PATH ...`: facts that are the first line of a file
+#   STATUS_KEYS the /proc/PID/status lines sent for the top processes, e.g. `VmRSS|VmSwap`
+#   LOCKED_MIN_KIB  > 0: also list every process with VmLck or VmPin >= this many KiB
+# The file lists come from the source modules' declarations (diag/probe/sources.py).
 # Output: lines `@@pfdiag <section> [args]` each followed by that section's raw lines;
 # the last line is `@@pfdiag end`. diag/probe/sections.py reads it back.
 
@@ -15,7 +24,21 @@ top=${3:-20}
 perf=${4:-1}
 deadline=${5:-}
 exclude=${6:-}
+xboot=${7:-}
+twice=${8:-}
+once=${9:-}
+catfiles=${10:-}
+factfiles=${11:-}
+statuskeys=${12:-VmRSS|VmSwap|VmLck}
+lockmin=${13:-0}
 root=$$
+
+if [ -n "$exclude" ] && [ -n "$xboot" ]; then
+	boot=
+	read -r boot _ 2>/dev/null </proc/sys/kernel/random/boot_id
+	# another machine's controller (same pid by chance) is not ours to leave out
+	[ "$boot" = "$xboot" ] || exclude=
+fi
 
 clk=$(getconf CLK_TCK 2>/dev/null) || clk=
 case $clk in '' | *[!0-9]*) clk=100 ;; esac
@@ -63,18 +86,18 @@ function emitfile(path, kind,   line, ok, f, n, z, k) {
 	close(path)
 	if (!ok) print "@@pfdiag unreadable " path " cannot read"
 }
-function snapfiles() {
+function emitlist(list,   n, i, f) {
 	if (!readfiles) return
-	emitfile("/proc/vmstat", "")
-	emitfile("/proc/meminfo", "")
-	emitfile("/proc/diskstats", "disk")
+	n = split(list, f, " ")
+	for (i = 1; i <= n; i++) emitfile(substr(f[i], 3), substr(f[i], 1, 1) == "z" ? "disk" : "")
 }
 function take(s) {
 	if (!statrec(s)) return 0
+	# field N of stat is F[N-2]: minflt 10, cminflt 11, majflt 12, cmajflt 13, starttime 22
 	if (snap == 0) {
-		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]
+		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
 	} else {
-		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]
+		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
 	}
 	PAR[PID] = F[2]
@@ -105,27 +128,31 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
-function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+function reduce(   p, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
 	for (p in S1) {
 		if (own(p)) continue
 		seen++
 		isnew = 0
 		if ((p in S0) && S0[p] == S1[p]) {
 			dmin = MIN1[p] - MIN0[p]; dmaj = MAJ1[p] - MAJ0[p]
+			cmin = CMIN1[p] - CMIN0[p]; cmaj = CMAJ1[p] - CMAJ0[p]
 		} else if (S1[p] / clk >= up0) {
 			# born during the interval (or a reused pid): all its faults happened in it
-			dmin = MIN1[p]; dmaj = MAJ1[p]; isnew = 1; born++
+			dmin = MIN1[p]; dmaj = MAJ1[p]; cmin = CMIN1[p]; cmaj = CMAJ1[p]; isnew = 1; born++
 		} else {
 			unmatched++
 			continue
 		}
 		if (dmin < 0) dmin = 0
 		if (dmaj < 0) dmaj = 0
-		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj
-		if (dmin + dmaj > 0) {
-			faulting++; sumin += dmin; sumaj += dmaj
-			if (dmaj > 0) BYMAJ[p] = dmaj
-			BYMIN[p] = dmin
+		if (cmin < 0) cmin = 0
+		if (cmaj < 0) cmaj = 0
+		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj; DCMIN[p] = cmin; DCMAJ[p] = cmaj
+		if (dmin + dmaj > 0) { faulting++; sumin += dmin; sumaj += dmaj }
+		# ranked by own + children: the faults of workers it reaped during the interval are its own doing
+		if (dmin + dmaj + cmin + cmaj > 0) {
+			if (dmaj + cmaj > 0) BYMAJ[p] = dmaj + cmaj
+			BYMIN[p] = dmin + cmin
 		}
 	}
 	for (p in S0) if (!own(p) && (!(p in S1) || S1[p] != S0[p])) exited++
@@ -136,14 +163,37 @@ function reduce(   p, dmin, dmaj, isnew, seen, faulting, sumin, sumaj, i, born, 
 	for (i = 1; i <= norder; i++) {
 		p = ORDER[i]
 		printf "proc %s %s %s %s %.0f %.0f %d %s\n", p, S1[p], ST[p], PP[p], DMIN[p], DMAJ[p], NEWP[p], esc(CM[p])
+		if (DCMIN[p] + DCMAJ[p] > 0) printf "children %s %.0f %.0f\n", p, DCMIN[p], DCMAJ[p]
 	}
 	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
+	if (readfiles && lockmin + 0 > 0) locked()
+}
+function locked(   p, f, line, w, lck, pin, lim) {
+	# every process holding locked or pinned memory: one status read per process, only when asked
+	print "@@pfdiag locked"
+	for (p in S1) {
+		if (own(p)) continue
+		f = "/proc/" p "/status"
+		lck = "-"; pin = "-"
+		while ((getline line < f) > 0) {
+			split(line, w, " ")
+			if (w[1] == "VmLck:") lck = w[2]
+			if (w[1] == "VmPin:") pin = w[2]
+		}
+		close(f)
+		if (!((lck != "-" && lck + 0 >= lockmin + 0) || (pin != "-" && pin + 0 >= lockmin + 0))) continue
+		lim = "-"
+		f = "/proc/" p "/limits"
+		while ((getline line < f) > 0) if (line ~ /^Max locked memory/) { split(line, w, " "); lim = w[4] }
+		close(f)
+		printf "locked %s %s %s %s %s\n", p, lck, pin, lim, esc(CM[p])
+	}
 }
 function details(p,   line, got, f, v1, v2) {
 	print "@@pfdiag pid " p " " S1[p]
 	f = "/proc/" p "/status"
 	while ((getline line < f) > 0)
-		if (line ~ /^(VmRSS|VmSwap|VmLck):/) print line
+		if (line ~ ("^(" statuskeys "):")) print line
 	close(f)
 	f = "/proc/" p "/limits"
 	while ((getline line < f) > 0) if (line ~ /^Max locked memory/) print line
@@ -194,11 +244,11 @@ function memcg(v1, v2,   line, m, d) {
 	}
 }
 BEGIN { snap = -1; instat = 0; pend = "" }
-/^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; snapfiles(); next }
+/^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; emitlist(twice); next }
 /^@@pfdiag stat$/ { instat = 1; pend = ""; next }
 /^@@pfdiag stat-end$/ {
 	instat = 0; pend = ""
-	if (snap == 1) { if (readfiles) emitfile("/proc/swaps", ""); reduce() }
+	if (snap == 1) { emitlist(once); reduce() }
 	next
 }
 instat {
@@ -255,15 +305,15 @@ facts() {
 	for d in /sys/block/*; do [ -e "$d" ] && blockdevs="$blockdevs ${d##*/}"; done
 	echo "@@pfdiag facts"
 	awk -v clk="$clk" -v pagesize="$pagesize" -v uid="$uid" -v perf_usable="$perf_usable" \
-		-v perf_reason="$perf_reason" -v blockdevs="$blockdevs" '
+		-v perf_reason="$perf_reason" -v blockdevs="$blockdevs" -v factfiles="$factfiles" '
 	function first(path, key,   line) {
 		if ((getline line < path) > 0) print key "=" line
 		else print "!" key "=unreadable " path
 		close(path)
 	}
 	BEGIN {
-		first("/proc/sys/kernel/hostname", "hostname")
-		first("/proc/sys/kernel/osrelease", "kernel")
+		nf = split(factfiles, ff, " ")
+		for (i = 1; i <= nf; i++) first(substr(ff[i], index(ff[i], "=") + 1), substr(ff[i], 1, index(ff[i], "=") - 1))
 		n = 0
 		while ((getline line < "/proc/stat") > 0) if (line ~ /^cpu[0-9]/) n++
 		close("/proc/stat")
@@ -282,9 +332,6 @@ facts() {
 		close(t "/enabled")
 		first(t "/enabled", "thp_enabled")
 		first(t "/defrag", "thp_defrag")
-		first("/proc/sys/vm/swappiness", "swappiness")
-		first("/proc/sys/kernel/numa_balancing", "numa_balancing")
-		first("/sys/module/zswap/parameters/enabled", "zswap_enabled")
 		cg = "1"; hp = "none"
 		while ((getline line < "/proc/mounts") > 0) {
 			split(line, m, " ")
@@ -304,7 +351,7 @@ facts() {
 
 # PSI files: read by cat so that ENOENT (no PSI) and EOPNOTSUPP (psi=0) keep their errno text.
 psi() {
-	for f in /proc/pressure/memory /proc/pressure/io; do
+	for f in $catfiles; do
 		if t=$(cat "$f" 2>&1); then
 			printf '@@pfdiag file %s\n%s\n' "$f" "$t"
 		else
@@ -339,7 +386,8 @@ pause() {
 }
 
 probe() {
-	echo "@@pfdiag probe 1 interval=$interval top=$top"
+	# version 2: `children` rows after `proc` rows, files from the source declarations
+	echo "@@pfdiag probe 2 interval=$interval top=$top"
 	facts
 	snap 0
 	pause
@@ -349,10 +397,11 @@ probe() {
 main() {
 	case $mode in
 	facts) perfcheck; facts ;;
-	reduce) awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=0 "$STATLIB$REDUCER" ;;
+	reduce) awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=0 -v lockmin=0 "$STATLIB$REDUCER" ;;
 	*)
 		perfcheck
-		probe | awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=1 "$STATLIB$REDUCER"
+		probe | awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=1 \
+			-v twice="$twice" -v once="$once" -v statuskeys="$statuskeys" -v lockmin="$lockmin" "$STATLIB$REDUCER"
 		;;
 	esac
 	echo "@@pfdiag end"

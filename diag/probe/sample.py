@@ -1,8 +1,9 @@
-"""Read one probe output into a ``Sample`` and turn it into per-second rates.
+"""Read one probe output into a ``HostSample`` (the records of diag/probe/measurements.py).
 
-In: the stdout of ``probe_command()`` (see probe.sh for the sections). Out: ``Sample``, whose
-``as_vars()`` is the dict ``register:`` stores (shape in docs/design.md). The clock is Δ of the
-first field of /proc/uptime; every counter is rated over that measured interval.
+In: the stdout of ``probe_command()`` (see probe.sh for the sections). Each ``file`` section is parsed
+by the source that declares its path (``diag.probe.sources``); ``derive.host_sample`` makes the values.
+Out: ``HostSample``, whose ``as_vars()`` is the dict ``register:`` stores (shape in the README). The
+clock is Δ of the first field of /proc/uptime; every counter is rated over that measured interval.
 
 >>> sample = parse_probe(EXAMPLE)
 >>> v = sample.as_vars()
@@ -14,24 +15,25 @@ first field of /proc/uptime; every counter is rated over that measured interval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from diag.errors import ParseError
-from diag.probe.diskstats import DiskStat, parse_diskstats
+from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
-from diag.probe.memcg import MemCgroup, parse_memcg
-from diag.probe.meminfo import parse_meminfo
+from diag.probe.measurements import HostSample, LockedProcess
+from diag.probe.memcg import parse_memcg
 from diag.probe.pidstat import (
-    ProcDelta,
     parse_cgroup_path,
+    parse_children_row,
+    parse_locked_row,
     parse_memlock_limit_kib,
     parse_proc_row,
     parse_status_kib,
 )
-from diag.probe.pressure import Pressure, parse_pressure
 from diag.probe.sections import Section, split_sections
-from diag.probe.swaps import SwapDevice, parse_swaps
-from diag.probe.vmstat import parse_vmstat
+from diag.probe.snapshot import ProcInfo, RawSample, Snapshot
+from diag.probe.source import ONCE
+from diag.probe.sources import BY_PATH
+
+Sample = HostSample  # the name the probe API has always used
 
 EXAMPLE = """\
 @@pfdiag probe 1 interval=2 top=20
@@ -65,77 +67,22 @@ proc 4242 5000 R 1 800 40 0 pf (x) y
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One reading of the system files (sample 0 before the sleep, sample 1 after)."""
-
-    uptime_s: float
-    vmstat: dict[str, int]
-    meminfo: dict[str, int]
-    diskstats: dict[str, DiskStat]
-    psi: dict[str, dict[str, Pressure]]  # "memory"/"io" -> {"some"/"full": Pressure}
-    psi_missing: dict[str, str]  # "memory"/"io" -> why it could not be read
+def _where(s: Section) -> str:
+    return f"probe output line {s.lineno}"
 
 
-@dataclass(frozen=True, slots=True)
-class ProcInfo:
-    """A top process: its deltas and what /proc/PID/status, limits and cgroup said."""
-
-    delta: ProcDelta
-    rss_kib: int | None = None
-    swap_kib: int | None = None
-    lck_kib: int | None = None
-    memlock_limit_kib: int | None = None
-    cgroup: str | None = None
-    memcg: MemCgroup | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """Everything one probe run measured; ``as_vars()`` derives the rates."""
-
-    snaps: tuple[Snapshot, Snapshot]
-    facts: dict[str, object]
-    facts_missing: dict[str, str]
-    blockdevs: tuple[str, ...] | None
-    perf_state: str  # ok / failed / unused
-    perf_reason: str | None
-    perf_counts: dict[str, int]
-    swaps: list[SwapDevice]
-    totals: dict[str, int]
-    processes: list[ProcInfo] = field(default_factory=list)
-
-    @property
-    def interval_s(self) -> float:
-        return round(self.snaps[1].uptime_s - self.snaps[0].uptime_s, 2)
-
-    def as_vars(self) -> dict[str, object]:
-        """The ``register:`` dict of docs/design.md."""
-        from diag.probe.rates import sample_vars  # rates imports this module's records
-
-        return sample_vars(self)
-
-
-def _snapshot(uptime: float, body: list[Section]) -> Snapshot:
-    vm: dict[str, int] = {}
-    mi: dict[str, int] = {}
-    disks: dict[str, DiskStat] = {}
-    psi: dict[str, dict[str, Pressure]] = {}
-    missing: dict[str, str] = {}
-    for s in body:
-        path = s.args.split(" ", 1)[0]
-        name = path.rsplit("/", 1)[-1]
-        if s.kind == "unreadable":
-            missing[name] = f"{path}: {s.args.partition(' ')[2] or 'unreadable'}"
-        elif path == "/proc/vmstat":
-            vm = parse_vmstat(s.lines)
-        elif path == "/proc/meminfo":
-            mi = parse_meminfo(s.lines)
-        elif path == "/proc/diskstats":
-            disks = parse_diskstats(s.lines)
-        elif path.startswith("/proc/pressure/"):
-            psi[name] = parse_pressure(s.lines, path)
-    return Snapshot(uptime, vm, mi, disks, psi, missing)
+def _read(s: Section, parsed: dict[str, object], missing: dict[str, str]) -> None:
+    """One ``file``/``unreadable`` section into ``parsed``/``missing``, by the source of its path."""
+    path, _, why = s.args.partition(" ")
+    source = BY_PATH.get(path)
+    if source is None:
+        return  # a file a newer probe reads: not ours to interpret
+    if s.kind == "unreadable":
+        missing[source.name] = f"{path}: {why or 'unreadable'}"
+        parsed.pop(source.name, None)
+    else:
+        parsed[source.name] = source.parse(s.lines, path)
+        missing.pop(source.name, None)
 
 
 def _details(info: ProcInfo, s: Section) -> ProcInfo:
@@ -146,78 +93,110 @@ def _details(info: ProcInfo, s: Section) -> ProcInfo:
     if memcg is not None:
         cgroup = memcg.path  # on hybrid hosts the v2 line says "/" while the memory controller is v1
     return ProcInfo(
-        info.delta, status.get("VmRSS"), status.get("VmSwap"), status.get("VmLck"), limit, cgroup, memcg
-    )
+        info.delta, info.children_minflt_delta, info.children_majflt_delta, status.get("VmRSS"),
+        status.get("VmSwap"), status.get("VmLck"), status.get("VmPin"), limit, cgroup, memcg,
+    )  # fmt: skip
 
 
 def _totals(line: str) -> dict[str, int]:
     try:
-        return {k: int(v) for k, v in (item.split("=", 1) for item in line.split()[1:])}
+        return {k: max(int(v), 0) for k, v in (item.split("=", 1) for item in line.split()[1:])}
     except ValueError:
         raise ParseError(f"expected 'totals key=N ...': {line!r}", where="probe procs") from None
 
 
-def parse_probe(text: str) -> Sample:
-    """Parse a complete probe output; ParseError (quoting the line) when it is cut or malformed."""
-    sections = split_sections(text)
+def _procs(s: Section, procs: dict[int, ProcInfo], totals: dict[str, int]) -> None:
+    for line in s.lines:
+        if line.startswith("totals "):
+            totals.update(_totals(line))
+        elif line.startswith("children "):
+            pid, dmin, dmaj = parse_children_row(line)
+            if pid in procs:
+                info = procs[pid]
+                procs[pid] = ProcInfo(info.delta, dmin, dmaj)
+        elif line:
+            row = parse_proc_row(line)
+            procs[row.pid] = ProcInfo(row)
+
+
+def _check_frame(sections: list[Section]) -> None:
     if not sections or sections[0].kind != "probe":
         raise ParseError("not pfdiag probe output (no '@@pfdiag probe' header)", where="probe output line 1")
     for s in sections:
         if s.kind == "watchdog":
-            raise ParseError(
-                f"the probe's watchdog stopped it: {s.args}", where=f"probe output line {s.lineno}"
-            )
+            raise ParseError(f"the probe's watchdog stopped it: {s.args}", where=_where(s))
     if sections[-1].kind != "end":
         last = (sections[-1].lines or (f"@@pfdiag {sections[-1].kind} {sections[-1].args}",))[-1]
         raise ParseError(f"probe output is cut short after: {last!r}", where="probe output")
+
+
+def parse_raw(text: str) -> RawSample:
+    """Parse a complete probe output, file by file; ParseError (quoting the line) when cut or malformed."""
+    sections = split_sections(text)
+    _check_frame(sections)
     facts_lines: tuple[str, ...] = ()
     snaps: list[Snapshot] = []
-    pending: list[Section] = []
+    parsed: dict[str, object] = {}
+    missing: dict[str, str] = {}
+    once: dict[str, object] = {}
+    once_missing: dict[str, str] = {}
     uptime = -1.0
     perf_state, perf_counts = "unused", {}
     perf_reason: str | None = "not run"
-    swaps: list[SwapDevice] = []
     totals: dict[str, int] = {}
     procs: dict[int, ProcInfo] = {}
+    locked: list[LockedProcess] | None = None
     for s in sections[1:]:
-        if s.kind in ("file", "unreadable") and uptime >= 0 and s.args.split(" ")[0] == "/proc/swaps":
-            swaps = parse_swaps(s.lines)
-        elif s.kind in ("file", "unreadable") and uptime >= 0:
-            pending.append(s)
+        if s.kind in ("file", "unreadable") and uptime >= 0:
+            source = BY_PATH.get(s.args.split(" ", 1)[0])
+            if source is not None and source.read == ONCE:
+                _read(s, once, once_missing)
+            else:
+                _read(s, parsed, missing)
         elif s.kind in ("snap", "procs", "end") and uptime >= 0:
-            snaps.append(_snapshot(uptime, pending))
-            uptime, pending = -1.0, []
+            snaps.append(Snapshot(uptime, parsed, missing))
+            uptime, parsed, missing = -1.0, {}, {}
         if s.kind == "facts":
             facts_lines = s.lines
         elif s.kind == "snap":
             try:
                 uptime = float(s.args.split()[1])
+                if not 0 <= uptime < float("inf"):
+                    raise ValueError
             except (IndexError, ValueError):
-                raise ParseError(
-                    f"bad snapshot marker: '@@pfdiag snap {s.args}'", where=f"line {s.lineno}"
-                ) from None
+                raise ParseError(f"bad snapshot marker: '@@pfdiag snap {s.args}'", where=_where(s)) from None
         elif s.kind == "perf":
             perf_state, _, reason = s.args.partition(" ")
             perf_reason = reason or None
             perf_counts = _perf_counts(s.lines)
         elif s.kind == "procs":
-            for line in s.lines:
-                if line.startswith("totals "):
-                    totals = _totals(line)
-                elif line:
-                    row = parse_proc_row(line)
-                    procs[row.pid] = ProcInfo(row)
+            _procs(s, procs, totals)
         elif s.kind == "pid":
-            pid = int(s.args.split()[0])
+            try:
+                pid = int(s.args.split()[0])
+            except (IndexError, ValueError):
+                raise ParseError(f"bad process marker: '@@pfdiag pid {s.args}'", where=_where(s)) from None
             if pid in procs:
                 procs[pid] = _details(procs[pid], s)
+        elif s.kind == "locked":
+            locked = [parse_locked_row(line) for line in s.lines if line]
     if len(snaps) != 2:
         raise ParseError(f"expected 2 snapshots, found {len(snaps)}", where="probe output")
-    facts, missing = parse_facts_lines(facts_lines)
-    return Sample(
-        (snaps[0], snaps[1]), facts, missing, blockdevs_of(facts_lines), perf_state, perf_reason,
-        perf_counts, swaps, totals, list(procs.values()),
+    if snaps[1].uptime_s < snaps[0].uptime_s:
+        raise ParseError(
+            f"the clock went backwards: /proc/uptime {snaps[0].uptime_s} then {snaps[1].uptime_s}",
+            where="probe output",
+        )
+    facts, facts_missing = parse_facts_lines(facts_lines)
+    return RawSample(
+        (snaps[0], snaps[1]), once, once_missing, facts, facts_missing, blockdevs_of(facts_lines),
+        perf_state, perf_reason, perf_counts, totals, list(procs.values()), locked,
     )  # fmt: skip
+
+
+def parse_probe(text: str) -> HostSample:
+    """Parse a complete probe output into the host's records; ParseError (quoting the line) when not."""
+    return host_sample(parse_raw(text))
 
 
 def _perf_counts(lines: tuple[str, ...]) -> dict[str, int]:
@@ -229,6 +208,6 @@ def _perf_counts(lines: tuple[str, ...]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for line in lines:
         parts = line.split(",")
-        if len(parts) >= 3 and parts[0].isdigit():
+        if len(parts) >= 3 and parts[0].isascii() and parts[0].isdigit():
             counts[parts[2].split(":")[0]] = int(parts[0])
     return counts

@@ -3,17 +3,24 @@
 The script text lives in ``probe.sh`` beside this module (lint it, run it by hand); every value
 is quoted, so the string is safe to run through any POSIX login shell.
 
->>> probe_command(interval_s=1, top_n=5, perf=False).endswith("pfdiag probe 1 5 0 ''")
-True
+The files it reads come from the source declarations (``diag.probe.sources``), the facts' files
+from ``diag.probe.facts.FILE_FACTS``, the status lines from ``diag.probe.pidstat.STATUS_KEYS``.
+
+>>> probe_command(interval_s=1, top_n=5, perf=False).rsplit("' pfdiag ", 1)[1][:44]
+"probe 1 5 0 '' '' '' '-:/proc/vmstat -:/proc"
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from functools import cache
 from pathlib import Path
 
 from diag.errors import UsageError
+from diag.probe.facts import FILE_FACTS
+from diag.probe.pidstat import STATUS_KEYS
+from diag.probe.sources import ONCE, TWICE, files_arg
 
 SCRIPT_PATH = Path(__file__).with_name("probe.sh")
 
@@ -36,11 +43,16 @@ def _command(
     perf: bool,
     deadline_s: float | None,
     exclude_pid: int | None = None,
+    exclude_boot_id: str | None = None,
+    locked_min_kib: int = 0,
 ) -> str:
     args = [mode, _number(interval_s), str(top_n), "1" if perf else "0"]
     args.append("" if deadline_s is None else _number(max(1.0, deadline_s)))
-    if exclude_pid is not None:
-        args.append(str(int(exclude_pid)))
+    args.append("" if exclude_pid is None else str(int(exclude_pid)))
+    args.append(exclude_boot_id or "")
+    args += [files_arg(TWICE, via_cat=False), files_arg(ONCE, via_cat=False), files_arg(TWICE, via_cat=True)]
+    args.append(" ".join(f"{key}={path}" for key, path in FILE_FACTS.items()))
+    args += ["|".join(STATUS_KEYS), str(max(0, int(locked_min_kib)))]
     return "sh -c " + shlex.quote(probe_script()) + " pfdiag " + " ".join(shlex.quote(a) for a in args)
 
 
@@ -50,13 +62,19 @@ def probe_command(
     perf: bool = True,
     deadline_s: float | None = None,
     exclude_pid: int | None = None,
+    exclude_boot_id: str | None = None,
+    locked_min_kib: int = 0,
 ) -> str:
     """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes.
 
     With ``deadline_s`` the script stops itself and its children that many seconds after it
     starts (normally set above the interval; the output then ends with a watchdog marker).
     ``exclude_pid`` leaves one process (not its children) out of the ranking: the controller, when
-    it examines its own host, must not name itself as a culprit.
+    it examines its own host, must not name itself as a culprit; with ``exclude_boot_id`` (the
+    controller's /proc/sys/kernel/random/boot_id) only on the machine with that boot id, so the
+    controller is left out of its own host's ranking over SSH too (a bastion in its inventory), and
+    a process of another host that happens to have the same pid is not. ``locked_min_kib`` > 0 also
+    lists every process with VmLck or VmPin of at least that many KiB.
     """
     if not 0 < interval_s <= 3600:
         raise UsageError(f"interval must be in (0, 3600] seconds, got {interval_s}")
@@ -64,7 +82,11 @@ def probe_command(
         raise UsageError(f"top_n must be in [1, 1000], got {top_n}")
     if deadline_s is not None and deadline_s <= 0:
         raise UsageError(f"deadline must be > 0 seconds, got {deadline_s}")
-    return _command("probe", interval_s, top_n, perf, deadline_s, exclude_pid)
+    if exclude_boot_id is not None and not re.fullmatch(r"[0-9a-f-]{1,64}", exclude_boot_id):
+        raise UsageError(f"boot id must be a UUID, got {exclude_boot_id!r}")
+    return _command(
+        "probe", interval_s, top_n, perf, deadline_s, exclude_pid, exclude_boot_id, locked_min_kib
+    )
 
 
 def facts_command() -> str:

@@ -1,4 +1,4 @@
-"""Parse ``/proc/swaps`` into ``SwapDevice`` records (sizes in KiB).
+"""``/proc/swaps``, read once after the second snapshot: parse it into ``SwapDevice`` records (sizes in KiB).
 
 Columns may be separated by spaces or tabs (double tabs for short names like ``/dev/zram0``);
 a file with only the header means no swap.
@@ -10,9 +10,11 @@ a file with only the header means no swap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from diag.errors import ParseError
+from diag.probe.source import ONCE, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class SwapDevice:
     priority: int
 
 
-def parse_swaps(lines: tuple[str, ...] | list[str], source: str = "/proc/swaps") -> list[SwapDevice]:
+def parse_swaps(lines: Sequence[str], source: str = "/proc/swaps") -> list[SwapDevice]:
     """Rows after the header; a row of another shape is a ParseError quoting it."""
     devices: list[SwapDevice] = []
     for n, line in enumerate(lines, start=1):
@@ -41,3 +43,6 @@ def parse_swaps(lines: tuple[str, ...] | list[str], source: str = "/proc/swaps")
                 f"expected 'Filename Type Size Used Priority': {line!r}", where=f"{source} line {n}"
             ) from None
     return devices
+
+
+SOURCE = Source("swaps", "/proc/swaps", ONCE, parse_swaps)

@@ -34,10 +34,21 @@ def culprit_label(culprit: Culprit, verdict: str | None = None) -> str:
     ('pf (x) y[42] 150,000 min/s', 'pf (x) y[42] 4.9 maj/s')
     """
     if verdict == "minor-storm":
-        return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.minflt_per_s)} min/s"
-    if culprit.majflt_per_s >= 1 or (verdict or "").startswith("major-"):
-        return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.majflt_per_s)} maj/s"
-    return f"{culprit.comm}[{culprit.pid}] {fmt_rate(culprit.minflt_per_s)} min/s"
+        return _label(culprit, culprit.minflt_per_s, culprit.children_minflt_per_s, "min/s")
+    if culprit.total_majflt_per_s >= 1 or (verdict or "").startswith("major-"):
+        return _label(culprit, culprit.majflt_per_s, culprit.children_majflt_per_s, "maj/s")
+    return _label(culprit, culprit.minflt_per_s, culprit.children_minflt_per_s, "min/s")
+
+
+def _label(culprit: Culprit, own: float, children: float, unit: str) -> str:
+    """``comm[pid] RATE unit``, plus the rate of its exited children when they faulted.
+
+    >>> batch = Culprit(pid=812, comm="batch (runner)", minflt_per_s=2300.0, majflt_per_s=0.0)
+    >>> _label(batch, 2300.0, 210000.0, "min/s")
+    'batch (runner)[812] 2,300 min/s + 210,000/s in exited children'
+    """
+    text = f"{culprit.comm}[{culprit.pid}] {fmt_rate(own)} {unit}"
+    return text + (f" + {fmt_rate(children)}/s in exited children" if children else "")
 
 
 def md_cell(text: Any) -> str:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from diag.fleet import FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
+from diag.fleet import EXTRA_RATE_COLUMNS, FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
+from diag.report.atomic import write_atomic
 
 OUTLIER_COLUMNS = [
     "peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median", "outlier",
 ]  # fmt: skip
-HOSTS_CSV = [*HOST_COLUMNS, *OUTLIER_COLUMNS]
+# columns added later go last, so that no documented column moves
+HOSTS_CSV = [*HOST_COLUMNS, *OUTLIER_COLUMNS, *EXTRA_RATE_COLUMNS]
 PROCESSES_CSV = PROCESS_COLUMNS
 FINDINGS_CSV = FINDING_COLUMNS
 
@@ -46,8 +48,6 @@ def render_csvs(fleet: FleetView) -> dict[str, str]:
 
 def write_csvs(fleet: FleetView, out_dir: Path) -> list[Path]:
     """Write the three CSV files into ``out_dir`` (created if needed); return their paths."""
-    from diag.report.files import write_atomic
-
     written = []
     for name, text in render_csvs(fleet).items():
         path = out_dir / name

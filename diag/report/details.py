@@ -39,7 +39,8 @@ def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
     for _, row in unknown.sort_values(["state", "host"], kind="mergesort").iterrows():
         why = row["reason"]
         if row["state"] == "ok":
-            skipped = (by_name[row["host"]].sample or {}).get("not_evaluable") or {}
+            sample = by_name[row["host"]].sample
+            skipped = sample.not_evaluable if sample else {}
             why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) or row["summary"]
         label = row["state"] if row["state"] != "ok" else "not-evaluable"
         rows.append([row["host"], row["group"], label, why or "no reason recorded"])
@@ -73,19 +74,20 @@ def host_section(host: HostResult) -> str:
             for f in host.findings
         ]
         out += ["Chain of checks:", "", table(rows, ["check", "result", "value", "threshold", "detail"]), ""]
-    if host.top_processes:
+    processes = host.sample.processes if host.sample else ()
+    if processes:
         named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
         rows = [
             [
-                p.get("pid"),
-                md_code(p.get("comm", "")) + (" (culprit)" if p.get("pid") in named else ""),
-                fmt_rate(p.get("minflt_per_s")),
-                fmt_rate(p.get("majflt_per_s")),
-                fmt_kib(p.get("rss_kib")),
-                fmt_kib(p.get("swap_kib")),
-                p.get("cgroup") or "",
+                p.pid,
+                md_code(p.comm) + (" (culprit)" if p.pid in named else ""),
+                _with_children(p.minflt_per_s, p.children_minflt_per_s),
+                _with_children(p.majflt_per_s, p.children_majflt_per_s),
+                fmt_kib(p.rss_kib),
+                fmt_kib(p.swap_kib),
+                p.cgroup or "",
             ]
-            for p in host.top_processes[:PROCESS_ROWS]
+            for p in processes[:PROCESS_ROWS]
         ]
         headers = ["pid", "comm", "minor/s", "major/s", "RSS", "swap", "cgroup"]
         out += [f"Top {len(rows)} processes:", "", table(rows, headers), ""]
@@ -136,3 +138,14 @@ def metadata_table(run: RunResult, fleet: FleetView) -> str:
         ["command", "pfdiag " + " ".join(meta["argv"])],
     ]
     return table(rows, ["run", "value"])
+
+
+def _with_children(own: float | None, children: float | None) -> str:
+    """A process's rate, and its reaped children's when they faulted.
+
+    >>> _with_children(2300.0, 210000.0), _with_children(5.0, 0.0)
+    ('2,300 + 210,000 children', '5.0')
+    """
+    if not children:
+        return fmt_rate(own)
+    return f"{fmt_rate(own)} + {fmt_rate(children)} children"

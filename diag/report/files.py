@@ -9,8 +9,6 @@ rendered from that.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,11 @@ import pandas as pd
 
 from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
+from diag.report.atomic import write_atomic
+from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
+
+__all__ = ["fleet_json", "render_json", "run_to_json", "write_atomic", "write_reports"]
 
 JSON_SCHEMA_VERSION = 1
 PLOTS_DIR = "plots"
@@ -79,19 +81,6 @@ def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
     return json.dumps(run_to_json(run, fleet), indent=indent, default=str) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(
     run: RunResult,
     run_dir: Path,
@@ -115,7 +104,5 @@ def write_reports(
         write_atomic(json_path, render_json(run, fleet))
         written.append(json_path)
     if csv_dir is not None:
-        from diag.report.csv_export import write_csvs
-
         written += write_csvs(fleet, csv_dir)
     return written

@@ -16,9 +16,9 @@ import pandas as pd
 
 from diag.findings import RunResult
 from diag.fleet import (
+    KEY_RATES,
     MIN_PEERS,
     PROBLEM_VERDICTS,
-    RATE_FLOORS,
     VERDICT_ORDER,
     Z_CUTOFF,
     FleetView,
@@ -33,7 +33,7 @@ TOP_N = 20  # rows of the outlier and culprit tables
 RATE_LABELS = {
     "majflt_per_s": "major faults/s",
     "minflt_per_s": "minor faults/s",
-    "pswpin_per_s": "swap-ins (pages/s)",
+    "swapin_per_s": "swap-ins (pages/s)",
     "psi_memory_some_pct": "PSI memory some %",
 }
 SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
@@ -92,7 +92,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
             f"Worst: **{worst['verdict']}** on {shorten(fold_hosts(same), 60)} "
             f"({worst['host']}: {fmt_rate(worst['majflt_per_s'])} major/s, "
             f"{fmt_rate(worst['minflt_per_s'])} minor/s, "
-            f"{fmt_rate(worst['pswpin_per_s'])} swap-ins/s{culprit})."
+            f"{fmt_rate(worst['swapin_per_s'])} swap-ins/s{culprit})."
         )
         spread = fleet.culprits[fleet.culprits["hosts"] >= 2]
         if not spread.empty:
@@ -176,7 +176,7 @@ def rates_section(fleet: FleetView, plots: Sequence[str]) -> list[str]:
     rows = [
         [RATE_LABELS[str(rate)], f"{int(row['hosts']):,}", fmt_rate(row["p50"]), fmt_rate(row["p95"]),
          fmt_rate(row["max"]), fmt_rate(limits[rate]) if rate in limits else ""]
-        for rate, row in fleet.percentiles.iterrows()
+        for rate, row in fleet.percentiles.loc[list(KEY_RATES)].iterrows()
     ]  # fmt: skip
     out = ["## Fleet rates", "", table(rows, ["rate", "hosts", "p50", "p95", "max", "host threshold"]), ""]
     for path in plots:
@@ -185,9 +185,8 @@ def rates_section(fleet: FleetView, plots: Sequence[str]) -> list[str]:
 
 
 def outliers_section(fleet: FleetView) -> list[str]:
-    floors = (
-        f"{fmt_rate(RATE_FLOORS['majflt_per_s'])} major/s or {fmt_rate(RATE_FLOORS['minflt_per_s'])} minor/s"
-    )
+    major, minor = fleet.floors["majflt_per_s"], fleet.floors["minflt_per_s"]
+    floors = f"{fmt_rate(major)} major/s or {fmt_rate(minor)} minor/s"
     rule = (
         "A host stands out when the robust z-score of log(1 + rate) against its peers -- "
         "0.6745 x (x - median) / MAD, the Iglewicz-Hoaglin modified z-score -- "

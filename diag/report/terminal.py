@@ -10,6 +10,8 @@ from collections import Counter
 from tabulate import tabulate
 
 from diag.findings import HOST_STATES, UNREACHABLE_STATES, VERDICT_CODES, HostResult, RunResult
+from diag.probe.measurements import Rates
+from diag.probe.pressure import Psi
 from diag.report.cells import culprit_label, fmt_rate
 
 COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
@@ -17,8 +19,8 @@ COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI 
 
 def host_row(host: HostResult) -> list[str]:
     """The cells of one host's row; unreachable and failed hosts show their reason instead of rates."""
-    rates = host.rates or {}
-    psi = (host.sample or {}).get("psi") or {}
+    rates = host.sample.rates if host.sample else Rates()
+    psi = host.sample.psi if host.sample else Psi()
     verdict = host.verdict.code if host.verdict else "-"
     if host.status != "ok":
         return [host.host, host.status, verdict, "", "", "", "", _short(host.reason or "", 60)]
@@ -27,10 +29,10 @@ def host_row(host: HostResult) -> list[str]:
         host.host,
         host.status,
         verdict,
-        fmt_rate(rates.get("minflt_per_s")),
-        fmt_rate(rates.get("majflt_per_s")),
-        fmt_rate(rates.get("pswpin_per_s")),
-        fmt_rate(psi.get("memory_some_pct")),
+        fmt_rate(rates.minflt_per_s),
+        fmt_rate(rates.majflt_per_s),
+        fmt_rate(rates.swapin_per_s),  # pswpin + zswpin: the swap-ins the verdict is about
+        fmt_rate(psi.memory_some_pct),
         culprit_label(top, verdict) if top else "",
     ]
 

@@ -53,7 +53,7 @@ def test_as_vars_has_exactly_the_contract_keys() -> None:
     v = parse_probe(EXAMPLE).as_vars()
     assert set(v) == {
         "interval_s", "rates", "psi", "memory", "swaps", "processes", "process_totals", "facts", "perf",
-        "not_evaluable",
+        "buddyinfo", "numa", "locked_processes", "not_evaluable",
     }  # fmt: skip
     assert set(v["psi"]) == {
         f"{r}_{k}_{m}" for r in ("memory", "io") for k in ("some", "full") for m in ("avg10", "pct")

@@ -9,6 +9,7 @@ with its fault counters blanked (no kernel here hides them).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from diag.api import load_run
@@ -39,13 +40,15 @@ def clone(host: HostResult, name: str, group: str) -> HostResult:
 def not_evaluable(host: HostResult, name: str, group: str) -> HostResult:
     """A quiet host whose fault counters could not be read, as triage.yml's first verdict reports it."""
     result = clone(host, name, group)
-    result.rates = {**result.rates, "majflt_per_s": None, "minflt_per_s": None, "pgfault_per_s": None}
+    assert result.sample is not None
+    rates = replace(result.sample.rates, majflt_per_s=None, minflt_per_s=None, pgfault_per_s=None)
     reason = "pgfault/pgmajfault not in /proc/vmstat"
-    result.sample = {**result.sample, "not_evaluable": {"majflt_per_s": reason, "minflt_per_s": reason}}
+    not_evaluable = {"majflt_per_s": reason, "minflt_per_s": reason}
+    result.sample = replace(result.sample, rates=rates, not_evaluable=not_evaluable)
     result.verdict = Verdict(
         code="not-evaluable",
         severity="info",
-        summary=f"fault counters could not be read: {result.sample['not_evaluable']}",
+        summary=f"fault counters could not be read: {not_evaluable}",
         task="Verdict - host fault counters unreadable",
     )
     result.findings = [f for f in result.findings if f.check not in ("host-major-rate", "host-minor-rate")]

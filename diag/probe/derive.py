@@ -1,0 +1,160 @@
+"""Turn a ``RawSample`` (two snapshots, once-read files, reduced processes) into the ``HostSample``.
+
+In: ``RawSample`` from ``parse_probe``. Out: ``HostSample``, each part made by the source module that
+owns it (``vmstat_rates``, ``disk_rates``, ``psi_values``, ``memory_values``, ``buddyinfo_values``,
+``numa_values``). Counters are rated over the interval measured by /proc/uptime; anything that cannot
+be measured on this kernel or host is None with a reason under ``not_evaluable`` (never guessed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from diag.probe.buddyinfo import BuddyZone, buddyinfo_values
+from diag.probe.diskstats import DiskStat, disk_rates
+from diag.probe.measurements import HostSample, Perf, Process, ProcessTotals, Rates
+from diag.probe.meminfo import memory_values, pct
+from diag.probe.numa import numa_values
+from diag.probe.pressure import RESOURCES, Pressure, psi_values
+from diag.probe.snapshot import RawSample, Snapshot
+from diag.probe.swaps import SwapDevice
+from diag.probe.vmstat import rate, vmstat_rates
+
+HIDEPID_OFF = (None, "none", "0", "off", "noaccess")
+
+
+def _get(values: dict[str, object], name: str) -> Any:
+    return values.get(name)
+
+
+def _rates(s: RawSample, swaps: tuple[SwapDevice, ...], ne: dict[str, str]) -> Rates:
+    a, b = s.snaps
+    vm = vmstat_rates(_get(a.parsed, "vmstat"), _get(b.parsed, "vmstat"), s.interval_s, ne)
+    disks: dict[str, DiskStat] | None = _get(a.parsed, "diskstats")
+    disks_b: dict[str, DiskStat] | None = _get(b.parsed, "diskstats")
+    disk = disk_rates(disks, disks_b, s.interval_s, swaps, s.blockdevs, ne)
+    return Rates(**vm, **disk)  # type: ignore[arg-type]
+
+
+def _psi(a: Snapshot, b: Snapshot, dt: float, ne: dict[str, str]) -> Any:
+    def read(snap: Snapshot) -> dict[str, dict[str, Pressure] | None]:
+        return {res: _get(snap.parsed, f"pressure/{res}") for res in RESOURCES}
+
+    missing = {
+        res: b.missing.get(f"pressure/{res}") or a.missing[f"pressure/{res}"]
+        for res in RESOURCES
+        if f"pressure/{res}" in b.missing or f"pressure/{res}" in a.missing
+    }
+    return psi_values(read(a), read(b), missing, dt, ne)
+
+
+def _processes(
+    s: RawSample, host_faults_per_s: float | None, ne: dict[str, str]
+) -> tuple[tuple[Process, ...], ProcessTotals]:
+    dt = s.interval_s
+    rows = []
+    for p in s.processes:
+        d = p.delta
+        dmin, dmaj = max(d.minflt_delta, 0), max(d.majflt_delta, 0)
+        cmin, cmaj = p.children_minflt_delta, p.children_majflt_delta
+        rows.append(
+            Process(
+                pid=d.pid, comm=d.comm, starttime=d.starttime, state=d.state,
+                minflt_per_s=rate(dmin, dt), majflt_per_s=rate(dmaj, dt),
+                minflt_delta=dmin, majflt_delta=dmaj,
+                new=d.new, rss_kib=p.rss_kib, swap_kib=p.swap_kib, lck_kib=p.lck_kib,
+                memlock_limit_kib=p.memlock_limit_kib, cgroup=p.cgroup, memcg=p.memcg, pin_kib=p.pin_kib,
+                children_minflt_per_s=rate(cmin, dt), children_majflt_per_s=rate(cmaj, dt),
+                children_minflt_delta=cmin, children_majflt_delta=cmaj,
+                total_minflt_per_s=rate(dmin + cmin, dt), total_majflt_per_s=rate(dmaj + cmaj, dt),
+            )
+        )  # fmt: skip
+    rows.sort(
+        key=lambda r: (
+            -(r.majflt_delta + r.children_majflt_delta),
+            -(r.minflt_delta + r.children_minflt_delta),
+            r.pid,
+        )
+    )
+    t = s.totals
+    hidepid = s.facts.hidepid
+    hidden: int | None = t.get("hidden")
+    if hidepid not in HIDEPID_OFF and hidden == 0:
+        hidden = None  # hidepid=2/invisible: other users' processes are not even listed
+        ne["process_totals.hidden"] = f"/proc mounted with hidepid={hidepid}: hidden processes are not listed"
+    elif hidden:
+        ne["processes.hidden"] = (
+            f"{hidden} processes not readable (hidepid or permissions): faults not attributed"
+        )
+    named = sum(
+        r.minflt_delta + r.majflt_delta + r.children_minflt_delta + r.children_majflt_delta for r in rows
+    )
+    attributed = pct(rate(named, dt), host_faults_per_s)
+    if attributed is None:
+        ne["process_totals.attributed_pct"] = "no host-wide fault rate to compare with"
+    totals = ProcessTotals(
+        seen=t.get("seen", 0) + (t.get("hidden", 0) or 0),
+        faulting=t.get("faulting"),
+        readable=t.get("readable"),
+        hidden=hidden,
+        attributed_minflt_per_s=rate(t.get("minflt"), dt),
+        attributed_majflt_per_s=rate(t.get("majflt"), dt),
+        # children's faults reaped in the interval may have been made before it: never above 100 %
+        attributed_pct=None if attributed is None else min(attributed, 100.0),
+    )
+    return tuple(rows), totals
+
+
+def _perf(s: RawSample, ne: dict[str, str]) -> Perf:
+    usable = s.perf_state == "ok"
+    reason = (
+        None if usable else (s.perf_reason if s.perf_state == "unused" else f"perf failed: {s.perf_reason}")
+    )
+    if not usable:
+        ne["perf"] = reason or "perf not used"
+
+    def count(event: str) -> int | None:
+        return s.perf_counts.get(event) if usable else None
+
+    return Perf(
+        usable=usable,
+        reason=reason,
+        page_faults=count("page-faults"),
+        page_faults_per_s=rate(count("page-faults"), s.interval_s),
+        minor_faults=count("minor-faults"),
+        minor_faults_per_s=rate(count("minor-faults"), s.interval_s),
+        major_faults=count("major-faults"),
+        major_faults_per_s=rate(count("major-faults"), s.interval_s),
+    )
+
+
+def host_sample(s: RawSample) -> HostSample:
+    """All of a host's measurements from one probe run."""
+    ne: dict[str, str] = {f"facts.{k}": v for k, v in s.facts_missing.items()}
+    swaps: tuple[SwapDevice, ...] = tuple(_get(s.once, "swaps") or ())
+    rates = _rates(s, swaps, ne)
+    processes, totals = _processes(s, rates.pgfault_per_s, ne)
+    perf = _perf(s, ne)
+    facts = dataclasses.replace(s.facts, perf_usable=perf.usable, perf_reason=perf.reason)
+    zones: tuple[BuddyZone, ...] | None = _get(s.once, "buddyinfo")
+    if zones is None:
+        ne["buddyinfo"] = s.once_missing.get("buddyinfo", "/proc/buddyinfo not read")
+    page_kib = (facts.page_size or 4096) // 1024
+    a, b = s.snaps
+    locked = None if s.locked is None else tuple(s.locked)
+    return HostSample(
+        interval_s=s.interval_s,
+        rates=rates,
+        psi=_psi(a, b, s.interval_s, ne),
+        memory=memory_values(_get(b.parsed, "meminfo"), ne),
+        swaps=swaps,
+        processes=processes,
+        process_totals=totals,
+        facts=facts,
+        perf=perf,
+        buddyinfo=None if zones is None else buddyinfo_values(zones, page_kib),
+        numa=numa_values(_get(s.once, "numa")),
+        locked_processes=locked or (),
+        not_evaluable=ne,
+    )

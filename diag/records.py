@@ -1,0 +1,109 @@
+"""The one serialiser of pfdiag's records: frozen dataclasses -> plain data, and plain data -> records.
+
+In: any frozen dataclass record (``diag.probe.measurements.HostSample`` and everything inside it).
+Out: ``to_data(record)``, the dict/list/scalar tree keyed by the records' field names (what
+``register:`` stores, what the JSON holds), and ``from_data(cls, data)``, the record rebuilt from
+that tree (``pfdiag report`` on a saved run). A measurement's name is its field name, defined once:
+renaming a field renames the key everywhere, and code reading the record by attribute is checked by
+mypy. ``from_data`` is lenient about age: a key an older pfdiag did not write takes the field's
+default (or None), and a key it does not know is ignored.
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True, slots=True)
+... class Point:
+...     x: int
+...     tags: tuple[str, ...] = ()
+...     label: str | None = None
+>>> to_data(Point(1, ("a",)))
+{'x': 1, 'tags': ['a'], 'label': None}
+>>> from_data(Point, {"x": 2, "tags": ["b"], "extra": 0})
+Point(x=2, tags=('b',), label=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_SCALARS = (int, float, str, bool, type(None))
+
+
+def to_data(value: Any) -> Any:
+    """A record (or a tuple/list/mapping of them) as plain data, keys = field names."""
+    kind: Any = type(value)
+    if kind in _SCALARS:
+        return value
+    if hasattr(kind, "__dataclass_fields__"):
+        return {name: to_data(getattr(value, name)) for name in _names(kind)}
+    if isinstance(value, tuple | list):
+        return [to_data(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: to_data(v) for k, v in value.items()}
+    return value
+
+
+def _default_of(f: dataclasses.Field[Any]) -> Callable[[], Any]:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+        return lambda: value
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory  # called per record: no two records share a default dict
+    return lambda: None
+
+
+Converter = Callable[[Any], Any]
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Converter:
+    """A function turning plain data into a value of type ``hint`` (built once per field)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = _converter(options[0]) if len(options) == 1 else _keep
+        return lambda v: None if v is None else inner(v)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        record = hint
+        return lambda v: from_data(record, v) if isinstance(v, Mapping) else None
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = _converter(args[0]) if args else _keep
+        return lambda v: tuple(item(x) for x in v) if isinstance(v, list | tuple) else ()
+    if origin in (dict, Mapping) or origin is typing.get_origin(Mapping[str, Any]):
+        args = typing.get_args(hint)
+        value = _converter(args[1]) if len(args) == 2 else _keep
+        return lambda v: {str(k): value(x) for k, x in v.items()} if isinstance(v, Mapping) else {}
+    if hint is float:
+        return lambda v: float(v) if type(v) is int else v
+    return _keep
+
+
+@cache
+def _plan(cls: type) -> tuple[tuple[str, Converter, Callable[[], Any]], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name]), _default_of(f)) for f in dataclasses.fields(cls))
+
+
+def from_data(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Rebuild a record of type ``cls`` from ``to_data`` output (missing keys: defaults, else None)."""
+    record: Any = cls
+    kwargs = {
+        name: convert(data[name]) if name in data else default() for name, convert, default in _plan(record)
+    }
+    built: T = cls(**kwargs)
+    return built
