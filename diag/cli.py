@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="write here instead of stdout (csv: a folder for all three files)"
     )
 
+    _add_watch(sub)
+
     inv = sub.add_parser("inventory", help="show an inventory as ansible-inventory does")
     inv.add_argument("-i", "--inventory", action="append", required=True)
     view = inv.add_mutually_exclusive_group()
@@ -166,6 +168,86 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--host")
     add_audit_parsers(sub, run)
     return parser
+
+
+def _add_watch(sub: Any) -> None:
+    watch = sub.add_parser("watch", help="follow fault rates on every host and alert on spikes")
+    watch.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
+    watch.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
+    watch.add_argument("-e", "--extra-vars", action="append", default=[], help="threshold overrides, k=v")
+    watch.add_argument("--every", type=float, required=True, metavar="SECONDS", help="tick period")
+    end = watch.add_mutually_exclusive_group()
+    end.add_argument("--count", type=int, metavar="N", help="stop after N ticks")
+    end.add_argument("--duration", metavar="DUR", help="stop after DUR (90, 90s, 5m, 1h)")
+    watch.add_argument("--pid", type=int, action="append", default=[], help="follow this pid (repeatable)")
+    watch.add_argument("--match", action="append", default=[], metavar="REGEX", help="only comms matching")
+    watch.add_argument(
+        "--for", dest="for_ticks", type=int, default=1, metavar="K", help="alert after K ticks"
+    )
+    watch.add_argument("--cooldown", default="5m", metavar="DUR", help="no repeat alert within DUR (5m)")
+    watch.add_argument("--notify", metavar="CMD", help="run CMD with each alert as JSON on stdin")
+    watch.add_argument("--notify-url", metavar="URL", help="POST each alert as JSON to URL")
+    watch.add_argument("--jsonl", metavar="PATH", help="stream events as JSON lines to PATH (- for stdout)")
+    watch.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-watch/)")
+    watch.add_argument("-u", "--user", help="SSH user")
+    watch.add_argument("--private-key", help="SSH private key file")
+    watch.add_argument(
+        "-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)"
+    )
+    watch.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
+    watch.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
+    watch.add_argument(
+        "--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)"
+    )
+
+
+def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.api_watch import WatchRequest, parse_duration, watch
+
+    _positive(args.every, "--every")
+    _positive(args.count, "--count")
+    _positive(args.timeout, "-T/--timeout")
+    connect = ConnectOptions(
+        user=args.user,
+        private_key=args.private_key,
+        connect_timeout_s=args.timeout,
+        banner_timeout_s=args.timeout,
+        host_key_policy=args.host_key_policy,
+        ssh_config=args.ssh_config,
+        known_hosts=tuple(args.known_hosts),
+    )
+    request = WatchRequest(
+        every_s=args.every,
+        count=args.count,
+        duration_s=parse_duration(args.duration, "--duration") if args.duration else None,
+        inventories=tuple(args.inventory),
+        limit=args.limit,
+        extra_vars=tuple(args.extra_vars),
+        pids=tuple(args.pid),
+        matches=tuple(args.match),
+        for_ticks=args.for_ticks,
+        cooldown_s=parse_duration(args.cooldown, "--cooldown"),
+        notify=args.notify,
+        notify_url=args.notify_url,
+        jsonl=args.jsonl,
+        out_dir=args.output_dir,
+        connect=connect,
+        argv=tuple(argv),
+        out=sys.stdout,
+        live=sys.stdout.isatty() and args.jsonl != "-",
+    )
+    outcome = watch(request)
+    for warning in outcome.warnings:
+        print(f"[WARNING]: {warning}", file=sys.stderr)
+    never = [name for name, view in outcome.summary.hosts.items() if view.logins == 0]
+    if outcome.interrupted:
+        print(f"interrupted: every event is in {outcome.run_dir}/events.jsonl", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    print(f"watch: {outcome.run_dir}", file=sys.stderr)
+    if never:
+        print(f"never reached: {', '.join(never)}", file=sys.stderr)
+        return ExitCode.UNREACHABLE_OR_PARSE
+    return ExitCode.OK
 
 
 def _positive(value: float | int | None, flag: str) -> None:
@@ -285,6 +367,10 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
+    from diag.api_watch import is_watch_run
+
+    if is_watch_run(args.run_dir):
+        return _report_watch(args)
 
     run, problems = api.read_run(args.run_dir)
     for problem in problems:  # what is there is rendered all the same
@@ -320,6 +406,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         write_text(args.output, text, what="report")
     return done
+
+
+def _report_watch(args: argparse.Namespace) -> int:
+    """A saved watch renders as its timeline (markdown) or its events (json)."""
+    from diag.api_watch import load_watch
+    from diag.report.watch_view import render_timeline
+
+    meta, events = load_watch(args.run_dir)
+    if args.format == "csv":
+        raise UsageError("a watch has no CSV form", hint="use --format md or json")
+    if args.format == "json":
+        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
+    else:
+        text = render_timeline(meta, events)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise DiagError(f"cannot write {str(args.output)!r}: {exc}") from None
+    return ExitCode.OK
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
@@ -364,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(cmd_audit(args, argv))
         if args.command == "history":
             return int(cmd_history(args))
+        if args.command == "watch":
+            return int(cmd_watch(args, argv))
         return int(cmd_inventory(args))
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK

@@ -191,6 +191,7 @@ class HostResult:
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
 
     @property
     def host_facts(self) -> Facts | None:
@@ -219,6 +220,7 @@ class HostResult:
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
+            "profiles": self.profiles,
         }
 
     @classmethod
@@ -246,6 +248,7 @@ class HostResult:
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
+            profiles=list(data.get("profiles") or []),
         )
 
 

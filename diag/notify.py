@@ -7,6 +7,7 @@ sent once per audit when something is new or resolved (or a persisting problem i
 ``alerts`` with ``labels``/``annotations``/``startsAt``/``endsAt``/``fingerprint``, ``groupKey``...)
 plus pfdiag's own keys ``new``, ``resolved``, ``repeated`` (items: host, code, comm, severity,
 summary, first_seen, streak) and ``audit``. A failing notifier is an outcome, never an exception.
+``send_command``/``send_url`` deliver any one payload (``pfdiag watch`` sends each alert through them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,7 +128,7 @@ def build_payload(diff: Diff, repeated: Sequence[Problem], audit: dict[str, Any]
     }
 
 
-def run_command(command: str, payload: dict[str, Any], timeout_s: float) -> str | None:
+def send_command(command: str, payload: Mapping[str, Any], timeout_s: float = NOTIFY_TIMEOUT_S) -> str | None:
     """``sh -c command`` with the payload on stdin; the error text, or None when it exited 0."""
     data = json.dumps(payload, default=str).encode()
     try:
@@ -144,10 +145,10 @@ def run_command(command: str, payload: dict[str, Any], timeout_s: float) -> str 
     return None
 
 
-def post_url(url: str, payload: dict[str, Any], timeout_s: float) -> str | None:
+def send_url(url: str, payload: Mapping[str, Any], timeout_s: float = NOTIFY_TIMEOUT_S) -> str | None:
     """HTTP POST of the payload as JSON; the error text, or None on a 2xx answer."""
     if not url.startswith(("http://", "https://")):
-        return f"--notify-url {url!r} is not an http:// or https:// URL"
+        return f"--notify-url must be http:// or https://, got {url!r}"
     data = json.dumps(payload, default=str).encode()
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json", "User-Agent": "pfdiag"}
@@ -181,9 +182,9 @@ def notify(
     payload = build_payload(diff, repeated, audit)
     errors = []
     if command is not None:
-        errors.append(run_command(command, payload, timeout_s))
+        errors.append(send_command(command, payload, timeout_s))
     if url is not None:
-        errors.append(post_url(url, payload, timeout_s))
+        errors.append(send_url(url, payload, timeout_s))
     failed = [e for e in errors if e]
     told = tuple(p.key for p in [*diff.new, *repeated])
     if failed:

@@ -96,7 +96,7 @@ def test_unknown_module_lists_known_modules_and_exits_4(tmp_path, capsys):
     )
     assert code == 4
     assert "unknown module 'shell'" in err and "pb.yml:4" in err
-    assert "check, command, debug, facts, sample, set_fact, suggest, verdict" in err
+    assert "check, command, debug, facts, profile, sample, set_fact, suggest, verdict" in err
 
 
 def test_unknown_task_key_lists_allowed_keys_and_exits_4(tmp_path, capsys):

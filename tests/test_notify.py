@@ -5,13 +5,16 @@ persisting problem is repeated only after --renotify-after; a failing notifier i
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from diag.history.diff import Diff, Problem
-from diag.notify import due_again, notify
+from diag.notify import due_again, notify, send_command, send_url
 from tests.fixtures.webhook import Receiver, webhook_receiver
 
 FIRST_SEEN = "2026-12-01T10:00:00+0000"
@@ -94,3 +97,53 @@ def _now() -> str:
     import time
 
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# One payload at a time (pfdiag watch sends each alert): the same two notifiers.
+ALERT = {"type": "alert", "host": "h01", "pid": 42, "rule": "proc_minflt_per_s", "value": 5000.0}
+
+
+@pytest.fixture
+def alert_receiver() -> Iterator[tuple[str, list[Any]]]:
+    got: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            got.append((self.headers["Content-Type"], json.loads(self.rfile.read(length))))
+            self.send_response(204 if self.path == "/ok" else 500)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", got
+    server.shutdown()
+    server.server_close()
+
+
+def test_notify_url_posts_the_alert_as_json(alert_receiver: tuple[str, list[Any]]) -> None:
+    url, got = alert_receiver
+    assert send_url(url + "/ok", ALERT) is None
+    assert got == [("application/json", ALERT)]
+
+
+def test_a_receiver_that_fails_is_a_reason_not_an_exception(alert_receiver: tuple[str, list[Any]]) -> None:
+    url, _ = alert_receiver
+    assert send_url(url + "/broken", ALERT) == f"--notify-url {url}/broken: HTTP 500 Internal Server Error"
+    refused = send_url("http://127.0.0.1:1/", ALERT)  # nothing listens on port 1
+    assert refused is not None and refused.startswith("--notify-url http://127.0.0.1:1/: ")
+    assert (
+        send_url("file:///etc/passwd", ALERT)
+        == "--notify-url must be http:// or https://, got 'file:///etc/passwd'"
+    )
+
+
+def test_notify_command_gets_the_alert_on_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "got.json"
+    assert send_command(f"cat > {out}", ALERT) is None
+    assert json.loads(out.read_text()) == ALERT
+    assert send_command("echo nope >&2; exit 3", ALERT) == "--notify command exited 3: nope"

@@ -11,6 +11,7 @@ from diag.modules.check import CheckModule
 from diag.modules.command import CommandModule
 from diag.modules.debug import DebugModule
 from diag.modules.facts import FactsModule
+from diag.modules.profile import ProfileModule
 from diag.modules.sample import SampleModule
 from diag.modules.set_fact import SetFactModule
 from diag.modules.suggest import SuggestModule
@@ -27,6 +28,7 @@ MODULES: dict[str, type[Module]] = {
         CommandModule,
         SetFactModule,
         DebugModule,
+        ProfileModule,
     )
 }
 

@@ -134,7 +134,7 @@ class Outcome:
     ``registered`` is what ``register:`` stores; ``findings``, ``verdict`` and ``remediation`` are added
     to the host's result; ``facts`` are ``set_fact`` layer updates (they outrank task vars and outlive
     the task); ``display`` is the ``-v`` detail of the task's line; ``host_facts`` replaces the result's
-    facts and ``measurement`` its sample.
+    facts, ``measurement`` its sample; ``profiles`` are added to its deep-dive profiles.
     """
 
     registered: Mapping[str, Any]
@@ -145,6 +145,7 @@ class Outcome:
     display: str | None = None
     host_facts: Facts | None = None
     measurement: Measurement | None = None
+    profiles: tuple[dict[str, Any], ...] = ()  # the deep dive's, one per process
 
 
 class TaskFailed(DiagError):

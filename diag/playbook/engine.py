@@ -209,6 +209,7 @@ class _HostRun:
         if outcome.measurement is not None:
             result.sample = outcome.measurement.sample
             result.raw = outcome.measurement.raw
+        result.profiles.extend(outcome.profiles)
         self.facts.update(outcome.facts)
         self.register(task, dict(outcome.registered))
 

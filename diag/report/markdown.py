@@ -26,6 +26,7 @@ from diag.fleet import (
 )
 from diag.hostlist import fold_hosts, shorten
 from diag.report.cells import fmt_rate, md_code
+from diag.report.deepdive import deepdive_section
 from diag.report.details import host_details, metadata_table, not_evaluated, table
 
 TOP_N = 20  # rows of the outlier and culprit tables
@@ -290,6 +291,7 @@ def render_markdown(run: RunResult, fleet: FleetView | None = None, plots: Seque
         *outliers_section(fleet),
         *culprits_section(fleet),
         *remediation_section(run, fleet),
+        *deepdive_section(run),
         *not_evaluated(run, fleet),
         *host_details(run, fleet, _ranked(fleet.hosts)),
         "## Run",

@@ -38,7 +38,7 @@ from diag.transport.sshconfig import (
     known_hosts_files,
     resolve_target,
 )
-from diag.transport.sshexec import KILL_GRACE_S, check_sudo, collect, remote_command, short
+from diag.transport.sshexec import KILL_GRACE_S, ChannelStream, check_sudo, collect, remote_command, short
 
 # paramiko logs handshake failures with tracebacks from its own thread; the TransportError we raise
 # says it all, so keep them off stderr unless the application configures logging.
@@ -355,6 +355,23 @@ class SSHTransport:
             stderr=err.decode("utf-8", "replace"),
             elapsed_s=elapsed,
         )
+
+    def open_stream(self, command: str) -> ChannelStream:
+        """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
+        conn = self._connected()
+        try:
+            channel = conn.transport.open_session(
+                timeout=self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
+            )
+            channel.exec_command(command)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self.close()
+            raise TransportError(
+                f"cannot open an SSH session: {exc or type(exc).__name__}",
+                state="unreachable",
+                where=self.where,
+            ) from None
+        return ChannelStream(channel, self.where)
 
     def close(self) -> None:
         """Close the connection (and any ProxyJump hops); the next ``run`` reconnects."""

@@ -92,3 +92,54 @@ def check_sudo(stderr: bytes, status: int, where: str) -> None:
 
 def short(command: str, limit: int = 80) -> str:
     return command if len(command) <= limit else command[: limit - 3] + "..."
+
+
+class ChannelStream:
+    """A command that stays running on an open channel (``pfdiag watch``): lines in, text back.
+
+    Closing the channel ends the command: it reads EOF on stdin, and sshd hangs it up.
+    ``bytes_in``/``bytes_out`` count what travelled (the watch's cost per tick).
+    """
+
+    def __init__(self, channel: paramiko.Channel, where: str) -> None:
+        self.channel = channel
+        self.where = where
+        self.buffer = b""
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def exchange(self, line: bytes, marker: bytes, timeout_s: float) -> bytes:
+        """Send ``line``, return the output up to and including ``marker``."""
+        try:
+            self.channel.sendall(line)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise TransportError(
+                f"the watch channel dropped: {exc}", state="unreachable", where=self.where
+            ) from None
+        self.bytes_out += len(line)
+        deadline = time.monotonic() + timeout_s
+        fd = self.channel.fileno()
+        while marker not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(f"no answer within {timeout_s:g} s", state="timeout", where=self.where)
+            select.select([fd], [], [], left)
+            ended = self.channel.eof_received or self.channel.closed
+            while self.channel.recv_ready():
+                chunk = self.channel.recv(READ_CHUNK)
+                self.bytes_in += len(chunk)
+                self.buffer += chunk
+            while self.channel.recv_stderr_ready():
+                self.channel.recv_stderr(READ_CHUNK)
+            if ended and marker not in self.buffer:
+                raise TransportError(
+                    "the watch command ended on the host (connection closed)",
+                    state="unreachable",
+                    where=self.where,
+                )
+        end = self.buffer.index(marker) + len(marker)
+        out, self.buffer = self.buffer[:end], self.buffer[end:]
+        return out
+
+    def close(self) -> None:
+        self.channel.close()

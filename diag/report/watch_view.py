@@ -1,0 +1,143 @@
+"""What a watch looks like: the live table (like ``top``), one line per event, and the timeline.
+
+In: the runner's ``WatchSummary`` and ``AlertTracker`` (live), or the run folder's events (saved).
+Out: text. The live table is redrawn in place on a terminal; without a terminal each alert,
+resolved, exit and host-state event is one line; ``pfdiag report`` renders a saved watch as a
+markdown timeline (alerts, resolutions, connection changes, and each host's peak rates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from diag.units import fmt_rate
+from diag.watch.rules import AlertTracker
+from diag.watch.runner import WatchSummary
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+def _clock(ts: str) -> str:
+    return ts[11:19] if len(ts) >= 19 else ts
+
+
+def event_line(event: Mapping[str, Any]) -> str | None:
+    """One line for an event (None for samples).
+
+    >>> event_line({"type": "alert", "host": "h01", "ts": "2026-12-01T19:40:01.123Z", "pid": 42,
+    ...             "comm": "java", "rule": "proc_minflt_per_s", "value": 431093.4, "threshold": 1000})
+    '19:40:01 ALERT    h01 pid 42 (java) proc_minflt_per_s 431,093/s >= 1,000/s'
+    >>> event_line({"type": "host-state", "host": "h02", "ts": "2026-12-01T19:40:02.000Z",
+    ...             "state": "unreachable", "reason": "TCP connect to 127.0.0.11:22 failed"})
+    '19:40:02 HOST     h02 unreachable: TCP connect to 127.0.0.11:22 failed'
+    """
+    kind, host, clock = event.get("type"), event.get("host"), _clock(str(event.get("ts", "")))
+    who = "host-wide" if event.get("pid") is None else f"pid {event['pid']} ({event.get('comm')})"
+    if kind == "alert":
+        value, limit = fmt_rate(event.get("value")), fmt_rate(event.get("threshold"))
+        return f"{clock} ALERT    {host} {who} {event['rule']} {value}/s >= {limit}/s"
+    if kind == "resolved":
+        why = event.get("reason", "below threshold")
+        return f"{clock} RESOLVED {host} {who} {event['rule']} ({why}; last {fmt_rate(event.get('value'))}/s)"
+    if kind == "exit":
+        return f"{clock} EXIT     {host} pid {event['pid']} ({event.get('comm')}) exited"
+    if kind == "host-state":
+        if event.get("state") == "ok":
+            return f"{clock} HOST     {host} {'reconnected' if event.get('reconnected') else 'connected'}"
+        return f"{clock} HOST     {host} {event.get('state')}: {event.get('reason')}"
+    return None
+
+
+def _cut(text: str, width: int) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def render_table(
+    summary: WatchSummary, tracker: AlertTracker, title: str, rows: int = 40, width: int = 100
+) -> str:
+    """The live table: a title line, then per host its host-wide rates and busiest processes."""
+    head = f"{'host':<12} {'pid':>8} {'comm':<16} {'minor/s':>11} {'major/s':>9}  state"
+    lines = [_cut(title, width), "", head, "-" * min(width, len(head) + 20)]
+    per_host = max(1, (rows - 4) // max(1, len(summary.hosts)) - 1)
+    for host, view in summary.hosts.items():
+        labels = tracker.labels(host)
+        host_label = labels.get((None, None), ("", ""))
+        if view.state != "ok":
+            lines.append(
+                f"{host:<12} {'':>8} {'':<16} {'':>11} {'':>9}  {view.state}: {view.reason or ''}"[:width]
+            )
+            continue
+        if view.last is None:
+            lines.append(f"{host:<12} {'':>8} {'(host)':<16} {'…':>11} {'…':>9}  waiting for the 2nd tick")
+            continue
+        rates = view.last.rates
+        state = f"{host_label[0]} {host_label[1]}".strip()
+        lines.append(
+            f"{host:<12} {'-':>8} {'(host)':<16} {fmt_rate(rates.get('minflt_per_s')):>11}"
+            f" {fmt_rate(rates.get('majflt_per_s')):>9}  {state}"
+        )
+        procs = list(view.last.processes)
+        shown = [p for p in procs if (p.pid, p.comm) in labels] + [
+            p for p in procs if (p.pid, p.comm) not in labels
+        ]
+        for proc in [p for p in shown if tracker.selection.wants(p.pid, p.comm)][:per_host]:
+            label, rule = labels.get((proc.pid, proc.comm), ("", ""))
+            lines.append(
+                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.minflt_per_s):>11}"
+                f" {fmt_rate(proc.majflt_per_s):>9}  {label} {rule}".rstrip()
+            )
+    return "\n".join(line[:width] for line in lines[:rows])
+
+
+def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+    """A saved watch as markdown: what was asked, the events in order, each host's peaks."""
+    alerts = [e for e in events if e.get("type") == "alert"]
+    hosts = list(meta.get("hosts") or sorted({str(e.get("host")) for e in events}))
+    out = [f"# pfdiag watch {meta.get('started', '')}", ""]
+    state = (
+        "interrupted (Ctrl-C)" if meta.get("interrupted") else f"ended ({meta.get('ended_by') or 'killed'})"
+    )
+    out.append(
+        f"{len(hosts)} host(s), every {meta.get('every_s')} s, {state}: **{len(alerts)} alert(s)**, "
+        f"{sum(1 for e in events if e.get('type') == 'resolved')} resolved, "
+        f"{sum(1 for e in events if e.get('type') == 'host-state' and e.get('state') != 'ok')}"
+        " connection problem(s)."
+    )
+    out += ["", "## Timeline", ""]
+    lines = [line for line in (event_line(e) for e in events) if line]
+    out += [
+        "```",
+        *(lines or ["(no alerts, exits or connection changes)"]),
+        "```",
+        "",
+        "## Peaks per host",
+        "",
+    ]
+    out += [
+        "| host | ticks | peak minor/s | peak major/s | busiest process (minor/s) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for host in hosts:
+        samples = [e for e in events if e.get("type") == "sample" and e.get("host") == host]
+        out.append(_peak_row(host, samples))
+    thresholds = meta.get("thresholds") or {}
+    if thresholds:
+        out += ["", "Thresholds: " + ", ".join(f"`{k}` {fmt_rate(v)}" for k, v in thresholds.items())]
+    return "\n".join(out) + "\n"
+
+
+def _peak_row(host: str, samples: Iterable[Mapping[str, Any]]) -> str:
+    samples = list(samples)
+    minor = max((s["rates"].get("minflt_per_s") or 0 for s in samples), default=None)
+    major = max((s["rates"].get("majflt_per_s") or 0 for s in samples), default=None)
+    best: tuple[float, str] = (0.0, "")
+    for sample in samples:
+        for proc in sample.get("processes") or ():
+            if proc.get("minflt_per_s", 0) > best[0]:
+                best = (
+                    proc["minflt_per_s"],
+                    f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(proc['minflt_per_s'])}",
+                )
+    return f"| {host} | {len(samples)} | {fmt_rate(minor)} | {fmt_rate(major)} | {best[1] or '-'} |"

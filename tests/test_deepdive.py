@@ -1,0 +1,231 @@
+"""``pfdiag run deepdive.yml`` on a compiled C workload whose faults all come from ``touch_pages``.
+
+perf names the function and its binary locally and over SSH (as the login user, on its own process,
+which perf_event_paranoid=2 allows); ``-e match=`` finds the process by comm; without perf on PATH the
+deep dive is not evaluable with the reason, and never fails; the host keeps no temporary files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diag.cli import main
+from tests.fixtures.sshd_fleet import LOGIN_USER, Fleet
+
+REPO = Path(__file__).resolve().parent.parent
+DEEPDIVE = str(REPO / "playbooks" / "deepdive.yml")
+COMM = "pfdd-touch"
+SOURCE = r"""
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define SIZE (16 << 20)
+__attribute__((noinline)) void touch_pages(char *p, size_t n) {
+    for (size_t i = 0; i < n; i += 4096) p[i] = 1;
+}
+__attribute__((noinline)) void fill_buffer(void) {
+    char *p = mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_pages(p, SIZE);
+    munmap(p, SIZE);
+}
+int main(void) {
+    puts("READY");
+    fflush(stdout);
+    for (;;) fill_buffer();
+}
+"""
+
+
+def leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("pfdiag-deepdive.*")}
+
+
+@pytest.fixture
+def touch_binary() -> Iterator[Path]:
+    """The workload, built with frame pointers (perf's call chains) in a dir the login user can read."""
+    build = Path(tempfile.mkdtemp(prefix="pfdiag-cwork-"))
+    try:
+        build.chmod(0o755)
+        (build / "touch.c").write_text(SOURCE)
+        binary = build / COMM
+        flags = ["-g", "-O1", "-fno-omit-frame-pointer", "-fno-inline"]
+        subprocess.run(
+            ["gcc", *flags, "-o", str(binary), str(build / "touch.c")], check=True, capture_output=True
+        )
+        yield binary
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def start(binary: Path, user: str | None = None) -> subprocess.Popen[bytes]:
+    # all of the user's ids: perf may attach only to a process whose uid and gid are the caller's
+    ids: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
+    proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, **ids)
+    assert proc.stdout is not None and proc.stdout.readline() == b"READY\n"
+    return proc
+
+
+@pytest.fixture
+def touching(touch_binary: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start(touch_binary)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def deepdive(capsys: Any, tmp_path: Path, *argv: str) -> tuple[int, dict[str, Any], str]:
+    json_path = tmp_path / "dd.json"
+    code = main(
+        ["run", DEEPDIVE, "-e", "interval_s=1", "-o", str(tmp_path / "run"), "--json", str(json_path), *argv]
+    )
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, json.loads(json_path.read_text()), out + err
+
+
+def assert_names_touch_pages(host: dict[str, Any], pid: int, binary: Path) -> None:
+    (profile,) = host["profiles"]
+    assert profile["pid"] == pid and profile["comm"] == COMM and profile["perf"]["usable"]
+    hot = profile["hotspot"]
+    assert (hot["symbol"], hot["dso"], hot["event"]) == ("touch_pages", str(binary), "page-faults")
+    assert hot["pct"] >= 80
+    assert profile["headlines"][0].startswith(
+        f"{hot['pct']:.0f} % of minor faults in `touch_pages` ({binary})"
+    )
+    chains = profile["chains"]["page-faults"]
+    assert chains[0]["chain"][-1] == "touch_pages" and "main" in chains[0]["chain"]
+    assert profile["counts"]["minor_faults"] > 1000
+    assert profile["memory"]["rss_kib"] > 0 and profile["mappings"]
+    assert host["verdict"] == "minor-storm"
+    (finding,) = [f for f in host["findings"] if f["check"] == "fault-hotspot"]
+    assert finding["status"] == "fail" and "`touch_pages`" in finding["message"]
+    assert any("touch_pages" in r["title"] and "MAP_POPULATE" in r["text"] for r in host["remediation"])
+
+
+@pytest.mark.workload
+def test_perf_names_the_faulting_function_and_its_binary_locally(
+    touching: subprocess.Popen[bytes], touch_binary: Path, tmp_path: Path, capsys: Any
+) -> None:
+    before = leftovers()
+    code, doc, _ = deepdive(capsys, tmp_path, "-e", f"pid={touching.pid}")
+    assert code == 0
+    assert_names_touch_pages(doc["hosts"]["localhost"], touching.pid, touch_binary)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Where the faults come from" in report and "`touch_pages`" in report
+    assert leftovers() == before and touching.poll() is None  # left as found, the process untouched
+    assert not Path("~/.debug").expanduser().exists() or "pfdiag-cwork" not in str(
+        list(Path("~/.debug").expanduser().rglob("*pfdiag-cwork*"))
+    )
+
+
+@pytest.mark.workload
+def test_match_finds_the_process_by_comm(
+    touching: subprocess.Popen[bytes], touch_binary: Path, tmp_path: Path, capsys: Any
+) -> None:
+    code, doc, _ = deepdive(capsys, tmp_path, "-e", f"match=^{COMM}$")
+    assert code == 0
+    assert_names_touch_pages(doc["hosts"]["localhost"], touching.pid, touch_binary)
+
+
+@pytest.mark.ssh
+@pytest.mark.workload
+def test_perf_names_the_faulting_function_over_ssh(
+    ssh_fleet: Fleet, touch_binary: Path, tmp_path: Path, capsys: Any
+) -> None:
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text("h01 " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["h01"].items()) + "\n")
+    home_debug = Path(f"~{LOGIN_USER}").expanduser() / ".debug"
+    had_debug = home_debug.exists()
+    before = leftovers()
+    proc = start(touch_binary, user=LOGIN_USER)  # perf as the login user may profile its own process
+    try:
+        code, doc, _ = deepdive(
+            capsys,
+            tmp_path,
+            "-i",
+            str(inventory),
+            "-e",
+            f"pid={proc.pid}",
+            "--known-hosts",
+            str(ssh_fleet.known_hosts),
+            "--ssh-config",
+            str(ssh_fleet.ssh_config),
+        )
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 0
+    assert_names_touch_pages(doc["hosts"]["h01"], proc.pid, touch_binary)
+    assert leftovers() == before and home_debug.exists() == had_debug
+
+
+def test_without_perf_the_deep_dive_is_not_evaluable_with_the_reason_and_the_command(
+    touching: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"  # everything this machine has on PATH, except perf
+    bin_dir.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for tool in Path(directory).glob("*"):
+            target = bin_dir / tool.name
+            if tool.name != "perf" and not target.exists() and not tool.name.startswith("perf"):
+                target.symlink_to(tool)
+    env = {**os.environ, "PATH": str(bin_dir), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "diag", "run", DEEPDIVE, "-e", f"pid={touching.pid}", "-e", "interval_s=1"]
+    result = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "run"), "--json", str(tmp_path / "dd.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    host = json.loads((tmp_path / "dd.json").read_text())["hosts"]["localhost"]
+    (profile,) = host["profiles"]
+    assert profile["perf"] == {
+        "usable": False,
+        "reason": "perf is not installed (not found in PATH)",
+        "command": profile["perf"]["command"],
+    }
+    assert f"-p {touching.pid}" in profile["perf"]["command"]
+    (finding,) = [f for f in host["findings"] if f["check"] == "fault-hotspot"]
+    assert finding["status"] == "skip" and "perf is not installed" in finding["reason"]
+    assert host["status"] == "ok" and host["verdict"] == "not-evaluable"
+    assert profile["memory"]["rss_kib"] > 0  # what does not need perf is still there
+    assert "Not evaluable: perf is not installed" in (tmp_path / "run" / "report.md").read_text()
+
+
+@pytest.mark.ssh
+def test_perf_not_permitted_over_ssh_is_not_evaluable_with_the_reason(
+    ssh_fleet: Fleet, touching: subprocess.Popen[bytes], tmp_path: Path, capsys: Any
+) -> None:
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text("h01 " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["h01"].items()) + "\n")
+    code, doc, _ = deepdive(
+        capsys,
+        tmp_path,
+        "-i",
+        str(inventory),
+        "-e",
+        f"pid={touching.pid}",  # root's process; the login user may not profile it
+        "--known-hosts",
+        str(ssh_fleet.known_hosts),
+        "--ssh-config",
+        str(ssh_fleet.ssh_config),
+    )
+    assert code == 0
+    host = doc["hosts"]["h01"]
+    (profile,) = host["profiles"]
+    assert not profile["perf"]["usable"] and "perf_event_paranoid" in profile["perf"]["reason"]
+    assert host["verdict"] == "not-evaluable" and host["status"] == "ok"

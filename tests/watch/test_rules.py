@@ -1,0 +1,124 @@
+"""The watch's rules on hand-made ticks: --for K, cooldown per host + rule + process, resolved once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from diag.watch.rules import AlertTracker, Selection
+from diag.watch.ticker import ProcCounters, ProcessTable, ProcRate, Tick, TickRates, parse_tick
+
+LIMITS = {"proc_minflt_per_s": 1000.0, "proc_majflt_per_s": 10.0, "host_minflt_per_s": 50000.0}
+
+
+def rates(
+    minflt_per_s: float, pid: int = 42, comm: str = "java", exited: tuple[ProcCounters, ...] = ()
+) -> TickRates:
+    procs = (ProcRate(pid, 7, comm, minflt_per_s, 0.0, 0.0, 0.0, False),) if minflt_per_s else ()
+    host = {
+        "minflt_per_s": minflt_per_s,
+        "majflt_per_s": 0.0,
+        "swapin_per_s": 0.0,
+        "pgfault_per_s": minflt_per_s,
+    }
+    return TickRates(1.0, host, procs, frozenset({pid}), exited)
+
+
+def run(tracker: AlertTracker, values: list[float], step_s: float = 1.0) -> list[list[str]]:
+    out = []
+    for i, value in enumerate(values):
+        events = tracker.evaluate("h01", i * step_s, f"t{i}", rates(value))
+        out.append([f"{e['type']}:{e['rule']}" for e in events])
+    return out
+
+
+def test_an_alert_fires_at_once_by_default_and_resolves_once() -> None:
+    tracker = AlertTracker({"proc_minflt_per_s": 1000.0})
+    assert run(tracker, [5000, 6000, 0, 0]) == [
+        ["alert:proc_minflt_per_s"],
+        [],
+        ["resolved:proc_minflt_per_s"],
+        [],
+    ]
+
+
+def test_for_k_needs_k_consecutive_ticks_and_a_gap_restarts_the_count() -> None:
+    tracker = AlertTracker({"proc_minflt_per_s": 1000.0}, for_ticks=3)
+    assert run(tracker, [5000, 5000, 0, 5000, 5000, 5000]) == [
+        [],
+        [],
+        [],
+        [],
+        [],
+        ["alert:proc_minflt_per_s"],
+    ]
+
+
+def test_the_same_process_does_not_alert_again_within_the_cooldown_but_does_after_it() -> None:
+    tracker = AlertTracker({"proc_minflt_per_s": 1000.0}, cooldown_s=10.0)
+    events = run(tracker, [5000, 0, 5000, 0, 0, 0, 0, 0, 0, 0, 0, 5000])
+    assert [i for i, e in enumerate(events) if "alert:proc_minflt_per_s" in e] == [0, 11]
+    assert [i for i, e in enumerate(events) if "resolved:proc_minflt_per_s" in e] == [
+        1
+    ]  # nothing to resolve at 3
+
+
+def test_a_storm_that_outlasts_the_cooldown_is_not_repeated_while_it_holds() -> None:
+    tracker = AlertTracker({"proc_minflt_per_s": 1000.0}, cooldown_s=2.0)
+    events = run(tracker, [5000] * 6)
+    assert sum("alert:proc_minflt_per_s" in e for e in events) == 1
+
+
+def test_host_rules_apply_only_when_no_pid_or_match_narrows_the_watch() -> None:
+    everything = AlertTracker(LIMITS)
+    assert [e["rule"] for e in everything.evaluate("h01", 0, "t", rates(60000))] == [
+        "host_minflt_per_s",
+        "proc_minflt_per_s",
+    ]
+    narrowed = AlertTracker(LIMITS, selection=Selection(matches=(re.compile("^nginx"),)))
+    assert narrowed.evaluate("h01", 0, "t", rates(60000)) == []
+    assert [e["pid"] for e in narrowed.evaluate("h01", 1, "t", rates(60000, comm="nginx: worker"))] == [42]
+
+
+def test_an_exited_process_resolves_with_the_reason() -> None:
+    tracker = AlertTracker({"proc_minflt_per_s": 1000.0})
+    tracker.evaluate("h01", 0, "t0", rates(5000))
+    gone = (ProcCounters(42, 7, "java", 1, 0, 0, 0),)
+    (event,) = tracker.evaluate("h01", 1, "t1", rates(0, exited=gone))
+    assert (event["type"], event["reason"], event["pid"]) == ("resolved", "exited", 42)
+
+
+def test_rates_count_children_and_a_reused_pid_is_a_new_process() -> None:
+    table = ProcessTable()
+    assert table.apply(parse_tick("P 10 100 50 0 0 0 app\nT 1 10.00 1000 10 0 - 2\nE 1\n")) is None
+    tick = table.apply(parse_tick("P 10 100 250 100 2 0 app\nT 2 11.00 2000 12 0 - 2\nE 2\n"))
+    assert tick is not None
+    (proc,) = tick.processes
+    assert (proc.minflt_per_s, proc.children_minflt_per_s, proc.majflt_per_s) == (300.0, 100.0, 2.0)
+    assert tick.rates["minflt_per_s"] == 998.0 and tick.rates["swapin_per_s"] == 0.0
+    reused = table.apply(parse_tick("X 10 100\nP 10 900 40 0 0 0 other\nT 3 12.00 2100 12 0 - 2\nE 3\n"))
+    assert reused is not None
+    assert [(p.comm, p.minflt_per_s, p.new) for p in reused.processes] == [("other", 40.0, True)]
+    assert [p.comm for p in reused.exited] == ["app"]
+
+
+def test_a_tick_without_changes_reports_zero_rates_and_no_processes() -> None:
+    table = ProcessTable()
+    table.apply(Tick(1, 5.0, 10, 1, 0, None, 3, (ProcCounters(1, 1, "init", 5, 0, 0, 0),)))
+    tick = table.apply(Tick(2, 6.0, 10, 1, 0, None, 3))
+    assert tick is not None and tick.processes == () and tick.rates["majflt_per_s"] == 0.0
+
+
+def test_bad_watch_options_exit_5_before_anything_runs(tmp_path: Path, capsys: Any) -> None:
+    from diag.cli import main
+
+    for argv in (
+        ["watch", "--every", "0"],
+        ["watch", "--every", "1", "--count", "3", "--duration", "5m"],
+        ["watch", "--every", "1", "--cooldown", "soon"],
+        ["watch", "--every", "1", "--match", "("],
+        ["watch", "--every", "1", "-e", "proc_minflt_per_s=lots"],
+    ):
+        assert main([*argv, "-o", str(tmp_path / "run")]) == 5, argv
+        assert "ERROR:" in capsys.readouterr().err
