@@ -9,7 +9,9 @@ Ctrl-C / SIGTERM stop scheduling; what finished stays on disk and the run is mar
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -68,6 +70,8 @@ class RunRequest:
     cwd: Path | None = None
     emit: Callable[[str], None] | None = None
     progress: TextIO | None = None
+    scheduler: str | None = None  # --scheduler tcp://HOST:PORT: shard the run over that Dask cluster
+    workers: int | None = None  # --workers N: shard it over a local cluster of N processes
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +232,38 @@ def _preload_reports() -> None:
         importlib.import_module("diag.report.files")
 
 
+@contextmanager
+def _engines(request: RunRequest) -> Iterator[Callable[..., Any]]:
+    """What runs the hosts: the engine here, or (``--scheduler``/``--workers``) shards on a Dask cluster.
+
+    The cluster is reached before the run folder exists and before any host is contacted; dask is
+    imported only then.
+    """
+    if request.scheduler is None and request.workers is None:
+        yield Engine
+        return
+    if importlib.util.find_spec("distributed") is None:
+        flag = "--scheduler" if request.scheduler is not None else "--workers"
+        raise UsageError(f"{flag} needs dask distributed", hint="pip install 'pfdiag[distributed]'")
+    from diag import distributed
+
+    cluster = distributed.connect(
+        request.scheduler, request.workers, timeout_s=request.connect.connect_timeout_s
+    )
+    try:
+        yield functools.partial(distributed.ShardedEngine, cluster)
+    finally:
+        cluster.close()
+
+
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
+    with _engines(request) as make_engine:
+        return _run_prepared(request, prepared, make_engine)
+
+
+def _run_prepared(request: RunRequest, prepared: Prepared, make_engine: Callable[..., Any]) -> RunResult:
     run_dir = make_run_dir(request, prepared.playbook.stem)
     redactor = Redactor(secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan)))
     run = RunResult(
@@ -268,7 +301,7 @@ def run_playbook(request: RunRequest) -> RunResult:
             request.emit(redactor.text(line))
             progress.draw()
 
-    engine = Engine(options, emit=emit, on_host_done=host_done)
+    engine = make_engine(options, emit=emit, on_host_done=host_done)
     # pandas and the report modules take ~0.4 s to import: do it while remote hosts sample. Not while
     # this machine samples itself: the import's own page faults would be in its counters.
     preload = None

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
     run.add_argument("--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
+    shard = run.add_mutually_exclusive_group()
+    shard.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="shard the run over this Dask cluster")
+    shard.add_argument("--workers", type=int, metavar="N", help="shard the run over N local worker processes")
 
     report = sub.add_parser("report", help="render a saved run folder again")
     report.add_argument("run_dir", type=Path)
@@ -140,6 +143,9 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     _positive(args.timeout, "-T/--timeout")
     _positive(args.command_timeout, "--command-timeout")
     _positive(args.host_deadline, "--host-deadline")
+    _positive(args.workers, "--workers")
+    if args.scheduler is not None and not args.scheduler.startswith(("tcp://", "tls://")):
+        raise UsageError(f"--scheduler wants tcp://HOST:PORT, got {args.scheduler!r}")
     connect = ConnectOptions(
         user=args.user,
         private_key=args.private_key,
@@ -176,6 +182,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         argv=tuple(argv),
         emit=emit,
         progress=sys.stderr,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
 
 
