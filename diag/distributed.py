@@ -84,6 +84,10 @@ def connect(scheduler: str | None, workers: int | None, *, timeout_s: float = 10
     Raises ``ClusterError`` before any host is contacted: no scheduler at the address, no workers, or a
     worker without pfdiag (or another version of it).
     """
+    # distributed logs its reconnect attempts with tracebacks; pfdiag says what failed in its own words
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     local: LocalCluster | None = None
     try:
         if scheduler is not None:

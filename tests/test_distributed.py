@@ -243,3 +243,63 @@ def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
         [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def _start_run(fleet: Fleet, tmp_path: Path, inventory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
+    argv += [*_ssh_args(fleet), *extra]
+    return subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(run: subprocess.Popen[bytes], run_dir: Path, names: set[str]) -> None:
+    deadline = time.monotonic() + 60
+    while {e["host"] for e in _lines(run_dir)} != names:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, _lines(run_dir)
+        time.sleep(0.1)  # polling interval of hosts.jsonl
+
+
+def test_a_lost_cluster_ends_the_run_with_what_arrived_and_exit_99(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)
+    fast = {names[0], names[len(names) // 2]}
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names, {n: 1 if n in fast else 30 for n in names})
+    run = _start_run(ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address)
+    try:
+        _wait_for(run, tmp_path / "run", fast)
+        os.kill(dask_cluster.scheduler.pid, signal.SIGKILL)
+        _stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 99, stderr.decode()
+    assert "Traceback" not in stderr.decode(), stderr.decode()
+    statuses = {e["host"]: e["result"]["status"] for e in _lines(tmp_path / "run")}
+    assert statuses == {name: "ok" for name in fast}
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["interrupted"] is True
+
+
+def test_ctrl_c_cancels_the_shards_and_keeps_what_arrived(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)
+    fast = {names[0], names[len(names) // 2]}
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names, {n: 1 if n in fast else 30 for n in names})
+    json_path = tmp_path / "r.json"
+    run = _start_run(
+        ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address, "--json", str(json_path)
+    )
+    try:
+        _wait_for(run, tmp_path / "run", fast)
+        started = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        _stdout, stderr = run.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 99, stderr.decode()
+    assert took < 20, f"Ctrl-C took {took:.1f} s (the slow hosts sample for 30 s)"
+    lines = _lines(tmp_path / "run")
+    assert len(lines) == len({e["host"] for e in lines})
+    assert {e["host"] for e in lines if e["result"]["status"] == "ok"} == fast
+    hosts = json.loads(json_path.read_text())["hosts"]
+    assert {name for name, host in hosts.items() if host["status"] == "interrupted"} == set(names) - fast
