@@ -1,9 +1,10 @@
 """The command line: parse arguments, call ``diag.api``, print, and map outcomes to exit codes.
 
 In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr and an exit code:
-0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...); 2 a host failed; 4 a host
-unreachable, or a playbook/inventory/YAML/expression error; 5 bad options; 10 ``--fail-on`` matched;
-99 interrupted; 250 internal error. A ``DiagError`` is one message, never a traceback.
+0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
+2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
+10 ``--fail-on`` matched; 99 interrupted (or the Dask cluster lost); 250 internal error.
+A ``DiagError`` is one message, never a traceback.
 """
 
 from __future__ import annotations
