@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.fleet_compare import TreeSampler, _tree
+from bench.fleet_compare import TreeSampler, _rss_kib
 from tests.fixtures.sshd_fleet import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +51,30 @@ class Measurement:
     @property
     def cpu_ms_per_host(self) -> float:
         return 1e3 * self.cpu_s / self.hosts
+
+
+def _tree(roots: list[int]) -> set[int]:
+    """``roots`` and their descendants, whichever thread started them (dask's nannies are not the main
+    thread, and ``/proc/PID/task/PID/children`` lists only the main thread's children)."""
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in found:
+            continue
+        found.add(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in children.read_text().split())
+            except OSError:  # the thread or process ended meanwhile
+                continue
+    return found
+
+
+class _AllThreadsSampler(TreeSampler):
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in _tree(self.roots())))
 
 
 def _env() -> dict[str, str]:
@@ -115,7 +139,7 @@ def measure(
         address, cluster = _start_cluster(out)  # started before the clock: an existing cluster
         argv += ["--scheduler", address]
     procs: list[subprocess.Popen[bytes]] = []
-    sampler = TreeSampler(lambda: [p.pid for p in procs + cluster])
+    sampler = _AllThreadsSampler(lambda: [p.pid for p in procs + cluster])
     hosts0 = _cpu_of(hosts_pids())
     wall0 = time.perf_counter()
     sampler.start()
