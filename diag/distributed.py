@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import distributed
-from distributed import Client, Event, Future, LocalCluster, Queue
+from distributed import Client, Event, Future, LocalCluster, Queue, Variable
 
 import diag
 from diag.errors import DiagError
@@ -35,6 +35,7 @@ from diag.playbook.schedule import HostLike
 HostDone = Callable[[HostResult, str | None], None]
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
 STOP_POLL_S = 0.5  # how often a shard asks whether the client has stopped the run
+RERUN_WAIT_S = 10.0  # how long a rescheduled shard waits for the client's list of hosts already in
 
 
 class ClusterError(DiagError):
@@ -137,14 +138,39 @@ def connect(scheduler: str | None, workers: int | None, *, timeout_s: float = 10
     return cluster
 
 
-def run_shard(run_id: str, pairs: Sequence[tuple[HostLike, Sequence[Play]]], options: EngineOptions) -> int:
+def _already_in(run_id: str, index: int, results: Queue) -> set[str]:
+    """Hosts of this shard the client already has, when Dask runs the shard again after a worker died.
+
+    The first run marks the shard started; a rerun asks the client (through the results queue, which
+    the client reads anyway) and gets the names back in a Variable. Without an answer in time it runs
+    every host: the client keeps only the first result of each.
+    """
+    started = Variable(f"pfdiag-{run_id}-started-{index}")
+    try:
+        started.get(timeout=0)
+    except TimeoutError:
+        started.set(True)
+        return set()
+    results.put({"kind": "ask", "text": str(index)})
+    try:
+        return set(Variable(f"pfdiag-{run_id}-done-{index}").get(timeout=RERUN_WAIT_S))
+    except TimeoutError:
+        return set()
+
+
+def run_shard(
+    run_id: str, index: int, pairs: Sequence[tuple[HostLike, Sequence[Play]]], options: EngineOptions
+) -> int:
     """A Dask task: run one shard with pfdiag's engine, sending each host to the run's queue as it ends.
 
     The engine runs in a thread; this task thread forwards its results (they are JSON text, so they
-    cross the wire as they will be written) and watches the run's stop event. Returns hosts sent.
+    cross the wire as they will be written) and watches the run's stop event. A rerun of the shard
+    (its first worker died) skips the hosts the client already has. Returns hosts sent.
     """
     results: Queue = Queue(f"pfdiag-{run_id}")
     stop = Event(f"pfdiag-{run_id}-stop")
+    done = _already_in(run_id, index, results)
+    pairs = [(host, plays) for host, plays in pairs if host.name not in done]
     local: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
     def host_done(result: HostResult, raw: str | None) -> None:
@@ -183,6 +209,8 @@ class ShardedEngine:
         self._emit = emit
         self._on_host_done = on_host_done
         self.results: dict[str, HostResult] = {}
+        self._run_id = ""
+        self._shards: list[list[str]] = []
 
     def run(self, schedule: Iterable[tuple[HostLike, Sequence[Play]]]) -> list[HostResult]:
         """Run every (host, plays) pair on the cluster; results in host order, each host exactly once."""
@@ -190,11 +218,12 @@ class ShardedEngine:
         client = self.cluster.client
         size = shard_size(len(pairs), self.options.forks, self.cluster.slots)
         shards = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-        run_id = uuid.uuid4().hex
+        run_id = self._run_id = uuid.uuid4().hex
+        self._shards = [[host.name for host, _ in shard] for shard in shards]
         results: Queue = Queue(f"pfdiag-{run_id}", client=client)
         stop = Event(f"pfdiag-{run_id}-stop", client=client)
         futures: list[Future] = [
-            client.submit(run_shard, run_id, shard, self.options, key=f"pfdiag-{run_id}-{i}", pure=False)
+            client.submit(run_shard, run_id, i, shard, self.options, key=f"pfdiag-{run_id}-{i}", pure=False)
             for i, shard in enumerate(shards)
         ]
         missing = "run interrupted before this host's result arrived from the cluster"
@@ -212,6 +241,9 @@ class ShardedEngine:
             self.interrupted = True
             missing = f"the Dask cluster was lost before this host's result arrived: {exc}"
         failed = self._shard_errors(futures, shards)
+        for name in [f"{kind}-{index}" for index in range(len(shards)) for kind in ("started", "done")]:
+            with contextlib.suppress(Exception):  # the cluster may be gone
+                Variable(f"pfdiag-{run_id}-{name}", client=client).delete()
         with contextlib.suppress(Exception):
             results.close()
         return [
@@ -230,6 +262,11 @@ class ShardedEngine:
             if item["kind"] == "emit":
                 if self._emit is not None:
                     self._emit(item["text"])
+                continue
+            if item["kind"] == "ask":  # a rescheduled shard: tell it which of its hosts are in
+                index = int(item["text"])
+                have = [name for name in self._shards[index] if name in self.results]
+                Variable(f"pfdiag-{self._run_id}-done-{index}", client=self.cluster.client).set(have)
                 continue
             entry = json.loads(item["text"])
             result = HostResult.from_dict(entry["result"], raw=entry.get("raw"))

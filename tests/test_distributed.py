@@ -169,6 +169,7 @@ def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, da
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(out)]
     argv += [*_ssh_args(ssh_fleet), "--scheduler", dask_cluster.address, "--json", str(tmp_path / "r.json")]
+    argv += ["-v"]  # a task line per host and task: shows which hosts sampled, and how often
     run = subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -179,13 +180,16 @@ def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, da
         victim = dask_cluster.workers[0]
         assert victim.poll() is None
         os.kill(victim.pid, signal.SIGKILL)  # its shard's slow hosts are mid-sample
-        _stdout, stderr = run.communicate(timeout=120)
+        stdout, stderr = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, stderr.decode()
     hosts = [entry["host"] for entry in _lines(out)]
     assert sorted(hosts) == sorted(names), "every host once, none twice"
+    sampled = [line for line in stdout.decode().splitlines() if line.startswith("ok: [") and "Sample" in line]
+    # the killed worker's fast host was in before the kill: the rerun of its shard skips it
+    assert sorted(line.split("]")[0][5:] for line in sampled) == sorted(names), sampled
     statuses = {entry["host"]: entry["result"]["status"] for entry in _lines(out)}
     assert set(statuses.values()) == {"ok"}, statuses
     assert victim.poll() == -signal.SIGKILL
