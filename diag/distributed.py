@@ -18,6 +18,7 @@ import logging
 import math
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -180,12 +181,15 @@ def run_shard(
     thread = threading.Thread(target=engine.run, args=(pairs,), name=f"pfdiag-shard-{run_id}", daemon=True)
     thread.start()
     sent = 0
+    checked = time.monotonic()
     while thread.is_alive() or not local.empty():
+        if time.monotonic() - checked >= STOP_POLL_S:
+            checked = time.monotonic()
+            if thread.is_alive() and stop.is_set():
+                engine.interrupt()
         try:
             kind, text = local.get(timeout=STOP_POLL_S)
         except queue.Empty:
-            if thread.is_alive() and stop.is_set():
-                engine.interrupt()
             continue
         results.put({"kind": kind, "text": text})
         sent += kind == "host"
@@ -227,6 +231,7 @@ class ShardedEngine:
             for i, shard in enumerate(shards)
         ]
         missing = "run interrupted before this host's result arrived from the cluster"
+        lost = False
         try:
             while not all(f.done() for f in futures):
                 self._receive(results, timeout_s=POLL_S)
@@ -238,18 +243,24 @@ class ShardedEngine:
                 client.cancel(futures)
                 self._receive(results, timeout_s=None)
         except (OSError, distributed.comm.CommClosedError) as exc:
-            self.interrupted = True
+            self.interrupted = lost = True
             missing = f"the Dask cluster was lost before this host's result arrived: {exc}"
         failed = self._shard_errors(futures, shards)
-        for name in [f"{kind}-{index}" for index in range(len(shards)) for kind in ("started", "done")]:
-            with contextlib.suppress(Exception):  # the cluster may be gone
-                Variable(f"pfdiag-{run_id}-{name}", client=client).delete()
-        with contextlib.suppress(Exception):
-            results.close()
+        if not lost:
+            self._forget(run_id, len(shards), results)
         return [
             self.results.get(host.name) or failed.get(host.name) or _unfinished(host, missing)
             for host, _ in pairs
         ]
+
+    def _forget(self, run_id: str, n_shards: int, results: Queue) -> None:
+        """Drop the run's queue and variables from the scheduler (a long-lived cluster runs many runs)."""
+        client = self.cluster.client
+        for name in [f"{kind}-{index}" for index in range(n_shards) for kind in ("started", "done")]:
+            with contextlib.suppress(Exception):
+                Variable(f"pfdiag-{run_id}-{name}", client=client).delete()
+        with contextlib.suppress(Exception):
+            results.close()
 
     def _receive(self, results: Queue, *, timeout_s: float | None) -> None:
         """Take what the queue holds (waiting up to ``timeout_s`` for the first item; None: no wait)."""
