@@ -10,7 +10,9 @@ stays on disk and the run is marked ``interrupted``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import importlib.util
 import signal
 import threading
 import time
@@ -97,6 +99,8 @@ class RunRequest:
     emit: Callable[[str], None] | None = None
     progress: TextIO | None = None
     replay: Path | None = None
+    scheduler: str | None = None  # --scheduler tcp://HOST:PORT: shard the run over that Dask cluster
+    workers: int | None = None  # --workers N: shard it over a local cluster of N processes
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +270,30 @@ def _export_paths(request: RunRequest) -> tuple[Path | None, Path | None]:
     return json_path, csv_dir
 
 
+@contextmanager
+def _engines(request: RunRequest) -> Iterator[Callable[..., Any]]:
+    """What runs the hosts: the engine here, or (``--scheduler``/``--workers``) shards on a Dask cluster.
+
+    The cluster is reached before the run folder exists and before any host is contacted; dask is
+    imported only then.
+    """
+    if request.scheduler is None and request.workers is None:
+        yield Engine
+        return
+    if importlib.util.find_spec("distributed") is None:
+        flag = "--scheduler" if request.scheduler is not None else "--workers"
+        raise UsageError(f"{flag} needs dask distributed", hint="pip install 'pfdiag[distributed]'")
+    from diag import distributed
+
+    cluster = distributed.connect(
+        request.scheduler, request.workers, timeout_s=request.connect.connect_timeout_s
+    )
+    try:
+        yield functools.partial(distributed.ShardedEngine, cluster)
+    finally:
+        cluster.close()
+
+
 def run_playbook(request: RunRequest) -> RunResult:
     """Validate, run the playbook on the selected hosts, and write the run folder as hosts finish."""
     prepared = prepare(request)
@@ -274,7 +302,21 @@ def run_playbook(request: RunRequest) -> RunResult:
         out_dir = request.out_dir if request.out_dir.is_absolute() else _cwd(request) / request.out_dir
         if out_dir.resolve() == recording.path.resolve():
             raise UsageError("-o names the run folder being replayed", hint="a replay writes a new one")
+    if recording is not None and (request.scheduler is not None or request.workers is not None):
+        raise UsageError("--replay runs on this controller", hint="drop --scheduler/--workers")
     json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
+    with _engines(request) as make_engine:
+        return _run_prepared(request, prepared, make_engine, json_path, csv_dir)
+
+
+def _run_prepared(
+    request: RunRequest,
+    prepared: Prepared,
+    make_engine: Callable[..., Any],
+    json_path: Path | None,
+    csv_dir: Path | None,
+) -> RunResult:
+    recording = prepared.recording
     run_dir = make_run_dir(request.out_dir, _cwd(request), prepared.playbook.stem)
     redactor = Redactor(
         secret_values(prepared.extra_vars, *(h.vars for h, _ in prepared.plan), *_play_vars(prepared))
@@ -317,7 +359,7 @@ def run_playbook(request: RunRequest) -> RunResult:
             request.emit(redactor.text(line))
             progress.draw()
 
-    engine = Engine(options, emit=emit, on_host_done=host_done)
+    engine = make_engine(options, emit=emit, on_host_done=host_done)
     live = [(host, plays) for host, plays in prepared.plan if host.name not in prepared.kept]
     # pandas and the report modules take ~0.4 s to import: do it while remote hosts sample. Not while
     # this machine samples itself: the import's own page faults would be in its counters.

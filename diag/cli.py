@@ -1,9 +1,10 @@
 """The command line: parse arguments, call ``diag.api``, print, and map outcomes to exit codes.
 
 In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr and an exit code:
-0 ok; 1 other error (a file named on the command line is missing...); 2 a host failed; 4 a host
-unreachable, or a playbook/inventory/YAML/expression error; 5 bad options; 10 ``--fail-on`` matched;
-99 interrupted; 250 internal error. A ``DiagError`` is one message, never a traceback.
+0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
+2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
+10 ``--fail-on`` matched; 99 interrupted (or the Dask cluster lost); 250 internal error.
+A ``DiagError`` is one message, never a traceback.
 """
 
 from __future__ import annotations
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="answer from a recorded run folder instead of the hosts (contacts nothing)",
     )
+    shard = run.add_mutually_exclusive_group()
+    shard.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="shard the run over this Dask cluster")
+    shard.add_argument("--workers", type=int, metavar="N", help="shard the run over N local worker processes")
 
     report = sub.add_parser("report", help="render a saved run folder again")
     report.add_argument("run_dir", type=Path)
@@ -262,6 +266,9 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     _positive(args.timeout, "-T/--timeout")
     _positive(args.command_timeout, "--command-timeout")
     _positive(args.host_deadline, "--host-deadline")
+    _positive(args.workers, "--workers")
+    if args.scheduler is not None and not args.scheduler.startswith(("tcp://", "tls://")):
+        raise UsageError(f"--scheduler wants tcp://HOST:PORT, got {args.scheduler!r}")
     connect = ConnectOptions(
         user=args.user,
         private_key=args.private_key,
@@ -301,6 +308,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         emit=emit,
         progress=sys.stderr,
         replay=args.replay,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
 
 

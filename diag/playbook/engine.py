@@ -369,6 +369,11 @@ class Engine:
                 if self._on_host_done is not None:
                     self._on_host_done(result, host_run.commands())
 
+    def interrupt(self) -> None:
+        """Ctrl-C from another thread (a sharded run's stop): stop scheduling, close running hosts."""
+        self.stop.set()
+        self._close_running()
+
     def _close_running(self) -> None:
         with self._running_lock:
             transports = [r.transport for r in self._running if r.transport is not None]

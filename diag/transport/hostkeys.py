@@ -11,12 +11,14 @@ A changed key never reaches the policy: paramiko raises ``BadHostKeyException`` 
 from __future__ import annotations
 
 import fcntl
+import hmac
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import paramiko
+from paramiko.hostkeys import HostKeyEntry
 
 from diag.errors import TransportError
 
@@ -24,7 +26,7 @@ POLICIES = ("strict", "accept-new")
 
 # Parsed files shared by every transport in the process: a fleet of 200 hosts reads each file once.
 # Keyed by path; the stat signature says when a file changed on disk and must be parsed again.
-_parsed: dict[str, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+_parsed: dict[str, tuple[tuple[int, int], _IndexedKeys]] = {}
 _parsed_lock = threading.Lock()
 # Appends to a known_hosts file by concurrent hosts are serialised in-process (lock) and across
 # processes (flock), so two new hosts never interleave half lines.
@@ -50,7 +52,69 @@ def host_key_name(hostname: str, port: int) -> str:
     return hostname if port == 22 else f"[{hostname}]:{port}"
 
 
-def _load(path: str) -> paramiko.HostKeys | None:
+class _IndexedKeys:
+    """A parsed known_hosts file with its plain host names in a dict.
+
+    ``HostKeys.lookup`` scans every entry (and hashes the name against every hashed one), so a fleet
+    of N hosts looking themselves up in an N-line file costs N^2 comparisons: 1,000 hosts, 8 M. Here a
+    plain name is one dict lookup; only hashed entries (``|1|salt|hash``) are still tried one by one.
+    Matches come back in file order, so the first entry of a key type wins, as in ``HostKeys``.
+    """
+
+    def __init__(self, entries: Sequence[HostKeyEntry]) -> None:
+        self.plain: dict[str, list[tuple[int, HostKeyEntry]]] = {}
+        self.hashed: list[tuple[int, HostKeyEntry]] = []
+        for position, entry in enumerate(entries):
+            names = entry.hostnames
+            if any(h.startswith("|1|") for h in names):
+                self.hashed.append((position, entry))
+            for name in {h for h in names if not h.startswith("|1|")}:
+                self.plain.setdefault(name, []).append((position, entry))
+
+    def lookup(self, name: str) -> dict[str, paramiko.PKey]:
+        """Key type -> key for ``name``, the first entry of each type in file order."""
+        matches = list(self.plain.get(name, ()))
+        seen = {position for position, _ in matches}
+        matches += [
+            (position, entry)
+            for position, entry in self.hashed
+            if position not in seen and _hash_matches(name, entry)
+        ]
+        found: dict[str, paramiko.PKey] = {}
+        for _, entry in sorted(matches, key=lambda match: match[0]):
+            if entry.key is not None:
+                found.setdefault(entry.key.get_name(), entry.key)
+        return found
+
+
+def _hash_matches(name: str, entry: HostKeyEntry) -> bool:
+    return any(
+        h.startswith("|1|") and hmac.compare_digest(paramiko.HostKeys.hash_host(name, h), h)
+        for h in entry.hostnames
+    )
+
+
+def _entries(path: str) -> list[HostKeyEntry]:
+    """The entries of a known_hosts file, as ``HostKeys.load`` reads them (bad lines skipped).
+
+    Not ``HostKeys.load`` itself: it checks every line against all the lines before it (N^2 again).
+    """
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                entry = HostKeyEntry.from_line(line, number)
+            except paramiko.SSHException:
+                continue
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def _load(path: str) -> _IndexedKeys | None:
     """One known_hosts file, parsed once per content change; None when it does not exist."""
     try:
         st = os.stat(path)
@@ -61,14 +125,13 @@ def _load(path: str) -> paramiko.HostKeys | None:
         cached = _parsed.get(path)
         if cached is not None and cached[0] == signature:
             return cached[1]
-    keys = paramiko.HostKeys()
     try:
-        keys.load(path)
+        indexed = _IndexedKeys(_entries(path))
     except OSError:
         return None
     with _parsed_lock:
-        _parsed[path] = (signature, keys)
-    return keys
+        _parsed[path] = (signature, indexed)
+    return indexed
 
 
 def known_keys(name: str, files: Sequence[str]) -> dict[str, paramiko.PKey]:
@@ -76,10 +139,8 @@ def known_keys(name: str, files: Sequence[str]) -> dict[str, paramiko.PKey]:
     found: dict[str, paramiko.PKey] = {}
     for path in files:
         keys = _load(path)
-        entry = keys.lookup(name) if keys is not None else None
-        if entry:
-            for key_type, key in entry.items():
-                found.setdefault(key_type, key)
+        for key_type, key in (keys.lookup(name) if keys is not None else {}).items():
+            found.setdefault(key_type, key)
     return found
 
 

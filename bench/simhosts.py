@@ -1,0 +1,135 @@
+"""Cheap simulated SSH hosts for the scale bench: asyncssh servers answering the probe from a capture.
+
+In: how many hosts, a folder, a recorded run (``tests/data/runs/<name>/hosts.jsonl``: its first host's
+probe output is every host's answer) and how many server processes. Out, in the folder: ``inventory``
+(one host per loopback address, 127.0.0.10 upward, each its own listening port), ``known_hosts`` (the
+servers' host key for every ``[address]:port``, so pfdiag's strict host-key check runs as usual),
+``client_ed25519`` (the key the servers accept) and an empty ``ssh_config``. Then it prints ``ready``
+and serves until SIGTERM. A command holding ``pfdiag probe INTERVAL`` is answered after sleeping
+INTERVAL seconds (a host sampling), anything else at once, always with the recorded probe output.
+
+    python -m bench.simhosts --hosts 1000 --dir /tmp/sim --procs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import asyncssh
+
+from tests.fixtures.sshd_fleet import loopback_address
+
+REPO = Path(__file__).resolve().parent.parent
+PROBE = re.compile(r"pfdiag probe ([0-9.]+) ")
+USER = "bench"
+
+
+class _Server(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True  # authentication required: the client key below
+
+
+def _capture(run: str) -> bytes:
+    path = REPO / "tests" / "data" / "runs" / run / "hosts.jsonl"
+    with path.open(encoding="utf-8") as handle:
+        raw: str = json.loads(handle.readline())["raw"]
+    return raw.encode()
+
+
+async def _serve(socks: list[socket.socket], host_key: asyncssh.SSHKey, client_pub: str, raw: bytes) -> None:
+    async def answer(process: asyncssh.SSHServerProcess[bytes]) -> None:
+        match = PROBE.search(process.command or "")
+        if match:
+            await asyncio.sleep(float(match.group(1)))
+        process.stdout.write(raw)
+        process.exit(0)
+
+    authorized = asyncssh.import_authorized_keys(client_pub + "\n")
+    for sock in socks:
+        await asyncssh.listen(
+            sock=sock,
+            server_factory=_Server,
+            server_host_keys=[host_key],
+            authorized_client_keys=authorized,
+            process_factory=answer,
+            encoding=None,
+        )
+    await asyncio.Event().wait()
+
+
+def _write_files(folder: Path, socks: list[socket.socket], host_key: asyncssh.SSHKey) -> str:
+    """inventory, known_hosts, client key, ssh_config; returns the client's public key line."""
+    client = asyncssh.generate_private_key("ssh-ed25519")
+    key_path = folder / "client_ed25519"
+    client.write_private_key(str(key_path))
+    key_path.chmod(0o600)
+    public = host_key.export_public_key().decode().strip()
+    known, inventory = [], ["[sim]"]
+    for index, sock in enumerate(socks):
+        address, port = sock.getsockname()[:2]
+        known.append(f"[{address}]:{port} {public}")
+        inventory.append(
+            f"s{index + 1:05d} ansible_host={address} ansible_port={port} ansible_user={USER}"
+            f" ansible_ssh_private_key_file={key_path}"
+        )
+    (folder / "known_hosts").write_text("\n".join(known) + "\n")
+    (folder / "inventory").write_text("\n".join(inventory) + "\n")
+    (folder / "ssh_config").write_text("")
+    return client.export_public_key().decode().strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--run", default="quiet", help="recorded run under tests/data/runs (default quiet)")
+    parser.add_argument("--procs", type=int, default=1, help="server processes sharing the hosts")
+    args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    args.dir.mkdir(parents=True, exist_ok=True)
+    raw = _capture(args.run)
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    socks = []
+    for index in range(args.hosts):
+        sock = socket.create_server((loopback_address(index), 0), backlog=1024)
+        socks.append(sock)
+    client_pub = _write_files(args.dir, socks, host_key)
+    children = []
+    for k in range(max(1, args.procs)):
+        pid = os.fork()
+        if pid == 0:  # a server process: its share of the listeners
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            asyncio.run(_serve(socks[k :: args.procs], host_key, client_pub, raw))
+            os._exit(0)
+        children.append(pid)
+    for sock in socks:
+        sock.close()
+    print("ready", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    main()

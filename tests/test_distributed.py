@@ -1,0 +1,309 @@
+"""Sharded runs on a real Dask cluster over the real sshd fleet.
+
+The test starts a real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (the workers
+import pfdiag from this tree), and runs ``pfdiag run triage.yml --scheduler tcp://...`` and
+``--workers 2`` against the session's sshd fleet. Every host must be in ``hosts.jsonl`` exactly once,
+even when one worker is SIGKILLed mid-run; an unreachable scheduler is a clear error before any host
+is contacted; and the verdicts must be those of a single-controller run on the same fleet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from diag.cli import main
+from tests.fixtures.sshd_fleet import Fleet, free_port
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.ssh
+
+REPO = Path(__file__).resolve().parent.parent
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+READY_TIMEOUT_S = 60.0
+WORKER = [
+    sys.executable,
+    "-m",
+    "distributed.cli.dask_worker",
+    "--no-nanny",
+    "--host",
+    "127.0.0.1",
+    "--no-dashboard",
+]
+
+
+@dataclass(slots=True)
+class DaskCluster:
+    """A scheduler and its workers, each a process of its own (so one can be SIGKILLed)."""
+
+    address: str
+    scheduler: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [*self.workers, self.scheduler]:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+
+
+def _wait_for_workers(address: str, n: int, cluster: DaskCluster) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        try:
+            client.wait_for_workers(n, timeout=READY_TIMEOUT_S)
+        except TimeoutError:
+            logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in cluster.logs)
+            raise AssertionError(f"{n} Dask workers did not join {address}:\n{logs}") from None
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
+    """``dask scheduler`` + two single-threaded ``dask worker``s (no nanny: a killed one stays dead)."""
+    port = free_port("127.0.0.1")
+    address = f"tcp://127.0.0.1:{port}"
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        argv = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--dashboard-address", ":0", "--no-show"]
+        scheduler = subprocess.Popen(
+            argv,
+            env=_env(),
+            stdout=out,
+            stderr=out,
+            cwd=tmp_path,
+        )
+    cluster = DaskCluster(address, scheduler, logs=[log])
+    try:
+        for n in range(2):
+            wlog = tmp_path / f"worker{n}.log"
+            with wlog.open("wb") as out:
+                cluster.workers.append(
+                    subprocess.Popen(
+                        [*WORKER, address, "--nthreads", "1", "--name", f"w{n}"],
+                        env=_env(),
+                        stdout=out,
+                        stderr=out,
+                        cwd=tmp_path,
+                    )
+                )
+            cluster.logs.append(wlog)
+        _wait_for_workers(address, 2, cluster)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _inventory(fleet: Fleet, path: Path, names: list[str], interval_of: dict[str, int] | None = None) -> Path:
+    lines = []
+    for name in names:
+        pairs = {**fleet.hosts[name], "interval_s": (interval_of or {}).get(name, 1)}
+        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _ssh_args(fleet: Fleet) -> list[str]:
+    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "5"]
+
+
+def _lines(run_dir: Path) -> list[dict[str, object]]:
+    path = run_dir / "hosts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _verdicts(json_path: Path) -> dict[str, tuple[object, object]]:
+    data = json.loads(json_path.read_text())
+    return {name: (host["status"], host["verdict"]) for name, host in data["hosts"].items()}
+
+
+def test_a_run_on_a_dask_cluster_writes_every_host_once(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names)
+    out, json_path = tmp_path / "run", tmp_path / "run.json"
+    argv = [
+        "run",
+        TRIAGE,
+        "-i",
+        str(inventory),
+        "-o",
+        str(out),
+        "--json",
+        str(json_path),
+        *_ssh_args(ssh_fleet),
+    ]
+    code = main([*argv, "--scheduler", dask_cluster.address])
+    assert code == 0
+    hosts = [entry["host"] for entry in _lines(out)]
+    assert sorted(hosts) == sorted(names)
+    assert {status for status, _ in _verdicts(json_path).values()} == {"ok"}
+    assert (out / "report.md").exists()
+    assert json.loads((out / "run.json").read_text())["finished"]
+
+
+def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)  # two shards of four: h01-h04 and h05-h08, one per worker
+    fast = {names[0], names[len(names) // 2]}  # one host of each shard is in hosts.jsonl before the kill
+    slow = {name: 1 if name in fast else 8 for name in names}
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names, slow)
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(out)]
+    argv += [*_ssh_args(ssh_fleet), "--scheduler", dask_cluster.address, "--json", str(tmp_path / "r.json")]
+    argv += ["-v"]  # a task line per host and task: shows which hosts sampled, and how often
+    run = subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while {e["host"] for e in _lines(out)} != fast:
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, _lines(out)
+            time.sleep(0.1)  # polling interval of hosts.jsonl
+        victim = dask_cluster.workers[0]
+        assert victim.poll() is None
+        os.kill(victim.pid, signal.SIGKILL)  # its shard's slow hosts are mid-sample
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, stderr.decode()
+    hosts = [entry["host"] for entry in _lines(out)]
+    assert sorted(hosts) == sorted(names), "every host once, none twice"
+    sampled = [line for line in stdout.decode().splitlines() if line.startswith("ok: [") and "Sample" in line]
+    # the killed worker's fast host was in before the kill: the rerun of its shard skips it
+    assert sorted(line.split("]")[0][5:] for line in sampled) == sorted(names), sampled
+    statuses = {entry["host"]: entry["result"]["status"] for entry in _lines(out)}
+    assert set(statuses.values()) == {"ok"}, statuses
+    assert victim.poll() == -signal.SIGKILL
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_before_any_host_is_contacted(ssh_fleet, tmp_path, capsys):
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", list(ssh_fleet.healthy))
+    out = tmp_path / "run"
+    nobody = f"tcp://127.0.0.1:{free_port('127.0.0.1')}"
+    code = main(
+        [
+            "run",
+            TRIAGE,
+            "-i",
+            str(inventory),
+            "-o",
+            str(out),
+            *_ssh_args(ssh_fleet),
+            "-T",
+            "2",
+            "--scheduler",
+            nobody,
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler" in err and nobody in err and "Traceback" not in err
+    assert not (out / "hosts.jsonl").exists()
+
+
+def test_a_scheduler_that_is_not_a_url_is_a_bad_option(tmp_path, capsys):
+    assert main(["run", TRIAGE, "-o", str(tmp_path / "run"), "--scheduler", "localhost:8786"]) == 5
+    assert "tcp://HOST:PORT" in capsys.readouterr().err
+
+
+def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path):
+    inventory = ssh_fleet.write_inventory(tmp_path / "inv")  # healthy and bad hosts
+    single, sharded = tmp_path / "single.json", tmp_path / "sharded.json"
+    base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", *_ssh_args(ssh_fleet)]
+    assert main([*base, "-o", str(tmp_path / "a"), "--json", str(single)]) == 4
+    assert main([*base, "-o", str(tmp_path / "b"), "--json", str(sharded), "--workers", "2"]) == 4
+    assert _verdicts(sharded) == _verdicts(single)
+    assert sorted(e["host"] for e in _lines(tmp_path / "b")) == sorted(ssh_fleet.hosts)
+
+
+def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
+    code = (
+        "import sys, diag.cli, diag.api\n"
+        "from diag.cli import main\n"
+        f"main(['run', {TRIAGE!r}, '-e', 'interval_s=0.2', '-o', {str(tmp_path / 'run')!r}])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _start_run(fleet: Fleet, tmp_path: Path, inventory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
+    argv += [*_ssh_args(fleet), *extra]
+    return subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(run: subprocess.Popen[bytes], run_dir: Path, names: set[str]) -> None:
+    deadline = time.monotonic() + 60
+    while {e["host"] for e in _lines(run_dir)} != names:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, _lines(run_dir)
+        time.sleep(0.1)  # polling interval of hosts.jsonl
+
+
+def test_a_lost_cluster_ends_the_run_with_what_arrived_and_exit_99(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)
+    fast = {names[0], names[len(names) // 2]}
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names, {n: 1 if n in fast else 30 for n in names})
+    run = _start_run(ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address)
+    try:
+        _wait_for(run, tmp_path / "run", fast)
+        os.kill(dask_cluster.scheduler.pid, signal.SIGKILL)
+        _stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 99, stderr.decode()
+    assert "Traceback" not in stderr.decode(), stderr.decode()
+    statuses = {e["host"]: e["result"]["status"] for e in _lines(tmp_path / "run")}
+    assert statuses == {name: "ok" for name in fast}
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["interrupted"] is True
+
+
+def test_ctrl_c_cancels_the_shards_and_keeps_what_arrived(ssh_fleet, dask_cluster, tmp_path):
+    names = list(ssh_fleet.healthy)
+    fast = {names[0], names[len(names) // 2]}
+    inventory = _inventory(ssh_fleet, tmp_path / "inv", names, {n: 1 if n in fast else 30 for n in names})
+    json_path = tmp_path / "r.json"
+    run = _start_run(
+        ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address, "--json", str(json_path)
+    )
+    try:
+        _wait_for(run, tmp_path / "run", fast)
+        started = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        _stdout, stderr = run.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 99, stderr.decode()
+    assert took < 20, f"Ctrl-C took {took:.1f} s (the slow hosts sample for 30 s)"
+    lines = _lines(tmp_path / "run")
+    assert len(lines) == len({e["host"] for e in lines})
+    assert {e["host"] for e in lines if e["result"]["status"] == "ok"} == fast
+    hosts = json.loads(json_path.read_text())["hosts"]
+    assert {name for name, host in hosts.items() if host["status"] == "interrupted"} == set(names) - fast
