@@ -100,14 +100,25 @@ def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
     assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def _children(pid: int) -> list[str]:
+    """Child pids of any thread of ``pid`` (the local transport starts the probe from a host thread)."""
+    found: list[str] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += path.read_text().split()
+        except OSError:
+            continue
+    return found
+
+
 def test_sigterm_stops_an_audit_which_is_kept_as_interrupted_and_exits_99(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "diag", "audit", "-e", "interval_s=5", "--history", "h.sqlite"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.glob("reports/*/hosts.jsonl")) and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling for the run folder: the audit has begun
-    time.sleep(2.0)  # past run's start-up (the report imports): SIGTERM then stops the sampling hosts
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the probe (a child of a host thread): the hosts are sampling
+    assert _children(proc.pid), "the audit never started its probe"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 99, err.decode()
