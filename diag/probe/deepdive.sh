@@ -35,7 +35,10 @@ if [ -n "$match" ]; then
     echo "== matched $*"
 fi
 events="page-faults,minor-faults,major-faults"
-[ -n "$tracefs" ] && events="$events,exceptions:page_fault_user"
+# a tracepoint needs root (or perf_event_paranoid -1): unprivileged, it would fail the whole perf stat
+if [ -n "$tracefs" ] && { [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/perf_event_paranoid)" = -1 ]; }; then
+    events="$events,exceptions:page_fault_user"
+fi
 for pid in "$@"; do
     [ -r "/proc/$pid/stat" ] || continue
     [ -n "$perf" ] || continue
