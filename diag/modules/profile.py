@@ -283,7 +283,7 @@ class ProfileModule(Module):
             "match": match or None,
             "verdict": code,
             "severity": SEVERITY[code],
-            "summary": summary or "perf sampled no page faults",
+            "summary": summary or "perf recorded no page-fault samples (see the findings)",
         }
 
     def _record(self, profile: dict[str, Any], ctx: HostContext) -> None:
@@ -301,7 +301,12 @@ class ProfileModule(Module):
                 )
             )
             return
-        message = "; ".join(profile["headlines"]) or f"{who}: perf sampled no page faults during the interval"
+        counted = profile["counts"]["page_faults"] or 0
+        message = "; ".join(profile["headlines"]) or (
+            f"perf stat counted {counted:,} page faults but perf record took no sample of them"
+            if counted
+            else "no page faults during the interval"
+        )
         ctx.result.findings.append(
             Finding(
                 check="fault-hotspot",
