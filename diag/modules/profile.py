@@ -288,7 +288,7 @@ class ProfileModule(Module):
             "match": match or None,
             "verdict": code,
             "severity": SEVERITY[code],
-            "summary": summary or "perf sampled no page faults",
+            "summary": summary or "perf recorded no page-fault samples (see the findings)",
         }
         return Outcome(
             registered, findings=tuple(findings), remediation=tuple(remediation), profiles=tuple(profiles)
@@ -309,7 +309,12 @@ def _finding(profile: dict[str, Any], task: str) -> tuple[Finding, Remediation |
             reason=f"{who}: {reason}; run by hand: {profile['perf']['command']}",
         )
         return skipped, None
-    message = "; ".join(profile["headlines"]) or f"{who}: perf sampled no page faults during the interval"
+    counted = profile["counts"]["page_faults"] or 0
+    message = "; ".join(profile["headlines"]) or (
+        f"perf stat counted {counted:,} page faults but perf record took no sample of them"
+        if counted
+        else "no page faults during the interval"
+    )
     finding = Finding(
         check="fault-hotspot",
         task=task,

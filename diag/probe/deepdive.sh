@@ -8,7 +8,8 @@
 interval=$1; top=$2; match=$3; shift 3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/pfdiag-deepdive.XXXXXX") || { echo "== error mktemp -d failed"; exit 1; }
 trap 'rm -rf "$dir"' EXIT
-trap 'rm -rf "$dir"; exit 130' HUP INT TERM
+# PIPE too: a reader that went away (a dropped connection) must not leave the directory behind
+trap 'rm -rf "$dir"; exit 130' HUP INT TERM PIPE
 perf=$(command -v perf 2>/dev/null)
 bpftrace=$(command -v bpftrace 2>/dev/null)
 tracefs=""
@@ -35,12 +36,15 @@ if [ -n "$match" ]; then
     echo "== matched $*"
 fi
 events="page-faults,minor-faults,major-faults"
-[ -n "$tracefs" ] && events="$events,exceptions:page_fault_user"
+# a tracepoint needs root (or perf_event_paranoid -1): unprivileged, it would fail the whole perf stat
+if [ -n "$tracefs" ] && { [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/perf_event_paranoid)" = -1 ]; }; then
+    events="$events,exceptions:page_fault_user"
+fi
 for pid in "$@"; do
     [ -r "/proc/$pid/stat" ] || continue
     [ -n "$perf" ] || continue
     "$perf" stat -x, -e "$events" -p "$pid" -o "$dir/stat.$pid" -- sleep "$interval" 2>"$dir/stat.$pid.err" &
-    # freq=1000: ~1,000 samples/s whatever the fault rate; rare majors are sampled one by one
+    # freq=1000: about 1,000 samples/s whatever the fault rate (perf.data stays small)
     "$perf" record -N -q -d -g -e page-faults/freq=1000/ -e major-faults/freq=1000/ -p "$pid" \
         -o "$dir/rec.$pid" -- sleep "$interval" >/dev/null 2>"$dir/rec.$pid.err" &
 done
