@@ -105,14 +105,14 @@ def check_output_file(path: Path, what: str) -> None:
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
-        _check_dir_writable(target.parent, what, create=True)
+        _check_dir_writable(target.parent, what, create=True, file=path)
         return
     except OSError as exc:
         raise UsageError(f"cannot use {str(path)!r} for {what}: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
         raise UsageError(f"{what} {str(path)!r} is a directory", hint="give a file name")
     if stat.S_ISREG(mode):
-        _check_dir_writable(target.parent, what, create=False)
+        _check_dir_writable(target.parent, what, create=False, file=path)
     elif not os.access(target, os.W_OK):
         raise UsageError(f"cannot write {what} {str(path)!r}: permission denied")
 
@@ -124,7 +124,7 @@ def check_output_dir(path: Path, what: str) -> None:
     _check_dir_writable(path, what, create=True)
 
 
-def _check_dir_writable(folder: Path, what: str, *, create: bool) -> None:
+def _check_dir_writable(folder: Path, what: str, *, create: bool, file: Path | None = None) -> None:
     try:
         if create:
             folder.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,8 @@ def _check_dir_writable(folder: Path, what: str, *, create: bool) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        raise UsageError(f"cannot write {what} into {str(folder)!r}: {exc.strerror}") from None
+        where = f"{str(file)!r}" if file is not None else f"into {str(folder)!r}"
+        raise UsageError(f"cannot write {what} {where}: {exc.strerror}") from None
 
 
 def write_text(path: Path, text: str, *, what: str = "file") -> None:

@@ -52,19 +52,20 @@ def test_a_full_disk_under_the_run_folder_names_hosts_jsonl_and_exits_1(tmp_path
     assert "hint: check the free space" in err
 
 
-def test_a_json_path_that_cannot_be_written_names_it_and_exits_1(tmp_path: Path, capsys: Any) -> None:
+def test_a_json_path_that_cannot_be_written_names_it_before_any_host(tmp_path: Path, capsys: Any) -> None:
     (tmp_path / "a-file").write_text("not a folder\n")
     target = tmp_path / "a-file" / "result.json"
     code, err = run(capsys, "-o", str(tmp_path / "run"), "--json", str(target))
-    assert code == ExitCode.ERROR
-    assert f"ERROR: cannot write {str(target)!r}: " in err  # mkdir of its folder: File exists
-    assert load_run(tmp_path / "run").hosts  # the run folder itself was written before the export
+    # issue 8: output paths are checked before any host is contacted (a bad option, exit 5)
+    assert code == ExitCode.BAD_OPTIONS
+    assert err.startswith("ERROR: ") and f"{str(target)!r}" in err and "--json" in err  # Not a directory
+    assert not (tmp_path / "run" / "hosts.jsonl").exists()  # nothing ran
 
 
 def test_a_csv_folder_that_cannot_be_made_names_it(tmp_path: Path, capsys: Any) -> None:
     (tmp_path / "a-file").write_text("x\n")
     code, err = run(capsys, "-o", str(tmp_path / "run"), "--csv", str(tmp_path / "a-file" / "csv"))
-    assert code == ExitCode.ERROR
+    assert code == ExitCode.BAD_OPTIONS  # checked before any host is contacted (issue 8)
     assert str(tmp_path / "a-file" / "csv") in err
 
 
