@@ -78,7 +78,8 @@ class _AllThreadsSampler(TreeSampler):
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
+    # the README's way to run workers for pfdiag: without Dask's per-thread stack profiler
+    return {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
 def _cpu_of(pids: list[int]) -> float:
