@@ -78,7 +78,8 @@ class _AllThreadsSampler(TreeSampler):
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
+    # the README's way to run workers for pfdiag: without Dask's per-thread stack profiler
+    return {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
 def _cpu_of(pids: list[int]) -> float:
@@ -119,9 +120,26 @@ def _start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
 
 
 def _stop_cluster(procs: list[subprocess.Popen[bytes]]) -> float:
-    for proc in reversed(procs):
+    """Workers first, then the scheduler; a worker still retrying its scheduler after 15 s is killed."""
+    workers, scheduler = procs[1:], procs[0]
+    for proc in workers:
         proc.terminate()
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the workers' exit
+    for proc in workers:
+        if _alive(proc):
+            proc.kill()
+    scheduler.terminate()
     return sum(_wait(proc)[1] for proc in procs)
+
+
+def _alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ``proc`` runs (without reaping it: ``_wait`` must get its rusage)."""
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
 
 
 def measure(

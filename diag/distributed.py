@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import dask
 import distributed
 from distributed import Client, Event, Future, LocalCluster, Queue, Variable
 
@@ -95,6 +96,10 @@ def connect(scheduler: str | None, workers: int | None, *, timeout_s: float = 10
         if scheduler is not None:
             client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
         else:
+            # Dask's worker profiler samples every thread's stack every 10 ms; a shard has two threads
+            # per host, so at 100 hosts a worker spent minutes of CPU on it (a 200-host run with
+            # --workers 2: 395 s instead of ~10 s). The nannies pass this config to their workers.
+            dask.config.set({"distributed.worker.profile.enabled": False})
             local = LocalCluster(
                 n_workers=workers or 1,
                 threads_per_worker=1,  # the engine has its own threads; one shard per process at a time

@@ -63,7 +63,8 @@ class DaskCluster:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    # as the README says to run workers for pfdiag: without Dask's per-thread stack profiler
+    return {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 
 def _wait_for_workers(address: str, n: int, cluster: DaskCluster) -> None:
