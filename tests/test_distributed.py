@@ -226,7 +226,9 @@ def test_a_scheduler_that_is_not_a_url_is_a_bad_option(tmp_path, capsys):
     assert "tcp://HOST:PORT" in capsys.readouterr().err
 
 
-def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path):
+def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path, quiet_machine):
+    # every "host" is this machine: an earlier test's probe still running would be a culprit in one
+    # run and not the other, so start on a quiet machine (quiet_machine also waits for such probes)
     inventory = ssh_fleet.write_inventory(tmp_path / "inv")  # healthy and bad hosts
     single, sharded = tmp_path / "single.json", tmp_path / "sharded.json"
     base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", *_ssh_args(ssh_fleet)]
