@@ -13,19 +13,18 @@ import contextlib
 import functools
 import importlib
 import importlib.util
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import diag
 from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
+from diag.interrupt import sigterm_as_interrupt
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.argcheck import check_extra_var_args
 from diag.playbook.engine import Engine, EngineOptions
@@ -228,23 +227,6 @@ def _deadline_s(request: RunRequest, prepared: Prepared) -> float:
     return max(DEADLINE_MARGIN_S, DEADLINE_MARGIN_S + samples * (_interval_s(prepared) or 5.0))
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C while a run is in progress (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _preload_reports() -> None:
     with contextlib.suppress(Exception):  # a real import error shows when the reports are written
         importlib.import_module("diag.report.files")
@@ -373,7 +355,7 @@ def _run_prepared(
         for host, _ in prepared.plan:
             if host.name in prepared.kept:  # a replay keeps what the recording says of these
                 host_done(prepared.kept[host.name], host.vars.get(REPLAY_VAR) or ())
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             done = {r.host: r for r in engine.run(live)}
     finally:
         hosts_file.close()

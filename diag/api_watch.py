@@ -14,20 +14,18 @@ import os
 import queue
 import re
 import shutil
-import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, TextIO
 
 import yaml
 
 import diag
 from diag.errors import DiagError, ReportError, UsageError
+from diag.interrupt import sigterm_as_interrupt
 from diag.notify import send_command, send_url
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.variables import parse_extra_vars
@@ -220,23 +218,6 @@ class _Sinks:
         self.file.close()
         if self.jsonl_owned and self.jsonl is not None:
             self.jsonl.close()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the watch as Ctrl-C does (main thread only), so the run folder is complete."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def watch(request: WatchRequest) -> WatchOutcome:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from diag.errors import ParseError
+from diag.probe.pidstat import unescape_comm
 
 SCRIPT_PATH = Path(__file__).with_name("ticker.awk")
 
@@ -67,24 +68,6 @@ class Tick:
     gone: tuple[tuple[int, int], ...] = ()
 
 
-def _unescape(text: str) -> str:
-    r"""Undo the awk's escaping of ``\`` and newline in comm.
-
-    >>> _unescape(r"a\nb\\c")
-    'a\nb\\c'
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append("\n" if text[i + 1] == "n" else text[i + 1])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
 def _count(value: str) -> int | None:
     return None if value == "-" else int(value)
 
@@ -114,7 +97,7 @@ def parse_tick(text: str) -> Tick:
             if kind == "P":
                 parts = line.split(" ", 7)
                 pid, start, minflt, cminflt, majflt, cmajflt = (int(v) for v in parts[1:7])
-                comm = _unescape(parts[7]) if len(parts) > 7 else ""
+                comm = unescape_comm(parts[7]) if len(parts) > 7 else ""
                 changed.append(ProcCounters(pid, start, comm, minflt, cminflt, majflt, cmajflt))
             elif kind == "X":
                 parts = line.split()
