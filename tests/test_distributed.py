@@ -227,11 +227,15 @@ def test_a_scheduler_that_is_not_a_url_is_a_bad_option(tmp_path, capsys):
 
 
 def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path, quiet_machine):
-    # every "host" is this machine: an earlier test's probe still running would be a culprit in one
-    # run and not the other, so start on a quiet machine (quiet_machine also waits for such probes)
+    # Every "host" is this machine, so each host's sample sees the other hosts' SSH sessions: an sshd
+    # session that reaps a finished probe carries its ~2,000 faults/s as exited children, a real
+    # per-process minor storm on this one kernel whose timing differs run to run (on a real fleet each
+    # host has its own kernel). The per-process threshold is raised for both runs alike, so the
+    # comparison is between the two controllers, not between two moments of this machine.
     inventory = ssh_fleet.write_inventory(tmp_path / "inv")  # healthy and bad hosts
     single, sharded = tmp_path / "single.json", tmp_path / "sharded.json"
-    base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", *_ssh_args(ssh_fleet)]
+    base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", "-e", "proc_minflt_per_s=100000"]
+    base += _ssh_args(ssh_fleet)
     assert main([*base, "-o", str(tmp_path / "a"), "--json", str(single)]) == 4
     assert main([*base, "-o", str(tmp_path / "b"), "--json", str(sharded), "--workers", "2"]) == 4
     assert _verdicts(sharded) == _verdicts(single)
