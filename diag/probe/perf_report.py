@@ -10,6 +10,7 @@ machine's perf 6.1 on kernel 6.18.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from diag.errors import ParseError
@@ -24,6 +25,21 @@ _SHARE = re.compile(r"^\s*([\d.]+)%\s+(\S.*?)\s*$")
 def _event(line: str) -> str | None:
     match = _SAMPLES.match(line)
     return match[2] if match else None
+
+
+def _per_event(text: str, row: Callable[[str], dict[str, Any] | None]) -> dict[str, list[dict[str, Any]]]:
+    """``perf report`` text cut at its ``# Samples: ... of event 'E'`` headers: E -> the rows ``row`` reads
+    from the lines under it (``row`` returns None for a line that is not one)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        event = _event(line)
+        if event is not None:
+            current = event
+            out.setdefault(current, [])
+        elif current is not None and (found := row(line)) is not None:
+            out[current].append(found)
+    return out
 
 
 def parse_perf_stat(text: str) -> dict[str, int | None]:
@@ -54,19 +70,15 @@ def parse_symbols(text: str) -> dict[str, list[dict[str, Any]]]:
     ...    100.00%  [kernel.kallsyms]  0xffffffff81a0  g [k] clear_page_erms''')["page-faults"][0]
     {'pct': 50.1, 'dso': '/tmp/pftry/t2', 'symbol': 'touch_pages', 'kernel': False}
     """
-    out: dict[str, list[dict[str, Any]]] = {}
-    current: str | None = None
-    for line in text.splitlines():
-        event = _event(line)
-        if event is not None:
-            current = event
-            out.setdefault(current, [])
-            continue
+
+    def row(line: str) -> dict[str, Any] | None:
         match = _SYMBOL.match(line)
-        if match and current is not None:
-            pct, dso, level, symbol = match.groups()
-            out[current].append({"pct": float(pct), "dso": dso, "symbol": symbol, "kernel": level == "k"})
-    return out
+        if not match:
+            return None
+        pct, dso, level, symbol = match.groups()
+        return {"pct": float(pct), "dso": dso, "symbol": symbol, "kernel": level == "k"}
+
+    return _per_event(text, row)
 
 
 def parse_chains(text: str) -> dict[str, list[dict[str, Any]]]:
@@ -79,18 +91,12 @@ def parse_chains(text: str) -> dict[str, list[dict[str, Any]]]:
     {'page-faults': [{'pct': 50.1, 'chain': ['__libc_start_call_main', 'main', 'touch_pages']}, \
 {'pct': 49.9, 'chain': ['__libc_start_call_main', 'main', 'read_file']}]}
     """
-    out: dict[str, list[dict[str, Any]]] = {}
-    current: str | None = None
-    for line in text.splitlines():
-        event = _event(line)
-        if event is not None:
-            current = event
-            out.setdefault(current, [])
-            continue
-        match = _CHAIN.match(line)
-        if match and current is not None and not line.startswith(" "):
-            out[current].append({"pct": float(match[1]), "chain": match[2].split(";")})
-    return out
+
+    def row(line: str) -> dict[str, Any] | None:
+        match = _CHAIN.match(line)  # the folded lines start in column 0; symbol lines are indented
+        return {"pct": float(match[1]), "chain": match[2].split(";")} if match else None
+
+    return _per_event(text, row)
 
 
 def parse_shares(text: str) -> dict[str, list[dict[str, Any]]]:
@@ -102,18 +108,12 @@ def parse_shares(text: str) -> dict[str, list[dict[str, Any]]]:
     ...     77.06%  //anon''')["major-faults"]
     [{'pct': 100.0, 'target': '/var/tmp/pfdata'}]
     """
-    out: dict[str, list[dict[str, Any]]] = {}
-    current: str | None = None
-    for line in text.splitlines():
-        event = _event(line)
-        if event is not None:
-            current = event
-            out.setdefault(current, [])
-            continue
+
+    def row(line: str) -> dict[str, Any] | None:
         match = _SHARE.match(line)
-        if match and current is not None:
-            out[current].append({"pct": float(match[1]), "target": match[2]})
-    return out
+        return {"pct": float(match[1]), "target": match[2]} if match else None
+
+    return _per_event(text, row)
 
 
 def parse_kib_lines(text: str) -> dict[str, int]:
