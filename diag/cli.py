@@ -136,14 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
     run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
     run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
-    run.add_argument("-u", "--user", help="SSH user")
-    run.add_argument("--private-key", help="SSH private key file")
-    run.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)")
+    _add_connection_options(run)
     run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
     run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
-    run.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
-    run.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
-    run.add_argument("--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)")
     run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
     run.add_argument(
         "--replay",
@@ -193,15 +188,40 @@ def _add_watch(sub: Any) -> None:
     watch.add_argument("--notify-url", metavar="URL", help="POST each alert as JSON to URL")
     watch.add_argument("--jsonl", metavar="PATH", help="stream events as JSON lines to PATH (- for stdout)")
     watch.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-watch/)")
-    watch.add_argument("-u", "--user", help="SSH user")
-    watch.add_argument("--private-key", help="SSH private key file")
-    watch.add_argument(
+    _add_connection_options(watch)
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """The SSH options ``run``, ``audit`` and ``watch`` share (``_connect_options`` reads them back)."""
+    parser.add_argument("-u", "--user", help="SSH user")
+    parser.add_argument("--private-key", help="SSH private key file")
+    parser.add_argument(
         "-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)"
     )
-    watch.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
-    watch.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
-    watch.add_argument(
+    parser.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
+    parser.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
+    parser.add_argument(
         "--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)"
+    )
+
+
+def _connect_options(args: argparse.Namespace) -> ConnectOptions:
+    """``ConnectOptions`` from the shared SSH options (and ``--command-timeout``/``-b`` where the
+    subcommand has them)."""
+    _positive(args.timeout, "-T/--timeout")
+    command_timeout = getattr(args, "command_timeout", None)
+    _positive(command_timeout, "--command-timeout")
+    return ConnectOptions(
+        user=args.user,
+        private_key=args.private_key,
+        # like OpenSSH's ConnectTimeout: a host that accepts TCP but never sends its banner counts too
+        connect_timeout_s=args.timeout,
+        banner_timeout_s=args.timeout,
+        command_timeout_s=command_timeout,
+        host_key_policy=args.host_key_policy,
+        ssh_config=args.ssh_config,
+        known_hosts=tuple(args.known_hosts),
+        become=getattr(args, "become", False),
     )
 
 
@@ -210,16 +230,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
 
     _positive(args.every, "--every")
     _positive(args.count, "--count")
-    _positive(args.timeout, "-T/--timeout")
-    connect = ConnectOptions(
-        user=args.user,
-        private_key=args.private_key,
-        connect_timeout_s=args.timeout,
-        banner_timeout_s=args.timeout,
-        host_key_policy=args.host_key_policy,
-        ssh_config=args.ssh_config,
-        known_hosts=tuple(args.known_hosts),
-    )
+    connect = _connect_options(args)
     request = WatchRequest(
         every_s=args.every,
         count=args.count,
@@ -263,24 +274,11 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     from diag.api import RunRequest
 
     _positive(args.forks, "-f/--forks")
-    _positive(args.timeout, "-T/--timeout")
-    _positive(args.command_timeout, "--command-timeout")
+    connect = _connect_options(args)
     _positive(args.host_deadline, "--host-deadline")
     _positive(args.workers, "--workers")
     if args.scheduler is not None and not args.scheduler.startswith(("tcp://", "tls://")):
         raise UsageError(f"--scheduler wants tcp://HOST:PORT, got {args.scheduler!r}")
-    connect = ConnectOptions(
-        user=args.user,
-        private_key=args.private_key,
-        # like OpenSSH's ConnectTimeout: a host that accepts TCP but never sends its banner counts too
-        connect_timeout_s=args.timeout,
-        banner_timeout_s=args.timeout,
-        command_timeout_s=args.command_timeout,
-        host_key_policy=args.host_key_policy,
-        ssh_config=args.ssh_config,
-        known_hosts=tuple(args.known_hosts),
-        become=args.become,
-    )
 
     def emit(line: str) -> None:
         if line.startswith("[WARNING]"):
