@@ -307,21 +307,8 @@ class SSHTransport:
         # deadline is what ends the command, and the message must say so
         by_deadline = limit < timeout_s or self._remaining() - limit < 1.0
         sudo = self._become and conn.user != "root"
-        try:
-            channel = conn.transport.open_session(
-                timeout=self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
-            )
-            channel.exec_command(remote_command(command, limit, sudo=sudo))
-            channel.shutdown_write()  # the command gets EOF on stdin, never hangs reading it
-            ran = time.monotonic()
-        except (OSError, EOFError, paramiko.SSHException) as exc:
-            self.close()
-            raise TransportError(
-                f"cannot open an SSH session: {exc or type(exc).__name__}",
-                state="unreachable",
-                where=self.where,
-                hint="the connection dropped or the server refuses sessions (MaxSessions?)",
-            ) from None
+        channel = self._exec(conn, remote_command(command, limit, sudo=sudo), stdin=False)
+        ran = time.monotonic()
         try:
             wait_s = math.ceil(limit) + KILL_GRACE_S + 1.0
             if by_deadline:  # the host deadline holds: stop waiting at it (+ a moment for the kill)
@@ -366,20 +353,27 @@ class SSHTransport:
 
     def open_stream(self, command: str) -> ChannelStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
-        conn = self._connected()
+        return ChannelStream(self._exec(self._connected(), command, stdin=True), self.where)
+
+    def _exec(self, conn: Connection, command: str, *, stdin: bool) -> paramiko.Channel:
+        """A new session on the connection running ``command``; without ``stdin`` it gets EOF at once,
+        so it never hangs reading it. A session that cannot be opened is ``unreachable``."""
         try:
             channel = conn.transport.open_session(
                 timeout=self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
             )
             channel.exec_command(command)
+            if not stdin:
+                channel.shutdown_write()
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise TransportError(
                 f"cannot open an SSH session: {exc or type(exc).__name__}",
                 state="unreachable",
                 where=self.where,
+                hint="the connection dropped or the server refuses sessions (MaxSessions?)",
             ) from None
-        return ChannelStream(channel, self.where)
+        return channel
 
     def close(self) -> None:
         """Close the connection (and any ProxyJump hops); the next ``run`` reconnects."""
