@@ -211,5 +211,15 @@ def finite(data: Any) -> Any:
 
 
 def json_text(data: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
-    """JSON that other tools can read: NaN/inf as null (``allow_nan=False`` proves none is left)."""
-    return json.dumps(finite(data), indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)
+    """JSON that other tools can read: NaN/inf as null (``allow_nan=False`` proves none is left).
+
+    Most data holds no NaN, and the encoder finds one for free: only then is the tree copied
+    with ``finite`` (a copy of a host's result cost more than encoding it).
+
+    >>> json_text({"a": [1.5, float("nan")]}), json_text({"a": 1})
+    ('{"a": [1.5, null]}', '{"a": 1}')
+    """
+    try:
+        return json.dumps(data, indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)
+    except ValueError:  # a NaN or infinity somewhere (or a circular reference, which finite cannot fix)
+        return json.dumps(finite(data), indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)
