@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -283,3 +284,50 @@ def test_host_deadline_bounds_the_whole_host(ssh_fleet: Fleet) -> None:
 def test_unknown_host_key_policy_is_a_clear_failure_not_a_crash(ssh_fleet: Fleet) -> None:
     error = failure(transport(ssh_fleet, "h01", replace(ssh_fleet.options, host_key_policy="yolo")))
     assert error.state == "failed" and "accept-new" in (error.hint or "")
+
+
+def test_a_key_file_is_parsed_once_and_read_again_when_it_changes(ssh_fleet: Fleet, tmp_path: Path) -> None:
+    from diag.transport.sshkeys import loaded_key
+
+    key_file = tmp_path / "id"
+    shutil.copy(ssh_fleet.client_key, key_file)
+    first = loaded_key(str(key_file))
+    assert first is not None and loaded_key(str(key_file)) is first
+    # the key a fleet host accepts logs in from the cache
+    assert (
+        transport(ssh_fleet, "h01", ansible_ssh_private_key_file=str(key_file))
+        .run("true", timeout_s=10)
+        .exit_code
+        == 0
+    )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    shutil.copy(tmp_path / "other", key_file)
+    second = loaded_key(str(key_file))
+    assert second is not None and second.get_fingerprint() != first.get_fingerprint()
+    # now the host refuses it, and says which key was tried
+    error = failure(transport(ssh_fleet, "h02", ansible_ssh_private_key_file=str(key_file)))
+    assert error.state == "auth-failed" and str(key_file) in error.message
+
+
+def test_a_key_paramiko_must_read_itself_is_left_to_it(ssh_fleet: Fleet, tmp_path: Path) -> None:
+    from diag.transport.sshkeys import loaded_key
+
+    encrypted = tmp_path / "encrypted"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(encrypted)], check=True)
+    garbage = tmp_path / "garbage"
+    garbage.write_text("not a key\n")
+    assert loaded_key(str(encrypted)) is None and loaded_key(str(garbage)) is None
+    assert loaded_key(str(tmp_path / "missing")) is None
+    for path in (encrypted, garbage):
+        error = failure(transport(ssh_fleet, "h01", ansible_ssh_private_key_file=str(path)))
+        assert error.state == "auth-failed" and str(path) in error.message
+
+
+def test_building_a_connection_leaves_the_shared_fabric_config_alone(ssh_fleet: Fleet) -> None:
+    from diag.transport.ssh import _fabric_config
+
+    config = _fabric_config(ssh_fleet.options.ssh_config)
+    before = dict(config._modifications)
+    for name in ("h01", "h02"):
+        assert transport(ssh_fleet, name).run("true", timeout_s=10).exit_code == 0
+    assert config._modifications == before
