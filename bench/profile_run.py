@@ -8,6 +8,8 @@ override ``run``, like paramiko's ``Transport``, are counted too) in a ``cProfil
 
     python -m bench.profile_run --hosts 200 --interval 1 --top 40
     python -m bench.profile_run --hosts 200 --sort cumulative --pstats /tmp/run.pstats
+    python -m bench.profile_run --hosts 200 --no-profile         # CPU per kind of thread only
+    python -m bench.profile_run --hosts 200 --replay --forks 1   # the playbook without SSH
 
 cProfile inflates code made of many small calls; check a saving by ``bench.scale`` (``wait4`` CPU).
 """
@@ -15,14 +17,13 @@ cProfile inflates code made of many small calls; check a saving by ``bench.scale
 from __future__ import annotations
 
 import argparse
-import cProfile
 import collections
 import contextlib
+import cProfile
 import pstats
 import re
 import resource
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -96,11 +97,11 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="pstats key: tottime, cumulative, ...")
     parser.add_argument("--pstats", type=Path, help="also save the merged profile here")
     parser.add_argument(
-        "--no-profile", action="store_true", help="only each thread kind's CPU (time.thread_time), no cProfile"
+        "--no-profile", action="store_true", help="only the CPU of each kind of thread, no cProfile"
     )
     parser.add_argument("--forks", type=int, help="-f (default: all hosts at once)")
     parser.add_argument(
-        "--replay", action="store_true", help="replay an N-host recording instead (no SSH: the playbook's cost)"
+        "--replay", action="store_true", help="replay an N-host recording (no SSH: the playbook alone)"
     )
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
