@@ -12,6 +12,7 @@ hostkey-changed, timeout or failed. Fabric is imported in this module only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -24,6 +25,7 @@ from fabric import Config, Connection
 
 from diag.errors import TransportError
 from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
+from diag.transport.cutter import CUTTER
 from diag.transport.hostkeys import (
     HostKeyPolicy,
     UnknownHostKey,
@@ -239,13 +241,11 @@ class SSHTransport:
         tried = ", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key")
         first_key = loaded_key(key_files[0]) if key_files else None  # offered first, as key_filename[0] was
         # paramiko takes every stage's timeout up front, so banner + auth could outlast the deadline
-        # together; a timer then cuts the socket. Only armed when that can happen (no thread per host).
+        # together; the cutter then cuts the socket. Only armed when that can happen.
         left = self._stage(opts.banner_timeout_s, f"the handshake with {address}", "unreachable")
         guard = None
         if opts.banner_timeout_s + opts.auth_timeout_s > self._remaining():
-            guard = threading.Timer(self._remaining(), _cut, args=(sock,))
-            guard.daemon = True
-            guard.start()
+            guard = CUTTER.arm(time.monotonic() + self._remaining(), functools.partial(_cut, sock))
         banner = _BannerLines.attach(client)
         started = time.monotonic()
         try:
@@ -275,7 +275,7 @@ class SSHTransport:
         finally:
             banner.detach()
             if guard is not None:
-                guard.cancel()
+                CUTTER.disarm(guard)
         conn.transport = client.get_transport()
         if isinstance(sock, socket.socket):
             sock.settimeout(IDLE_READ_TIMEOUT_S)

@@ -72,9 +72,12 @@ def peer(request):
         p.close()
 
 
-def _transport(fleet: Fleet, peer: Peer, **options) -> SSHTransport:
+def _transport(fleet: Fleet, peer: Peer, deadline: Deadline | None = None, **options) -> SSHTransport:
     hostvars = {"ansible_host": peer.address, "ansible_port": peer.port, "ansible_user": fleet.user}
-    return SSHTransport("odd", hostvars, replace(fleet.options, **options), become=False)
+    options = replace(fleet.options, **options)
+    if deadline is None:
+        return SSHTransport("odd", hostvars, options, become=False)
+    return SSHTransport("odd", hostvars, options, become=False, deadline=deadline)
 
 
 def test_a_peer_that_speaks_http_is_named_as_such(ssh_fleet, peer):
@@ -158,3 +161,14 @@ def test_sigterm_does_not_wait_for_a_host_stalled_after_its_banner(ssh_fleet, pe
     assert time.monotonic() - signalled < 20  # the handshake's own timeout is 60 s
     saved = json.loads((tmp_path / "run" / "hosts.jsonl").read_text())
     assert saved["result"]["status"] == "interrupted"
+
+
+def test_a_handshake_stalled_after_the_banner_is_cut_at_the_host_deadline(ssh_fleet, peer):
+    stall = peer(b"SSH-2.0-OpenSSH_9.6\r\n", read_first=False, hang=True)
+    # banner + auth timeouts (10 + 10 s) outlast the 2 s deadline: only the cutter ends the handshake
+    t = _transport(ssh_fleet, stall, Deadline.after(2.0), banner_timeout_s=10.0, auth_timeout_s=10.0)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        t.run("true", timeout_s=10)
+    assert 1.5 < time.monotonic() - started < 5
+    assert caught.value.state == "unreachable" and "host deadline of 2 s exceeded" in caught.value.message
