@@ -1,0 +1,124 @@
+"""Controller CPU per host of Python SSH clients: N concurrent logins, one probe each, then close.
+
+Whether another SSH layer would get a host under pfdiag's CPU target: pfdiag's own ``SSHTransport``
+(Fabric + paramiko, a thread per host as in a run, host keys checked), asyncssh (one event loop, host
+keys checked) and parallel-ssh (libssh2 in C under gevent, if installed; it does not check host keys
+here) against the same simulated hosts (``bench/simhosts.py``: answer after the interval with an
+18 KB recorded probe output). Each client runs in its own process; CPU is that process's
+``time.process_time`` over the N sessions (imports and one warm-up login excluded).
+
+    python -m bench.ssh_clients --hosts 200 --interval 1
+    python -m bench.ssh_clients --hosts 200 --python /tmp/pvenv/bin/python   # an env with parallel-ssh
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.profile_run import simulated_hosts
+
+REPO = Path(__file__).resolve().parent.parent
+CLIENTS = ("pfdiag", "asyncssh", "parallel-ssh")
+
+_COMMON = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, REPO)
+hosts = []
+for line in (Path(SIM) / "inventory").read_text().splitlines()[1:]:
+    name, *kv = line.split()
+    hosts.append({"name": name, **dict(x.split("=", 1) for x in kv)})
+command = f"pfdiag probe {INTERVAL} x"
+"""
+
+_PFDIAG = """
+import threading
+from diag.transport.base import ConnectOptions
+from diag.transport.ssh import SSHTransport
+opts = ConnectOptions(known_hosts=(SIM + "/known_hosts",), ssh_config=SIM + "/ssh_config")
+def one(h, cmd, out):
+    vars = {**h, "ansible_port": int(h["ansible_port"])}
+    t = SSHTransport(h["name"], vars, opts, become=False)
+    out.append(len(t.run(cmd, timeout_s=60).stdout)); t.close()
+one(hosts[0], "echo ok", [])
+out = []
+cpu0, wall0 = time.process_time(), time.perf_counter()
+threads = [threading.Thread(target=one, args=(h, command, out)) for h in hosts[1:]]
+for t in threads: t.start()
+for t in threads: t.join()
+time.sleep(0.3)  # paramiko's threads end after close
+"""
+
+_ASYNCSSH = """
+import asyncio, asyncssh
+key = asyncssh.read_private_key(hosts[0]["ansible_ssh_private_key_file"])
+known = asyncssh.read_known_hosts(SIM + "/known_hosts")
+async def one(h, cmd):
+    async with asyncssh.connect(h["ansible_host"], port=int(h["ansible_port"]), username=h["ansible_user"],
+                                client_keys=[key], known_hosts=known, config=None) as conn:
+        return len((await conn.run(cmd, check=True)).stdout)
+async def main():
+    global out, cpu0, wall0
+    await one(hosts[0], "echo ok")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    out = await asyncio.gather(*(one(h, command) for h in hosts[1:]))
+asyncio.run(main())
+"""
+
+_PSSH = """
+from pssh.clients import ParallelSSHClient
+from pssh.config import HostConfig
+rest = hosts[1:]
+client = ParallelSSHClient([h["ansible_host"] for h in rest], user=rest[0]["ansible_user"],
+    pkey=rest[0]["ansible_ssh_private_key_file"], pool_size=len(rest), num_retries=1,
+    host_config=[HostConfig(port=int(h["ansible_port"])) for h in rest])
+cpu0, wall0 = time.process_time(), time.perf_counter()
+output = client.run_command(command)
+client.join(output)
+out = [len("\\n".join(o.stdout)) for o in output]
+"""
+
+_REPORT = """
+print(json.dumps({"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
+                  "hosts": len(hosts) - 1, "ok": sum(n > 1000 for n in out)}))
+"""
+
+
+def measure(client: str, python: str, sim: Path, interval: float) -> dict[str, float] | None:
+    body = {"pfdiag": _PFDIAG, "asyncssh": _ASYNCSSH, "parallel-ssh": _PSSH}[client]
+    head = f"REPO = {str(REPO)!r}; SIM = {str(sim)!r}; INTERVAL = {interval!r}\n"
+    proc = subprocess.run(
+        [python, "-c", head + _COMMON + body + _REPORT], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        print(f"{client}: not measured: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    data: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=200, help="concurrent sessions (one more warms up)")
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--python", default=sys.executable, help="interpreter for parallel-ssh")
+    args = parser.parse_args()
+    print("| client | hosts | controller CPU ms/host | wall s | ok |")
+    print("|---|---:|---:|---:|---:|")
+    with simulated_hosts(args.hosts + 1, 2) as sim:
+        for client in args.clients.split(","):
+            python = args.python if client == "parallel-ssh" else sys.executable
+            r = measure(client, python, sim, args.interval)
+            if r is not None:
+                ms = 1e3 * r["cpu_s"] / r["hosts"]
+                row = f"| {client} | {r['hosts']:.0f} | {ms:.1f} | {r['wall_s']:.2f} | {r['ok']:.0f} |"
+                print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
