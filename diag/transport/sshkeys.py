@@ -4,7 +4,8 @@ paramiko reads and parses the key file on every connect, trying RSA, ECDSA and E
 ~1 ms of controller CPU per host; a fleet's hosts mostly log in with one key. In: a key file path.
 Out: the loaded ``paramiko.PKey`` (with its ``-cert.pub`` certificate, if one is beside it), or None
 when the file cannot be loaded without help (missing, encrypted, of an unknown type): paramiko is
-then given the path as before and says what is wrong. A file that changes is read again.
+then given the path as before and says what is wrong. A key or certificate that changes (short-lived
+certificates are renewed beside the same key) is read again.
 """
 
 from __future__ import annotations
@@ -16,17 +17,27 @@ import paramiko
 
 MAX_CACHED_KEYS = 256
 
-_keys: dict[tuple[str, int, int], paramiko.PKey] = {}
+_keys: dict[tuple[str, int, int, tuple[int, int] | None], paramiko.PKey] = {}
 _lock = threading.Lock()
 
 
-def loaded_key(path: str) -> paramiko.PKey | None:
-    """The key in ``path``, parsed once per (path, mtime, size); None if paramiko must try it itself."""
+def _stamp(path: str) -> tuple[int, int] | None:
+    """(mtime, size) of a file, None when absent: a renewed certificate beside the key is read again."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    cache_key = (path, st.st_mtime_ns, st.st_size)
+    return st.st_mtime_ns, st.st_size
+
+
+def loaded_key(path: str) -> paramiko.PKey | None:
+    """The key in ``path``, parsed once per version of it and its certificate; None if paramiko must
+    try it itself."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    cache_key = (path, st.st_mtime_ns, st.st_size, _stamp(path + "-cert.pub"))
     with _lock:
         cached = _keys.get(cache_key)
     if cached is not None:

@@ -331,3 +331,21 @@ def test_building_a_connection_leaves_the_shared_fabric_config_alone(ssh_fleet: 
     for name in ("h01", "h02"):
         assert transport(ssh_fleet, name).run("true", timeout_s=10).exit_code == 0
     assert config._modifications == before
+
+
+def test_a_renewed_certificate_beside_the_same_key_is_read_again(tmp_path: Path) -> None:
+    from diag.transport.sshkeys import loaded_key
+
+    def keygen(*args: str) -> None:
+        subprocess.run(["ssh-keygen", "-q", *args], check=True, capture_output=True)
+
+    keygen("-t", "ed25519", "-N", "", "-f", str(tmp_path / "ca"))
+    keygen("-t", "ed25519", "-N", "", "-f", str(tmp_path / "id"))
+    keygen("-s", str(tmp_path / "ca"), "-I", "first", "-n", "pfdiag-test", str(tmp_path / "id.pub"))
+    first = loaded_key(str(tmp_path / "id"))
+    assert first is not None and first.public_blob is not None
+    time.sleep(0.01)  # a new mtime even on coarse clocks
+    keygen("-s", str(tmp_path / "ca"), "-I", "renewed-cert", "-n", "pfdiag-test", str(tmp_path / "id.pub"))
+    renewed = loaded_key(str(tmp_path / "id"))
+    assert renewed is not None and renewed is not first
+    assert renewed.public_blob is not None and renewed.public_blob.key_blob != first.public_blob.key_blob
