@@ -440,7 +440,11 @@ def _not_ssh(lines: list[str]) -> _NotSSH:
 class _BannerLines(logging.Handler):
     """Collects the lines a peer sends before its SSH banner (paramiko logs them at DEBUG as
     ``Banner: ...``), so a failed handshake can say what the peer did send. One logger per host
-    thread, raised to DEBUG only during the handshake."""
+    thread, at DEBUG, enabled only until the banner is read.
+
+    Enabled and disabled by ``Logger.disabled``, not by ``setLevel``: every ``setLevel`` clears the
+    level cache of every logger in the process, and with one logger per host thread that made each
+    of 1,000 handshakes walk 1,000 loggers under logging's global lock, twice."""
 
     def __init__(self, logger: logging.Logger) -> None:
         super().__init__(logging.DEBUG)
@@ -451,23 +455,24 @@ class _BannerLines(logging.Handler):
     def attach(cls, client: paramiko.SSHClient) -> _BannerLines:
         name = f"paramiko.transport.pfdiag.{threading.get_ident()}"
         logger = logging.getLogger(name)  # propagates to "paramiko", whose NullHandler keeps stderr quiet
-        logger.setLevel(logging.DEBUG)
+        if logger.level != logging.DEBUG:
+            logger.setLevel(logging.DEBUG)  # once per thread
         handler = cls(logger)
         logger.addHandler(handler)
+        logger.disabled = False
         client.set_log_channel(name)
         return handler
 
     def detach(self) -> None:
         self.logger.removeHandler(self)
-        self.logger.setLevel(logging.WARNING)  # the session's own DEBUG lines cost nothing after this
+        self.logger.disabled = True  # the session's own DEBUG lines cost nothing after this
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("Banner: ") and len(self.lines) < 5:
             self.lines.append(message[len("Banner: ") :])
         elif message.startswith("Remote version/idstring"):
-            # the banner is over: the key exchange's ~30 DEBUG records would cost ~1 ms per host
-            self.logger.setLevel(logging.WARNING)
+            self.logger.disabled = True  # the banner is over: no DEBUG records for the key exchange
 
 
 def _cut(sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand) -> None:
