@@ -14,11 +14,12 @@ as ``interrupted``.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
@@ -307,15 +308,18 @@ class Engine:
         results: dict[int, HostResult] = {}
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="pfdiag-host")
         futures: dict[Future[HostResult], int] = {}
+        # Hosts report in through a queue: ``wait(pending, FIRST_COMPLETED)`` visits every pending
+        # future per completion, O(hosts^2) lock round trips under the GIL (1,000 hosts: ~500,000).
+        finished: queue.SimpleQueue[Future[HostResult]] = queue.SimpleQueue()
         try:
             for index, (host, plays) in enumerate(pairs):
-                futures[pool.submit(self._guarded, host, plays)] = index
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if not future.cancelled():
-                        results[futures[future]] = future.result()
+                future = pool.submit(self._guarded, host, plays)
+                futures[future] = index
+                future.add_done_callback(finished.put)
+            for _ in futures:
+                future = _next(finished)
+                if not future.cancelled():
+                    results[futures[future]] = future.result()
         except KeyboardInterrupt:
             self.stop.set()
             self.interrupted = True
@@ -380,6 +384,15 @@ class Engine:
         for transport in transports:
             with contextlib.suppress(Exception):  # closing from this thread races the host's own close
                 transport.close()
+
+
+def _next(finished: queue.SimpleQueue[Future[HostResult]]) -> Future[HostResult]:
+    """The next finished host; waits in short steps so that Ctrl-C reaches this thread at once."""
+    while True:
+        try:
+            return finished.get(timeout=0.2)
+        except queue.Empty:
+            continue
 
 
 def _not_started(host: HostLike) -> HostResult:
