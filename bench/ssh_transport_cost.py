@@ -3,7 +3,8 @@
 In: ``--hosts N`` loopback sshd hosts started by ``tests.fixtures.sshd_fleet.start_fleet`` and
 ``--rounds R``. Out: one line per measurement with controller CPU (``time.process_time``, which
 counts paramiko's transport threads too, not the sshd children) and wall time per host. The first
-connect of the process (imports, Fabric Config) is reported separately as warm-up.
+connect of the process (imports, Fabric Config) is reported separately as warm-up. Also the hosts'
+side: what the sshd listeners and the sessions they reaped used per login (``cutime+cstime``).
 
 Run: ``python -m bench.ssh_transport_cost --hosts 50 --rounds 3``
 """
@@ -15,6 +16,7 @@ import cProfile
 import pstats
 import time
 
+from bench.fleet_compare import _fleet_cpu_s
 from diag.transport.ssh import SSHTransport
 from tests.fixtures.sshd_fleet import Fleet, start_fleet
 
@@ -44,13 +46,17 @@ def main() -> None:
             f" wall {1e3 * (time.perf_counter() - wall0):.1f} ms"
         )
         for round_no in range(1, args.rounds + 1):
+            host0 = _fleet_cpu_s(fleet)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             one_pass(fleet, args.command)
             cpu = (time.process_time() - cpu0) / args.hosts
             wall = (time.perf_counter() - wall0) / args.hosts
+            time.sleep(1.0)  # the listeners count a session's CPU once they have reaped it
+            host = (_fleet_cpu_s(fleet) - host0) / args.hosts
             print(
                 f"round {round_no}: {args.hosts} hosts sequential connect+{args.command!r}+close:"
-                f" controller cpu {1e3 * cpu:.2f} ms/host, wall {1e3 * wall:.2f} ms/host"
+                f" controller cpu {1e3 * cpu:.2f} ms/host, wall {1e3 * wall:.2f} ms/host,"
+                f" sshd (host) cpu {1e3 * host:.1f} ms/host"
             )
         if args.profile:
             profiler = cProfile.Profile()
