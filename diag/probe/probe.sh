@@ -96,7 +96,9 @@ function take(s) {
 	# field N of stat is F[N-2]: minflt 10, cminflt 11, majflt 12, cmajflt 13, starttime 22
 	if (snap == 0) {
 		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
-		PAR0[PID] = F[2]
+		PAR0[PID] = F[2]; COMM0[PID] = COMM
+		# another pfdiag probe (or watch) on this host: its awk holds our markers in its command line
+		if (COMM ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(PID)) PFAWK[PID] = 1
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
@@ -104,9 +106,38 @@ function take(s) {
 	PAR[PID] = F[2]
 	return 1
 }
+function pfdiagcmd(p,   f, line, found) {
+	f = "/proc/" p "/cmdline"
+	found = 0
+	while (!found && (getline line < f) > 0) if (index(line, "@@pfdiag ")) found = 1
+	close(f)
+	return found
+}
+function mark(   p, q, d) {
+	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
+	# above it and the first non-shell above them (the sshd session or pfdiag controller that reaps
+	# it). What a process reaps of those during the interval would count as its children: not counted.
+	for (p in PFAWK) {
+		q = p
+		for (d = 0; d < 8 && q != "" && q != "0" && (q in S0); d++) {
+			MINE[q] = 1
+			if (d > 0 && COMM0[q] !~ /^(sh|dash|ash|bash|ksh|mksh|zsh|busybox)$/) break
+			q = PAR0[q]
+		}
+		# sshd runs a session as a monitor and a child: both are the session, the listener is not
+		while (q != "" && COMM0[q] ~ /^sshd/ && COMM0[PAR0[q]] ~ /^sshd/ && (PAR0[PAR0[q]] in S0) \
+			&& COMM0[PAR0[PAR0[q]]] ~ /^sshd/) {
+			q = PAR0[q]
+			MINE[q] = 1
+		}
+	}
+	for (p in MINE) if (!(p in S1) || S1[p] != S0[p]) REAPSMINE[PAR0[p]] = 1
+}
 function own(p,   d) {
 	# the controller that runs us locally (itself only: a workload it started is still measured)
 	if (exclude != "" && p == exclude) return 1
+	# other pfdiag probes and what runs them (see mark)
+	if (p in MINE) return 1
 	# the probe itself: the root shell and every descendant (pipeline, cat, sleep, perf)
 	for (d = 0; d < 8 && p != "" && p != "0"; d++) {
 		if (p == root) return 1
@@ -130,6 +161,7 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 	}
 }
 function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+	mark()
 	# A child reaped during the interval adds all the faults of its life to the cminflt of its parent:
 	# what it had made by the first sample (its minflt + cminflt then) was made before the interval.
 	# So children seen at the first sample and gone at the second are subtracted from the parent delta.
@@ -155,6 +187,7 @@ function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, s
 		if (dmin < 0) dmin = 0
 		if (dmaj < 0) dmaj = 0
 		if ((p in S0) && S0[p] == S1[p]) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p] }
+		if (p in REAPSMINE) { cmin = 0; cmaj = 0 }
 		if (cmin < 0) cmin = 0
 		if (cmaj < 0) cmaj = 0
 		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj; DCMIN[p] = cmin; DCMAJ[p] = cmaj

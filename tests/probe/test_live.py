@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,28 @@ def test_output_stays_under_64_kib_with_2000_extra_processes() -> None:
         assert len(result.stdout) <= 65536
         totals = parse_probe(result.stdout).as_vars()["process_totals"]
         assert totals["seen"] >= 2000  # type: ignore[index]
+
+
+@pytest.mark.ssh
+@pytest.mark.workload
+def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(ssh_fleet) -> None:
+    """Two probes over SSH end during a third's interval: their sessions, reaped by sshd, carried
+    ~1,270 minor faults/s into the listeners as exited children (a per-process storm pfdiag made)."""
+    from diag.transport.ssh import SSHTransport
+
+    def remote(name: str) -> None:
+        t = SSHTransport(name, ssh_fleet.hosts[name], ssh_fleet.options, become=False)
+        assert t.run(probe_command(interval_s=1), timeout_s=20).exit_code == 0
+        t.close()
+
+    others = [threading.Thread(target=remote, args=(name,)) for name in ssh_fleet.healthy[:2]]
+    for thread in others:
+        thread.start()
+    time.sleep(0.4)  # the others are sampling: their awk, shells and sessions are in our first snapshot
+    result = LocalTransport().run(probe_command(interval_s=2), timeout_s=30)
+    for thread in others:
+        thread.join()
+    sample = parse_probe(result.stdout)
+    sshd = [p for p in sample.processes if p.comm.startswith("sshd")]
+    assert all((p.children_minflt_per_s or 0) < 200 for p in sshd), sshd
+    assert not [p for p in sample.processes if p.comm == "awk"]  # the other probes' reducers
