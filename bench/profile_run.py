@@ -23,15 +23,14 @@ import cProfile
 import pstats
 import re
 import resource
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench.replay_cost import make_recording
-from bench.scale import SIMHOSTS, _env
+from bench.scale import _env
+from bench.simhosts import running
 
 REPO = Path(__file__).resolve().parent.parent
 _profiles: list[tuple[str, cProfile.Profile]] = []
@@ -69,25 +68,6 @@ def _install(profiling: bool) -> None:
     threading.Thread._bootstrap_inner = profiled if profiling else timed  # type: ignore[attr-defined]
 
 
-@contextlib.contextmanager
-def simulated_hosts(hosts: int, procs: int) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="pfdiag-prof-") as tmp:
-        server = subprocess.Popen(
-            [*SIMHOSTS, "--hosts", str(hosts), "--dir", tmp, "--procs", str(procs)],
-            env=_env(),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-        )
-        try:
-            assert server.stdout is not None
-            if server.stdout.readline().strip() != b"ready":
-                raise SystemExit("simulated hosts did not start")
-            yield Path(tmp)
-        finally:
-            server.terminate()
-            server.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=200)
@@ -114,7 +94,7 @@ def main() -> None:
         if args.replay:
             argv += ["--replay", str(make_recording(Path(out) / "recording", args.hosts))]
         else:
-            sim = stack.enter_context(simulated_hosts(args.hosts, 2))
+            sim, _ = stack.enter_context(running(args.hosts, 2, _env()))
             argv += ["-i", str(sim / "inventory"), "-e", f"interval_s={args.interval:g}", "-T", "60"]
             argv += ["--known-hosts", str(sim / "known_hosts"), "--ssh-config", str(sim / "ssh_config")]
         _install(not args.no_profile)

@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.fleet_compare import TreeSampler, _rss_kib
+from bench.simhosts import running
 from tests.fixtures.sshd_fleet import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WAYS = ("single", "workers2", "dask2")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SIMHOSTS = [sys.executable, "-m", "bench.simhosts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,34 +208,20 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # ~3 fds per host on the controller
     results = []
-    with tempfile.TemporaryDirectory(prefix="pfdiag-sim-") as tmp:
-        sim = Path(tmp)
-        server = subprocess.Popen(
-            [*SIMHOSTS, "--hosts", str(args.hosts), "--dir", str(sim), "--procs", str(args.server_procs)],
-            env=_env(),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-        )
-        try:
-            assert server.stdout is not None
-            if server.stdout.readline().strip() != b"ready":
-                raise SystemExit("simulated hosts did not start")
+    with running(args.hosts, args.server_procs, _env()) as (sim, server_pid):
 
-            def hosts_pids() -> list[int]:
-                return sorted(_tree([server.pid]))
+        def hosts_pids() -> list[int]:
+            return sorted(_tree([server_pid]))
 
-            for way in ways:
-                result = measure(way, args, sim, hosts_pids)
-                print(
-                    f"{way}: {result.wall_s} s wall, {result.cpu_s} s CPU"
-                    f" ({result.cpu_ms_per_host:.1f} ms/host), {result.peak_rss_mib} MiB,"
-                    f" {result.ok_hosts}/{args.hosts} ok",
-                    flush=True,
-                )
-                results.append(result)
-        finally:
-            server.terminate()
-            server.wait()
+        for way in ways:
+            result = measure(way, args, sim, hosts_pids)
+            print(
+                f"{way}: {result.wall_s} s wall, {result.cpu_s} s CPU"
+                f" ({result.cpu_ms_per_host:.1f} ms/host), {result.peak_rss_mib} MiB,"
+                f" {result.ok_hosts}/{args.hosts} ok",
+                flush=True,
+            )
+            results.append(result)
     print(
         f"\ninterval {args.interval:g} s, {os.cpu_count()} cores,"
         f" {args.server_procs} simulated-host processes"

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import resource
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -85,6 +89,24 @@ def _write_files(folder: Path, socks: list[socket.socket], host_key: asyncssh.SS
     (folder / "inventory").write_text("\n".join(inventory) + "\n")
     (folder / "ssh_config").write_text("")
     return client.export_public_key().decode().strip()
+
+
+@contextlib.contextmanager
+def running(hosts: int, procs: int = 2, env: dict[str, str] | None = None) -> Iterator[tuple[Path, int]]:
+    """``hosts`` simulated hosts in ``procs`` server processes started from here; yields their folder
+    (inventory, known_hosts, ssh_config, client key) and the parent server's pid, stops them after."""
+    env = env or {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="pfdiag-sim-") as tmp:
+        argv = [sys.executable, "-m", "bench.simhosts", "--hosts", str(hosts), "--dir", tmp]
+        server = subprocess.Popen([*argv, "--procs", str(procs)], env=env, cwd=REPO, stdout=subprocess.PIPE)
+        try:
+            assert server.stdout is not None
+            if server.stdout.readline().strip() != b"ready":
+                raise SystemExit("simulated hosts did not start")
+            yield Path(tmp), server.pid
+        finally:
+            server.terminate()
+            server.wait()
 
 
 def main() -> None:

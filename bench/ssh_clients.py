@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.profile_run import simulated_hosts
+from bench.simhosts import running
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = ("pfdiag", "asyncssh", "parallel-ssh")
@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     print("| client | hosts | controller CPU ms/host | wall s | ok |")
     print("|---|---:|---:|---:|---:|")
-    with simulated_hosts(args.hosts + 1, 2) as sim:
+    with running(args.hosts + 1, 2) as (sim, _):
         for client in args.clients.split(","):
             python = args.python if client == "parallel-ssh" else sys.executable
             r = measure(client, python, sim, args.interval)
