@@ -17,7 +17,7 @@ import paramiko
 
 MAX_CACHED_KEYS = 256
 
-_keys: dict[tuple[str, int, int, tuple[int, int] | None], paramiko.PKey] = {}
+_keys: dict[tuple[str, tuple[int, int], tuple[int, int] | None], paramiko.PKey] = {}
 _lock = threading.Lock()
 
 
@@ -33,11 +33,10 @@ def _stamp(path: str) -> tuple[int, int] | None:
 def loaded_key(path: str) -> paramiko.PKey | None:
     """The key in ``path``, parsed once per version of it and its certificate; None if paramiko must
     try it itself."""
-    try:
-        st = os.stat(path)
-    except OSError:
+    stamp = _stamp(path)
+    if stamp is None:
         return None
-    cache_key = (path, st.st_mtime_ns, st.st_size, _stamp(path + "-cert.pub"))
+    cache_key = (path, stamp, _stamp(path + "-cert.pub"))
     with _lock:
         cached = _keys.get(cache_key)
     if cached is not None:
