@@ -49,6 +49,13 @@ class _Checker:
     def problem(self, line: int, message: str, hint: str | None = None) -> None:
         self.problems.append(PlaybookError(message, where=f"{self.file}:{line}", hint=hint))
 
+    def unknown_keys(self, raw: MarkedMap, allowed: tuple[str, ...], label: str) -> None:
+        """A problem, at its line, for each key of ``raw`` that is not in ``allowed``."""
+        for key in raw:
+            if key not in allowed:
+                hint = f"allowed: {', '.join(allowed)}"
+                self.problem(raw.line_of(key), f"{label}: unknown key {key!r}", hint)
+
     def expression(self, line: int, label: str, expression: Any) -> None:
         try:
             if isinstance(expression, str) and "{{" not in expression:
@@ -95,13 +102,7 @@ class _Checker:
         ``vars:`` beside it apply to each imported play (over the play's own vars, as in Ansible).
         """
         line = raw.line_of("import_playbook")
-        for key in raw:
-            if key not in IMPORT_KEYS:
-                self.problem(
-                    raw.line_of(key),
-                    f"import_playbook: unknown key {key!r}",
-                    f"allowed: {', '.join(IMPORT_KEYS)}",
-                )
+        self.unknown_keys(raw, IMPORT_KEYS, "import_playbook")
         ref = raw["import_playbook"]
         if not isinstance(ref, str) or not ref.strip() or "{{" in ref:
             self.problem(
@@ -127,13 +128,7 @@ class _Checker:
 
     def play(self, raw: MarkedMap, index: int) -> Play:
         name = str(raw.get("name") or f"play #{index + 1}")
-        for key in raw:
-            if key not in PLAY_KEYS:
-                self.problem(
-                    raw.line_of(key),
-                    f"play {name!r}: unknown key {key!r}",
-                    f"allowed: {', '.join(PLAY_KEYS)}",
-                )
+        self.unknown_keys(raw, PLAY_KEYS, f"play {name!r}")
         hosts = raw.get("hosts")
         if isinstance(hosts, list):
             hosts = ":".join(str(h) for h in hosts)
