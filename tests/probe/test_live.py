@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from diag.errors import ParseError
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
 from diag.transport.local import LocalTransport
 from tests.fixtures.sleepers import sleepers
+from tests.fixtures.workloads import inline_python
 
 FAULTER = r"""
 import ctypes, mmap
@@ -32,11 +32,8 @@ while True:
 @pytest.fixture
 def faulter() -> Iterator[int]:
     """A child named 'pf (x) y' (via prctl) that keeps touching fresh anonymous memory."""
-    proc = subprocess.Popen([sys.executable, "-c", FAULTER], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-    yield proc.pid
-    proc.kill()
-    proc.wait()
+    with inline_python(FAULTER) as pid:
+        yield pid
 
 
 def run_busybox(command: str) -> str:

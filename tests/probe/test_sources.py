@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import mmap
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from diag.probe.script import SCRIPT_PATH
 from diag.probe.sources import BY_PATH, SOURCES
 from diag.probe.vmstat import parse_vmstat, vmstat_rates
 from diag.transport.local import LocalTransport
+from tests.fixtures.workloads import inline_python
 from tests.probe.conftest import capture_lines
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -182,11 +182,8 @@ def locker() -> Iterator[int]:
         "print('ready', flush=True)\n"
         "time.sleep(120)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-    yield proc.pid
-    proc.kill()
-    proc.wait()
+    with inline_python(code) as pid:
+        yield pid
 
 
 def test_live_probe_buddyinfo_numa_and_facts_hold_their_invariants(locker: int) -> None:
@@ -230,11 +227,8 @@ def faulter() -> Iterator[int]:
         "import mmap\nprint('ready', flush=True)\n"
         "while True:\n m = mmap.mmap(-1, 4 << 20)\n m[::4096] = b'x' * 1024\n m.close()\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-    yield proc.pid
-    proc.kill()
-    proc.wait()
+    with inline_python(code) as pid:
+        yield pid
 
 
 def test_excluded_pid_is_left_out_only_on_the_machine_with_that_boot_id(faulter: int) -> None:
