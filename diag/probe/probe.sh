@@ -160,14 +160,17 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
-function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+function reduce(   p, q, d, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
 	mark()
 	# A child reaped during the interval adds all the faults of its life to the cminflt of its parent:
 	# what it had made by the first sample (its minflt + cminflt then) was made before the interval.
-	# So children seen at the first sample and gone at the second are subtracted from the parent delta.
+	# So children seen at the first sample and gone at the second are subtracted from the parent delta;
+	# a child whose parent exited too (an sshd session: monitor and child) reaches the nearest ancestor
+	# still alive, through the parent that reaped it.
 	for (p in S0) {
 		if ((p in S1) && S1[p] == S0[p]) continue
 		q = PAR0[p]
+		for (d = 0; d < 16 && (q in S0) && !((q in S1) && S1[q] == S0[q]); d++) q = PAR0[q]
 		PREMIN[q] += MIN0[p] + CMIN0[p]; PREMAJ[q] += MAJ0[p] + CMAJ0[p]
 	}
 	for (p in S1) {

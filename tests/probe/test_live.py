@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import shutil
 import subprocess
 import threading
@@ -120,6 +122,19 @@ def test_output_stays_under_64_kib_with_2000_extra_processes() -> None:
         assert totals["seen"] >= 2000  # type: ignore[index]
 
 
+def pfdiag_reducers() -> list[int]:
+    """Pids of running awk processes that hold a pfdiag probe's markers in their command line."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            awk = d.name.isdigit() and (d / "comm").read_text().strip() in {"awk", "mawk", "gawk"}
+            if awk and b"@@pfdiag " in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+        except OSError:
+            pass
+    return found
+
+
 @pytest.mark.ssh
 @pytest.mark.workload
 def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(ssh_fleet) -> None:
@@ -127,19 +142,74 @@ def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(s
     ~1,270 minor faults/s into the listeners as exited children (a per-process storm pfdiag made)."""
     from diag.transport.ssh import SSHTransport
 
+    finished: list[float] = []
+
     def remote(name: str) -> None:
         t = SSHTransport(name, ssh_fleet.hosts[name], ssh_fleet.options, become=False)
-        assert t.run(probe_command(interval_s=1), timeout_s=20).exit_code == 0
+        assert t.run(probe_command(interval_s=2), timeout_s=30).exit_code == 0
         t.close()
+        finished.append(time.monotonic())
 
     others = [threading.Thread(target=remote, args=(name,)) for name in ssh_fleet.healthy[:2]]
     for thread in others:
         thread.start()
-    time.sleep(0.4)  # the others are sampling: their awk, shells and sessions are in our first snapshot
-    result = LocalTransport().run(probe_command(interval_s=2), timeout_s=30)
+    # the others are sampling: their awk, shells and sessions are in our first snapshot (a session
+    # still logging in then is another client's load, and counted: see the reducer's mark())
+    deadline = time.monotonic() + 20
+    while len(pfdiag_reducers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pfdiag_reducers()) >= 2
+    started = time.monotonic()
+    result = LocalTransport().run(probe_command(interval_s=3), timeout_s=30)
     for thread in others:
         thread.join()
+    assert len(finished) == 2 and min(finished) > started  # they ended inside our interval
     sample = parse_probe(result.stdout)
     sshd = [p for p in sample.processes if p.comm.startswith("sshd")]
     assert all((p.children_minflt_per_s or 0) < 200 for p in sshd), sshd
     assert not [p for p in sample.processes if p.comm == "awk"]  # the other probes' reducers
+
+
+def running(comm: str) -> bool:
+    """Whether a process named ``comm`` is running on this machine."""
+    for d in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if d.name.isdigit() and (d / "comm").read_text().strip() == comm:
+                return True
+    return False
+
+
+@pytest.mark.ssh
+@pytest.mark.workload
+def test_an_ssh_session_that_logs_out_during_the_interval_is_not_the_listeners_storm(ssh_fleet) -> None:
+    """A session alive at the first sample made its faults before the interval: when it logs out, the
+    monitor reaps the session and the listener the monitor; none of that is the listener's load now."""
+    from diag.transport.ssh import SSHTransport
+
+    # 64 MiB touched, then it names itself (prctl PR_SET_NAME) and sleeps past our first sample
+    work = (
+        "import ctypes, mmap, time; m = mmap.mmap(-1, 1 << 26); m.write(bytes(1 << 26)); "
+        "ctypes.CDLL(None).prctl(15, b'pf-touched', 0, 0, 0); time.sleep(2)"
+    )
+    done: list[float] = []
+
+    def session() -> None:
+        t = SSHTransport("h", ssh_fleet.hosts[ssh_fleet.healthy[0]], ssh_fleet.options, become=False)
+        assert t.run(f"python3 -c {shlex.quote(work)}", timeout_s=30).exit_code == 0
+        t.close()
+        done.append(time.monotonic())
+
+    thread = threading.Thread(target=session)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running("pf-touched") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = time.monotonic()
+    result = LocalTransport().run(probe_command(interval_s=3), timeout_s=30)
+    thread.join()
+    assert done and done[0] > started  # it logged out inside our interval
+    sample = parse_probe(result.stdout)
+    sshd = [p for p in sample.processes if p.comm.startswith("sshd")]
+    assert all((p.children_minflt_per_s or 0) < 1000 for p in sshd), sshd
+    # its ~33,000 faults were not there to be capped at the host-wide count of the interval
+    assert not [k for p in sshd for k in sample.not_evaluable if k == f"processes.{p.pid}.children"]

@@ -267,6 +267,25 @@ def test_reducer_leaves_out_what_a_reaped_child_had_made_before_the_interval(she
     assert "children 10 100 0" in out.splitlines()
 
 
+@pytest.mark.parametrize("shell", [["/bin/sh"], ["busybox", "ash"]], ids=lambda s: s[0])
+def test_reducer_leaves_out_what_a_reaped_grandchild_had_made_before_the_interval(shell: list[str]) -> None:
+    # an SSH logout: session child 30 (90,000 faults by the first sample) exits, monitor 20 reaps it and
+    # exits, listener 10 reaps the monitor; its cminflt grows by 20's 510 + 30's 90,100
+    canned = "\n".join([
+        "@@pfdiag snap 0 100.00", "@@pfdiag stat",
+        stat(10, "sshd", 50, 0, 500), stat(20, "sshd", 500, 0, 600, ppid=10),
+        stat(30, "sshd", 90000, 0, 601, ppid=20),
+        "@@pfdiag stat-end", "@@pfdiag snap 1 102.00", "@@pfdiag stat",
+        stat(10, "sshd", 50, 90610, 500),
+        "@@pfdiag stat-end",
+    ])  # fmt: skip
+    out = subprocess.run(
+        [*shell, str(SCRIPT_PATH), "reduce", "1", "5", "0", ""], input=canned, capture_output=True, text=True,
+        check=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert "children 10 110 0" in out.splitlines()
+
+
 def test_childrens_faults_never_exceed_the_host_wide_count_of_the_interval() -> None:
     text = EXAMPLE.replace("@@pfdiag probe 1", "@@pfdiag probe 2").replace(
         "proc 4242 5000 R 1 800 40 0 pf (x) y", "proc 4242 5000 R 1 800 40 0 pf (x) y\nchildren 4242 99999 7"
