@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.sshd_fleet import SSHD, Fleet, start_fleet
-from tests.fixtures.workloads import MINOR_STORM_NAME, _running
+from tests.fixtures.workloads import MINOR_STORM_NAME, _running, inline_python
 
 REPO = Path(__file__).resolve().parent.parent
 STORM_MATCH = r"^pf \(storm\)"
@@ -223,6 +223,47 @@ def test_match_restricts_the_watch_to_matching_comms(
     assert not [e for e in of_type(reader.events, "alert") if e["pid"] == minor_storm.pid]
     assert not [e for e in of_type(reader.events, "alert") if e["pid"] is None]  # no host rules when narrowed
     assert len(samples(reader.events)) == 3
+
+
+SUPERVISOR = r"""
+import ctypes, mmap, os, signal, time
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"pf-supervisor", 0, 0, 0)
+if os.fork() == 0:
+    libc.prctl(15, b"pf-oldworker", 0, 0, 0)
+    m = mmap.mmap(-1, 1 << 26)
+    m.write(bytes(1 << 26))
+    print("ready", flush=True)
+    signal.pause()
+os.wait()
+time.sleep(120)
+"""
+
+
+@pytest.mark.workload
+def test_a_long_lived_worker_exiting_is_not_a_storm_of_the_supervisor_that_reaps_it(
+    tmp_path: Path, stopper: list[subprocess.Popen[bytes]]
+) -> None:
+    """The worker made its ~33,000 faults before the watch began; when it exits, its supervisor's
+    cminflt grows by all of them in one tick (34,765 minor/s alerted here before the fix)."""
+    with inline_python(SUPERVISOR) as supervisor:
+        (worker,) = sshd_children(supervisor)
+        proc = start_watch(tmp_path, "--every", "0.5", "--count", "10", "--match", "^pf-supervisor$")
+        stopper.append(proc)
+        reader = Reader(proc)
+        reader.until(lambda ev: len(samples(ev)) >= 2, 20)
+        os.kill(worker, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while sshd_children(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not sshd_children(supervisor)  # reaped during the watch
+        seen = len(samples(reader.events))
+        reader.until(lambda ev: len(samples(ev)) >= seen + 2, 20)
+        code, _ = reader.finish()
+    assert code == 0
+    assert not of_type(reader.events, "alert"), [short(e) for e in reader.events]
+    rows = [p for e in samples(reader.events) for p in e["processes"] if p["pid"] == supervisor]
+    assert all(p["children_minflt_per_s"] < 1000 for p in rows), rows
 
 
 def test_pid_follows_a_process_says_when_it_exits_and_ends_the_watch(

@@ -4,7 +4,7 @@
 # travels inline: nothing is written on the host). Input: one line per tick, "<seq>". Output per tick:
 #   T <seq> <uptime_s> <pgfault> <pgmajfault> <pswpin> <zswpin> <processes seen>
 #   P <pid> <starttime> <minflt> <cminflt> <majflt> <cmajflt> <comm>   (new, or counters changed)
-#   X <pid> <starttime>                                                (gone since the last tick)
+#   X <pid> <starttime> <ppid>                                         (gone since the last tick)
 #   E <seq>
 # The previous snapshot stays in this awk's memory, so only changed processes travel: a tick costs a
 # few hundred bytes on an idle host. comm may hold spaces, ')' and newlines: split after the last ')',
@@ -38,10 +38,12 @@ function record(line,   p, o, n, f, pid, comm, key) {
     key = f[20] " " f[8] " " f[9] " " f[10] " " f[11]
     now[pid] = 1
     if (pid in prev) {
-        if (prev[pid] == key) return 1
+        if (prev[pid] == key) { pp[pid] = f[2]; return 1 }
         split(prev[pid], old, " ")
-        if (old[1] != f[20]) print "X", pid, old[1]
+        if (old[1] != f[20]) print "X", pid, old[1], pp[pid]
     }
+    # the parent travels only when a process is gone: what it had made goes up to whoever reaped it
+    pp[pid] = f[2]
     prev[pid] = key
     gsub(/\\/, "\\\\", comm)
     gsub(/\n/, "\\n", comm)
@@ -67,8 +69,9 @@ BEGIN {
         close(cmd)
         for (pid in prev) if (!(pid in now)) {
             split(prev[pid], old, " ")
-            print "X", pid, old[1]
+            print "X", pid, old[1], pp[pid]
             delete prev[pid]
+            delete pp[pid]
         }
         for (pid in now) delete now[pid]
         print "T", seq, u[1], pgfault, pgmaj, pswpin, zswpin, seen

@@ -65,7 +65,7 @@ class Tick:
     zswpin: int | None
     seen: int
     changed: tuple[ProcCounters, ...] = ()
-    gone: tuple[tuple[int, int], ...] = ()
+    gone: tuple[tuple[int, int, int], ...] = ()  # pid, starttime, parent pid (0: not sent)
 
 
 def _count(value: str) -> int | None:
@@ -76,12 +76,12 @@ def parse_tick(text: str) -> Tick:
     """Parse one tick of ``ticker.awk`` output.
 
     >>> t = parse_tick('''P 1234 5567 100 7 2 0 pf (storm) x
-    ... X 99 4400
+    ... X 99 4400 1
     ... T 3 812.55 8260269 94233 162589 - 83
     ... E 3
     ... ''')
     >>> t.seq, t.uptime_s, t.pgfault, t.zswpin, t.seen, t.gone
-    (3, 812.55, 8260269, None, 83, ((99, 4400),))
+    (3, 812.55, 8260269, None, 83, ((99, 4400, 1),))
     >>> t.changed[0].comm, t.changed[0].minflt, t.changed[0].cminflt
     ('pf (storm) x', 100, 7)
     >>> parse_tick("P 1 2 x\\nE 1\\n")
@@ -89,7 +89,7 @@ def parse_tick(text: str) -> Tick:
     diag.errors.ParseError: watch tick: bad line 'P 1 2 x' (line 1)
     """
     changed: list[ProcCounters] = []
-    gone: list[tuple[int, int]] = []
+    gone: list[tuple[int, int, int]] = []
     header: list[str] | None = None
     for number, line in enumerate(text.splitlines(), 1):
         try:
@@ -101,7 +101,8 @@ def parse_tick(text: str) -> Tick:
                 changed.append(ProcCounters(pid, start, comm, minflt, cminflt, majflt, cmajflt))
             elif kind == "X":
                 parts = line.split()
-                gone.append((int(parts[1]), int(parts[2]) if len(parts) > 2 else 0))
+                start, ppid = (int(parts[i]) if len(parts) > i else 0 for i in (2, 3))
+                gone.append((int(parts[1]), start, ppid))
             elif kind == "T":
                 header = line.split()
                 if len(header) != 8:
@@ -178,13 +179,29 @@ class ProcessTable:
     last: Tick | None = None
 
     def apply(self, tick: Tick) -> TickRates | None:
-        """Fold ``tick`` in; None for the first tick (a baseline has no rates)."""
+        """Fold ``tick`` in; None for the first tick (a baseline has no rates).
+
+        A reaped child adds all the faults of its life to its parent's children counters: what it had
+        made by the last tick is taken off the nearest ancestor still alive (through parents that
+        exited too), and the rest is capped at the host-wide count of the tick, as in the triage.
+        """
         previous, before = self.last, dict(self.procs)
         exited: list[ProcCounters] = []
-        for pid, _start in tick.gone:
+        parent = {pid: ppid for pid, _start, ppid in tick.gone}
+        earlier_min: dict[int, int] = {}
+        earlier_maj: dict[int, int] = {}
+        for pid, _start, ppid in tick.gone:
             gone = self.procs.pop(pid, None)
-            if gone is not None:
-                exited.append(gone)
+            if gone is None:
+                continue
+            exited.append(gone)
+            reaper = ppid
+            for _ in range(16):
+                if reaper not in parent or reaper == pid:
+                    break
+                reaper = parent[reaper]
+            earlier_min[reaper] = earlier_min.get(reaper, 0) + gone.minflt + gone.cminflt
+            earlier_maj[reaper] = earlier_maj.get(reaper, 0) + gone.majflt + gone.cmajflt
         for proc in tick.changed:
             self.procs[proc.pid] = proc
         self.last = tick
@@ -193,6 +210,18 @@ class ProcessTable:
         dt = tick.uptime_s - previous.uptime_s
         if dt <= 0:
             dt = 1e-3  # /proc/uptime has 10 ms resolution; two ticks inside one step still make a rate
+        pgfault = _per_s(tick.pgfault, previous.pgfault, dt)
+        majflt = _per_s(tick.pgmajfault, previous.pgmajfault, dt)
+        pswpin = _per_s(tick.pswpin, previous.pswpin, dt)
+        zswpin = _per_s(tick.zswpin, previous.zswpin, dt)
+        host = {
+            "pgfault_per_s": pgfault,
+            "minflt_per_s": None if pgfault is None or majflt is None else max(0.0, pgfault - majflt),
+            "majflt_per_s": majflt,
+            "swapin_per_s": None if pswpin is None else pswpin + (zswpin or 0.0),
+        }
+        cap_min = None if host["minflt_per_s"] is None else round(host["minflt_per_s"] * dt)
+        cap_maj = None if majflt is None else round(majflt * dt)
         rates: list[ProcRate] = []
         for proc in tick.changed:
             old = before.get(proc.pid)
@@ -202,6 +231,11 @@ class ProcessTable:
             )
             own_min, own_maj = proc.minflt - base.minflt, proc.majflt - base.majflt
             kid_min, kid_maj = proc.cminflt - base.cminflt, proc.cmajflt - base.cmajflt
+            if not new:
+                kid_min = max(0, kid_min - earlier_min.get(proc.pid, 0))
+                kid_maj = max(0, kid_maj - earlier_maj.get(proc.pid, 0))
+            kid_min = kid_min if cap_min is None else min(kid_min, cap_min)
+            kid_maj = kid_maj if cap_maj is None else min(kid_maj, cap_maj)
             if own_min + own_maj + kid_min + kid_maj <= 0:
                 continue
             rates.append(
@@ -217,14 +251,4 @@ class ProcessTable:
                 )
             )
         rates.sort(key=lambda r: (r.majflt_per_s, r.minflt_per_s), reverse=True)
-        pgfault = _per_s(tick.pgfault, previous.pgfault, dt)
-        majflt = _per_s(tick.pgmajfault, previous.pgmajfault, dt)
-        pswpin = _per_s(tick.pswpin, previous.pswpin, dt)
-        zswpin = _per_s(tick.zswpin, previous.zswpin, dt)
-        host = {
-            "pgfault_per_s": pgfault,
-            "minflt_per_s": None if pgfault is None or majflt is None else max(0.0, pgfault - majflt),
-            "majflt_per_s": majflt,
-            "swapin_per_s": None if pswpin is None else pswpin + (zswpin or 0.0),
-        }
         return TickRates(dt, host, tuple(rates), frozenset(self.procs), tuple(exited))

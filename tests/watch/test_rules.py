@@ -103,6 +103,25 @@ def test_rates_count_children_and_a_reused_pid_is_a_new_process() -> None:
     assert [p.comm for p in reused.exited] == ["app"]
 
 
+def test_a_reaped_child_and_grandchild_count_only_what_they_made_since_the_last_tick() -> None:
+    # an SSH logout: session 30 (90,000 faults by the last tick) and monitor 20 exit; listener 10 reaps
+    # the monitor and its cminflt grows by 20's 510 + 30's 90,100
+    first = "P 10 100 50 0 0 0 sshd\nP 20 200 500 0 0 0 sshd\nP 30 300 90000 0 3 0 sshd\n"
+    first += "T 1 10.00 1000 10 0 - 3\nE 1\n"
+    logout = "X 20 200 10\nX 30 300 20\nP 10 100 50 90610 0 3 sshd\nT 2 11.00 2000 10 0 - 1\nE 2\n"
+    table = ProcessTable()
+    table.apply(parse_tick(first))
+    tick = table.apply(parse_tick(logout))
+    assert tick is not None
+    (proc,) = tick.processes
+    assert (proc.children_minflt_per_s, proc.children_majflt_per_s) == (110.0, 0.0)
+    # a parent the host did not send (ppid 0): never more than the host made in the tick
+    table = ProcessTable()
+    table.apply(parse_tick(first))
+    tick = table.apply(parse_tick(logout.replace("X 20 200 10", "X 20 200")))
+    assert tick is not None and tick.processes[0].children_minflt_per_s == 1000.0
+
+
 def test_a_tick_without_changes_reports_zero_rates_and_no_processes() -> None:
     table = ProcessTable()
     table.apply(Tick(1, 5.0, 10, 1, 0, None, 3, (ProcCounters(1, 1, "init", 5, 0, 0, 0),)))
