@@ -97,21 +97,12 @@ function take(s) {
 	if (snap == 0) {
 		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
 		PAR0[PID] = F[2]; COMM0[PID] = COMM
-		# another pfdiag probe (or watch) on this host: its awk holds our markers in its command line
-		if (COMM ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(PID)) PFAWK[PID] = 1
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
 	}
 	PAR[PID] = F[2]
 	return 1
-}
-function pfdiagcmd(p,   f, line, found) {
-	f = "/proc/" p "/cmdline"
-	found = 0
-	while (!found && (getline line < f) > 0) if (index(line, "@@pfdiag ")) found = 1
-	close(f)
-	return found
 }
 function mark(   p, q, d) {
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
@@ -138,9 +129,10 @@ function own(p,   d) {
 	if (exclude != "" && p == exclude) return 1
 	# other pfdiag probes and what runs them (see mark)
 	if (p in MINE) return 1
-	# the probe itself: the root shell and every descendant (pipeline, cat, sleep, perf)
+	# the probe itself: the root shell and every descendant (pipeline, cat, sleep, perf); and what
+	# the awk of another probe or watch runs (a watch reads /proc through a child at every tick)
 	for (d = 0; d < 8 && p != "" && p != "0"; d++) {
-		if (p == root) return 1
+		if (p == root || (p in PFAWK)) return 1
 		p = PAR[p]
 	}
 	return 0
@@ -289,7 +281,16 @@ function memcg(v1, v2,   line, m, d) {
 			" hits=" keyed(d "/memory.events", "max") " oom_kill=" keyed(d "/memory.events", "oom_kill") " path=" v2
 	}
 }
-BEGIN { snap = -1; instat = 0; pend = "" }
+BEGIN { snap = -1; instat = 0; inmarked = 0; pend = "" }
+# another pfdiag probe (or watch) on this host: an awk whose command line holds our markers. The shell
+# lists them right after the first snapshot; this awk may read that later (mawk fills its buffer first).
+/^@@pfdiag marked$/ { inmarked = 1; next }
+/^@@pfdiag marked-end$/ { inmarked = 0; next }
+inmarked {
+	q = $0; sub(/^\/proc\//, "", q); sub(/\/cmdline$/, "", q)
+	if (COMM0[q] ~ /^(awk|mawk|gawk|nawk|busybox)$/) PFAWK[q] = 1
+	next
+}
 /^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; emitlist(twice); next }
 /^@@pfdiag stat$/ { instat = 1; pend = ""; next }
 /^@@pfdiag stat-end$/ {
@@ -414,6 +415,10 @@ snap() {
 	echo "@@pfdiag stat"
 	cat /proc/[0-9]*/stat 2>&1
 	echo "@@pfdiag stat-end"
+	[ "$1" = 0 ] || return 0
+	echo "@@pfdiag marked"
+	grep -l -F "@@pfdiag " /proc/[0-9]*/cmdline 2>/dev/null
+	echo "@@pfdiag marked-end"
 }
 
 pause() {

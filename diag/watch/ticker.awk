@@ -51,6 +51,8 @@ function record(line,   p, o, n, f, pid, comm, key) {
     return 1
 }
 BEGIN {
+    # pfdiag's marker in this awk's command line: a pfdiag probe on this host leaves this watch out
+    marker = "@@pfdiag watch"
     # A child sh reads the tick line (sh's `read` takes one line, byte by byte, never more: awk's own
     # buffered reading of stdin would wait for a full buffer on a pipe), echoes it, then cats the stats.
     cmd = "read x || exit 1; echo \"$x\"; exec cat /proc/[0-9]*/stat 2>/dev/null"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -166,8 +168,47 @@ def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(s
     assert len(finished) == 2 and min(finished) > started  # they ended inside our interval
     sample = parse_probe(result.stdout)
     sshd = [p for p in sample.processes if p.comm.startswith("sshd")]
-    assert all((p.children_minflt_per_s or 0) < 200 for p in sshd), sshd
+    listeners = {p.pid: name for name, p in ssh_fleet.processes.items()}
+    assert all((p.children_minflt_per_s or 0) < 200 for p in sshd), (sshd, listeners)
     assert not [p for p in sample.processes if p.comm == "awk"]  # the other probes' reducers
+
+
+def tickers() -> list[int]:
+    """Pids of running watch awks (``awk -v self=... -v skip=...``), found without pfdiag's marker."""
+    found = []
+    for d in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            awk = d.name.isdigit() and (d / "comm").read_text().strip() in {"awk", "mawk", "gawk"}
+            if awk and b"-v\0self=" in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+    return found
+
+
+@pytest.mark.ssh
+def test_a_pfdiag_watch_on_the_host_is_not_a_culprit(ssh_fleet, tmp_path: Path) -> None:
+    """A watch at 0.2 s reads /proc through a child of its awk at every tick: its awk showed ~1,560
+    minor/s (own + reaped children) in a triage before its command line carried pfdiag's marker."""
+    name = ssh_fleet.healthy[0]
+    pairs = " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items())
+    (tmp_path / "inv.ini").write_text(f"{name} {pairs}\n")
+    argv = [sys.executable, "-m", "diag", "watch", "-i", "inv.ini", "--every", "0.2", "--count", "100"]
+    argv += ["--known-hosts", str(ssh_fleet.known_hosts), "--ssh-config", str(ssh_fleet.ssh_config)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    watch = subprocess.Popen([*argv, "-o", "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not tickers() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (ticker,) = tickers()
+        time.sleep(0.5)  # a few ticks: its awk has reaped children before our first sample too
+        sample = parse_probe(LocalTransport().run(probe_command(interval_s=2), timeout_s=30).stdout)
+        assert watch.poll() is None  # it was watching all along
+    finally:
+        watch.kill()
+        watch.wait()
+    assert not [p for p in sample.processes if p.pid == ticker or p.comm in {"awk", "cat"}], sample.processes
+    sshd = [p for p in sample.processes if p.comm.startswith("sshd")]
+    assert all((p.total_minflt_per_s or 0) < 200 for p in sshd), sshd
 
 
 def running(comm: str) -> bool:
