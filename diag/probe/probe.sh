@@ -32,6 +32,7 @@ factfiles=${11:-}
 statuskeys=${12:-VmRSS|VmSwap|VmLck}
 lockmin=${13:-0}
 root=$$
+PAD="x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"  # 56 lines of padding (see snap)
 
 if [ -n "$exclude" ] && [ -n "$xboot" ]; then
 	boot=
@@ -97,12 +98,21 @@ function take(s) {
 	if (snap == 0) {
 		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
 		PAR0[PID] = F[2]; COMM0[PID] = COMM
+		# another pfdiag probe (or watch) on this host: its awk holds our marker in its command line
+		if (COMM ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(PID)) PFAWK[PID] = 1
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
 	}
 	PAR[PID] = F[2]
 	return 1
+}
+function pfdiagcmd(p,   f, line, found) {
+	f = "/proc/" p "/cmdline"
+	found = 0
+	while (!found && (getline line < f) > 0) if (index(line, "@@pfdiag ")) found = 1
+	close(f)
+	return found
 }
 function mark(   p, q, d) {
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
@@ -281,16 +291,8 @@ function memcg(v1, v2,   line, m, d) {
 			" hits=" keyed(d "/memory.events", "max") " oom_kill=" keyed(d "/memory.events", "oom_kill") " path=" v2
 	}
 }
-BEGIN { snap = -1; instat = 0; inmarked = 0; pend = "" }
-# another pfdiag probe (or watch) on this host: an awk whose command line holds our markers. The shell
-# lists them right after the first snapshot; this awk may read that later (mawk fills its buffer first).
-/^@@pfdiag marked$/ { inmarked = 1; next }
-/^@@pfdiag marked-end$/ { inmarked = 0; next }
-inmarked {
-	q = $0; sub(/^\/proc\//, "", q); sub(/\/cmdline$/, "", q)
-	if (COMM0[q] ~ /^(awk|mawk|gawk|nawk|busybox)$/) PFAWK[q] = 1
-	next
-}
+BEGIN { snap = -1; instat = 0; pend = "" }
+/^@@pfdiag pad/ { next }
 /^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; emitlist(twice); next }
 /^@@pfdiag stat$/ { instat = 1; pend = ""; next }
 /^@@pfdiag stat-end$/ {
@@ -415,10 +417,10 @@ snap() {
 	echo "@@pfdiag stat"
 	cat /proc/[0-9]*/stat 2>&1
 	echo "@@pfdiag stat-end"
-	[ "$1" = 0 ] || return 0
-	echo "@@pfdiag marked"
-	grep -l -F "@@pfdiag " /proc/[0-9]*/cmdline 2>/dev/null
-	echo "@@pfdiag marked-end"
+	# mawk reads a pipe until its 4 KiB buffer is full: without 5 KB of padding the end of the first
+	# snapshot would be parsed after the interval, and the command lines it reads then be gone
+	[ "$1" = 0 ] && printf '@@pfdiag pad %76s\n' $PAD
+	return 0
 }
 
 pause() {
