@@ -148,22 +148,29 @@ def stat(pid: int, comm: str, minflt: int, cminflt: int, start: int, ppid: int =
     return f"{pid} ({comm}) S {ppid} 1 1 0 -1 0 {minflt} {cminflt} 0 0 0 0 0 0 20 0 1 0 {start} 0 0"
 
 
+def reduce_canned(shell: list[str], first: list[str], second: list[str], top: int = 5) -> list[str]:
+    """The reducer's output lines for two canned snapshots (stat records) 2 s apart."""
+    canned = "\n".join([
+        "@@pfdiag snap 0 100.00", "@@pfdiag stat", *first, "@@pfdiag stat-end", "@@pfdiag pad x",
+        "@@pfdiag snap 1 102.00", "@@pfdiag stat", *second, "@@pfdiag stat-end",
+    ])  # fmt: skip
+    return subprocess.run(
+        [*shell, str(SCRIPT_PATH), "reduce", "1", str(top), "0", ""], input=canned, capture_output=True,
+        text=True, check=True, timeout=30,
+    ).stdout.splitlines()  # fmt: skip
+
+
 @pytest.mark.parametrize("shell", [["/bin/sh"], ["busybox", "ash"]], ids=lambda s: s[0])
 def test_reducer_ranks_a_parent_by_the_faults_of_the_children_it_reaped(shell: list[str]) -> None:
-    canned = "\n".join([
-        "@@pfdiag snap 0 100.00", "@@pfdiag stat",
+    first = [
         stat(10, "batch (runner)", 100, 1000, 500), stat(11, "busy", 100, 0, 500),
         stat(12, "idle", 5, 0, 500),
-        "@@pfdiag stat-end", "@@pfdiag snap 1 102.00", "@@pfdiag stat",
+    ]  # fmt: skip
+    second = [
         stat(10, "batch (runner)", 110, 401000, 500), stat(11, "busy", 5100, 0, 500),
         stat(12, "idle", 5, 0, 500),
-        "@@pfdiag stat-end",
-    ])  # fmt: skip
-    out = subprocess.run(
-        [*shell, str(SCRIPT_PATH), "reduce", "1", "1", "0", ""], input=canned, capture_output=True, text=True,
-        check=True, timeout=30,
-    ).stdout  # fmt: skip
-    lines = out.splitlines()
+    ]  # fmt: skip
+    lines = reduce_canned(shell, first, second, top=1)
     assert [x.split()[1] for x in lines if x.startswith("proc ")] == ["10"]  # 10 + 400,000 beats 5,000
     assert "children 10 400000 0" in lines
     totals = dict(kv.split("=") for kv in next(x for x in lines if x.startswith("totals ")).split()[1:])
@@ -254,37 +261,19 @@ def test_records_round_trip_through_their_plain_data() -> None:
 def test_reducer_leaves_out_what_a_reaped_child_had_made_before_the_interval(shell: list[str]) -> None:
     # worker 20 (a day old: 90,000 faults by the first sample) exits and is reaped by supervisor 10,
     # having made 100 more; the supervisor's cminflt grows by all 90,100
-    canned = "\n".join([
-        "@@pfdiag snap 0 100.00", "@@pfdiag stat",
-        stat(10, "supervisor", 50, 0, 500), stat(20, "worker", 90000, 0, 600, ppid=10),
-        "@@pfdiag stat-end", "@@pfdiag snap 1 102.00", "@@pfdiag stat",
-        stat(10, "supervisor", 50, 90100, 500),
-        "@@pfdiag stat-end",
-    ])  # fmt: skip
-    out = subprocess.run(
-        [*shell, str(SCRIPT_PATH), "reduce", "1", "5", "0", ""], input=canned, capture_output=True, text=True,
-        check=True, timeout=30,
-    ).stdout  # fmt: skip
-    assert "children 10 100 0" in out.splitlines()
+    first = [stat(10, "supervisor", 50, 0, 500), stat(20, "worker", 90000, 0, 600, ppid=10)]
+    assert "children 10 100 0" in reduce_canned(shell, first, [stat(10, "supervisor", 50, 90100, 500)])
 
 
 @pytest.mark.parametrize("shell", [["/bin/sh"], ["busybox", "ash"]], ids=lambda s: s[0])
 def test_reducer_leaves_out_what_a_reaped_grandchild_had_made_before_the_interval(shell: list[str]) -> None:
     # an SSH logout: session child 30 (90,000 faults by the first sample) exits, monitor 20 reaps it and
     # exits, listener 10 reaps the monitor; its cminflt grows by 20's 510 + 30's 90,100
-    canned = "\n".join([
-        "@@pfdiag snap 0 100.00", "@@pfdiag stat",
+    first = [
         stat(10, "sshd", 50, 0, 500), stat(20, "sshd", 500, 0, 600, ppid=10),
         stat(30, "sshd", 90000, 0, 601, ppid=20),
-        "@@pfdiag stat-end", "@@pfdiag snap 1 102.00", "@@pfdiag stat",
-        stat(10, "sshd", 50, 90610, 500),
-        "@@pfdiag stat-end",
-    ])  # fmt: skip
-    out = subprocess.run(
-        [*shell, str(SCRIPT_PATH), "reduce", "1", "5", "0", ""], input=canned, capture_output=True, text=True,
-        check=True, timeout=30,
-    ).stdout  # fmt: skip
-    assert "children 10 110 0" in out.splitlines()
+    ]  # fmt: skip
+    assert "children 10 110 0" in reduce_canned(shell, first, [stat(10, "sshd", 50, 90610, 500)])
 
 
 @pytest.mark.parametrize("shell", [["/bin/sh"], ["busybox", "ash"]], ids=lambda s: s[0])
@@ -294,23 +283,15 @@ def test_reducer_leaves_out_another_probes_awk_and_the_session_that_runs_it(shel
     other = subprocess.Popen(["awk", 'BEGIN { m = "@@pfdiag test"; system("sleep 60") }'])
     try:
         time.sleep(0.2)  # exec'd
-        canned = "\n".join([
-            "@@pfdiag snap 0 100.00", "@@pfdiag stat",
+        first = [
             stat(10, "sshd", 50, 0, 500), stat(20, "sshd", 600, 300, 600, ppid=10),
             stat(30, "sshd", 200, 0, 601, ppid=20), stat(40, "sh", 300, 0, 602, ppid=30),
             stat(other.pid, "awk", 400, 0, 603, ppid=40),
-            "@@pfdiag stat-end", "@@pfdiag pad x", "@@pfdiag snap 1 102.00", "@@pfdiag stat",
-            stat(10, "sshd", 50, 5000, 500),
-            "@@pfdiag stat-end",
-        ])  # fmt: skip
-        out = subprocess.run(
-            [*shell, str(SCRIPT_PATH), "reduce", "1", "5", "0", ""], input=canned, capture_output=True,
-            text=True, check=True, timeout=30,
-        ).stdout  # fmt: skip
+        ]  # fmt: skip
+        lines = reduce_canned(shell, first, [stat(10, "sshd", 50, 5000, 500)])
     finally:
         other.kill()
         other.wait()
-    lines = out.splitlines()
     assert not [x for x in lines if x.startswith(("children 10 ", "proc "))], lines  # the probe's doing
 
 
