@@ -114,6 +114,16 @@ function pfdiagcmd(p,   f, line, found) {
 	close(f)
 	return found
 }
+function kept(p) {
+	# the same process at both samples (a pid with another start time is another process)
+	return (p in S0) && (p in S1) && S0[p] == S1[p]
+}
+function reaper(p,   d) {
+	# the nearest ancestor alive at both samples: what reaped p, or reaped the parent that reaped it
+	p = PAR0[p]
+	for (d = 0; d < 16 && (p in S0) && !kept(p); d++) p = PAR0[p]
+	return p
+}
 function mark(   p, q, d) {
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
 	# above it and the first non-shell above them (the sshd session or pfdiag controller that reaps
@@ -132,7 +142,7 @@ function mark(   p, q, d) {
 			MINE[q] = 1
 		}
 	}
-	for (p in MINE) if (!(p in S1) || S1[p] != S0[p]) REAPSMINE[PAR0[p]] = 1
+	for (p in MINE) if (!kept(p)) REAPSMINE[reaper(p)] = 1
 }
 function own(p,   d) {
 	# the controller that runs us locally (itself only: a workload it started is still measured)
@@ -162,7 +172,7 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
-function reduce(   p, q, d, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
 	mark()
 	# A child reaped during the interval adds all the faults of its life to the cminflt of its parent:
 	# what it had made by the first sample (its minflt + cminflt then) was made before the interval.
@@ -170,16 +180,15 @@ function reduce(   p, q, d, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin
 	# a child whose parent exited too (an sshd session: monitor and child) reaches the nearest ancestor
 	# still alive, through the parent that reaped it.
 	for (p in S0) {
-		if ((p in S1) && S1[p] == S0[p]) continue
-		q = PAR0[p]
-		for (d = 0; d < 16 && (q in S0) && !((q in S1) && S1[q] == S0[q]); d++) q = PAR0[q]
+		if (kept(p)) continue
+		q = reaper(p)
 		PREMIN[q] += MIN0[p] + CMIN0[p]; PREMAJ[q] += MAJ0[p] + CMAJ0[p]
 	}
 	for (p in S1) {
 		if (own(p)) continue
 		seen++
 		isnew = 0
-		if ((p in S0) && S0[p] == S1[p]) {
+		if (kept(p)) {
 			dmin = MIN1[p] - MIN0[p]; dmaj = MAJ1[p] - MAJ0[p]
 			cmin = CMIN1[p] - CMIN0[p]; cmaj = CMAJ1[p] - CMAJ0[p]
 		} else if (S1[p] / clk >= up0) {
@@ -191,7 +200,7 @@ function reduce(   p, q, d, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin
 		}
 		if (dmin < 0) dmin = 0
 		if (dmaj < 0) dmaj = 0
-		if ((p in S0) && S0[p] == S1[p]) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p] }
+		if (kept(p)) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p] }
 		if (p in REAPSMINE) { cmin = 0; cmaj = 0 }
 		if (cmin < 0) cmin = 0
 		if (cmaj < 0) cmaj = 0
@@ -203,7 +212,7 @@ function reduce(   p, q, d, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin
 			BYMIN[p] = dmin + cmin
 		}
 	}
-	for (p in S0) if (!own(p) && (!(p in S1) || S1[p] != S0[p])) exited++
+	for (p in S0) if (!own(p) && !kept(p)) exited++
 	printf "@@pfdiag procs\n"
 	printf "totals seen=%d readable=%d hidden=%d vanished=%d faulting=%d born=%d exited=%d unmatched=%d minflt=%.0f majflt=%.0f\n", seen, seen, hidden, vanished, faulting, born, exited, unmatched, sumin, sumaj
 	pickmax(BYMAJ, top, 1)
