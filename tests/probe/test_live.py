@@ -84,16 +84,20 @@ def test_facts_command_is_fast_and_parses() -> None:
     assert result.elapsed_s < 5
 
 
+AWKS = {"awk", "mawk", "gawk"}
+
+
+def processes() -> Iterator[tuple[int, str, bytes]]:
+    """(pid, comm, command line) of every process on this machine that is still there to read."""
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                yield int(d.name), (d / "comm").read_text().strip(), (d / "cmdline").read_bytes()
+
+
 def leftovers(arg: str) -> list[int]:
     """Pids of `sleep <arg>` processes (an unusual arg, so nobody else's sleep matches)."""
-    found = []
-    for d in Path("/proc").iterdir():
-        try:
-            if d.name.isdigit() and (d / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", arg.encode()]:
-                found.append(int(d.name))
-        except OSError:
-            pass
-    return found
+    return [pid for pid, _comm, cmd in processes() if cmd.split(b"\0")[:2] == [b"sleep", arg.encode()]]
 
 
 def test_watchdog_stops_the_probe_and_its_children_past_the_deadline() -> None:
@@ -126,15 +130,7 @@ def test_output_stays_under_64_kib_with_2000_extra_processes() -> None:
 
 def pfdiag_reducers() -> list[int]:
     """Pids of running awk processes that hold a pfdiag probe's markers in their command line."""
-    found = []
-    for d in Path("/proc").iterdir():
-        try:
-            awk = d.name.isdigit() and (d / "comm").read_text().strip() in {"awk", "mawk", "gawk"}
-            if awk and b"@@pfdiag " in (d / "cmdline").read_bytes():
-                found.append(int(d.name))
-        except OSError:
-            pass
-    return found
+    return [pid for pid, comm, cmd in processes() if comm in AWKS and b"@@pfdiag " in cmd]
 
 
 @pytest.mark.ssh
@@ -175,13 +171,7 @@ def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(s
 
 def tickers() -> list[int]:
     """Pids of running watch awks (``awk -v self=... -v skip=...``), found without pfdiag's marker."""
-    found = []
-    for d in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            awk = d.name.isdigit() and (d / "comm").read_text().strip() in {"awk", "mawk", "gawk"}
-            if awk and b"-v\0self=" in (d / "cmdline").read_bytes():
-                found.append(int(d.name))
-    return found
+    return [pid for pid, comm, cmd in processes() if comm in AWKS and b"-v\0self=" in cmd]
 
 
 @pytest.mark.ssh
@@ -213,11 +203,7 @@ def test_a_pfdiag_watch_on_the_host_is_not_a_culprit(ssh_fleet, tmp_path: Path) 
 
 def running(comm: str) -> bool:
     """Whether a process named ``comm`` is running on this machine."""
-    for d in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if d.name.isdigit() and (d / "comm").read_text().strip() == comm:
-                return True
-    return False
+    return any(c == comm for _pid, c, _cmd in processes())
 
 
 @pytest.mark.ssh
