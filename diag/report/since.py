@@ -3,9 +3,7 @@
 In: a ``Diff``, the baseline audit's id and time (None for a first audit), and the notifier outcome.
 Out: markdown (prepended to the run folder's ``report.md``) and a one-line count for the terminal.
 
->>> from diag.errors import ReportError
-from diag.history.diff import Diff, Problem
-from diag.safeio import read_text, write_text
+>>> from diag.history.diff import Diff, Problem
 >>> p = Problem("web1", "minor-storm", "java", "verdict", "warning", "storm", first_seen="t0")
 >>> terminal_counts(Diff(new=(p,)), baseline=(3, "t0"))
 'since the last audit (#3, t0): 1 new, 0 persisting, 0 resolved, 0 unknown'
