@@ -10,7 +10,7 @@ already exists (``/dev/stdout``, ``/dev/full``, a FIFO) is written in place, sin
 replace the device node itself; a symlink is followed (or refused, where the caller says so: unit
 files). Files pfdiag creates have mode ``FILE_MODE`` (0600: a run folder names hosts, processes and
 their users) unless the caller names another reader. Every file pfdiag writes goes through
-``write_text`` / ``write_bytes`` (reports, run folders, charts, the textfile, unit files).
+``write_text`` (reports, run folders, charts, the textfile, unit files).
 """
 
 from __future__ import annotations
@@ -141,36 +141,22 @@ def _check_dir_writable(folder: Path, what: str, *, create: bool, file: Path | N
 
 def write_text(
     path: Path,
-    text: str,
+    text: str | bytes,
     *,
     what: str = "file",
     mode: int = FILE_MODE,
     symlinks: bool = True,
     error: type[DiagError] = ReportError,
 ) -> None:
-    """Write ``text`` to ``path``: atomically for a regular file or a new path, in place otherwise.
-
-    See ``write_bytes``.
-    """
-    write_bytes(path, text.encode("utf-8"), what=what, mode=mode, symlinks=symlinks, error=error)
-
-
-def write_bytes(
-    path: Path,
-    data: bytes,
-    *,
-    what: str = "file",
-    mode: int = FILE_MODE,
-    symlinks: bool = True,
-    error: type[DiagError] = ReportError,
-) -> None:
-    """Write ``data`` to ``path``: atomically for a regular file or a new path, in place otherwise.
+    """Write ``text`` (UTF-8; bytes as they are, e.g. a PNG) to ``path``: atomically for a regular file
+    or a new path, in place otherwise.
 
     ``mode`` is the new file's (``FILE_MODE`` unless another program must read it, e.g. node_exporter).
     ``symlinks`` False refuses a symlink instead of writing its target (unit files: a link planted in a
     unit folder must not make root write elsewhere); the rename replaces a link made meanwhile, never
     its target. A device or FIFO is never replaced; ``error`` (``ReportError`` by default) names the path.
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if not symlinks and path.is_symlink():
         raise error(
             f"cannot write {what} {str(path)!r}: it is a symbolic link (to {os.readlink(path)!r})",

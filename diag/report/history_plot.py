@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.errors import UsageError
-from diag.safeio import write_bytes
+from diag.safeio import write_text
 
 SERIES = (
     ("majflt_per_s", "host_majflt_per_s", "major faults/s"),
@@ -56,5 +56,5 @@ def plot_host_rates(
         fig.savefig(buffer, format="png", dpi=100)
     finally:
         plt.close(fig)
-    write_bytes(path, buffer.getvalue(), what="the plot")
+    write_text(path, buffer.getvalue(), what="the plot")
     return path

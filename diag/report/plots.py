@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from diag.fleet import FleetView
-from diag.safeio import write_bytes
+from diag.safeio import write_text
 
 TOP_HOSTS = 20
 RATES = (("majflt_per_s", "major faults/s"), ("minflt_per_s", "minor faults/s"))
@@ -71,7 +71,7 @@ def _save(plt: Any, fig: Any, path: Path) -> None:
         fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     finally:
         plt.close(fig)
-    write_bytes(path, buffer.getvalue(), what="chart")
+    write_text(path, buffer.getvalue(), what="chart")
 
 
 def write_plots(fleet: FleetView, out_dir: Path) -> list[Path]:

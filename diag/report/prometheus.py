@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from diag.findings import HOST_STATES, RunResult, Severity
-from diag.safeio import write_bytes
+from diag.safeio import write_text
 
 TEXTFILE_MODE = 0o644  # read by node_exporter, often another user than the audit's
 
@@ -109,5 +109,5 @@ def write_textfile(
     stamp = parse_stamp(last_success)
     if stamp is not None:
         success.set(stamp)
-    write_bytes(path, generate_latest(registry), what="the textfile", mode=TEXTFILE_MODE)
+    write_text(path, generate_latest(registry), what="the textfile", mode=TEXTFILE_MODE)
     return path
