@@ -166,8 +166,8 @@ class _Sinks:
     def __init__(self, request: WatchRequest, run_dir: Path, notifier: _Notifier | None) -> None:
         self.request, self.notifier = request, notifier
         path = run_dir / "events.jsonl"
-        try:  # 0600 like every run-folder file; this watch's events only (run.json is rewritten too)
-            self.file: IO[str] = os.fdopen(open_append_new(path), "w", encoding="utf-8")
+        try:  # 0600 like every run-folder file
+            self.file: IO[str] = os.fdopen(open_append_new(path, keep=True), "w", encoding="utf-8")
         except OSError as exc:
             raise write_error(path, exc) from None
         self.jsonl: IO[str] | None = None

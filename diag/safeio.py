@@ -212,9 +212,11 @@ def _write_in_place(path: Path, data: bytes, *, nofollow: bool = False) -> None:
         handle.flush()
 
 
-def open_append_new(path: Path) -> int:
-    """A new (or truncated) file for appending lines, mode ``FILE_MODE``; returns its descriptor."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+def open_append_new(path: Path, *, keep: bool = False) -> int:
+    """A new (or truncated; with ``keep``, appended to) file for appending lines, mode ``FILE_MODE``;
+    returns its descriptor."""
+    how = os.O_APPEND if keep else os.O_TRUNC
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | how | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     os.fchmod(fd, FILE_MODE)
     return fd
 
