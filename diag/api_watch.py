@@ -24,7 +24,7 @@ from typing import IO, Any, TextIO
 import yaml
 
 import diag
-from diag.errors import DiagError, ReportError, UsageError
+from diag.errors import DiagError, UsageError
 from diag.interrupt import sigterm_as_interrupt
 from diag.notify import send_command, send_url
 from diag.playbook.resolve import resolve_playbook
@@ -305,30 +305,3 @@ def watch(request: WatchRequest) -> WatchOutcome:
     )
     _write_json(run_dir / "run.json", meta)
     return WatchOutcome(summary or WatchSummary(), run_dir, interrupted, tuple(warnings))
-
-
-def is_watch_run(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a watch (``pfdiag report`` then renders its timeline)."""
-    try:
-        return json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("kind") == "watch"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def load_watch(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A saved watch's metadata and events (a truncated last line is ignored)."""
-    try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read the watch in {str(run_dir)!r}: {exc}") from None
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, 1):
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            if number != len(lines):
-                raise ReportError(
-                    "bad line in the watch's events", where=f"{run_dir}/events.jsonl:{number}"
-                ) from None
-    return meta, events

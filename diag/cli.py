@@ -374,7 +374,7 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
-    from diag.api_watch import is_watch_run
+    from diag.watch.saved import is_watch_run
 
     if is_watch_run(args.run_dir):
         return _report_watch(args)
@@ -417,12 +417,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report_watch(args: argparse.Namespace) -> int:
     """A saved watch renders as its timeline (markdown) or its events (json)."""
-    from diag.api_watch import load_watch
     from diag.report.watch_view import render_timeline
+    from diag.watch.saved import load_watch
 
-    meta, events = load_watch(args.run_dir)
     if args.format == "csv":
         raise UsageError("a watch has no CSV form", hint="use --format md or json")
+    saved = load_watch(args.run_dir)
+    for problem in saved.problems:  # what is there is rendered all the same
+        print(f"[WARNING]: {problem}", file=sys.stderr)
+    meta, events = saved.meta, saved.events
     if args.format == "json":
         text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
     else:

@@ -20,7 +20,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from diag.errors import DiagError, ReportError, UsageError
 from diag.limits import MAX_INPUT_BYTES
@@ -79,7 +79,7 @@ def read_text(
     with os.fdopen(fd, "rb") as handle:
         try:
             os.set_blocking(fd, True)
-            data = handle.read(limit + 1)
+            data = _read_at_most(handle, limit + 1)
         except OSError as exc:
             raise error(f"cannot read {what} {str(path)!r}: {exc.strerror}", where=where) from None
     if len(data) > limit:
@@ -92,6 +92,17 @@ def read_text(
             f"{what} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
             where=f"{path}:{line}",
         ) from None
+
+
+def _read_at_most(handle: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, in chunks: ``read(size)`` allocates all of ``size`` up front (4 GiB for
+    a run log's cap), whatever the file holds."""
+    chunks: list[bytes] = []
+    left = size
+    while left > 0 and (chunk := handle.read(min(left, 1024 * 1024))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _target(path: Path) -> Path:
