@@ -228,7 +228,6 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.api_watch import WatchRequest, parse_duration, watch
 
-    _positive(args.every, "--every")
     _positive(args.count, "--count")
     connect = _connect_options(args)
     request = WatchRequest(
@@ -254,6 +253,8 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     outcome = watch(request)
     for warning in outcome.warnings:
         print(f"[WARNING]: {warning}", file=sys.stderr)
+    if outcome.error is not None:
+        raise outcome.error
     never = [name for name, view in outcome.summary.hosts.items() if view.logins == 0]
     if outcome.interrupted:
         print(f"interrupted: every event is in {outcome.run_dir}/events.jsonl", file=sys.stderr)
