@@ -297,6 +297,9 @@ def watch(request: WatchRequest) -> WatchOutcome:
             sinks.refresh(summary, tracker, title, force=True)
     except KeyboardInterrupt:  # between the handler's install and the watch's own loop
         interrupted = True
+    except Exception:
+        reserve.release()
+        raise
     finally:
         error = sinks.close() or summary.error
         undelivered = notifier.finish() if notifier is not None else []

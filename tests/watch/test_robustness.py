@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -213,3 +214,27 @@ def test_alerts_still_queued_at_the_end_are_delivered_or_named_never_dropped_sil
     assert len(said) == 1 and said[0] in done.stderr, done.stderr
     undelivered = int(said[0].split(" alert(s)")[0])
     assert undelivered >= 1 and got + undelivered >= len(alerts)
+
+
+def test_ctrl_c_with_alerts_queued_names_the_undelivered_ones_and_exits_99(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "diag", "watch", "--every", "0.3", "-o", str(tmp_path / "run")]
+    cmd += ["-e", "host_majflt_per_s=0", "-e", "host_minflt_per_s=0", "--notify", "sleep 30"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        events = tmp_path / "run" / "events.jsonl"
+        deadline = time.monotonic() + 30
+        while not events.exists() or '"type": "alert"' not in events.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 99, err
+    assert "Traceback" not in err, err
+    assert "alert(s) not delivered to --notify/--notify-url" in err
+    meta = run_json(tmp_path / "run")
+    assert meta["interrupted"] and any("not delivered" in w for w in meta["warnings"])
