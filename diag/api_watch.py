@@ -222,13 +222,9 @@ def watch(request: WatchRequest) -> WatchOutcome:
         raise UsageError(f"--match: bad regular expression: {exc}") from None
     limits = thresholds(request, cwd)
     hosts = _hosts(request, cwd)
+    run_dir = _run_dir(request, cwd)
+    # before run.json: a --jsonl refused (a FIFO nobody reads) leaves no run that never started
     jsonl = JsonlOut(request.jsonl) if request.jsonl and request.jsonl != "-" else None
-    try:
-        run_dir = _run_dir(request, cwd)
-    except DiagError:
-        if jsonl is not None:
-            jsonl.close()
-        raise
     selection = Selection(pids=frozenset(request.pids), matches=matches)
     tracker = AlertTracker(limits, request.for_ticks, request.cooldown_s, selection)
     options = WatchOptions(request.every_s, request.count, request.duration_s)
