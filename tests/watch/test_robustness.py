@@ -238,3 +238,9 @@ def test_ctrl_c_with_alerts_queued_names_the_undelivered_ones_and_exits_99(tmp_p
     assert "alert(s) not delivered to --notify/--notify-url" in err
     meta = run_json(tmp_path / "run")
     assert meta["interrupted"] and any("not delivered" in w for w in meta["warnings"])
+
+
+def test_jsonl_may_be_a_file_inside_the_run_folder(tmp_path: Path) -> None:
+    done = watch(tmp_path, "--every", "0.3", "--count", "2", "--jsonl", str(tmp_path / "run" / "copy.jsonl"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "copy.jsonl").read_text() == (tmp_path / "run" / "events.jsonl").read_text()
