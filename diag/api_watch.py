@@ -9,6 +9,7 @@ slow receiver never delays a tick). Ctrl-C or SIGTERM: the watch stops, everythi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,7 +34,7 @@ from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
 from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, run_watch
-from diag.watch.sinks import JsonlOut, Notifier, Reserve, undelivered_warning
+from diag.watch.sinks import JsonlOut, Notifier, OutputClosed, Reserve, output_error, undelivered_warning
 
 DEFAULT_COOLDOWN_S = 300.0
 REFRESH_S = 0.25
@@ -171,16 +172,12 @@ class _Sinks:
             raise write_error(self.path, exc) from None
         if self.jsonl is not None:
             self.jsonl.write(text)
-        elif self.request.jsonl == "-" and self.request.out is not None:
-            try:
-                self.request.out.write(text)
-                self.request.out.flush()
-            except OSError as exc:
-                raise ReportError(f"cannot write --jsonl to standard output: {exc.strerror or exc}") from None
+        elif self.request.jsonl == "-":
+            self._say(text)
         for event in batch:
             line = event_line(event)
             if line and self.lines is not None:
-                print(line, file=self.lines, flush=True)
+                self._say(line + "\n")
             if line:
                 self.recent = [*self.recent, line][-5:]
             if event["type"] == "alert" and self.notifier is not None:
@@ -194,8 +191,18 @@ class _Sinks:
         size = shutil.get_terminal_size((100, 40))
         rows = max(10, size.lines - len(self.recent) - 3)
         table = render_table(summary, tracker, title, rows=rows, width=size.columns)
-        out.write(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
-        out.flush()
+        self._say(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
+
+    def _say(self, text: str) -> None:
+        """Write to the terminal (or stdout); a reader gone or a full device ends the watch."""
+        out = self.request.out
+        if out is None:
+            return
+        try:
+            out.write(text)
+            out.flush()
+        except OSError as exc:
+            raise output_error(out, exc) from None
 
     def close(self) -> ReportError | None:
         """Close the files; the error of a last flush that failed (a full disk), to be reported."""
@@ -290,7 +297,8 @@ def watch(request: WatchRequest) -> WatchOutcome:
             )
         interrupted = summary.interrupted
         if summary.error is None:
-            sinks.refresh(summary, tracker, title, force=True)
+            with contextlib.suppress(OutputClosed):  # the events are all saved: only the last redraw is lost
+                sinks.refresh(summary, tracker, title, force=True)
     except KeyboardInterrupt:  # between the handler's install and the watch's own loop
         interrupted = True
     except Exception:
@@ -298,6 +306,8 @@ def watch(request: WatchRequest) -> WatchOutcome:
         raise
     finally:
         error = sinks.close() or summary.error
+        if isinstance(error, OutputClosed):  # `pfdiag watch | head -1`: a quiet end, as for `run`
+            error, summary.ended_by = None, "output closed"
         undelivered = notifier.finish() if notifier is not None else []
     if undelivered:
         warnings.append(undelivered_warning(undelivered))

@@ -100,10 +100,9 @@ def _out(text: object = "", *, end: str = "\n") -> None:
         sys.stdout.write(f"{text}{end}")
         sys.stdout.flush()
     except OSError as exc:
-        # the rest of the output goes nowhere, and Python's own flush at exit stays quiet too
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        from diag.safeio import silence
+
+        silence(sys.stdout)
         if not isinstance(exc, BrokenPipeError):
             raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 

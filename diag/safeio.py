@@ -13,6 +13,7 @@ replace the device node itself; a symlink is followed. Files pfdiag creates have
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -20,7 +21,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from diag.errors import DiagError, ReportError, UsageError
 from diag.limits import MAX_INPUT_BYTES
@@ -103,6 +104,15 @@ def _read_at_most(handle: BinaryIO, size: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+def silence(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at /dev/null: its reader went away (``| head -1``), so the rest of
+    the output, Python's own flush at exit included, goes nowhere instead of raising again."""
+    with contextlib.suppress(OSError, ValueError):  # not a real descriptor (a StringIO): nothing to do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def _target(path: Path) -> Path:

@@ -18,11 +18,11 @@ import select
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from diag.errors import ReportError, UsageError
 from diag.notify import send_command, send_url
-from diag.safeio import FILE_MODE
+from diag.safeio import FILE_MODE, silence
 
 # A reader that has not read for this long with the pipe full is gone for the watch's purposes: the
 # events are still all in the run folder's events.jsonl.
@@ -76,6 +76,18 @@ class JsonlOut:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+class OutputClosed(ReportError):
+    """Standard output's reader went away (``| head``): the watch ends quietly, as other commands do."""
+
+
+def output_error(out: IO[str], exc: OSError) -> ReportError:
+    """The error of a terminal/stdout write that failed; its descriptor then goes to /dev/null."""
+    silence(out)
+    if isinstance(exc, BrokenPipeError):
+        return OutputClosed("standard output was closed by its reader")
+    return ReportError(f"cannot write to standard output: {exc.strerror or exc}")
 
 
 class Notifier(threading.Thread):

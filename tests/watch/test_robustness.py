@@ -244,3 +244,66 @@ def test_jsonl_may_be_a_file_inside_the_run_folder(tmp_path: Path) -> None:
     done = watch(tmp_path, "--every", "0.3", "--count", "2", "--jsonl", str(tmp_path / "run" / "copy.jsonl"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "copy.jsonl").read_text() == (tmp_path / "run" / "events.jsonl").read_text()
+
+
+@pytest.mark.parametrize("jsonl", [[], ["--jsonl", "-"]])
+def test_a_stdout_reader_that_goes_away_ends_the_watch_quietly_with_run_json_finished(
+    tmp_path: Path, jsonl: list[str]
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "diag",
+        "watch",
+        "--every",
+        "0.3",
+        "--count",
+        "60",
+        "-o",
+        str(tmp_path / "run"),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, *jsonl], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # as `| head -1` does
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "internal error" not in err and "ERROR" not in err, err
+    meta = run_json(tmp_path / "run")
+    assert meta["finished"] and meta["ended_by"] == "output closed"
+
+
+def test_a_stdout_that_cannot_be_written_is_an_error_and_run_json_is_finished(tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "diag",
+                "watch",
+                "--every",
+                "0.3",
+                "--count",
+                "3",
+                "-o",
+                str(tmp_path / "run"),
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=40,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "ERROR: cannot write to standard output: No space left on device" in done.stderr
+    assert_clean(done)
+    assert run_json(tmp_path / "run")["ended_by"] == "error"
