@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,40 @@ from diag.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def watch(tmp_path: Path, *argv: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+def watch(
+    tmp_path: Path, *argv: str, timeout_s: float = 90, stdout: Any = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "diag", "watch", "-o", str(tmp_path / "run"), *argv],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=timeout_s,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         cwd=tmp_path,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def watching(run_dir: Path, *argv: str, stdout: Any = subprocess.DEVNULL) -> Iterator[subprocess.Popen[str]]:
+    """A watch running in the background while the test acts on it; killed if the test fails."""
+    cmd = [sys.executable, "-m", "diag", "watch", "-o", str(run_dir), *argv]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for(done: Callable[[], bool], proc: subprocess.Popen[str], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
 
 
 def run_json(folder: Path) -> dict[str, Any]:
@@ -130,34 +154,11 @@ def test_a_watch_that_fills_its_disk_stops_with_an_error_and_still_records_how_i
     tmp_path: Path,
 ) -> None:
     with small_tmpfs(tmp_path / "disk") as disk:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        cmd = [
-            sys.executable,
-            "-m",
-            "diag",
-            "watch",
-            "--every",
-            "0.2",
-            "--count",
-            "300",
-            "-o",
-            str(disk / "run"),
-        ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        try:
-            deadline = time.monotonic() + 30
-            while (
-                not (disk / "run" / "events.jsonl").exists()
-                or not (disk / "run" / "events.jsonl").stat().st_size
-            ):
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
+        events = disk / "run" / "events.jsonl"
+        with watching(disk / "run", "--every", "0.2", "--count", "300") as proc:
+            wait_for(lambda: events.exists() and events.stat().st_size > 0, proc)
             fill(disk)
             _, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         assert proc.returncode == 1, err
         assert "Traceback" not in err and "internal error" not in err, err
         assert f"cannot write {str(disk / 'run' / 'events.jsonl')!r}: No space left on device" in err
@@ -217,22 +218,21 @@ def test_alerts_still_queued_at_the_end_are_delivered_or_named_never_dropped_sil
 
 
 def test_ctrl_c_with_alerts_queued_names_the_undelivered_ones_and_exits_99(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "diag", "watch", "--every", "0.3", "-o", str(tmp_path / "run")]
-    cmd += ["-e", "host_majflt_per_s=0", "-e", "host_minflt_per_s=0", "--notify", "sleep 30"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        events = tmp_path / "run" / "events.jsonl"
-        deadline = time.monotonic() + 30
-        while not events.exists() or '"type": "alert"' not in events.read_text():
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
+    argv = [
+        "--every",
+        "0.3",
+        "-e",
+        "host_majflt_per_s=0",
+        "-e",
+        "host_minflt_per_s=0",
+        "--notify",
+        "sleep 30",
+    ]
+    events = tmp_path / "run" / "events.jsonl"
+    with watching(tmp_path / "run", *argv) as proc:
+        wait_for(lambda: events.exists() and '"type": "alert"' in events.read_text(), proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 99, err
     assert "Traceback" not in err, err
     assert "alert(s) not delivered to --notify/--notify-url" in err
@@ -250,31 +250,13 @@ def test_jsonl_may_be_a_file_inside_the_run_folder(tmp_path: Path) -> None:
 def test_a_stdout_reader_that_goes_away_ends_the_watch_quietly_with_run_json_finished(
     tmp_path: Path, jsonl: list[str]
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "diag",
-        "watch",
-        "--every",
-        "0.3",
-        "--count",
-        "60",
-        "-o",
-        str(tmp_path / "run"),
-    ]
-    proc = subprocess.Popen(
-        [*cmd, *jsonl], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
+    with watching(
+        tmp_path / "run", "--every", "0.3", "--count", "60", *jsonl, stdout=subprocess.PIPE
+    ) as proc:
         assert proc.stdout is not None
         proc.stdout.readline()  # as `| head -1` does
         proc.stdout.close()
         _, err = proc.communicate(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "internal error" not in err and "ERROR" not in err, err
     meta = run_json(tmp_path / "run")
@@ -283,26 +265,7 @@ def test_a_stdout_reader_that_goes_away_ends_the_watch_quietly_with_run_json_fin
 
 def test_a_stdout_that_cannot_be_written_is_an_error_and_run_json_is_finished(tmp_path: Path) -> None:
     with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "diag",
-                "watch",
-                "--every",
-                "0.3",
-                "--count",
-                "3",
-                "-o",
-                str(tmp_path / "run"),
-            ],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=40,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            check=False,
-        )
+        done = watch(tmp_path, "--every", "0.3", "--count", "3", timeout_s=40, stdout=full)
     assert done.returncode == 1, done.stderr
     assert "ERROR: cannot write to standard output: No space left on device" in done.stderr
     assert_clean(done)
