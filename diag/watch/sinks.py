@@ -56,6 +56,7 @@ class JsonlOut:
         while data:
             try:
                 data = data[os.write(self.fd, data) :]
+                deadline = time.monotonic() + JSONL_STALL_S  # a slow reader is still a reader
                 continue
             except BlockingIOError:
                 left = deadline - time.monotonic()
