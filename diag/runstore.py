@@ -21,6 +21,7 @@ from typing import IO, Any
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
 from diag.inventory.model import Group, Host, Inventory
+from diag.limits import MAX_RUN_LOG_BYTES
 from diag.runmeta import PLANNED_HOSTS, check_metadata, never_finished
 from diag.safeio import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.secrets import Redactor
@@ -113,9 +114,8 @@ class HostsFile:
             raise write_error(self.path, exc) from None
 
 
-# hosts.jsonl is pfdiag's own output and grows with the fleet (about 30 KiB a host): a generous cap,
-# only so that a device or a runaway file is refused instead of filling the controller's memory
-HOSTS_FILE_MAX_BYTES = 4 * 1024**3
+# hosts.jsonl is pfdiag's own output and grows with the fleet (diag/limits.py says why this cap)
+HOSTS_FILE_MAX_BYTES = MAX_RUN_LOG_BYTES
 
 
 def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
