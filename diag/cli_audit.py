@@ -90,8 +90,9 @@ def _history_options(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def check_retention(args: argparse.Namespace) -> None:
-    """What an audit keeps and what it records, checked before it runs (and before a timer is written
-    that would fail at every run): ``--keep-runs``, ``--keep-days`` within ``diag.limits``, no ``--replay``."""
+    """What an audit keeps and records, checked before it runs (and before a timer is written that
+    would fail at every run): ``--keep-runs`` and ``--keep-days`` within ``diag.limits``, no ``--replay``,
+    no ``-o`` in a timer."""
     if args.replay is not None:
         # An audit records what the hosts say now, under the scope it was given, and tells the receiver
         # what changed since the last one: a recording is neither now nor of that scope.
@@ -99,6 +100,12 @@ def check_retention(args: argparse.Namespace) -> None:
             "--replay cannot be audited: an audit records the hosts as they are now, and would file "
             "the recorded run as a fresh audit of another scope (and notify)",
             hint=f"re-evaluate it with `pfdiag run {args.playbook} --replay {args.replay}`",
+        )
+    if (args.install_timer or args.print_cron) and args.output_dir is not None:
+        raise UsageError(
+            "-o cannot be scheduled: a run folder belongs to one audit, so every audit after the first "
+            "would be refused",
+            hint="drop -o: each audit writes its own reports/<time>-<playbook>/",
         )
     if args.keep_runs is not None:
         whole_number(args.keep_runs, "--keep-runs", 1, MAX_KEEP_RUNS)
