@@ -17,7 +17,7 @@ from diag.api import RunRequest, run_playbook
 from diag.errors import ReportError, UsageError
 from diag.findings import RunResult
 from diag.playbook.resolve import resolve_playbook
-from diag.runstore import make_run_dir
+from diag.runstore import check_out_dir, make_run_dir
 
 HISTORY_ENV = "PFDIAG_HISTORY"
 
@@ -64,12 +64,13 @@ def history_path(given: Path | None, cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
-def _check_apart(history: Path, out_dir: Path | None, cwd: Path) -> None:
-    """The history is not inside ``-o``: a run folder is pruned with its audit, and ``-o .`` with the
-    default history made ``reports/history.sqlite`` part of the folder."""
+def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
+    """Before the history is opened (or made): ``-o`` is a folder pfdiag may use, and the history is not
+    inside it (a run folder is pruned with its audit; ``-o .`` with the default history made
+    ``reports/history.sqlite`` part of the folder)."""
     if out_dir is None:
         return
-    run_dir = (out_dir if out_dir.is_absolute() else cwd / out_dir).resolve()
+    run_dir = check_out_dir(out_dir, cwd).resolve()
     if history.resolve().is_relative_to(run_dir):
         raise UsageError(
             f"the audit history {str(history)!r} would be inside the run folder -o {str(run_dir)!r}",
@@ -91,7 +92,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
         {"playbook": str(playbook), "inventory": list(request.run.inventories), "limit": request.run.limit}
     )
     path = history_path(request.history, cwd)
-    _check_apart(path, request.run.out_dir, cwd)
+    _check_out_dir(path, request.run.out_dir, cwd)
     with History(path) as history:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()

@@ -30,6 +30,15 @@ from diag.transport.recording import RecordedCommand, command_key
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
 
 
+def check_out_dir(out_dir: Path, cwd: Path) -> Path:
+    """``-o DIR`` against ``cwd``, refused (``UsageError``) if it holds files that are not a run
+    folder's; nothing is written."""
+    run_dir = out_dir if out_dir.is_absolute() else cwd / out_dir
+    if run_dir.is_dir() and not is_marked(run_dir):
+        check_claimable(run_dir)
+    return run_dir
+
+
 def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
     """``-o DIR`` as given, else a fresh ``reports/<YYYYmmdd-HHMMSS>-<stem>/`` under ``cwd``; marked.
 
@@ -37,10 +46,8 @@ def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
     refused before anything is written (its files would be overwritten, and pruned with the audit).
     """
     if out_dir is not None:
-        run_dir = out_dir if out_dir.is_absolute() else cwd / out_dir
+        run_dir = check_out_dir(out_dir, cwd)
         existed = run_dir.is_dir()
-        if existed and not is_marked(run_dir):
-            check_claimable(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
