@@ -67,7 +67,7 @@ def check_claimable(run_dir: Path) -> None:
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise UsageError(
-            f"-o {str(run_dir)!r} is not a pfdiag run folder and holds other files ({shown})",
+            f"cannot use -o {str(run_dir)!r}: it is not a pfdiag run folder and holds other files ({shown})",
             hint="give a new or empty folder: pfdiag overwrites its run folder, and an audit's pruning "
             "deletes it",
         )
