@@ -59,7 +59,8 @@ class HistoryQueries:
     def last_success(self, scope: str) -> str | None:
         """When the latest complete audit of ``scope`` finished."""
         row = self.db.execute(
-            "SELECT finished FROM runs WHERE scope = ? AND complete = 1 ORDER BY id DESC LIMIT 1", (scope,)
+            f"SELECT finished FROM runs WHERE scope = ? AND complete = 1 ORDER BY {RECORDED} LIMIT 1",
+            (scope,),
         ).fetchone()
         return None if row is None else row["finished"]
 
