@@ -18,6 +18,7 @@ from diag.errors import ReportError, UsageError
 from diag.findings import RunResult
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import check_out_dir, make_run_dir
+from diag.safeio import write_text
 
 HISTORY_ENV = "PFDIAG_HISTORY"
 
@@ -83,7 +84,6 @@ def run_audit(request: AuditRequest) -> AuditResult:
     from diag.history.diff import diff_problems
     from diag.history.store import History, now_iso
     from diag.notify import notify
-    from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
     cwd = request.run.cwd or Path.cwd()
@@ -137,9 +137,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
                 result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
-        write_atomic(
+        write_text(
             run_dir / "diff.json",
             json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+            what="report file",
         )
         told = (
             None

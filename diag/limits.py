@@ -41,6 +41,12 @@ MAX_TEMPLATE_STEPS = 1_000_000
 # --keep-days: a century is "keep everything"; beyond ~10^8 days the cutoff is no longer a time.
 MAX_KEEP_RUNS = 10_000_000
 MAX_KEEP_DAYS = 36_500.0
+# --every of a timer or crontab line: OnCalendar and cron express periods that divide a minute, an
+# hour or a day, so a whole second up to a day.
+MIN_EVERY_S = 1
+MAX_EVERY_S = 86_400
+# --install-timer NAME: systemd refuses unit names over 255 characters, ".service" included.
+MAX_UNIT_NAME_CHARS = 255 - len(".service")
 
 
 def finite_positive(value: Any, what: str) -> float:

@@ -34,6 +34,7 @@ def mark_run_dir(run_dir: Path, *, made: bool) -> None:
         run_dir / MARKER,
         json_text({"pfdiag": "run folder", "made_folder": made}) + "\n",
         what="run folder marker",
+        symlinks=False,  # a marker is pfdiag's own file in pfdiag's folder, never a link's target
     )
 
 
