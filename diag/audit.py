@@ -16,6 +16,7 @@ from typing import Any
 from diag.api import RunRequest, run_playbook
 from diag.errors import ReportError
 from diag.findings import RunResult
+from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import make_run_dir
 
@@ -72,6 +73,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
     from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
+    check_notify_timeout(request.notify_timeout_s)  # before anything is recorded, not when it is used
     cwd = request.run.cwd or Path.cwd()
     playbook = resolve_playbook(request.run.playbook, cwd=cwd)
     scope = json.dumps(

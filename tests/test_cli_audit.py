@@ -54,6 +54,30 @@ def test_bad_audit_options_exit_5_before_anything_runs(tmp_path: Path, capsys: A
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_bad_notify_timeout_exits_5_before_the_audit_is_recorded(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for value in ("inf", "nan", "1e300", "0", "-1", "601"):
+        argv = ["audit", "-e", "interval_s=0.5", "--notify", "true", "--notify-timeout", value]
+        assert main(argv) == 5, value
+        err = capsys.readouterr().err
+        assert "--notify-timeout must be a number of seconds > 0 and at most 600" in err, err
+        assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists()  # no history, no run folder
+
+
+def test_an_audit_id_past_sqlite_integers_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    history = str(tmp_path / "h.sqlite")
+    sqlite3.connect(history).close()
+    huge = "99999999999999999999"
+    for argv in (["show", huge], ["diff", huge, "1"], ["diff", "1", huge], ["show", "0"], ["show", "x"]):
+        assert main(["history", *argv, "--history", history]) == 5, argv
+        err = capsys.readouterr().err
+        assert "an audit id must be a whole number from 1 to 9223372036854775807" in err, err
+        assert "internal error" not in err and "Traceback" not in err
+
+
 def test_history_errors_name_the_file_and_what_to_do(tmp_path: Path, capsys: Any) -> None:
     assert main(["history", "--history", str(tmp_path / "none.sqlite")]) == 1
     err = capsys.readouterr().err
