@@ -126,10 +126,11 @@ def check_audit_id(text: str) -> int:
 
     >>> check_audit_id("3")
     3
-    >>> check_audit_id("99999999999999999999")
+    >>> check_audit_id("2" * 20)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    diag.errors.UsageError: an audit id must be a whole number from 1 to 9223372036854775807, got '99999999999999999999'
+    diag.errors.UsageError: an audit id must be a whole number from 1 to 9223372036854775807, got '222...'
+      hint: `pfdiag history` lists the audits
     """
     try:
         number = int(text)
