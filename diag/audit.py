@@ -7,6 +7,7 @@ settings). Out: an ``AuditResult``; the run folder gains ``diff.json`` and a rep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.api import RunRequest, run_playbook
-from diag.errors import ReportError
+from diag.errors import DiagError, ReportError
 from diag.findings import RunResult
 from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
@@ -68,7 +69,7 @@ def history_path(given: Path | None, cwd: Path) -> Path:
 def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
-    from diag.history.store import History, now_iso
+    from diag.history.store import History, HistoryError, now_iso
     from diag.notify import notify
     from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
@@ -91,11 +92,17 @@ def run_audit(request: AuditRequest) -> AuditResult:
         try:
             run = run_playbook(run_request)
         except Exception:
-            history.forget(run_id)  # nothing ran (bad inventory, vars): no audit to remember
+            # nothing ran (bad inventory, vars): no audit to remember; if even that cannot be written
+            # (a full disk), the row stays incomplete, as a killed audit's, and the run's error is said
+            with contextlib.suppress(HistoryError):
+                history.forget(run_id)
             raise
-        recorded = history.record(
-            run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
-        )
+        try:
+            recorded = history.record(
+                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
+            )
+        except HistoryError as exc:
+            raise _with_run_folder(exc, run_dir) from None
         baseline = history.describe(recorded.baseline_id)
         result = AuditResult(run, run_id, baseline, recorded.diff, "off", history=path)
         audit_info = {
@@ -150,3 +157,21 @@ def run_audit(request: AuditRequest) -> AuditResult:
                 result.warnings.append(exc.render())
         result.pruned = history.prune(keep_days=request.keep_days, keep_runs=request.keep_runs, keep=run_id)
     return result
+
+
+def _with_run_folder(exc: DiagError, run_dir: Path) -> DiagError:
+    """The history could not record a finished run: say whether the run folder holds it (read back, not
+    assumed: on a full disk the folder was empty while the hint said "the run folder is complete")."""
+    from diag.runstore import read_run
+
+    try:
+        _, missing = read_run(run_dir)
+        saved = not missing and (run_dir / "report.md").stat().st_size > 0
+    except (DiagError, OSError):
+        saved = False
+    where = (
+        f"the run itself is saved in {str(run_dir)!r} (`pfdiag report {run_dir}` shows it)"
+        if saved
+        else f"the run folder {str(run_dir)!r} is incomplete too: the run is lost"
+    )
+    return type(exc)(exc.message, where=exc.where, hint=f"{where}; {exc.hint}" if exc.hint else where)

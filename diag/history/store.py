@@ -23,6 +23,7 @@ from typing import Any
 
 from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem
+from diag.history.opening import check_history_file, explain
 from diag.history.queries import HistoryError, HistoryQueries
 
 BUSY_TIMEOUT_S = 60.0
@@ -79,6 +80,8 @@ class History(HistoryQueries):
 
     def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        check_history_file(path, SCHEMA_VERSION)  # read-only: nothing changes in a file that is not ours
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
@@ -93,11 +96,13 @@ class History(HistoryQueries):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(
-                f"cannot open the audit history {str(path)!r}: {exc}",
-                hint="give another file with --history PATH (or PFDIAG_HISTORY)",
-            ) from None
+        except (OSError, sqlite3.Error, HistoryError) as exc:
+            if hasattr(self, "db"):
+                self.db.close()
+            if isinstance(exc, HistoryError):
+                raise
+            error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(exc.strerror or exc)
+            raise explain(error, path, "open", wait_s=busy_timeout_s) from None
 
     def __enter__(self) -> History:
         return self
@@ -133,10 +138,8 @@ class History(HistoryQueries):
             raise self._error(exc) from None
 
     def _error(self, exc: sqlite3.Error) -> HistoryError:
-        return HistoryError(
-            f"cannot write the audit history {str(self.path)!r}: {exc}",
-            hint="the run folder is complete; check the file's disk and permissions, or another --history",
-        )
+        # what the run folder holds is said by the audit, which knows the folder (and checks it)
+        return explain(exc, self.path, "write", wait_s=self.busy_timeout_s)
 
     # -- writing ------------------------------------------------------------------------------------
 
