@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.api import RunRequest, run_playbook
 from diag.errors import DiagError, ReportError
@@ -20,6 +20,11 @@ from diag.findings import RunResult
 from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import make_run_dir
+
+if TYPE_CHECKING:
+    from diag.history.diff import Diff
+    from diag.history.store import History
+    from diag.notify import NotifyOutcome
 
 HISTORY_ENV = "PFDIAG_HISTORY"
 
@@ -70,7 +75,6 @@ def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
     from diag.history.store import History, HistoryError, now_iso
-    from diag.notify import notify
     from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
@@ -119,14 +123,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
                 "skipped (audit incomplete)" if request.notify_command or request.notify_url else "off"
             )
         else:
-            outcome = notify(
-                recorded.diff,
-                audit_info,
-                command=request.notify_command,
-                url=request.notify_url,
-                renotify_after_s=request.renotify_after_s,
-                timeout_s=request.notify_timeout_s,
-            )
+            outcome = _tell_each_target(history, request, scope, recorded.diff, audit_info)
             result.notify_status, result.notify_error = outcome.status, outcome.error
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
@@ -157,6 +154,42 @@ def run_audit(request: AuditRequest) -> AuditResult:
                 result.warnings.append(exc.render())
         result.pruned = history.prune(keep_days=request.keep_days, keep_runs=request.keep_runs, keep=run_id)
     return result
+
+
+def _tell_each_target(
+    history: History, request: AuditRequest, scope: str, diff: Diff, audit_info: dict[str, Any]
+) -> NotifyOutcome:
+    """Each notifier hears what IT has not been told yet (``diag.history.told``); one outcome in all:
+    ``failed`` if one failed, else ``sent`` if one was sent, else ``nothing`` (or ``off``)."""
+    from diag.history.store import now_iso
+    from diag.history.told import for_target, target_id
+    from diag.notify import NotifyOutcome, notify
+
+    targets: list[tuple[str, str | None, str | None]] = []
+    if request.notify_command is not None:
+        targets.append((target_id("cmd", request.notify_command), request.notify_command, None))
+    if request.notify_url is not None:
+        targets.append((target_id("url", request.notify_url), None, request.notify_url))
+    outcomes = []
+    for target, command, url in targets:
+        heard = for_target(diff, history.told_firing(target, scope))
+        outcome = notify(
+            heard,
+            audit_info,
+            command=command,
+            url=url,
+            renotify_after_s=request.renotify_after_s,
+            timeout_s=request.notify_timeout_s,
+        )
+        if outcome.status == "sent":
+            firing = [p for p in [*heard.new, *heard.persisting] if p.key in set(outcome.told)]
+            history.mark_told(target, scope, firing, heard.resolved, now_iso())
+        outcomes.append(outcome)
+    statuses = {o.status for o in outcomes}
+    status = next((s for s in ("failed", "sent", "nothing") if s in statuses), "off")
+    errors = "; ".join(o.error for o in outcomes if o.error) or None
+    keys = tuple(dict.fromkeys(k for o in outcomes for k in o.told)) if status == "sent" else ()
+    return NotifyOutcome(status, errors, keys)
 
 
 def _with_run_folder(exc: DiagError, run_dir: Path) -> DiagError:

@@ -124,6 +124,35 @@ def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
     assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_manual_audit_without_notify_leaves_the_resolved_for_the_receiver(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    payloads = tmp_path / "payloads"
+    payloads.mkdir()
+    notify = ["--notify", f"cat > {payloads}/$(date +%s%N).json"]  # one target: the same command each time
+
+    def audit(proc_minflt_per_s: str, *more: str) -> list[dict[str, Any]]:
+        before = set(payloads.iterdir())
+        argv = ["audit", "-e", "interval_s=0.3", "-e", f"proc_minflt_per_s={proc_minflt_per_s}"]
+        assert main([*argv, "--history", "h.sqlite", *more]) in (0, 2)
+        capsys.readouterr()
+        return [json.loads(p.read_text()) for p in sorted(set(payloads.iterdir()) - before)]
+
+    def codes(payload: dict[str, Any], key: str) -> set[str]:
+        return {item["code"] for item in payload[key]}
+
+    [told] = audit("0", *notify)  # every process is over 0 minor faults/s: proc-minor-rate is new
+    assert "proc-minor-rate" in codes(told, "new")
+    assert audit("1000000000000") == []  # by hand, no --notify: the problem resolves here, nobody is told
+    later = audit("1000000000000", *notify)  # the scheduled audit: its receiver still believes it is firing
+    assert len(later) == 1 and "proc-minor-rate" in codes(later[0], "resolved"), later
+    assert [p for p in audit("1000000000000", *notify) if "proc-minor-rate" in codes(p, "resolved")] == []  # once
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:  # a hash of the command, not the command
+        targets = {row[0] for row in db.execute("SELECT DISTINCT target FROM told")}
+    assert all(t.startswith("cmd:") and str(payloads) not in t for t in targets)
+
+
 def _children(pid: int) -> list[str]:
     """Child pids of any thread of ``pid`` (the local transport starts the probe from a host thread)."""
     found: list[str] = []

@@ -25,9 +25,10 @@ from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem
 from diag.history.opening import check_history_file, explain
 from diag.history.queries import HistoryError, HistoryQueries
+from diag.history.told import TOLD_SCHEMA, ToldRecords
 
 BUSY_TIMEOUT_S = 60.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened
 # The per-host rates kept for ``pfdiag history host`` (names as ``sample`` registers them).
 KEY_RATES = ("majflt_per_s", "minflt_per_s", "swapin_per_s", "pswpout_per_s", "pgscan_direct_per_s")
 
@@ -75,7 +76,7 @@ class Recorded:
     diff: Diff
 
 
-class History(HistoryQueries):
+class History(HistoryQueries, ToldRecords):
     """An open history file (reads inherited from ``HistoryQueries``); a context manager."""
 
     def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -92,10 +93,11 @@ class History(HistoryQueries):
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint, never corrupt
             with self.transaction():
-                for statement in SCHEMA.split(";"):
+                for statement in [*SCHEMA.split(";"), TOLD_SCHEMA]:
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                # checked above: an older or equal schema, brought to this one by the tables just made
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         except (OSError, sqlite3.Error, HistoryError) as exc:
             if hasattr(self, "db"):
                 self.db.close()
