@@ -142,12 +142,13 @@ def test_a_manual_audit_without_notify_leaves_the_resolved_for_the_receiver(
     def codes(payload: dict[str, Any], key: str) -> set[str]:
         return {item["code"] for item in payload[key]}
 
+    never = "1000000000000"
     [told] = audit("0", *notify)  # every process is over 0 minor faults/s: proc-minor-rate is new
     assert "proc-minor-rate" in codes(told, "new")
-    assert audit("1000000000000") == []  # by hand, no --notify: the problem resolves here, nobody is told
-    later = audit("1000000000000", *notify)  # the scheduled audit: its receiver still believes it is firing
+    assert audit(never) == []  # by hand, no --notify: the problem resolves here, nobody is told
+    later = audit(never, *notify)  # the scheduled audit: its receiver still believes it is firing
     assert len(later) == 1 and "proc-minor-rate" in codes(later[0], "resolved"), later
-    assert [p for p in audit("1000000000000", *notify) if "proc-minor-rate" in codes(p, "resolved")] == []  # once
+    assert [p for p in audit(never, *notify) if "proc-minor-rate" in codes(p, "resolved")] == []  # once
     with sqlite3.connect(tmp_path / "h.sqlite") as db:  # a hash of the command, not the command
         targets = {row[0] for row in db.execute("SELECT DISTINCT target FROM told")}
     assert all(t.startswith("cmd:") and str(payloads) not in t for t in targets)
