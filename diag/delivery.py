@@ -13,6 +13,7 @@ to configure instead. URLs in messages go through ``mask_url`` (no token reaches
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -165,6 +166,9 @@ def _post(
     try:
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         headers = {"Content-Type": "application/json", "User-Agent": "pfdiag", "Connection": "close"}
+        if parts.username is not None:  # http://user:password@host/: basic auth, as curl does
+            userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode()
         conn.request("POST", path, body=data, headers=headers)
         response = conn.getresponse()
         response.read(MAX_NOTIFY_OUTPUT_BYTES)  # the body says nothing pfdiag needs; the rest is dropped

@@ -154,6 +154,34 @@ def test_a_manual_audit_without_notify_leaves_the_resolved_for_the_receiver(
     assert all(t.startswith("cmd:") and str(payloads) not in t for t in targets)
 
 
+def test_notifier_tokens_are_masked_in_run_json_report_history_and_messages(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "http://bot:pw-s3cret@127.0.0.1:1/hook?channel=ops&token=tok-s3cret"  # nothing listens on port 1
+    command = "API_TOKEN=env-s3cret sh -c 'exit 0'"
+    argv = [
+        "audit",
+        "-e",
+        "interval_s=0.3",
+        "-e",
+        "proc_minflt_per_s=0",
+        "--history",
+        "h.sqlite",
+        "-o",
+        "run",
+    ]
+    assert main([*argv, "--notify", command, f"--notify-url={url}"]) in (0, 2)
+    out, err = capsys.readouterr()
+    assert "notification: failed (--notify-url http://bot:********@127.0.0.1:1/hook?channel=ops&token=" in out
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "--notify-url=http://bot:********@127.0.0.1:1/hook?channel=ops&token=********" in meta["argv"]
+    assert "API_TOKEN=********" in meta["argv"]
+    for path in [*(tmp_path / "run").iterdir(), tmp_path / "h.sqlite"]:
+        assert b"s3cret" not in path.read_bytes(), path
+    assert "s3cret" not in out + err
+
+
 def _children(pid: int) -> list[str]:
     """Child pids of any thread of ``pid`` (the local transport starts the probe from a host thread)."""
     found: list[str] = []

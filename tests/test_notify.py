@@ -170,6 +170,12 @@ def test_a_redirect_is_not_followed_and_is_not_counted_as_delivered(receiver: Re
     assert notify(Diff(new=(STORM,)), AUDIT, command=None, url=receiver.url).status == "sent"
 
 
+def test_a_url_with_a_password_posts_with_basic_auth(receiver: Receiver) -> None:
+    url = receiver.url.replace("http://", "http://bot:p%40ss@")
+    assert send_url(url, ALERT) is None
+    assert receiver.authorizations == ["Basic Ym90OnBAc3M="]  # bot:p@ss
+
+
 def test_a_receiver_trickling_its_answer_is_stopped_by_the_timeout_of_the_whole_delivery() -> None:
     def trickle(conn: socket.socket) -> None:
         for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:  # a byte every 0.5 s: 100 s in all
