@@ -1,6 +1,7 @@
 """Notifications of an audit: what is new, resolved or due again, to a command and/or a webhook.
 
-In: an audit's ``Diff`` and when each persisting problem was last notified. Out: one JSON payload,
+In: an audit's ``Diff`` as one target should hear it (``diag.history.told.for_target``: the audit calls
+``notify`` once per target) and when each persisting problem was last told. Out: one JSON payload,
 sent once per audit when something is new or resolved (or a persisting problem is due again after
 ``renotify_after_s``): to ``--notify CMD`` (``sh -c CMD`` with the JSON on stdin, a timeout) and to
 ``--notify-url URL`` (HTTP POST). The payload is Alertmanager's webhook shape (version 4: ``status``,

@@ -169,3 +169,17 @@ def test_the_run_folder_is_said_saved_only_when_it_reads_back(tmp_path: Path, ca
     (run_dir / "report.md").write_text("")
     hint = _with_run_folder(locked, run_dir).hint or ""
     assert hint.startswith(f"the run folder {str(run_dir)!r} is incomplete too")
+
+
+def test_a_schema_1_history_gains_the_told_table_and_keeps_its_audits(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with History(path) as history:
+        history.begin("s", "audit.yml", [], None, "")
+    with contextlib.closing(sqlite3.connect(path)) as db:  # as pfdiag before the told table wrote it
+        db.execute("DROP TABLE told")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.commit()
+    with History(path) as history:
+        assert [r["id"] for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
