@@ -96,8 +96,12 @@ class History(HistoryQueries, ToldRecords):
                 for statement in [*SCHEMA.split(";"), TOLD_SCHEMA]:
                     if statement.strip():
                         self.db.execute(statement)
-                # checked above: an older or equal schema, brought to this one by the tables just made
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                # an older schema is brought to this one by the tables just made (never a newer one down)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                self.db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema' AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
         except (OSError, sqlite3.Error, HistoryError) as exc:
             if hasattr(self, "db"):
                 self.db.close()
