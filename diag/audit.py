@@ -128,16 +128,19 @@ def run_audit(request: AuditRequest) -> AuditResult:
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
                 result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
-        write_atomic(
-            run_dir / "diff.json",
-            json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
-        )
         told = (
             None
             if result.notify_status == "off"
             else result.notify_status + (f": {result.notify_error}" if result.notify_error else "")
         )
-        prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
+        try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
+            write_atomic(
+                run_dir / "diff.json",
+                json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+            )
+            prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
+        except ReportError as exc:
+            result.warnings.append(f"{exc.render()} (the audit is recorded)")
         if request.textfile is not None:
             from diag.report.prometheus import write_textfile
 

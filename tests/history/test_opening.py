@@ -127,7 +127,7 @@ def test_a_full_disk_never_claims_an_incomplete_run_folder_is_saved(
         history = str(disk / "h.sqlite")
         assert main(["audit", "-e", "interval_s=0.2", "--history", history, "-o", str(disk / "r0")]) in (0, 2)
         capsys.readouterr()
-        for leave_kib in (8, 16, 32, 64, 128, 256):
+        for leave_kib in (8, 32, 64, 128, 160, 176, 192, 208, 224, 256):
             filler = disk / "filler"
             filler.unlink(missing_ok=True)
             _fill(filler, leave_kib)
@@ -137,6 +137,7 @@ def test_a_full_disk_never_claims_an_incomplete_run_folder_is_saved(
             filler.unlink()
             assert "Traceback" not in err and "internal error" not in err, err
             assert "run folder is complete" not in err  # said on an empty run folder
+            assert code in (0, 1, 2), err  # a full disk after the audit was recorded was exit 250
             if code == 1:
                 assert "full" in err or "No space left" in err, err
             if "the run itself is saved" in err:
@@ -183,3 +184,21 @@ def test_a_schema_1_history_gains_the_told_table_and_keeps_its_audits(tmp_path: 
         assert [r["id"] for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_since_section_on_a_full_disk_is_a_report_error_and_report_md_stays_whole(tmp_path: Path) -> None:
+    from diag.errors import ReportError
+    from diag.report.since import prepend_since
+
+    with tiny_filesystem(tmp_path / "full", "64k") as disk:
+        report = disk / "report.md"
+        report.write_text("# the run's report\n")
+        report.chmod(0o600)
+        _fill(disk / "filler", 0)
+        with pytest.raises(ReportError) as caught:
+            prepend_since(report, "## Since the last audit\n" + "x" * 100_000)
+        assert str(report) in caught.value.render()  # was an OSError: exit 250 after the audit was recorded
+        assert report.read_text() == "# the run's report\n" and not list(disk.glob(".*tmp*"))
+        (disk / "filler").unlink()
+        prepend_since(report, "## Since the last audit\n")
+        assert report.stat().st_mode & 0o777 == 0o600  # the one writer's mode (was 0644)
