@@ -20,6 +20,7 @@ from diag.findings import RunResult
 from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import make_run_dir
+from diag.safeio import write_text
 
 if TYPE_CHECKING:
     from diag.history.diff import Diff
@@ -75,7 +76,6 @@ def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
     from diag.history.store import History, HistoryError, now_iso
-    from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
     check_notify_timeout(request.notify_timeout_s)  # before anything is recorded, not when it is used
@@ -134,9 +134,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
             else result.notify_status + (f": {result.notify_error}" if result.notify_error else "")
         )
         try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
-            write_atomic(
+            write_text(
                 run_dir / "diff.json",
                 json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+                what="report file",
             )
             prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
         except ReportError as exc:
