@@ -17,6 +17,7 @@ from typing import Any
 from diag.errors import UsageError
 from diag.findings import Severity
 from diag.limits import MAX_NOTIFY_TIMEOUT_S, check_audit_id, check_notify_timeout
+from diag.secrets import mask_url
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -105,7 +106,7 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
         raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
     if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
-        raise UsageError(f"--notify-url {args.notify_url!r} must be an http:// or https:// URL")
+        raise UsageError(f"--notify-url {mask_url(args.notify_url)!r} must be an http:// or https:// URL")
     return AuditRequest(
         run=run_request,
         history=args.history,

@@ -180,6 +180,8 @@ def test_notifier_tokens_are_masked_in_run_json_report_history_and_messages(
     for path in [*(tmp_path / "run").iterdir(), tmp_path / "h.sqlite"]:
         assert b"s3cret" not in path.read_bytes(), path
     assert "s3cret" not in out + err
+    assert main(["audit", "--notify-url", "ftp://u:pw-s3cret@127.0.0.1/?token=tok-s3cret"]) == 5
+    assert "s3cret" not in capsys.readouterr().err
 
 
 def _children(pid: int) -> list[str]:
