@@ -16,7 +16,15 @@ from typing import Any
 
 from diag.errors import UsageError
 from diag.findings import Severity
-from diag.limits import MAX_KEEP_RUNS, check_keep_days, whole_number
+from diag.limits import (
+    MAX_KEEP_RUNS,
+    MAX_NOTIFY_TIMEOUT_S,
+    check_audit_id,
+    check_keep_days,
+    check_notify_timeout,
+    whole_number,
+)
+from diag.secrets import mask_url
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -42,7 +50,12 @@ def add_audit_parsers(sub: Any, run: argparse.ArgumentParser) -> None:
     audit.add_argument(
         "--notify-url", metavar="URL", help="HTTP POST the JSON payload here (Alertmanager shape)"
     )
-    audit.add_argument("--notify-timeout", type=float, default=30.0, help="seconds per notifier (default 30)")
+    audit.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=30.0,
+        help=f"seconds for each notifier's whole delivery (default 30, at most {MAX_NOTIFY_TIMEOUT_S:g})",
+    )
     audit.add_argument(
         "--renotify-after",
         default="4h",
@@ -70,10 +83,10 @@ def add_audit_parsers(sub: Any, run: argparse.ArgumentParser) -> None:
     _history_options(history, argparse.SUPPRESS)
     hsub = history.add_subparsers(dest="history_command")
     show = hsub.add_parser("show", help="one audit: hosts, verdicts, problems")
-    show.add_argument("run_id", type=int, metavar="RUN")
+    show.add_argument("run_id", type=check_audit_id, metavar="RUN")
     diff = hsub.add_parser("diff", help="problems new/persisting/resolved/unknown between two audits")
-    diff.add_argument("a", type=int, nargs="?", metavar="A")
-    diff.add_argument("b", type=int, nargs="?", metavar="B")
+    diff.add_argument("a", type=check_audit_id, nargs="?", metavar="A")
+    diff.add_argument("b", type=check_audit_id, nargs="?", metavar="B")
     host = hsub.add_parser("host", help="a host's verdicts and rates over time")
     host.add_argument("host")
     host.add_argument(
@@ -121,7 +134,7 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
         raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
     if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
-        raise UsageError(f"--notify-url {args.notify_url!r} must be an http:// or https:// URL")
+        raise UsageError(f"--notify-url {mask_url(args.notify_url)!r} must be an http:// or https:// URL")
     return AuditRequest(
         run=run_request,
         history=args.history,
@@ -130,7 +143,7 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
         notify_command=args.notify,
         notify_url=args.notify_url,
         renotify_after_s=parse_duration(args.renotify_after, "--renotify-after"),
-        notify_timeout_s=args.notify_timeout,
+        notify_timeout_s=check_notify_timeout(args.notify_timeout),
         textfile=args.textfile,
     )
 
