@@ -76,7 +76,7 @@ def escape_markdown(value: object) -> str:
 
     >>> escape_markdown("web_01 _x_ <b> <1 % &amp; x\\y")
     'web_01 \\_x\\_ \\<b> <1 % \\&amp; x\\\\\\\\y'
-    
+
     """
     return _MD_SPECIAL.sub(lambda m: "\\" + m[0], escape_terminal(value))
 
@@ -115,14 +115,14 @@ def md_cell(value: object) -> str:
     return escape_markdown(" ".join(str(value).split()))
 
 
-def md_fence(lines: list[str], info: str = "") -> list[str]:
-    """A fenced code block of ``lines``, each made visible, fenced longer than any backtick run in
-    them (a line of host text cannot close it early).
+def md_fence(lines: list[str], info: str = "", *, visible: bool = False) -> list[str]:
+    """A fenced code block of ``lines``, each made visible (``visible``: the caller already did),
+    fenced longer than any backtick run in them (a line of host text cannot close it early).
 
     >>> md_fence(["ls", "```x"], "sh")
     ['````sh', 'ls', '```x', '````']
     """
-    shown = [escape_terminal(line) for line in lines]
+    shown = list(lines) if visible else [escape_terminal(line) for line in lines]
     longest = max((len(run) for line in shown for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + info, *shown, fence]
