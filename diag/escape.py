@@ -103,16 +103,16 @@ def md_code(value: object) -> Markdown:
 
 
 def md_cell(value: object) -> str:
-    r"""A markdown table cell: any value on one line (runs of white space folded, as a cell shows
-    them) and escaped; ``Markdown`` kept, its pipes escaped (GitHub reads ``\|`` as a pipe even
-    inside a code span in a table).
+    r"""A markdown table cell: any value escaped (``escape_markdown``: one line, a newline shown as
+    ``\n``); ``Markdown`` kept, its pipes escaped (GitHub reads ``\|`` as a pipe even inside a code
+    span in a table).
 
     >>> md_cell("a|b\nc"), md_cell(md_code("a|b")), md_cell(2.5)
-    ('a\\|b c', '`a\\|b`', '2.5')
+    ('a\\|b\\\\nc', '`a\\|b`', '2.5')
     """
     if isinstance(value, Markdown):
         return value.replace("|", "\\|")
-    return escape_markdown(" ".join(str(value).split()))
+    return escape_markdown(value)
 
 
 def md_fence(lines: list[str], info: str = "", *, visible: bool = False) -> list[str]:

@@ -45,7 +45,8 @@ def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
             skipped = sample.not_evaluable if sample else {}
             why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) or row["summary"]
         label = row["state"] if row["state"] != "ok" else "not-evaluable"
-        rows.append([row["host"], row["group"], label, why or "no reason recorded"])
+        # a message and its hint (pfdiag's own line break) read as one line in a cell
+        rows.append([row["host"], row["group"], label, " ".join((why or "no reason recorded").split())])
     kinds = pd.Series([r[2] for r in rows]).value_counts()
     summary = ", ".join(
         f"{n} {kind} ({shorten(fold_hosts(r[0] for r in rows if r[2] == kind), 40)})"
@@ -71,7 +72,7 @@ def host_section(host: HostResult) -> str:
                 f.status,
                 fmt_value(f.value),
                 f"{f.op} {fmt_value(f.threshold)}" if f.op else "",
-                f.reason if f.status == "skip" and f.reason else f.message,
+                " ".join((f.reason if f.status == "skip" and f.reason else f.message).split()),
             ]
             for f in host.findings
         ]

@@ -1,0 +1,148 @@
+"""Text from hosts on the operator's screen and in reports: a real process names itself with terminal
+escapes, a forged line or backslashes (``prctl(PR_SET_NAME)``, as any user can), makes faults, and a
+real triage, audit and watch of this machine show its name escaped on the terminal, in report.md and
+in the watch's timeline, while the JSON, events.jsonl and the history keep the exact name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from diag.escape import escape_terminal
+from tests.fixtures.workloads import _running, comm_of
+
+REPO = Path(__file__).resolve().parent.parent
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+# sets the window title to PWN and clears the screen, if printed raw
+TITLE_AND_CLEAR = "\x1b]0;PWN\x07\x1b[2J"
+# a line of its own that reads like the watch's, if printed raw (15 bytes: all of it is kept)
+FORGED_LINE = "\x1b[2J\nALERT fake"
+# backslashes the probe's awk must double (mawk did not): came back as b<newline>\q
+BACKSLASHES = "b\\n\\\\q"
+NAMES = {"title-and-clear": TITLE_AND_CLEAR, "forged-line": FORGED_LINE, "backslashes": BACKSLASHES}
+
+
+def pfdiag(cwd: Path, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "diag", *argv], capture_output=True, env=env, cwd=cwd, timeout=timeout_s
+    )
+
+
+def assert_inert(text: str, name: str) -> None:
+    """No byte of the name that drives a terminal or starts a line, and the name shown escaped."""
+    for raw in ("\x1b", "\x07"):
+        assert raw not in text, f"raw {raw!r} in {text!r}"
+    assert not any(line.startswith("ALERT fake") for line in text.splitlines())
+    assert escape_terminal(comm_of(name)) in text
+
+
+@pytest.mark.workload
+@pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
+def test_a_hostile_process_name_is_escaped_on_the_terminal_and_in_report_md_and_exact_in_json(
+    name: str, tmp_path: Path
+) -> None:
+    with _running("minor_storm.py", "minor-storm", name, "--mb", "64") as storm:
+        run = pfdiag(
+            tmp_path, "run", TRIAGE, "-v", "-e", "interval_s=1", "-o", "run", "--json", "result.json"
+        )
+    out = run.stdout.decode() + run.stderr.decode()
+    assert run.returncode == 0, out
+    host = json.loads((tmp_path / "result.json").read_text())["hosts"]["localhost"]
+    assert host["verdict"] == "minor-storm"
+    culprit = next(c for c in host["culprits"] if c["pid"] == storm.pid)
+    assert culprit["comm"] == storm.comm == comm_of(name)  # the exact name, backslashes included
+    assert_inert(out, name)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "\x1b" not in report and "\x07" not in report
+    assert not any(line.startswith("ALERT fake") for line in report.splitlines())
+    assert f"`{escape_terminal(storm.comm)}`" in report  # the culprits table, as inline code
+    rendered = pfdiag(tmp_path, "report", "run")
+    assert rendered.returncode == 0 and "\x1b" not in rendered.stdout.decode()
+
+
+@pytest.mark.workload
+def test_history_and_since_the_last_audit_show_a_hostile_name_escaped(tmp_path: Path) -> None:
+    with _running("minor_storm.py", "minor-storm", FORGED_LINE, "--mb", "64") as storm:
+        audit = pfdiag(tmp_path, "audit", "-e", "interval_s=1", "-o", "run", "--notify", "exit 3")
+    out = audit.stdout.decode() + audit.stderr.decode()
+    assert audit.returncode in (0, 2), out
+    assert "\x1b" not in out and "notification: failed" in out
+    report = (tmp_path / "run" / "report.md").read_text()
+    since = report.split("## Since the last audit", 1)[1].split("\n## ", 1)[0]
+    assert escape_terminal(storm.comm).replace("\\", "\\\\") in since  # markdown: \x1b as \\x1b
+    assert "\x1b" not in report
+    for argv in (["history"], ["history", "show", "1"], ["history", "diff", "1"], ["history", "host", "localhost"]):
+        shown = pfdiag(tmp_path, *argv)
+        text = shown.stdout.decode() + shown.stderr.decode()
+        assert "\x1b" not in text and not any(line.startswith("ALERT fake") for line in text.splitlines())
+    show = pfdiag(tmp_path, "history", "show", "1")
+    assert escape_terminal(storm.comm) in show.stdout.decode()
+    exact = json.loads(pfdiag(tmp_path, "history", "show", "1", "--json").stdout)
+    assert storm.comm in {p["comm"] for p in exact["problems"]}
+
+
+def watch_argv(pid: int) -> list[str]:
+    return ["watch", "--every", "0.5", "--count", "5", "-e", "proc_minflt_per_s=1000", "--pid", str(pid)]
+
+
+@pytest.mark.workload
+@pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
+def test_the_watch_shows_a_hostile_name_escaped_in_event_lines_and_the_timeline(
+    name: str, tmp_path: Path
+) -> None:
+    with _running("minor_storm.py", "minor-storm", name, "--mb", "64") as storm:
+        watch = pfdiag(tmp_path, *watch_argv(storm.pid), "-o", "run")
+    lines = watch.stdout.decode()
+    assert watch.returncode == 0, lines + watch.stderr.decode()
+    assert " ALERT    localhost pid " in lines
+    assert_inert(lines, name)
+    events = [json.loads(x) for x in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    alert = next(e for e in events if e["type"] == "alert" and e["pid"] == storm.pid)
+    assert alert["comm"] == storm.comm  # exact, backslashes included
+    timeline = pfdiag(tmp_path, "report", "run").stdout.decode()
+    assert_inert(timeline, name)
+
+
+@pytest.mark.workload
+def test_the_live_table_on_a_terminal_is_not_cleared_or_retitled_by_a_process_name(tmp_path: Path) -> None:
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", "LINES": "30"}
+    with _running("minor_storm.py", "minor-storm", TITLE_AND_CLEAR, "--mb", "64") as storm:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "diag", *watch_argv(storm.pid), "-o", str(tmp_path / "run")],
+            stdout=follower,
+            stderr=follower,
+            env=env,
+            cwd=tmp_path,
+        )
+        os.close(follower)
+        screen = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            elif proc.poll() is not None:
+                break
+        os.close(leader)
+        assert proc.wait(timeout=10) == 0
+    text = screen.decode(errors="replace")
+    assert text.count("\x1b[H\x1b[2J") >= 3  # the table is redrawn in place...
+    own = text.replace("\x1b[H\x1b[2J", "")
+    assert "\x1b" not in own and "\x07" not in own  # ...and nothing else moves the cursor or titles
+    assert escape_terminal(storm.comm)[:16] in own  # the comm column, 16 wide
