@@ -408,6 +408,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from diag.report import render_csv
 
         text = render_csv(run)
+        if sys.stdout.isatty():  # exact in a file or a pipe; on a screen host text must not drive it
+            text = escape_lines(text)
     if args.output is None:
         _out(text, end="")
     else:
@@ -444,7 +446,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     inv = load_inventory(list(args.inventory), cwd=Path.cwd())
     if args.graph:
-        _out(inv.graph())
+        _out(escape_lines(inv.graph()))
     elif args.host:
         if args.host not in inv.hosts:
             raise InventoryError(f"host {args.host!r} is not in the inventory")

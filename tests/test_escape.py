@@ -68,6 +68,10 @@ def test_a_hostile_process_name_is_escaped_on_the_terminal_and_in_report_md_and_
     assert f"`{escape_terminal(storm.comm)}`" in report  # the culprits table, as inline code
     rendered = pfdiag(tmp_path, "report", "run")
     assert rendered.returncode == 0 and "\x1b" not in rendered.stdout.decode()
+    piped = pfdiag(tmp_path, "report", "run", "--format", "csv").stdout.decode()
+    assert storm.comm in piped  # a CSV into a pipe or a file is exact...
+    code, screen = on_a_terminal(tmp_path, "report", "run", "--format", "csv")
+    assert code == 0 and "\x1b" not in screen and "\x07" not in screen  # ...and escaped on a screen
 
 
 @pytest.mark.workload
@@ -113,35 +117,36 @@ def test_the_watch_shows_a_hostile_name_escaped_in_event_lines_and_the_timeline(
     assert_inert(timeline, name)
 
 
-@pytest.mark.workload
-def test_the_live_table_on_a_terminal_is_not_cleared_or_retitled_by_a_process_name(tmp_path: Path) -> None:
+def on_a_terminal(cwd: Path, *argv: str, timeout_s: float = 30) -> tuple[int, str]:
+    """Run ``pfdiag argv`` with a pty as its stdout and stderr (100x30); its exit code and screen."""
     leader, follower = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", "LINES": "30"}
-    with _running("minor_storm.py", "minor-storm", TITLE_AND_CLEAR, "--mb", "64") as storm:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "diag", *watch_argv(storm.pid), "-o", str(tmp_path / "run")],
-            stdout=follower,
-            stderr=follower,
-            env=env,
-            cwd=tmp_path,
-        )
-        os.close(follower)
-        screen = b""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if select.select([leader], [], [], 1)[0]:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                screen += chunk
-            elif proc.poll() is not None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diag", *argv], stdout=follower, stderr=follower, env=env, cwd=cwd
+    )
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 1)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the other end is closed
                 break
-        os.close(leader)
-        assert proc.wait(timeout=10) == 0
-    text = screen.decode(errors="replace")
+            if not chunk:
+                break
+            screen += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    return proc.wait(timeout=10), screen.decode(errors="replace")
+
+
+@pytest.mark.workload
+def test_the_live_table_on_a_terminal_is_not_cleared_or_retitled_by_a_process_name(tmp_path: Path) -> None:
+    with _running("minor_storm.py", "minor-storm", TITLE_AND_CLEAR, "--mb", "64") as storm:
+        code, text = on_a_terminal(tmp_path, *watch_argv(storm.pid), "-o", str(tmp_path / "run"))
+    assert code == 0, text
     assert text.count("\x1b[H\x1b[2J") >= 3  # the table is redrawn in place...
     own = text.replace("\x1b[H\x1b[2J", "")
     assert "\x1b" not in own and "\x07" not in own  # ...and nothing else moves the cursor or titles
