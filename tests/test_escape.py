@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from diag.escape import escape_terminal
 from tests.fixtures.workloads import _running, comm_of
@@ -28,6 +29,8 @@ TITLE_AND_CLEAR = "\x1b]0;PWN\x07\x1b[2J"
 FORGED_LINE = "\x1b[2J\nALERT fake"
 # backslashes the probe's awk must double (mawk did not): came back as b<newline>\q
 BACKSLASHES = "b\\n\\\\q"
+# raw HTML, a link, emphasis and a table pipe, if written raw into markdown (15 bytes)
+MARKDOWN = "<b>[x](y)|*z*`"
 NAMES = {"title-and-clear": TITLE_AND_CLEAR, "forged-line": FORGED_LINE, "backslashes": BACKSLASHES}
 
 
@@ -72,6 +75,32 @@ def test_a_hostile_process_name_is_escaped_on_the_terminal_and_in_report_md_and_
     assert storm.comm in piped  # a CSV into a pipe or a file is exact...
     code, screen = on_a_terminal(tmp_path, "report", "run", "--format", "csv")
     assert code == 0 and "\x1b" not in screen and "\x07" not in screen  # ...and escaped on a screen
+
+
+@pytest.mark.workload
+def test_a_process_name_with_markdown_in_it_renders_as_plain_text_in_report_md(tmp_path: Path) -> None:
+    with _running("minor_storm.py", "minor-storm", MARKDOWN, "--mb", "64") as storm:
+        run = pfdiag(tmp_path, "run", TRIAGE, "-e", "interval_s=1", "-o", "run", "--json", "result.json")
+    assert run.returncode == 0, run.stderr.decode()
+    host = json.loads((tmp_path / "result.json").read_text())["hosts"]["localhost"]
+    assert storm.comm in {c["comm"] for c in host["culprits"]}
+    report = (tmp_path / "run" / "report.md").read_text()
+    tokens = MarkdownIt("commonmark").enable("table").parse(report)
+    inline = [t for t in tokens if t.type == "inline"]
+    kinds = {c.type for t in inline for c in t.children or []}
+    assert not kinds & {"html_inline", "link_open", "em_open", "strong_open"} - {
+        c.type
+        for t in MarkdownIt("commonmark").enable("table").parse(report.replace(storm.comm, "x"))
+        if t.type == "inline"
+        for c in t.children or []
+    }  # the name adds no HTML, link or emphasis of its own
+    # wherever the name is (headline, tables, details), rendered it reads as the name itself, whole
+    # (a pipe in it splits no cell, a backtick ends no code span)
+    places = [t for t in inline if "b>[x" in t.content]
+    assert len(places) >= 3
+    for token in places:
+        text = "".join(c.content for c in token.children or [] if c.type in ("text", "code_inline"))
+        assert storm.comm in text, token.content
 
 
 @pytest.mark.workload

@@ -58,9 +58,22 @@ def event_line(event: Mapping[str, Any]) -> str | None:
 
 
 def _cut(text: object, width: int) -> str:
-    """Host text made visible (``escape_terminal``), cut to ``width``."""
+    r"""Host text made visible (``escape_terminal``), cut to ``width`` between two escapes, not in one.
+
+    >>> _cut("\x1b]0;PWN\x07\x1b[2J", 16), _cut("java", 16)
+    ('\\x1b]0;PWN\\x07~', 'java')
+    """
     shown = escape_terminal(text)
-    return shown if len(shown) <= width else shown[: width - 1] + "~"
+    if len(shown) <= width:
+        return shown
+    pieces, used = [], 0
+    for char in str(text):
+        piece = escape_terminal(char)
+        if used + len(piece) > width - 1:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces) + "~"
 
 
 def render_table(
