@@ -179,3 +179,30 @@ def test_the_live_table_on_a_terminal_is_not_cleared_or_retitled_by_a_process_na
     own = text.replace("\x1b[H\x1b[2J", "")
     assert "\x1b" not in own and "\x07" not in own  # ...and nothing else moves the cursor or titles
     assert escape_terminal(storm.comm)[:16] in own  # the comm column, 16 wide
+
+
+def test_a_failed_host_whose_stderr_holds_escapes_is_reported_escaped_everywhere(tmp_path: Path) -> None:
+    """The failure path: what a host printed on stderr is in the host's reason (the table, the
+    ``unreachable:``/``failed:`` lines, the ``-v`` lines, report.md) and the JSON keeps it exact."""
+    hostile = tmp_path / "motd"  # a file anyone on the host could have written
+    hostile.write_bytes(TITLE_AND_CLEAR.encode() + b"\nALERT fake\n")
+    playbook = tmp_path / "read.yml"
+    playbook.write_text(
+        "- hosts: all\n"
+        "  tasks:\n"
+        "    - name: show what the host has\n"
+        f"      command: cat {hostile}\n"
+        "      register: motd\n"
+        "    - debug: {msg: '{{ motd.stdout }}'}\n"
+        f"    - command: 'cat {hostile} >&2; exit 3'\n"
+    )
+    run = pfdiag(tmp_path, "run", str(playbook), "-v", "-o", "run", "--json", "result.json")
+    out = run.stdout.decode() + run.stderr.decode()
+    assert run.returncode == 2, out
+    assert "\x1b" not in out and "\x07" not in out
+    assert not any(line.startswith("ALERT fake") for line in out.splitlines())
+    assert "\\x1b]0;PWN\\x07\\x1b[2J" in out  # in the -v line of debug, and in the failure
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "\x1b" not in report and not any(line.startswith("ALERT") for line in report.splitlines())
+    reason = json.loads((tmp_path / "result.json").read_text())["hosts"]["localhost"]["reason"]
+    assert TITLE_AND_CLEAR in reason  # exact in the JSON
