@@ -206,3 +206,21 @@ def test_a_failed_host_whose_stderr_holds_escapes_is_reported_escaped_everywhere
     assert "\x1b" not in report and not any(line.startswith("ALERT") for line in report.splitlines())
     reason = json.loads((tmp_path / "result.json").read_text())["hosts"]["localhost"]["reason"]
     assert TITLE_AND_CLEAR in reason  # exact in the JSON
+
+
+@pytest.mark.workload
+def test_the_deep_dive_section_shows_a_hostile_name_escaped(tmp_path: Path) -> None:
+    with _running("minor_storm.py", "minor-storm", TITLE_AND_CLEAR, "--mb", "64") as storm:
+        run = pfdiag(
+            tmp_path, "run", "deepdive.yml", "-e", f"pid={storm.pid}", "-e", "interval_s=1", "-o", "run",
+            "--json", "dd.json",
+        )  # fmt: skip
+    out = run.stdout.decode() + run.stderr.decode()
+    assert run.returncode == 0, out
+    assert "\x1b" not in out and "\x07" not in out
+    (profile,) = json.loads((tmp_path / "dd.json").read_text())["hosts"]["localhost"]["profiles"]
+    assert profile["comm"] == storm.comm  # exact
+    report = (tmp_path / "run" / "report.md").read_text()
+    section = report.split("## Where the faults come from", 1)[1]
+    assert f"### localhost: `{escape_terminal(storm.comm)}`[{storm.pid}]" in section
+    assert "\x1b" not in report and "\x07" not in report

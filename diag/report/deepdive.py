@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diag.escape import escape_markdown, md_code, md_fence
+from diag.escape import escape_markdown, md_code, md_fence, md_with_code
 from diag.findings import RunResult
 from diag.report.details import table
 from diag.units import fmt_kib
@@ -48,7 +48,7 @@ def _process(host: str, profile: dict[str, Any]) -> list[str]:
             "",
         ]
         headlines = profile.get("headlines") or ["perf sampled no page faults"]
-        out += [f"- **{escape_markdown(line)}**" for line in headlines] + [""]
+        out += [f"- **{md_with_code(line)}**" for line in headlines] + [""]
     for event, symbols in (profile.get("symbols") or {}).items():
         if not symbols:
             continue

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from diag.escape import Markdown, escape_markdown
+from diag.escape import Markdown, escape_markdown, md_with_code
 from diag.findings import HostResult, RunResult
 from diag.fleet import FleetView
 from diag.hostlist import fold_hosts, shorten
@@ -64,7 +64,7 @@ def host_section(host: HostResult) -> str:
     title = f"{host.verdict.code} ({host.verdict.severity})" if host.verdict else host.status
     out = [f"### {escape_markdown(host.host)}: {title}", ""]
     if host.verdict:
-        out += [escape_markdown(" ".join(host.verdict.summary.split())), ""]
+        out += [md_with_code(" ".join(host.verdict.summary.split())), ""]
     if host.findings:
         rows: list[list[Any]] = [
             [
@@ -72,7 +72,7 @@ def host_section(host: HostResult) -> str:
                 f.status,
                 fmt_value(f.value),
                 f"{f.op} {fmt_value(f.threshold)}" if f.op else "",
-                " ".join((f.reason if f.status == "skip" and f.reason else f.message).split()),
+                md_with_code(" ".join((f.reason if f.status == "skip" and f.reason else f.message).split())),
             ]
             for f in host.findings
         ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from diag.escape import escape_markdown, md_cell, md_code
+from diag.escape import escape_markdown, md_cell, md_code, md_with_code
 from diag.history.diff import Diff, Problem
 
 SECTION_TITLE = "## Since the last audit"
@@ -37,7 +37,7 @@ def _table(problems: Sequence[Problem], with_age: bool) -> list[str]:
     rows = [head, rule]
     for p in list(problems)[:MAX_ROWS]:
         summary = " ".join(p.summary.split())[:160]
-        cells = [p.host, md_code(p.code), p.comm or "", p.severity, summary]
+        cells = [p.host, md_code(p.code), p.comm or "", p.severity, md_with_code(summary)]
         row = "| " + " | ".join(md_cell(c) for c in cells) + " |"
         if with_age:
             row += f" {p.first_seen} | {p.streak} |"
