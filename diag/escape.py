@@ -15,7 +15,7 @@ b\\n\\\\q\nALERT fake
 >>> print(escape_markdown("a|b <img> *x* [y](z) \x1b"))
 a\|b \<img> \*x\* [y\](z) \\x1b
 >>> md_code("a`b"), md_code("\x9b2J")
-('`` a`b ``', '`\\x9b2J`')
+('``a`b``', '`\\x9b2J`')
 """
 
 from __future__ import annotations
@@ -99,16 +99,17 @@ class Markdown(str):
 
 def md_code(value: object) -> Markdown:
     """Inline code (escapes are not read inside it): the text made visible, in a fence of backticks
-    longer than any run of backticks it holds.
+    longer than any run of backticks it holds, padded with a space each side where markdown would
+    otherwise join a backtick to the fence or strip a space of the text.
 
-    >>> md_code("java"), md_code("a``b"), md_code("`")
-    ('`java`', '``` a``b ```', '`` ` ``')
+    >>> md_code("java"), md_code("a``b"), md_code("`"), md_code(" x ")
+    ('`java`', '```a``b```', '`` ` ``', '`  x  `')
     """
-    text = escape_terminal(value)
-    if "`" not in text:
-        return Markdown(f"`{text}`")
-    fence = "`" * (max(len(run) for run in re.findall(r"`+", text)) + 1)
-    return Markdown(f"{fence} {text} {fence}")
+    text = escape_terminal(value) or " "
+    runs = re.findall(r"`+", text)
+    fence = "`" * (max(map(len, runs), default=0) + 1)
+    pad = " " if text.strip(" ") and (text[0] in "` " or text[-1] in "` ") else ""
+    return Markdown(f"{fence}{pad}{text}{pad}{fence}")
 
 
 def md_with_code(value: object) -> Markdown:

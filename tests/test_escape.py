@@ -6,6 +6,7 @@ in the watch's timeline, while the JSON, events.jsonl and the history keep the e
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pty
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from diag.escape import escape_terminal
+from diag.escape import escape_lines, escape_markdown, escape_terminal, md_cell, md_code, md_fence
 from tests.fixtures.workloads import _running, comm_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +33,60 @@ BACKSLASHES = "b\\n\\\\q"
 # raw HTML, a link, emphasis and a table pipe, if written raw into markdown (15 bytes)
 MARKDOWN = "<b>[x](y)|*z*`"
 NAMES = {"title-and-clear": TITLE_AND_CLEAR, "forged-line": FORGED_LINE, "backslashes": BACKSLASHES}
+
+
+# what a host could put in a name, a path or a line of stderr to drive a terminal or a markdown view
+HOSTILE = [
+    TITLE_AND_CLEAR,
+    FORGED_LINE,
+    BACKSLASHES,
+    MARKDOWN,
+    "\x9b2J\x7f\x00\r\t\x0b\x0c\x85\u2028\u202eevil\u200b\ufeff\udcff",
+    "<img src=x onerror=alert(1)> <!-- hide the rest",
+    "[click](http://x) ![i](x) [r][1] <http://x> <a@b.c>",
+    "*a* _b_ **c** __d__ ~~e~~ ~f~ x_y_z a*b*c",
+    "`code` ``two`` ` lone",
+    "a|b\\|c &amp; &#60; &x",
+    "# h > q - li 1. x",
+    " padded ",
+    "\\*not emphasis\\* \\",
+    "日本語 é ok",
+]
+
+
+def test_terminal_text_is_one_printable_line_that_reads_back_as_the_exact_value() -> None:
+    every_char = "".join(map(chr, range(0x3000))) + "\U0001f600\U000e0001\U0010ffff"
+    for value in [*HOSTILE, every_char]:
+        shown = escape_terminal(value)
+        assert shown.isprintable() and "\n" not in shown
+        assert ast.literal_eval('"' + shown.replace('"', '\\"') + '"') == value  # nothing is ambiguous
+
+
+def test_lines_keep_their_breaks_and_nothing_else() -> None:
+    assert escape_lines("a\x1b\nb\r") == "a\\x1b\nb\\r"
+
+
+def _inline_text(markdown: str) -> str:
+    """What a reader sees of one paragraph or table row: text and code, and nothing else allowed."""
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown)
+    seen = []
+    for token in (t for t in tokens if t.type == "inline"):
+        for child in token.children or []:
+            assert child.type in ("text", "code_inline"), (child.type, markdown)
+            seen.append(child.content)
+    return "".join(seen)
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_markdown_renders_host_text_exactly_as_the_terminal_shows_it(value: str) -> None:
+    shown = escape_terminal(value)
+    assert _inline_text(f"x: {escape_markdown(value)} y") == f"x: {shown} y"  # in a paragraph
+    assert _inline_text(f"x: {md_code(value)}") == f"x: {shown}"  # as inline code
+    row = f"| h | x |\n|---|---|\n| {md_cell(value)} | {md_cell(md_code(value))} |\n"
+    assert _inline_text(row) == f"hx{shown.strip()}{shown}"  # two cells, each whole (a cell is trimmed)
+    tokens = MarkdownIt("commonmark").parse("\n".join(["x", "", *md_fence([value, "```", "~~~"]), "y"]))
+    fences = [t for t in tokens if t.type == "fence"]
+    assert [t.content for t in fences] == [f"{shown}\n```\n~~~\n"]  # a line of it closes no fence
 
 
 def pfdiag(cwd: Path, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess[bytes]:
