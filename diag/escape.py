@@ -85,7 +85,6 @@ def escape_markdown(value: object) -> str:
 
     >>> escape_markdown("web_01 _x_ <b> <1 % &amp; x\\y")
     'web_01 \\_x\\_ \\<b> <1 % \\&amp; x\\\\\\\\y'
-
     """
     return _MD_SPECIAL.sub(lambda m: "\\" + m[0], escape_terminal(value))
 

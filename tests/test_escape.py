@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from diag.escape import escape_lines, escape_markdown, escape_terminal, md_cell, md_code, md_fence
+from diag.escape import (
+    escape_lines,
+    escape_markdown,
+    escape_terminal,
+    md_cell,
+    md_code,
+    md_fence,
+    md_with_code,
+)
 from tests.fixtures.workloads import _running, comm_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,8 +90,13 @@ def test_markdown_renders_host_text_exactly_as_the_terminal_shows_it(value: str)
     shown = escape_terminal(value)
     assert _inline_text(f"x: {escape_markdown(value)} y") == f"x: {shown} y"  # in a paragraph
     assert _inline_text(f"x: {md_code(value)}") == f"x: {shown}"  # as inline code
-    row = f"| h | x |\n|---|---|\n| {md_cell(value)} | {md_cell(md_code(value))} |\n"
-    assert _inline_text(row) == f"hx{shown.strip()}{shown}"  # two cells, each whole (a cell is trimmed)
+    row = f"| h | x | y |\n|---|---|---|\n| {md_cell(value)} | {md_cell(md_code(value))} | "
+    row += md_cell(md_with_code(f"in `{value.replace('`', '')}` or {value}")) + " |\n"
+    sentence = f"in {escape_terminal(value.replace('`', ''))} or {shown}"
+    # three cells, each whole (a cell is trimmed); in a sentence that marks names with backticks, a
+    # backtick of the value's own can only pair up with another (inert, but not exact)
+    rendered = _inline_text(row)
+    assert rendered == f"hxy{shown.strip()}{shown}{sentence.strip()}" or "`" in value
     tokens = MarkdownIt("commonmark").parse("\n".join(["x", "", *md_fence([value, "```", "~~~"]), "y"]))
     fences = [t for t in tokens if t.type == "fence"]
     assert [t.content for t in fences] == [f"{shown}\n```\n~~~\n"]  # a line of it closes no fence
