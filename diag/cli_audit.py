@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.errors import UsageError
+from diag.escape import escape_terminal
 from diag.findings import Severity
 from diag.limits import (
     MAX_KEEP_RUNS,
@@ -178,7 +179,7 @@ def print_audit(result: Any) -> None:
     if result.notify_status != "off":
         print(
             f"notification: {result.notify_status}"
-            + (f" ({result.notify_error})" if result.notify_error else "")
+            + (f" ({escape_terminal(result.notify_error)})" if result.notify_error else "")
         )
     if result.textfile is not None:
         print(f"textfile: {result.textfile}")
@@ -186,7 +187,7 @@ def print_audit(result: Any) -> None:
         print(f"pruned {len(result.pruned)} old audit(s): {', '.join(map(str, result.pruned))}")
     print(f"history: {result.history} (audit #{result.run_id})")
     for warning in result.warnings:
-        print(f"[WARNING]: {warning}", file=sys.stderr)
+        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
 
 
 def new_at_or_above(result: Any, fail_on: str | None) -> bool:
@@ -239,6 +240,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A terminal table of recorded values: host names, process names, culprits shown escaped."""
+    from tabulate import tabulate
+
+    shown = [
+        [c if c is None or isinstance(c, int | float) else escape_terminal(c) for c in row] for row in rows
+    ]
+    return tabulate(shown, headers=headers, tablefmt="simple")
+
+
 def _scope_label(run: dict[str, Any]) -> str:
     playbook = Path(run.get("playbook") or "?").name
     inventory = ",".join(run.get("inventory") or []) or "localhost"
@@ -247,8 +258,6 @@ def _scope_label(run: dict[str, Any]) -> str:
 
 
 def _runs_text(runs: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     rows = []
     for r in runs:
         states = " ".join(f"{k}={v}" for k, v in (r["states"] or {}).items())
@@ -256,31 +265,30 @@ def _runs_text(runs: list[dict[str, Any]]) -> str:
         counts = "" if r["new"] is None else f"{r['new']}/{r['persisting']}/{r['resolved']}/{r['unknown']}"
         rows.append([r["id"], r["started"], _scope_label(r), r["hosts"] or "", states, counts, done])
     headers = ["id", "started", "scope", "hosts", "states", "new/pers/res/unk", ""]
-    return tabulate(rows, headers=headers, tablefmt="simple") if rows else "no audits recorded"
+    return _table(rows, headers) if rows else "no audits recorded"
 
 
 def _show_text(data: dict[str, Any]) -> str:
-    from tabulate import tabulate
-
     done = "complete" if data["complete"] else "incomplete"
     lines = [
-        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) {_scope_label(data)}"
+        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) "
+        + escape_terminal(_scope_label(data))
     ]
-    lines.append(f"run folder: {data['run_dir']}; notification: {data['notify_status'] or '-'}")
+    lines.append(
+        f"run folder: {escape_terminal(data['run_dir'])}; notification: {data['notify_status'] or '-'}"
+    )
     hosts = [
         [h["host"], h["state"], h["verdict"], h["culprit"] or "", h["majflt_per_s"], h["minflt_per_s"]]
         for h in data["hosts_detail"]
     ]
-    lines.append(tabulate(hosts, headers=["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
+    lines.append(_table(hosts, ["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
     problems = [
         [p["status"], p["host"], p["code"], p["comm"], p["severity"], p["first_seen"]]
         for p in data["problems"]
     ]
     if problems:
         lines.append("")
-        lines.append(
-            tabulate(problems, headers=["status", "host", "problem", "process", "severity", "first seen"])
-        )
+        lines.append(_table(problems, ["status", "host", "problem", "process", "severity", "first seen"]))
     return "\n".join(lines)
 
 
@@ -289,15 +297,15 @@ def _diff_text(data: dict[str, Any]) -> str:
     for key in ("new", "persisting", "resolved", "unknown"):
         lines.append(f"  {key}: {len(data[key])}")
         lines.extend(
-            f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
+            escape_terminal(
+                f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
+            )
             for p in data[key]
         )
     return "\n".join(lines)
 
 
 def _host_text(rows: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     table = [
         [
             r["run_id"],
@@ -310,7 +318,7 @@ def _host_text(rows: list[dict[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return tabulate(table, headers=["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
+    return _table(table, ["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
 
 
 def _thresholds(playbook: str | None) -> dict[str, float]:

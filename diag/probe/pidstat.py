@@ -87,10 +87,13 @@ def unescape_comm(text: str) -> str:
 
 
 def parse_proc_row(line: str, source: str = "probe procs") -> ProcDelta:
-    """``proc PID STARTTIME STATE PPID DMIN DMAJ NEW COMM`` (comm last, verbatim, escaped).
+    r"""``proc PID STARTTIME STATE PPID DMIN DMAJ NEW COMM`` (comm last, verbatim, escaped).
 
     >>> parse_proc_row("proc 1020 10839175 R 28378 12 3 0 (a b ) ( c d) ").comm
     '(a b ) ( c d) '
+    >>> print(parse_proc_row(r"proc 7 1 S 1 5 0 0 b\\n\\\\q\nALERT").comm)  # backslashes doubled
+    b\n\\q
+    ALERT
     """
     parts = line.split(" ", 8)
     try:

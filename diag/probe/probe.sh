@@ -158,7 +158,9 @@ function own(p,   d) {
 	return 0
 }
 function esc(s) {
-	gsub(/\\/, "\\\\", s)
+	# "&&" (the match twice) doubles a backslash in every awk; a "\\\\" replacement does in busybox
+	# but not in mawk, where b\n\\q came back as b<newline>\q
+	gsub(/\\/, "&&", s)
 	gsub(/\n/, "\\n", s)
 	return s
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,26 @@ def test_reducer_leaves_out_the_excluded_controller_but_not_its_children(shell: 
     assert 10 not in rows  # the controller examining its own host is not a culprit
     assert 14 in rows  # a workload it started still is
     assert totals["seen"] == 4
+
+
+def _awks() -> list[str]:
+    """mawk, busybox's awk and the one-true-awk, whichever are installed (gawk too, when it is)."""
+    found = [a for a in ("mawk", "gawk", "nawk", "original-awk") if shutil.which(a)]
+    return found + (["busybox"] if shutil.which("busybox") else [])
+
+
+@pytest.mark.parametrize("awk", _awks())
+def test_reducer_doubles_backslashes_so_a_comm_comes_back_exact_under_every_awk(
+    awk: str, tmp_path: Path
+) -> None:
+    # `awk` on PATH is the one under test (busybox picks its applet from the name it is run as)
+    (tmp_path / "awk").symlink_to(shutil.which(awk) or awk)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    name = "b\\n\\\\q"  # was b<newline>\q under mawk: its "\\\\" replacement put back one backslash
+    text = CANNED.replace(stat(14, "born (x) y", 7, 0, 10100), stat(14, name, 7, 0, 10100))
+    out = subprocess.run(
+        ["/bin/sh", str(SCRIPT_PATH), "reduce", "1", "10", "0", "", ""],
+        input=text, capture_output=True, text=True, check=True, timeout=30, env=env,
+    ).stdout  # fmt: skip
+    rows = {r.pid: r for r in (parse_proc_row(x) for x in out.splitlines() if x.startswith("proc "))}
+    assert rows[14].comm == name
