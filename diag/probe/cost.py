@@ -80,6 +80,12 @@ def _range(rate: float, per_fault_ms: tuple[float, float]) -> tuple[float, float
     return _ms(rate * per_fault_ms[0]), _ms(rate * per_fault_ms[1])
 
 
+def _priced(rate: float, kind: str, span: tuple[float, float], of: str = "") -> str:
+    """'20 minor/s x 1-10 us = 0.02-0.2 ms/s': the evidence of an estimate, in words."""
+    each = "1-10 us" if kind == "minor" else "1-10 ms"
+    return f"{rate:,.0f} {kind}/s x {each} = {span[0]:,.4g}-{span[1]:,.4g} ms/s{of}"
+
+
 def ticks_ms_per_s(ticks: int, clk_tck: int, interval_s: float) -> float | None:
     """Clock ticks over the interval as ms of CPU per second.
 
@@ -116,8 +122,8 @@ def process_cost(
     >>> c.minor_ms_per_s, c.minor_ms_per_s_high, c.children_sys_ms_per_s
     (1.88, 12.0, 10.0)
 
-    Few faults that each cost more than the guide's 10 us show as system time far above the estimate,
-    which the estimate does not hide (``basis`` says it); majors are stall time, not CPU:
+    Without CPU time (a run recorded before pfdiag measured it) the estimate rests on the rates alone;
+    majors are priced as time a task waits, not CPU:
 
     >>> c = process_cost(20.0, 12.0, None, None, 5.0)
     >>> c.major_stall_ms_per_s_low, c.major_stall_ms_per_s_high, c.sys_ms_per_s
@@ -129,9 +135,9 @@ def process_cost(
     major = max(total_majflt_per_s or 0.0, 0.0)
     low, high = _range(minor, MINOR_FAULT_MS)
     stall_low, stall_high = _range(major, MAJOR_FAULT_MS)
-    parts = [f"{minor:,.0f} minor/s x 1-10 us = {low:,.4g}-{high:,.4g} ms/s"]
+    parts = [_priced(minor, "minor", (low, high))]
     if major:
-        parts.append(f"{major:,.0f} major/s x 1-10 ms = {stall_low:,.4g}-{stall_high:,.4g} ms/s of stall")
+        parts.append(_priced(major, "major", (stall_low, stall_high), " of stall"))
     sys_ms = user_ms = children_sys = None
     if cpu is not None and clk_tck:
         sys_ms = ticks_ms_per_s(cpu.system + cpu.children_system, clk_tck, interval_s)
@@ -175,12 +181,11 @@ def host_cost(
     minor_range: tuple[float | None, float | None] = (None, None)
     major_range: tuple[float | None, float | None] = (None, None)
     if minflt_per_s is not None and majflt_per_s is not None:
-        minor_range = _range(max(minflt_per_s, 0.0), MINOR_FAULT_MS)
-        major_range = _range(max(majflt_per_s, 0.0), MAJOR_FAULT_MS)
-        parts.append(
-            f"{minflt_per_s:,.0f} minor/s x 1-10 us = {minor_range[0]:,.4g}-{minor_range[1]:,.4g} ms/s of CPU, "
-            f"{majflt_per_s:,.0f} major/s x 1-10 ms = {major_range[0]:,.4g}-{major_range[1]:,.4g} ms/s of stall"
-        )
+        minor_low, minor_high = _range(max(minflt_per_s, 0.0), MINOR_FAULT_MS)
+        major_low, major_high = _range(max(majflt_per_s, 0.0), MAJOR_FAULT_MS)
+        minor_range, major_range = (minor_low, minor_high), (major_low, major_high)
+        parts.append(_priced(minflt_per_s, "minor", (minor_low, minor_high), " of CPU"))
+        parts.append(_priced(majflt_per_s, "major", (major_low, major_high), " of stall"))
     else:
         parts.append("fault counters not read")
 
