@@ -70,8 +70,8 @@ def test_replay_with_the_cost_model_drops_only_the_minor_faults_that_cost_nothin
     tmp_path: Path, capsys: Any
 ) -> None:
     """Issue 16: a process over the guide's 1,000 minor/s that costs a few ms/s of CPU is a spike, not
-    a storm. py-spy at 2,922-3,012 minor/s (<= 3 ms/s) made h01 and h02 minor-storms; pip at 1,4xx/s was
-    a storm culprit beside java at 415,000+/s (>= 415 ms/s). Every other verdict and culprit stays."""
+    a storm. py-spy at 2,922-3,012 minor/s (<= 3 ms/s) made h01 and h02 minor-storms; pip at 6,1xx-6,2xx/s
+    was a storm culprit beside java at 415,000+/s (>= 415 ms/s). Every other verdict and culprit stays."""
     changed: dict[str, dict[str, tuple[str, str | None, tuple[str, ...]]]] = {}
     for scenario in SCENARIOS:
         code, out_dir = replay(capsys, tmp_path / scenario, RUNS / scenario)
