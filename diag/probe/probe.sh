@@ -128,6 +128,9 @@ function reaper(p,   d) {
 	return p
 }
 function mark(   p, q, d) {
+	# a probe or watch that started during the interval: its awk is pfdiag load too (read now, while
+	# it runs: only awks born since the first snapshot, so no second scan of every command line)
+	for (p in S1) if (!(p in S0) && CM[p] ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(p)) PFAWK[p] = 1
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
 	# above it and the first non-shell above them (the sshd session or pfdiag controller that reaps
 	# it). What a process reaps of those during the interval would count as its children: not counted.
