@@ -228,6 +228,7 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.api_watch import WatchRequest, parse_duration, watch
+    from diag.delivery import notify_url
 
     _positive(args.count, "--count")
     connect = _connect_options(args)
@@ -243,7 +244,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
         for_ticks=args.for_ticks,
         cooldown_s=parse_duration(args.cooldown, "--cooldown"),
         notify=args.notify,
-        notify_url=args.notify_url,
+        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
         jsonl=args.jsonl,
         out_dir=args.output_dir,
         connect=connect,

@@ -25,7 +25,6 @@ from diag.limits import (
     check_notify_timeout,
     whole_number,
 )
-from diag.secrets import mask_url
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -134,15 +133,15 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
         raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
-    if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
-        raise UsageError(f"--notify-url {mask_url(args.notify_url)!r} must be an http:// or https:// URL")
+    from diag.delivery import notify_url
+
     return AuditRequest(
         run=run_request,
         history=args.history,
         keep_days=args.keep_days,
         keep_runs=args.keep_runs,
         notify_command=args.notify,
-        notify_url=args.notify_url,
+        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
         renotify_after_s=parse_duration(args.renotify_after, "--renotify-after"),
         notify_timeout_s=check_notify_timeout(args.notify_timeout),
         textfile=args.textfile,
@@ -160,10 +159,12 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     cwd = Path.cwd()
     if args.print_cron:
         timers.check_no_secrets(args.extra_vars, "--print-cron", "the crontab line")
+        timers.check_no_notifier_secrets(argv, "--print-cron", "the crontab line")
         lock = history_path(args.history, cwd).with_suffix(".lock")
         print(timers.cron_line(command, period, cwd, lock))
         return
     timers.check_no_secrets(args.extra_vars, "--install-timer", "the unit file")
+    timers.check_no_notifier_secrets(argv, "--install-timer", "the unit file")
     units = timers.timer_units(args.install_timer, command, period, cwd)
     # absolute: the files are named in `systemctl link`, which refuses a relative path
     unit_dir = Path(os.path.abspath(args.unit_dir)) if args.unit_dir else timers.default_unit_dir()

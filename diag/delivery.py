@@ -27,13 +27,44 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from diag.errors import UsageError
 from diag.limits import MAX_NOTIFY_OUTPUT_BYTES
+from diag.safeio import read_text
 from diag.secrets import mask_url
 
 NOTIFY_TIMEOUT_S = 30.0
 _CHUNK = 65536
+
+
+def notify_url(given: str) -> str:
+    """``--notify-url`` as given, or ``@FILE``: the URL read from that file at each run, so a token in
+    it stays out of a unit file, a crontab line and a shell's history (the file can be 0600).
+
+    >>> notify_url("http://127.0.0.1:9093/api/v2/alerts")
+    'http://127.0.0.1:9093/api/v2/alerts'
+    >>> notify_url("hooks.example/x")
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --notify-url 'hooks.example/x' must be an http:// or https:// URL
+      hint: or @FILE: a file holding the URL on one line
+    """
+    url = given
+    if given.startswith("@"):
+        try:
+            url = read_text(Path(given[1:]), what="--notify-url file", error=UsageError).strip()
+        except FileNotFoundError:
+            raise UsageError(f"--notify-url {given}: no such file") from None
+        if "\n" in url:
+            raise UsageError(f"--notify-url {given}: the file must hold the URL on one line")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"--notify-url {mask_url(url)!r} must be an http:// or https:// URL",
+            hint="or @FILE: a file holding the URL on one line",
+        )
+    return url
 
 
 def send_command(command: str, payload: Mapping[str, Any], timeout_s: float = NOTIFY_TIMEOUT_S) -> str | None:

@@ -260,3 +260,20 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"
+
+
+def test_notify_url_at_file_reads_the_url_at_each_run_and_a_missing_file_is_a_usage_error(
+    tmp_path: Path, receiver: Receiver, capsys: Any, monkeypatch: Any
+) -> None:
+    """The way to keep a webhook token out of a unit file, a crontab line or a shell's history."""
+    from diag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PFDIAG_HISTORY", raising=False)
+    (tmp_path / "hook.url").write_text(receiver.url + "\n")
+    problem = ("-e", "interval_s=0.5", "-e", "host_minflt_per_s=0")  # the probe itself faults
+    assert main(["audit", *problem, "--history", "h.sqlite", "--notify-url", "@hook.url"]) in (0, 10)
+    assert len(receiver.bodies) == 1 and receiver.bodies[0]["new"]
+    assert main(["audit", *problem, "--history", "h.sqlite", "--notify-url", "@nowhere.url"]) == 5
+    err = capsys.readouterr().err
+    assert "--notify-url @nowhere.url: no such file" in err and "Traceback" not in err
