@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from diag.history.opening import check_history_file, explain
 from diag.history.queries import RECORDED, HistoryError, HistoryQueries
 from diag.history.told import TOLD_SCHEMA, ToldRecords
 from diag.runowner import remove_run_dir
+from diag.safeio import FILE_MODE
 
 BUSY_TIMEOUT_S = 60.0
 SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened
@@ -85,6 +87,21 @@ class Recorded:
     diff: Diff
 
 
+def _switch_to_wal(db: sqlite3.Connection, wait_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried for up to ``wait_s``: SQLite answers "database is locked"
+    at once, without its busy handler, while another connection holds the file (two audits opening a
+    new history together: one of them failed at once, 5 times in 6 here)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 class History(HistoryQueries, ToldRecords):
     """An open history file (reads inherited from ``HistoryQueries``); a context manager."""
 
@@ -94,11 +111,15 @@ class History(HistoryQueries, ToldRecords):
         check_history_file(path, SCHEMA_VERSION)  # read-only: nothing changes in a file that is not ours
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 like the run folders (it holds the same hosts, processes and command lines); SQLite
+            # gives its -wal and -shm files the mode of the database file
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE))
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
             self.db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            self.db.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(self.db, busy_timeout_s)
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint, never corrupt
             with self.transaction():

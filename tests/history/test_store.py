@@ -3,7 +3,11 @@ of the same scope: new, persisting (first seen, audits in a row), resolved, unkn
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -162,3 +166,35 @@ def test_pruning_keeps_a_run_folder_that_a_kept_audit_still_uses(tmp_path: Path)
         history.db.execute("UPDATE runs SET run_dir = ?", (str(folder),))
         assert list(history.prune(SCOPE, keep_days=None, keep_runs=1).run_ids) == [1, 2]
     assert (folder / "run.json").exists()
+
+
+def test_a_new_history_and_its_wal_files_are_0600_like_the_run_folders(tmp_path: Path) -> None:
+    """It holds the same hosts, processes and command lines as the run folders (it was 0644)."""
+    path = tmp_path / "new" / "history.sqlite"
+    with History(path) as history:
+        history.begin("scope", "audit.yml", [], None, str(tmp_path / "run"))
+        files = sorted(tmp_path.joinpath("new").iterdir())
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert modes == {"history.sqlite": 0o600, "history.sqlite-shm": 0o600, "history.sqlite-wal": 0o600}
+
+
+def test_two_audits_opening_a_new_history_at_the_same_instant_both_open_it(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while another
+    connection holds the file: one of two audits starting together failed, 5 times in 6."""
+    opener = (
+        "import sys, time\nfrom pathlib import Path\nfrom diag.history.store import History\n"
+        "start = float(sys.argv[2])\nwhile time.time() < start: pass\n"
+        "History(Path(sys.argv[1])).close()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for attempt in range(5):
+        path, start = tmp_path / f"h{attempt}.sqlite", f"{time.time() + 1.0}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", opener, str(path), start], stderr=subprocess.PIPE, env=env
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
