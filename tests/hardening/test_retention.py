@@ -206,7 +206,7 @@ def test_keep_runs_1_leaves_an_audit_in_flight_alone_and_that_audit_notifies(tmp
             "-e",
             "interval_s=6",
             "-e",
-            "proc_minflt_per_s=0",
+            "host_minflt_per_s=0",
             "--notify-url",
             receiver.url,
             "-o",
@@ -261,7 +261,7 @@ def test_same_scope_audits_at_once_the_one_recorded_second_diffs_against_the_fir
     history = tmp_path / "h.sqlite"
     with webhook_receiver() as receiver:
         # a problem to resolve, told to the receiver (what a target is told is tracked per target)
-        first = _audit_process(tmp_path, history, "-e", "proc_minflt_per_s=0", "--notify-url", receiver.url)
+        first = _audit_process(tmp_path, history, "-e", "host_minflt_per_s=0", "--notify-url", receiver.url)
         assert first.wait(timeout=120) in (0, 10)
         assert history_rows(history, "SELECT count(*) FROM problems WHERE status = 'new'")[0][0] >= 1
         assert len(receiver.bodies) == 1 and receiver.bodies[0]["new"]
