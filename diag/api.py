@@ -286,6 +286,8 @@ def run_playbook(request: RunRequest) -> RunResult:
             raise UsageError("-o names the run folder being replayed", hint="a replay writes a new one")
     if recording is not None and (request.scheduler is not None or request.workers is not None):
         raise UsageError("--replay runs on this controller", hint="drop --scheduler/--workers")
+    if request.out_dir is not None:  # claimed and marked before --csv/--json may make folders inside it
+        make_run_dir(request.out_dir, _cwd(request), "run")
     json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
     with _engines(request) as make_engine:
         return _run_prepared(request, prepared, make_engine, json_path, csv_dir)
