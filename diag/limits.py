@@ -32,6 +32,14 @@ MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3600.0
 # top-N processes: 0 would rank nothing, and beyond 10,000 the table is no longer a triage.
 MAX_TOP_N = 10_000
+# The deep dive (``profile``): each process profiled runs perf stat and perf record on its host for the
+# interval and a perf report of its data after; a few culprits is a deep dive, thousands are a load.
+MAX_PROFILED = 100
+# A process id: Linux's PID_MAX_LIMIT (4,194,304 on 64-bit); kernel.pid_max cannot be set higher.
+MAX_PID = 4_194_304
+# --workers: each local worker is a Python process (~100 MiB, ~1 s of CPU to import dask and pfdiag),
+# and past the controller's cores more of them only share those; 1000000 forked until memory ran out.
+MAX_LOCAL_WORKERS = 256
 # What is read of one command's stdout and of its stderr per host: a probe prints a few KiB.
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 # range() inside a template, and the total items a template's loops may produce.
