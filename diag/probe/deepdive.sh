@@ -9,9 +9,9 @@ interval=$1; top=$2; match=$3; shift 3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/pfdiag-deepdive.XXXXXX") || { echo "== error mktemp -d failed"; exit 1; }
 bg=""
 trap 'rm -rf "$dir"' EXIT
-# PIPE too: a reader that went away (a dropped connection) must not leave the directory behind. perf
-# is stopped and waited for first: it writes its data as it ends, into a directory removed before.
-trap 'kill $bg 2>/dev/null; wait; rm -rf "$dir"; exit 130' HUP INT TERM PIPE
+# PIPE too: a reader that went away (a dropped connection) must not leave the directory behind. The
+# directory goes at once (a SIGKILL may follow soon), and again once perf, stopped, has written its data.
+trap 'kill $bg 2>/dev/null; rm -rf "$dir"; wait; rm -rf "$dir"; exit 130' HUP INT TERM PIPE
 perf=$(command -v perf 2>/dev/null)
 bpftrace=$(command -v bpftrace 2>/dev/null)
 tracefs=""
