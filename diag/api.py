@@ -38,6 +38,7 @@ from diag.runmeta import PLANNED_HOSTS
 from diag.runstore import (
     HostsFile,
     Recording,
+    check_out_dir,
     load_recording,
     load_run,
     make_run_dir,
@@ -248,7 +249,16 @@ def _export_paths(request: RunRequest) -> tuple[Path | None, Path | None]:
         check_output_file(json_path, "--json")
     if csv_dir is not None:
         csv_dir = csv_dir if csv_dir.is_absolute() else _cwd(request) / csv_dir
-        check_output_dir(csv_dir, "--csv")
+        run_dir = None if request.out_dir is None else check_out_dir(request.out_dir, _cwd(request))
+        if run_dir is not None and csv_dir.resolve().is_relative_to(run_dir.resolve()):
+            # inside the run folder: made with it, not now (a folder made now would be taken for a
+            # user's file when -o is claimed)
+            if csv_dir.exists() and not csv_dir.is_dir():
+                raise UsageError(
+                    f"--csv {str(csv_dir)!r} exists and is not a directory", hint="give a folder"
+                )
+        else:
+            check_output_dir(csv_dir, "--csv")
     return json_path, csv_dir
 
 
@@ -286,8 +296,6 @@ def run_playbook(request: RunRequest) -> RunResult:
             raise UsageError("-o names the run folder being replayed", hint="a replay writes a new one")
     if recording is not None and (request.scheduler is not None or request.workers is not None):
         raise UsageError("--replay runs on this controller", hint="drop --scheduler/--workers")
-    if request.out_dir is not None:  # claimed and marked before --csv/--json may make folders inside it
-        make_run_dir(request.out_dir, _cwd(request), "run")
     json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
     with _engines(request) as make_engine:
         return _run_prepared(request, prepared, make_engine, json_path, csv_dir)

@@ -36,7 +36,7 @@ from diag.errors import (
 )
 from diag.escape import escape_lines, escape_terminal
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
-from diag.limits import finite_positive
+from diag.limits import check_scheduler, check_workers, finite_positive
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, mask_assignments, secret_values
 from diag.transport import ConnectOptions
@@ -279,9 +279,10 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     _positive(args.forks, "-f/--forks")
     connect = _connect_options(args)
     _positive(args.host_deadline, "--host-deadline")
-    _positive(args.workers, "--workers")
-    if args.scheduler is not None and not args.scheduler.startswith(("tcp://", "tls://")):
-        raise UsageError(f"--scheduler wants tcp://HOST:PORT, got {args.scheduler!r}")
+    if args.workers is not None:
+        check_workers(args.workers)
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
 
     def emit(line: str) -> None:  # -v task lines and warnings: one line each, host text escaped
         if line.startswith("[WARNING]"):

@@ -13,7 +13,9 @@ diag.errors.UsageError: --host-deadline must be a finite number > 0, got nan
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from typing import Any
 
 from diag.errors import UsageError
@@ -36,6 +38,14 @@ MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3600.0
 # top-N processes: 0 would rank nothing, and beyond 10,000 the table is no longer a triage.
 MAX_TOP_N = 10_000
+# The deep dive (``profile``): each process profiled runs perf stat and perf record on its host for the
+# interval and a perf report of its data after; a few culprits is a deep dive, thousands are a load.
+MAX_PROFILED = 100
+# A process id: Linux's PID_MAX_LIMIT (4,194,304 on 64-bit); kernel.pid_max cannot be set higher.
+MAX_PID = 4_194_304
+# --workers: each local worker is a Python process (~100 MiB, ~1 s of CPU to import dask and pfdiag),
+# and past the controller's cores more of them only share those; 1000000 forked until memory ran out.
+MAX_LOCAL_WORKERS = 256
 # What is read of one command's stdout and of its stderr per host: a probe prints a few KiB.
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 # range() inside a template, and the total items a template's loops may produce.
@@ -185,3 +195,65 @@ def check_audit_id(text: str) -> int:
             hint="`pfdiag history` lists the audits",
         )
     return number
+
+
+def check_workers(value: Any, what: str = "--workers") -> int:
+    """A number of local Dask worker processes from 1 to ``MAX_LOCAL_WORKERS``, else ``UsageError``.
+
+    >>> check_workers(2)
+    2
+    >>> check_workers(1000000)
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --workers must be a whole number from 1 to 256, got 1000000
+      hint: each worker is a process on this machine; for more, run a cluster and use --scheduler
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LOCAL_WORKERS:
+        raise UsageError(
+            f"{what} must be a whole number from 1 to {MAX_LOCAL_WORKERS}, got {value!r}",
+            hint="each worker is a process on this machine; for more, run a cluster and use --scheduler",
+        )
+    return value
+
+
+_SCHEDULER = re.compile(r"(tcp|tls)://(\[[^\]]*\]|[^:/\[\]]*):(\d{1,5})")
+# a host name as RFC 1123 spells it (labels of letters, digits and inner hyphens); never resolved here
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
+
+
+def check_scheduler(value: str, what: str = "--scheduler") -> str:
+    """A Dask scheduler address ``tcp://HOST:PORT`` or ``tls://HOST:PORT``, else ``UsageError``.
+
+    HOST is a name, an IPv4 address or an IPv6 address in brackets; nothing is resolved or contacted.
+
+    >>> check_scheduler("tcp://127.0.0.1:8786"), check_scheduler("tls://[::1]:8786")
+    ('tcp://127.0.0.1:8786', 'tls://[::1]:8786')
+    >>> check_scheduler("tcp://[::1")
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --scheduler wants tcp://HOST:PORT or tls://HOST:PORT, got 'tcp://[::1'
+      hint: HOST is a name, an IPv4 address or an IPv6 address in brackets ([::1]); PORT 1 to 65535
+    """
+    match = _SCHEDULER.fullmatch(value)
+    host = match[2] if match else ""
+    ok = match is not None and 1 <= int(match[3]) <= 65535
+    if ok and host.startswith("["):
+        ok = _is_ip(host[1:-1], ipaddress.IPv6Address)
+    elif ok and re.fullmatch(r"[\d.]+", host):
+        ok = _is_ip(host, ipaddress.IPv4Address)
+    elif ok:
+        ok = _HOST_NAME.fullmatch(host) is not None
+    if not ok:
+        raise UsageError(
+            f"{what} wants tcp://HOST:PORT or tls://HOST:PORT, got {value!r}",
+            hint="HOST is a name, an IPv4 address or an IPv6 address in brackets ([::1]); PORT 1 to 65535",
+        )
+    return value
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True

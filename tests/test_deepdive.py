@@ -7,12 +7,15 @@ deep dive is not evaluable with the reason, and never fails; the host keeps no t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,3 +232,96 @@ def test_perf_not_permitted_over_ssh_is_not_evaluable_with_the_reason(
     (profile,) = host["profiles"]
     assert not profile["perf"]["usable"] and "perf_event_paranoid" in profile["perf"]["reason"]
     assert host["verdict"] == "not-evaluable" and host["status"] == "ok"
+
+
+def test_a_pid_that_is_gone_is_not_evaluable_the_process_is_gone(tmp_path: Path, capsys: Any) -> None:
+    gone = subprocess.Popen(["sleep", "0"])
+    gone.wait()  # reaped: its pid names no process (pids are not reused this soon)
+    code, doc, _ = deepdive(capsys, tmp_path, "-e", f"pid={gone.pid}")
+    assert code == 0
+    host = doc["hosts"]["localhost"]
+    assert (host["status"], host["verdict"]) == ("ok", "not-evaluable")
+    assert host["summary"] == f"pid {gone.pid}: the process is gone"
+    (profile,) = host["profiles"]
+    assert profile["perf"]["reason"] == "the process is gone"
+    (finding,) = [f for f in host["findings"] if f["check"] == "fault-hotspot"]
+    assert finding["status"] == "skip" and finding["reason"] == f"pid {gone.pid}: the process is gone"
+
+
+@pytest.mark.parametrize("pid", ["0", "-1"])
+def test_a_pid_of_0_or_minus_1_is_a_bad_option(pid: str, tmp_path: Path, capsys: Any) -> None:
+    code = main(["run", DEEPDIVE, "-e", f"pid={pid}", "-o", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert f"pid={pid} (from -e) must be a process id, a whole number from 1 to 4194304" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_match_that_is_no_regex_is_a_bad_option_naming_the_regex_error(tmp_path: Path, capsys: Any) -> None:
+    code = main(["run", DEEPDIVE, "-e", "match=[", "-o", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert "match='[' (from -e) is not an extended regular expression (unterminated character set" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_match_the_hosts_awk_refuses_fails_the_host_with_awks_reason(tmp_path: Path, capsys: Any) -> None:
+    regex = "(?i)x"  # Python takes it; POSIX EREs have no (?i), and mawk says "missing operand"
+    probe = subprocess.run(["awk", "-v", f"re={regex}", 'BEGIN { if ("" ~ re) {} }'], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("this machine's awk accepts (?i)")
+    code, doc, _ = deepdive(capsys, tmp_path, "-e", f"match={regex}")
+    assert code == 2
+    host = doc["hosts"]["localhost"]
+    assert host["status"] == "failed"
+    assert f"match '{regex}' is not a regex awk accepts: " in host["reason"], host["reason"]
+
+
+@pytest.mark.parametrize("top_n", ["-1", "0", "100000", "2.5"])
+def test_top_n_outside_1_to_100_is_a_bad_option(top_n: str, tmp_path: Path, capsys: Any) -> None:
+    code = main(["run", DEEPDIVE, "-e", "match=x", "-e", f"top_n={top_n}", "-o", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert f"top={top_n} (from -e) must be a whole number from 1 to 100" in err
+
+
+@pytest.mark.workload
+def test_sigterm_mid_deep_dive_stops_perf_and_removes_its_temp_folder(
+    touching: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    private_tmp = tmp_path / "tmp"  # the script's mktemp -d goes here: other runs' folders are not ours
+    private_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(private_tmp)}
+    argv = [sys.executable, "-m", "diag", "run", DEEPDIVE, "-e", f"pid={touching.pid}", "-e", "interval_s=60"]
+    run = subprocess.Popen(
+        [*argv, "-o", str(tmp_path / "run")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(private_tmp.glob(f"pfdiag-deepdive.*/rec.{touching.pid}")):  # perf record writes
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "perf record never started"
+            time.sleep(0.1)  # polling interval of the temp folder
+        run.send_signal(signal.SIGTERM)
+        _out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 99, err.decode()
+    assert list(private_tmp.iterdir()) == [], "the deep dive's temp folder (perf.data) was left behind"
+    assert not [p for p in _cmdlines() if str(private_tmp) in p], "a perf of the deep dive still runs"
+    assert touching.poll() is None
+
+
+def _cmdlines() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    return found

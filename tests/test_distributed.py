@@ -9,11 +9,15 @@ is contacted; and the verdicts must be those of a single-controller run on the s
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -314,3 +318,128 @@ def test_ctrl_c_cancels_the_shards_and_keeps_what_arrived(ssh_fleet, dask_cluste
     assert {e["host"] for e in lines if e["result"]["status"] == "ok"} == fast
     hosts = json.loads(json_path.read_text())["hosts"]
     assert {name for name, host in hosts.items() if host["status"] == "interrupted"} == set(names) - fast
+
+
+def _pfdiag(tmp_path: Path, *args: str, timeout_s: float = 90) -> tuple[int, str, float]:
+    """``python -m diag run triage.yml ARGS`` on this machine: (exit code, stderr, seconds it took)."""
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-e", "interval_s=0.2", "-o", str(tmp_path / "run")]
+    started = time.monotonic()
+    done = subprocess.run(
+        [*argv, *args], env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=timeout_s
+    )
+    return done.returncode, done.stderr, time.monotonic() - started
+
+
+@contextlib.contextmanager
+def _silent_listener() -> Iterator[str]:
+    """A loopback socket that accepts connections (the kernel's backlog) and never says a word."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextlib.contextmanager
+def _http_server() -> Iterator[str]:
+    """A real HTTP server on loopback: it waits for a request line that Dask's handshake never sends."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("peer", [_silent_listener, _http_server], ids=["silent", "http"])
+def test_a_scheduler_address_where_no_dask_answers_is_an_error_within_T(tmp_path, peer):
+    with peer() as address:
+        code, err, took = _pfdiag(tmp_path, "-T", "3", "--scheduler", address)
+    assert code == 1, err
+    assert f"ERROR: {address}: cannot reach the Dask scheduler: no Dask answer within 3 s (-T)" in err
+    assert "Traceback" not in err
+    assert took < 45, f"{took:.0f} s with -T 3 (the start-up and dask's import included)"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://", "tcp://[::1", "tls://", "tcp://127.0.0.1", "tcp://127.0.0.1:70000"]
+)
+def test_a_malformed_scheduler_address_is_a_bad_option_saying_the_form(tmp_path, address):
+    code, err, _ = _pfdiag(tmp_path, "--scheduler", address)
+    assert code == 5, err
+    assert f"--scheduler wants tcp://HOST:PORT or tls://HOST:PORT, got {address!r}" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_tls_scheduler_without_dasks_tls_settings_says_which_are_needed(tmp_path):
+    nobody = f"tls://127.0.0.1:{free_port('127.0.0.1')}"
+    code, err, _ = _pfdiag(tmp_path, "--scheduler", nobody)
+    assert code == 5, err
+    assert f"--scheduler {nobody} needs Dask's TLS settings" in err
+    assert (
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in err and "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT" in err
+    )
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("workers", ["1000000", "257"])
+def test_more_local_workers_than_the_bound_is_a_bad_option(tmp_path, workers):
+    code, err, _ = _pfdiag(tmp_path, "--workers", workers, timeout_s=60)
+    assert code == 5, err
+    assert f"--workers must be a whole number from 1 to 256, got {workers}" in err
+
+
+def _descendants(root: int) -> list[int]:
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parent_of.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _probe_running_below(root: int) -> bool:
+    for pid in _descendants(root):
+        with contextlib.suppress(OSError):
+            if b"\0pfdiag\0probe\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+    return False
+
+
+@pytest.mark.parametrize("to_group", [True, False], ids=["terminal-ctrl-c", "sigint-to-pfdiag"])
+def test_ctrl_c_with_local_workers_is_one_line_and_exit_99(tmp_path, to_group):
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-e", "interval_s=60", "-o", str(tmp_path / "run")]
+    run = subprocess.Popen(
+        [*argv, "--workers", "2"],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's foreground job has
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _probe_running_below(run.pid):  # the shard samples localhost on a worker process
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the probe never started on a worker"
+            time.sleep(0.2)  # polling interval of /proc
+        if to_group:
+            os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the workers get it too
+        else:
+            run.send_signal(signal.SIGINT)
+        _stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    err = stderr.decode()
+    assert run.returncode == 99, err
+    assert "Task exception" not in err and "Traceback" not in err, err
+    assert err.strip().splitlines() == ["interrupted: finished hosts are saved in the run folder"], err

@@ -10,23 +10,71 @@ the command to run by hand, never a failed task. The host is left as found (see 
 
 from __future__ import annotations
 
+import re
 import shlex
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 from diag.errors import ParseError
 from diag.findings import Finding, Remediation
-from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float
+from diag.limits import MAX_PID, MAX_PROFILED
+from diag.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 from diag.probe.perf_report import parse_deepdive
 from diag.units import fmt_kib
 
 SCRIPT_PATH = Path(__file__).resolve().parent.parent / "probe" / "deepdive.sh"
 MARGIN_S = 60.0  # perf record's start-up and the reports after the interval
 TOP_SYMBOLS = 5
+GONE = "the process is gone"
+_PID = number_check(1, MAX_PID, integer=True)
+# What every ERE dialect (mawk, gawk, busybox) refuses too; Python's other complaints ("multiple
+# repeat" for `a**`) are about regexes some awks take, and the host's awk has the last word.
+_BROKEN_EVERYWHERE = ("unterminated character set", "missing ), unterminated", "unbalanced parenthesis")
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list) and value in ("", [], "None"))
+
+
+def _pid_check(value: Any) -> str | None:
+    """A pid (1 to MAX_PID), or a list of at most MAX_PROFILED (a list, or "1,2" / "1 2").
+
+    >>> _pid_check(4242), _pid_check("1, 2"), _pid_check(-1)
+    (None, None, 'must be a process id, a whole number from 1 to 4194304, got -1')
+    """
+    if _unset(value):
+        return None
+    items = value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+    if len(items) > MAX_PROFILED:
+        return f"must name at most {MAX_PROFILED} processes, got {len(items)}"
+    for item in items:
+        number: Any = int(item) if isinstance(item, str) and re.fullmatch(r"-?\d+", item) else item
+        if _PID(number):
+            return f"must be a process id, a whole number from 1 to {MAX_PID}, got {value!r}"
+    return None
+
+
+def _regex_check(value: Any) -> str | None:
+    """An extended regex the host's awk can use; what no awk takes (``[``) is refused up front.
+
+    >>> _regex_check("^java$"), _regex_check("[")
+    (None, 'is not an extended regular expression (unterminated character set at position 0)')
+    """
+    if _unset(value):
+        return None
+    with warnings.catch_warnings():  # "possible nested set" for a POSIX class such as [[:alpha:]]
+        warnings.simplefilter("ignore")
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            if str(exc).startswith(_BROKEN_EVERYWHERE):
+                return f"is not an extended regular expression ({exc})"
+    return None
 
 
 def _pids(value: Any) -> list[int]:
-    if value in (None, "", [], "None"):
+    if _unset(value):
         return []
     items = value if isinstance(value, list) else str(value).replace(",", " ").split()
     try:
@@ -153,7 +201,7 @@ def build_profile(data: dict[str, Any], pid: int, interval_s: float) -> dict[str
     """One process's deep-dive record (the shape ``--json`` carries under ``profiles``)."""
     caps = data["caps"]
     proc = data["processes"].get(pid) or {"pid": pid, "gone": True}
-    reason = "the process is gone" if proc.get("gone") else _perf_reason(caps, proc)
+    reason = GONE if proc.get("gone") else _perf_reason(caps, proc)
     stat = proc.get("stat") or {}
     not_evaluable: dict[str, str] = {}
     if reason:
@@ -235,11 +283,15 @@ class ProfileModule(Module):
 
     name: ClassVar[str] = "profile"
     args: ClassVar[dict[str, Arg]] = {
-        "pid": Arg(help="a pid, or a list of pids"),
-        "match": Arg(help="an extended regex: the busiest processes whose comm matches"),
+        "pid": Arg(help="a pid, or a list of pids", check=_pid_check),
+        "match": Arg(help="an extended regex: the busiest processes whose comm matches", check=_regex_check),
         "processes": Arg(default=[], help="process dicts from a sample (their pid is used)"),
         "interval_s": Arg(default=5),
-        "top": Arg(default=3, help="at most this many processes"),
+        "top": Arg(
+            default=3,
+            help=f"at most this many processes (1 to {MAX_PROFILED})",
+            check=number_check(1, MAX_PROFILED, integer=True),
+        ),
         "proc_minflt_per_s": Arg(default=1000),
         "proc_majflt_per_s": Arg(default=10),
     }
@@ -247,7 +299,7 @@ class ProfileModule(Module):
     def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         interval_s = as_float(args["interval_s"], "interval_s") or 5.0
         top = int(as_float(args["top"], "top") or 3)
-        match = "" if args.get("match") in (None, "None") else str(args["match"])
+        match = "" if _unset(args.get("match")) else str(args["match"])
         pids = _pids(args.get("pid")) or ([] if match else _pids(args.get("processes")))[:top]
         if not pids and not match:
             return Outcome(
@@ -278,9 +330,9 @@ class ProfileModule(Module):
             findings.append(finding)
             remediation.extend([fix] if fix is not None else [])
         code = max((p["verdict"] for p in profiles), key=VERDICT_RANK.index, default="not-evaluable")
-        summary = "; ".join(f"{p['comm']}[{p['pid']}]: {h}" for p in profiles for h in p["headlines"][:1])
+        summary = "; ".join(f"{_who(p)}: {h}" for p in profiles for h in p["headlines"][:1])
         if code == "not-evaluable":
-            summary = "; ".join(f"{p['comm']}[{p['pid']}]: {p['perf']['reason']}" for p in profiles)
+            summary = "; ".join(f"{_who(p)}: {p['perf']['reason']}" for p in profiles)
         registered = {
             "processes": profiles,
             "caps": data["caps"],
@@ -295,18 +347,25 @@ class ProfileModule(Module):
         )
 
 
+def _who(profile: dict[str, Any]) -> str:
+    """``app[42]``, or ``pid 42`` for a process that was gone before its name was read."""
+    comm = profile.get("comm")
+    return f"{comm}[{profile['pid']}]" if comm else f"pid {profile['pid']}"
+
+
 def _finding(profile: dict[str, Any], task: str) -> tuple[Finding, Remediation | None]:
     """The ``fault-hotspot`` finding of one profiled process, and the fix its hot function calls for."""
-    who = f"{profile.get('comm')}[{profile['pid']}]"
+    who = _who(profile)
     reason = profile["perf"]["reason"]
     if reason:
+        by_hand = "" if reason == GONE else f"; run by hand: {profile['perf']['command']}"
         skipped = Finding(
             check="fault-hotspot",
             task=task,
             status="skip",
             severity="info",
             message=f"{who}: where the faults come from is not evaluable",
-            reason=f"{who}: {reason}; run by hand: {profile['perf']['command']}",
+            reason=f"{who}: {reason}{by_hand}",
         )
         return skipped, None
     counted = profile["counts"]["page_faults"] or 0

@@ -7,9 +7,11 @@
 # (`perf report --stdio`), so only the top symbols and call chains travel.
 interval=$1; top=$2; match=$3; shift 3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/pfdiag-deepdive.XXXXXX") || { echo "== error mktemp -d failed"; exit 1; }
+bg=""
 trap 'rm -rf "$dir"' EXIT
-# PIPE too: a reader that went away (a dropped connection) must not leave the directory behind
-trap 'rm -rf "$dir"; exit 130' HUP INT TERM PIPE
+# PIPE too: a reader that went away (a dropped connection) must not leave the directory behind. The
+# directory goes at once (a SIGKILL may follow soon), and again once perf, stopped, has written its data.
+trap 'kill $bg 2>/dev/null; rm -rf "$dir"; wait; rm -rf "$dir"; exit 130' HUP INT TERM PIPE
 perf=$(command -v perf 2>/dev/null)
 bpftrace=$(command -v bpftrace 2>/dev/null)
 tracefs=""
@@ -23,6 +25,11 @@ echo "uid $(id -u)"
 echo "bpftrace ${bpftrace:--}"
 echo "tracefs ${tracefs:--}"
 if [ -n "$match" ]; then
+    # awk is the judge of its own regex: one it refuses would match nothing, silently
+    if ! err=$(awk -v re="$match" 'BEGIN { if ("" ~ re) {} }' 2>&1); then
+        echo "== error match '$match' is not a regex awk accepts: $(printf '%s\n' "$err" | head -n 1)"
+        exit 1
+    fi
     # comm may hold spaces and ')': split after the last ')'; rank by cumulative minflt + majflt
     set -- $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v re="$match" -v me=$$ '{
         o = index($0, " ("); p = 0; s = $0
@@ -44,14 +51,17 @@ for pid in "$@"; do
     [ -r "/proc/$pid/stat" ] || continue
     [ -n "$perf" ] || continue
     "$perf" stat -x, -e "$events" -p "$pid" -o "$dir/stat.$pid" -- sleep "$interval" 2>"$dir/stat.$pid.err" &
+    bg="$bg $!"
     # freq=1000: about 1,000 samples/s whatever the fault rate (perf.data stays small)
     "$perf" record -N -q -d -g -e page-faults/freq=1000/ -e major-faults/freq=1000/ -p "$pid" \
         -o "$dir/rec.$pid" -- sleep "$interval" >/dev/null 2>"$dir/rec.$pid.err" &
+    bg="$bg $!"
 done
 if [ -n "$bpftrace" ] && [ $# -gt 0 ]; then
     timeout $((${interval%.*} + 30)) "$bpftrace" -q -e "kprobe:handle_mm_fault { @faults[comm] = count();
         @start[tid] = nsecs; } kretprobe:handle_mm_fault /@start[tid]/ { @latency_us = hist((nsecs - @start[tid]) / 1000);
         delete(@start[tid]); } interval:s:${interval%.*} { exit(); }" >"$dir/bpf" 2>&1 &
+    bg="$bg $!"
 fi
 wait
 for pid in "$@"; do

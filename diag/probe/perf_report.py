@@ -184,8 +184,14 @@ def parse_deepdive(text: str) -> dict[str, Any]:
     >>> parse_deepdive("== caps\\nperf /usr/bin/perf\\n")
     Traceback (most recent call last):
     diag.errors.ParseError: deep dive output ends early (no '== end' line): the script was cut off
+    >>> parse_deepdive("== caps\\nperf -\\n== error match [: awk refuses it: missing ]\\n")
+    Traceback (most recent call last):
+    diag.errors.ParseError: deep dive failed on the host: match [: awk refuses it: missing ]
     """
     sections = _sections(text)
+    for name, arg, _lines in sections:  # the script stops at an error: there is no '== end' then
+        if name == "error":
+            raise ParseError(f"deep dive failed on the host: {arg}")
     if not sections or sections[-1][0] != "end":
         raise ParseError("deep dive output ends early (no '== end' line): the script was cut off")
     caps: dict[str, str | None] = {}
@@ -199,8 +205,6 @@ def parse_deepdive(text: str) -> dict[str, Any]:
                 caps[key] = None if value in ("", "-") else value
         elif name == "matched":
             out["matched"] = [int(p) for p in arg.split()]
-        elif name == "error":
-            raise ParseError(f"deep dive failed on the host: {arg}")
         elif name == "bpftrace":
             out["bpftrace"] = parse_bpftrace(body)
         elif name == "pid":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from diag.errors import ReportError
 from diag.fleet import EXTRA_RATE_COLUMNS, FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
 from diag.safeio import write_text
 
@@ -48,6 +49,10 @@ def render_csvs(fleet: FleetView) -> dict[str, str]:
 
 def write_csvs(fleet: FleetView, out_dir: Path) -> list[Path]:
     """Write the three CSV files into ``out_dir`` (created if needed); return their paths."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create --csv folder {str(out_dir)!r}: {exc.strerror}") from None
     written = []
     for name, text in render_csvs(fleet).items():
         path = out_dir / name

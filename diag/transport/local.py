@@ -11,10 +11,17 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from diag.errors import TransportError
 from diag.transport.base import CommandResult
 from diag.transport.capture import Capped
+
+# A command being stopped (timeout, Ctrl-C, SIGTERM) gets SIGTERM first and SIGKILL this much later: the
+# deep dive's trap stops perf and removes its temp folder (perf.data), which SIGKILL would leave behind.
+# Under the engine's 5 s DRAIN_GRACE_S, so a stopped host still ends before it is given up on.
+TERM_GRACE_S = 2.0
+POLL_S = 0.5  # how often a read checks whether a close's grace is over
 
 
 class LocalTransport:
@@ -28,6 +35,7 @@ class LocalTransport:
         self.become = become
         self._running: set[subprocess.Popen[bytes]] = set()
         self._closed = False
+        self._closed_at: float | None = None  # time.monotonic() of the first close()
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
         started = time.monotonic()
@@ -48,9 +56,9 @@ class LocalTransport:
             ) from exc
         self._running.add(proc)
         try:
-            out, err = _read_capped(proc, timeout_s)
+            out, err = _read_capped(proc, timeout_s, self._kill_at)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _end(proc)
             proc.communicate()
             raise TransportError(
                 f"command timed out after {timeout_s:g} s and was killed",
@@ -59,7 +67,7 @@ class LocalTransport:
             ) from None
         except BaseException:
             # Ctrl-C or SIGTERM on the controller: never leave the probe behind.
-            os.killpg(proc.pid, signal.SIGKILL)
+            _end(proc)
             proc.wait()
             raise
         finally:
@@ -75,16 +83,38 @@ class LocalTransport:
         )
 
     def close(self) -> None:
-        """Kill what still runs (Ctrl-C/SIGTERM close every host's connection, local ones too)."""
+        """End what still runs (Ctrl-C/SIGTERM close every host's connection, local ones too): SIGTERM
+        now, SIGKILL once ``TERM_GRACE_S`` has passed (at a later close, or by the reading thread)."""
         self._closed = True
+        if self._closed_at is None:
+            self._closed_at = time.monotonic()
+        late = time.monotonic() - self._closed_at >= TERM_GRACE_S
         for proc in list(self._running):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            _signal(proc, signal.SIGKILL if late else signal.SIGTERM)
+
+    def _kill_at(self) -> float | None:
+        return None if self._closed_at is None else self._closed_at + TERM_GRACE_S
 
 
-def _read_capped(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes, bytes]:
+def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """``sig`` to the command's process group (it has its own: ``start_new_session``)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the group, up to ``TERM_GRACE_S`` for the command to end, then SIGKILL to what is left."""
+    _signal(proc, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(TERM_GRACE_S)
+    _signal(proc, signal.SIGKILL)
+
+
+def _read_capped(
+    proc: subprocess.Popen[bytes], timeout_s: float, kill_at: Callable[[], float | None]
+) -> tuple[bytes, bytes]:
     """Both pipes until EOF and exit, each kept up to ``MAX_OUTPUT_BYTES`` (``Capped``);
-    ``TimeoutExpired`` after ``timeout_s``."""
+    ``TimeoutExpired`` after ``timeout_s``. Past ``kill_at()`` (a close's grace) the group is SIGKILLed."""
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None and proc.stderr is not None
     streams = {proc.stdout.fileno(): Capped(), proc.stderr.fileno(): Capped()}
@@ -95,7 +125,10 @@ def _read_capped(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[bytes
             left = deadline - time.monotonic()
             if left <= 0:
                 raise subprocess.TimeoutExpired(proc.args, timeout_s)
-            for key, _ in selector.select(left):
+            kill = kill_at()
+            if kill is not None and time.monotonic() >= kill:
+                _signal(proc, signal.SIGKILL)  # a command that ignored the close's SIGTERM
+            for key, _ in selector.select(min(left, POLL_S)):
                 data = os.read(key.fd, 65536)
                 if data:
                     streams[key.fd].add(data)

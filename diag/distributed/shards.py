@@ -1,34 +1,29 @@
-"""Sharded runs on a Dask cluster: the one module that imports dask/distributed.
+"""Running a plan's hosts as shards on a Dask cluster, each host's result sent back as it ends.
 
-In: a validated plan (hosts with their plays), the ``EngineOptions`` of the run, and where the cluster
-is (``--scheduler tcp://HOST:PORT``, or ``--workers N`` for a local cluster of N processes). Out: what
-``Engine.run`` returns, one ``HostResult`` per host in host order, with ``on_host_done`` fired on the
-client once per host the moment its result arrives. Hosts are split into shards; each shard runs
-pfdiag's own ``Engine`` on a worker (same transports, timeouts, host-key checks) and sends every host
-as it finishes through a ``distributed.Queue`` named after the run. A worker that dies mid-shard has its
-shard rescheduled by Dask; hosts already received are kept and their second result is dropped. A lost
-cluster or Ctrl-C ends the run with what arrived; the rest are ``interrupted``.
+In: a validated plan (hosts with their plays), the ``EngineOptions`` of the run, and a connected
+``Cluster``. Out: what ``Engine.run`` returns, one ``HostResult`` per host in host order, with
+``on_host_done`` fired on the client once per host the moment its result arrives. Hosts are split into
+shards; each shard runs pfdiag's own ``Engine`` on a worker (same transports, timeouts, host-key checks)
+and sends every host as it finishes through a ``distributed.Queue`` named after the run. A worker that
+dies mid-shard has its shard rescheduled by Dask; hosts already received are kept and their second
+result is dropped. A lost cluster or Ctrl-C ends the run with what arrived; the rest are ``interrupted``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
-import dask
 import distributed
-from distributed import Client, Event, Future, LocalCluster, Queue, Variable
+from distributed import Event, Future, Queue, Variable
 
-import diag
-from diag.errors import DiagError
+from diag.distributed.cluster import Cluster
 from diag.findings import HostResult
 from diag.playbook.engine import Engine, EngineOptions, HostDone
 from diag.playbook.model import Play
@@ -38,10 +33,6 @@ from diag.transport.recording import RecordedCommand
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
 STOP_POLL_S = 0.5  # how often a shard asks whether the client has stopped the run
 RERUN_WAIT_S = 10.0  # how long a rescheduled shard waits for the client's list of hosts already in
-
-
-class ClusterError(DiagError):
-    """The Dask cluster cannot be reached, has no workers, or its workers cannot run pfdiag."""
 
 
 def shard_size(n_hosts: int, forks: int, slots: int) -> int:
@@ -58,90 +49,6 @@ def shard_size(n_hosts: int, forks: int, slots: int) -> int:
     1
     """
     return max(1, min(forks, math.ceil(n_hosts / max(1, slots))))
-
-
-@dataclass(slots=True)
-class Cluster:
-    """A connected client, and the local cluster behind it when pfdiag started one (``--workers``)."""
-
-    client: Client
-    local: LocalCluster | None
-    slots: int  # worker threads: how many shards run at once
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):  # a lost scheduler cannot be closed politely
-            self.client.close(timeout=5)
-        if self.local is not None:
-            with contextlib.suppress(Exception):
-                self.local.close(timeout=10)
-
-
-def _worker_version() -> str:
-    """Runs on each worker: proves pfdiag imports there and says which version."""
-    return diag.__version__
-
-
-def connect(scheduler: str | None, workers: int | None, *, timeout_s: float = 10.0) -> Cluster:
-    """Connect to ``scheduler`` or start ``workers`` local processes; check the workers can run pfdiag.
-
-    Raises ``ClusterError`` before any host is contacted: no scheduler at the address, no workers, or a
-    worker without pfdiag (or another version of it).
-    """
-    # distributed logs its reconnect attempts with tracebacks; pfdiag says what failed in its own words
-    for name in ["distributed", *logging.root.manager.loggerDict]:
-        if name.split(".")[0] == "distributed":
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-    local: LocalCluster | None = None
-    try:
-        if scheduler is not None:
-            client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
-        else:
-            # Dask's worker profiler samples every thread's stack every 10 ms; a shard has two threads
-            # per host, so at 100 hosts a worker spent minutes of CPU on it (a 200-host run with
-            # --workers 2: 395 s instead of ~10 s). The nannies pass this config to their workers.
-            dask.config.set({"distributed.worker.profile.enabled": False})
-            local = LocalCluster(
-                n_workers=workers or 1,
-                threads_per_worker=1,  # the engine has its own threads; one shard per process at a time
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            client = Client(local, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        if local is not None:
-            local.close()
-        where = scheduler or f"local cluster of {workers} workers"
-        raise ClusterError(
-            f"cannot reach the Dask scheduler: {exc}",
-            where=where,
-            hint="start one with `dask scheduler` and `dask worker tcp://HOST:8786`, or use --workers N",
-        ) from None
-    cluster = Cluster(client, local, 0)
-    try:
-        client.wait_for_workers(1, timeout=timeout_s)
-        versions = client.run(_worker_version)
-    except (OSError, TimeoutError) as exc:
-        cluster.close()
-        raise ClusterError(f"the Dask scheduler has no workers: {exc}", where=scheduler) from None
-    except Exception as exc:  # the worker cannot unpickle a diag function: pfdiag is not installed there
-        cluster.close()
-        raise ClusterError(
-            f"the Dask workers cannot run pfdiag: {type(exc).__name__}: {exc}",
-            where=scheduler,
-            hint="install the same pfdiag on every worker (pip install 'pfdiag[distributed]')",
-        ) from None
-    other = {worker: v for worker, v in versions.items() if v != diag.__version__}
-    if other:
-        cluster.close()
-        raise ClusterError(
-            f"workers run another pfdiag version than this client ({diag.__version__}): {other}",
-            where=scheduler,
-        )
-    info = client.scheduler_info()
-    cluster.slots = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()) or 1
-    return cluster
 
 
 def _already_in(run_id: str, index: int, results: Queue) -> set[str]:
