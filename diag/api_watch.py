@@ -25,6 +25,9 @@ import yaml
 
 import diag
 from diag.errors import DiagError, ReportError, UsageError
+from diag.history import history_path
+from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
+from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.interrupt import sigterm_as_interrupt
 from diag.notify import send_command, send_url
 from diag.playbook.resolve import resolve_playbook
@@ -33,7 +36,7 @@ from diag.report.watch_view import CLEAR, event_line, render_table
 from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
-from diag.watch.runner import WatchOptions, WatchSummary, run_watch
+from diag.watch.runner import WatchOptions, WatchSummary, now_ts, run_watch
 
 DEFAULT_COOLDOWN_S = 300.0
 REFRESH_S = 0.25
@@ -57,6 +60,8 @@ class WatchRequest:
     out_dir: Path | None = None
     connect: ConnectOptions = field(default_factory=ConnectOptions)
     argv: tuple[str, ...] = ()
+    history: Path | None = None  # --history: each host's audits, read once at the start
+    baseline_days: float = DEFAULT_BASELINE_DAYS
     cwd: Path | None = None
     out: TextIO | None = None  # terminal output (live table or event lines); None: nothing
     live: bool = False  # redraw a table in place (stdout is a terminal)
@@ -167,8 +172,11 @@ class _Notifier(threading.Thread):
 class _Sinks:
     """Where each batch of events goes: the run folder, --jsonl, the terminal, the notifier."""
 
-    def __init__(self, request: WatchRequest, run_dir: Path, notifier: _Notifier | None) -> None:
-        self.request, self.notifier = request, notifier
+    def __init__(
+        self, request: WatchRequest, run_dir: Path, notifier: _Notifier | None, baselines: Baselines
+    ) -> None:
+        self.request, self.notifier, self.baselines = request, notifier, baselines
+        self.usual: dict[str, str] = {}  # host -> its last tick against its audits ("3.0x usual minor/s")
         self.file: IO[str] = (run_dir / "events.jsonl").open("a", encoding="utf-8")
         self.jsonl: IO[str] | None = None
         self.jsonl_owned = False
@@ -187,6 +195,7 @@ class _Sinks:
         self.drawn = 0.0
 
     def events(self, batch: list[dict[str, Any]]) -> None:
+        self._compare(batch)
         text = "".join(json.dumps(e, default=str) + "\n" for e in batch)
         self.file.write(text)
         self.file.flush()
@@ -203,6 +212,18 @@ class _Sinks:
             if event["type"] == "alert" and self.notifier is not None:
                 self.notifier.queue.put(event)
 
+    def _compare(self, batch: list[dict[str, Any]]) -> None:
+        """Each tick's host-wide rates against the host's usual ones (a lookup and two divisions);
+        an alert carries the host's latest comparison."""
+        if not self.baselines.found or self.baselines.warning:
+            return
+        for event in batch:
+            host = event.get("host")
+            if event["type"] == "sample" and isinstance(host, str):
+                self.usual[host] = self.baselines.compare(host, event.get("rates") or {}).label
+            if event["type"] in ("sample", "alert") and isinstance(host, str) and host in self.usual:
+                event["vs_usual"] = self.usual[host]
+
     def refresh(self, summary: WatchSummary, tracker: AlertTracker, title: str, force: bool = False) -> None:
         out = self.request.out
         if not self.request.live or out is None or (not force and time.monotonic() - self.drawn < REFRESH_S):
@@ -210,7 +231,7 @@ class _Sinks:
         self.drawn = time.monotonic()
         size = shutil.get_terminal_size((100, 40))
         rows = max(10, size.lines - len(self.recent) - 3)
-        table = render_table(summary, tracker, title, rows=rows, width=size.columns)
+        table = render_table(summary, tracker, title, rows=rows, width=size.columns, usual=self.usual)
         out.write(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
         out.flush()
 
@@ -232,7 +253,11 @@ def watch(request: WatchRequest) -> WatchOutcome:
     except re.error as exc:
         raise UsageError(f"--match: bad regular expression: {exc}") from None
     limits = thresholds(request, cwd)
+    days = check_days(request.baseline_days)
     hosts = _hosts(request, cwd)
+    baselines = read_baselines(
+        history_path(request.history, cwd), (name for name, _ in hosts), days, time.time()
+    )
     run_dir = _run_dir(request, cwd)
     selection = Selection(pids=frozenset(request.pids), matches=matches)
     tracker = AlertTracker(limits, request.for_ticks, request.cooldown_s, selection)
@@ -254,11 +279,13 @@ def watch(request: WatchRequest) -> WatchOutcome:
         "for_ticks": request.for_ticks,
         "cooldown_s": request.cooldown_s,
         "thresholds": limits,
+        "baseline_days": days,
+        "history_note": baselines.note,
         "interrupted": False,
         "run_dir": str(run_dir),
     }
     _write_json(run_dir / "run.json", meta)
-    warnings: list[str] = []
+    warnings: list[str] = [baselines.warning] if baselines.warning else []
     notifier = (
         _Notifier(request.notify, request.notify_url, warnings)
         if request.notify or request.notify_url
@@ -266,7 +293,8 @@ def watch(request: WatchRequest) -> WatchOutcome:
     )
     if notifier is not None:
         notifier.start()
-    sinks = _Sinks(request, run_dir, notifier)
+    sinks = _Sinks(request, run_dir, notifier, baselines)
+    sinks.events(_baseline_events(baselines, [name for name, _ in hosts]))
     end = (
         f"{request.count} ticks"
         if request.count
@@ -305,6 +333,15 @@ def watch(request: WatchRequest) -> WatchOutcome:
     )
     _write_json(run_dir / "run.json", meta)
     return WatchOutcome(summary or WatchSummary(), run_dir, interrupted, tuple(warnings))
+
+
+def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
+    """What each host's usual is, said once at the start; without a readable history, one event
+    (host None) saying so."""
+    ts = now_ts()
+    if not baselines.found or baselines.warning:
+        return [{"type": "baseline", "host": None, "ts": ts, "summary": baselines.note}]
+    return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]
 
 
 def is_watch_run(run_dir: Path) -> bool:

@@ -8,7 +8,6 @@ settings). Out: an ``AuditResult``; the run folder gains ``diff.json`` and a rep
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,11 @@ from typing import Any
 from diag.api import RunRequest, run_playbook
 from diag.errors import ReportError
 from diag.findings import RunResult
+from diag.history import HISTORY_ENV, history_path
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import make_run_dir
 
-HISTORY_ENV = "PFDIAG_HISTORY"
+__all__ = ["HISTORY_ENV", "AuditRequest", "AuditResult", "history_path", "run_audit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +54,6 @@ class AuditResult:
     pruned: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     history: Path | None = None
-
-
-def history_path(given: Path | None, cwd: Path) -> Path:
-    """``--history``, else ``$PFDIAG_HISTORY``, else ``reports/history.sqlite`` (relative to the cwd)."""
-    path = given or (
-        Path(os.environ[HISTORY_ENV]) if os.environ.get(HISTORY_ENV) else Path("reports/history.sqlite")
-    )
-    return path if path.is_absolute() else cwd / path
 
 
 def run_audit(request: AuditRequest) -> AuditResult:

@@ -62,6 +62,8 @@ def host_section(host: HostResult) -> str:
     out = [f"### {host.host}: {title}", ""]
     if host.verdict:
         out += [" ".join(host.verdict.summary.split()), ""]
+    if host.baseline is not None:
+        out += [f"Against its own audits: {host.baseline.summary}.", ""]
     if host.findings:
         rows: list[list[Any]] = [
             [
