@@ -74,7 +74,9 @@ def run_audit(request: AuditRequest) -> AuditResult:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem)
         extra = json.dumps({"audit_previous": previous})
-        run_request = replace(request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra))
+        run_request = replace(  # the hosts are compared with the audits of this same history
+            request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
+        )
         run_id = history.begin(
             scope, str(playbook), list(request.run.inventories), request.run.limit, str(run_dir)
         )
