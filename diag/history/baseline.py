@@ -41,7 +41,7 @@ from urllib.parse import quote
 from diag.findings import Baseline, HostResult, RateBaseline
 from diag.history.queries import HistoryError
 from diag.limits import finite_positive
-from diag.units import fmt_rate
+from diag.units import fmt_rate, plural
 
 DEFAULT_DAYS = 14.0
 # Fewer audits than this state no baseline: with 4 the p95 is their maximum. At the audit's default
@@ -90,10 +90,6 @@ def usual_ceiling(rate: str, median: float, p95: float) -> float:
     return max(p95, USUAL_MEDIAN_FACTOR * median, FLOORS[rate])
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 @dataclass(frozen=True, slots=True)
 class Baselines:
     """What a run or a watch compares with, read once: each host's ``Usual`` over the last ``days``.
@@ -129,7 +125,7 @@ class Baselines:
                 self.days,
                 minor,
                 major,
-                summary=f"only {_plural(usual.audits, 'audit')} of this host in the last {self.days:g} days: "
+                summary=f"only {plural(usual.audits, 'audit')} of this host in the last {self.days:g} days: "
                 f"a baseline needs {MIN_AUDITS}",
                 label=f"{usual.audits}/{MIN_AUDITS} audits",
             )
@@ -169,7 +165,7 @@ class Baselines:
 def _usual_text(usual: Usual, days: float) -> str:
     """``minor/s median 3,100, p95 5,200; major/s median 0.2, p95 1.5 over 96 audits in 14 days``."""
     parts = [f"{UNITS[n]} median {fmt_rate(m)}, p95 {fmt_rate(p)}" for n, (m, p) in usual.rates.items()]
-    return f"{'; '.join(parts)} over {_plural(usual.audits, 'audit')} in {days:g} days"
+    return f"{'; '.join(parts)} over {plural(usual.audits, 'audit')} in {days:g} days"
 
 
 def _rate(name: str, median: float, p95: float, now: float | None, *, judged: bool) -> RateBaseline:
@@ -188,10 +184,10 @@ def _above(name: str, rate: RateBaseline, audits: int) -> str:
     if rate.ratio is None:
         return (
             f"{fmt_rate(rate.now)} {UNITS[name]} where its usual is 0 "
-            f"(p95 {fmt_rate(rate.p95)} over {_plural(audits, 'audit')})"
+            f"(p95 {fmt_rate(rate.p95)} over {plural(audits, 'audit')})"
         )
     median = fmt_rate(rate.median)
-    return f"{_times(rate.ratio)} its usual {UNITS[name]} (median {median} over {_plural(audits, 'audit')})"
+    return f"{_times(rate.ratio)} its usual {UNITS[name]} (median {median} over {plural(audits, 'audit')})"
 
 
 def _median_p95(values: list[float]) -> tuple[float, float]:
@@ -224,7 +220,7 @@ def read_baselines(path: Path, hosts: Iterable[str], days: float, now_s: float) 
     usual = {host: _usual(rows) for host, rows in values.items()}
     stated = sum(1 for u in usual.values() if u.audits >= MIN_AUDITS)
     note = (
-        f"compared with {path}: {stated} of {_plural(len(names), 'host')} with {MIN_AUDITS} or more "
+        f"compared with {path}: {stated} of {plural(len(names), 'host')} with {MIN_AUDITS} or more "
         f"audits in the last {days:g} days"
     )
     return Baselines(days, usual, note)

@@ -29,6 +29,7 @@ from diag.report.cells import fmt_rate, md_code
 from diag.report.deepdive import deepdive_section
 from diag.report.details import host_details, metadata_table, not_evaluated, table
 from diag.report.usual import headline_sentence
+from diag.units import plural as _plural
 
 TOP_N = 20  # rows of the outlier and culprit tables
 RATE_LABELS = {
@@ -38,15 +39,6 @@ RATE_LABELS = {
     "psi_memory_some_pct": "PSI memory some %",
 }
 SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
-
-
-def _plural(n: int, word: str) -> str:
-    """A count and a noun.
-
-    >>> _plural(1, "host"), _plural(3, "host")
-    ('1 host', '3 hosts')
-    """
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _ranked(hosts: pd.DataFrame) -> pd.DataFrame:
