@@ -303,7 +303,7 @@ class RunResult:
     run_dir: str | None = None
     replay_of: str | None = None  # the run folder this run replayed (``pfdiag run --replay``)
     # What the hosts were compared with, said once: "reports/history.sqlite, 14 days", or why nothing
-    # ("no audit history at ..."); None when no history was consulted (a replay, an older run).
+    # ("no history: nothing at ..."); None when no history was consulted (a replay, an older run).
     history_note: str | None = None
 
     def metadata(self) -> dict[str, Any]:

@@ -137,10 +137,11 @@ def test_a_run_without_a_history_says_so_once_and_a_foreign_one_is_a_warning_not
     monkeypatch.delenv("PFDIAG_HISTORY", raising=False)
     code, out, err = run(capsys, "--json", "none.json", "-o", "none")
     assert code == 0 and not err.strip(), err
-    assert out.count("no audit history at") == 1 and "(`pfdiag audit` records one)" in out
-    assert json.loads((tmp_path / "none.json").read_text())["hosts"]["localhost"]["baseline"]["status"] == (
-        "no-history"
-    )
+    assert out.count("no history") == 1 and "(`pfdiag audit` records one)" in out  # once, not per host
+    assert "vs. its audits" not in out
+    doc = json.loads((tmp_path / "none.json").read_text())
+    assert doc["hosts"]["localhost"]["baseline"] is None
+    assert doc["run"]["history_note"].startswith(f"no history: nothing at {tmp_path / 'reports'}")
     assert not (tmp_path / "reports" / "history.sqlite").exists()  # a run never creates one
 
     foreign = tmp_path / "notes.sqlite"
@@ -150,9 +151,7 @@ def test_a_run_without_a_history_says_so_once_and_a_foreign_one_is_a_warning_not
     assert code == 0
     assert f"[WARNING]: '{foreign}' is not a pfdiag audit history (file is not a database)" in err
     assert "hint: the run goes on without baselines" in err
-    assert json.loads((tmp_path / "foreign.json").read_text())["hosts"]["localhost"]["baseline"][
-        "status"
-    ] == ("no-history")
+    assert json.loads((tmp_path / "foreign.json").read_text())["hosts"]["localhost"]["baseline"] is None
     assert foreign.read_bytes() == before
 
     for bad in ("0", "nan", "-3"):

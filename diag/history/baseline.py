@@ -94,7 +94,7 @@ def usual_ceiling(rate: str, median: float, p95: float) -> float:
 class Baselines:
     """What a run or a watch compares with, read once: each host's ``Usual`` over the last ``days``.
 
-    ``note`` says once what was read (or why nothing: "no audit history at ..."); ``warning`` is set
+    ``note`` says once what was read (or why nothing: "no history: nothing at ..."); ``warning`` is set
     when the history exists but could not be read.
     """
 
@@ -155,8 +155,9 @@ class Baselines:
         return f"usual {_usual_text(usual, self.days)}"
 
     def for_result(self, result: HostResult) -> Baseline | None:
-        """A finished host's baseline (None when it was not evaluated: nothing to compare)."""
-        if result.status != "ok" or result.sample is None:
+        """A finished host's baseline; None when it was not evaluated (nothing to compare) or when there
+        is no readable history at all (the ``note`` says that once, not once per host)."""
+        if result.status != "ok" or result.sample is None or not self.found or self.warning:
             return None
         rates = result.sample.rates
         return self.compare(result.host, {name: getattr(rates, name, None) for name in RATES})
@@ -210,7 +211,7 @@ def read_baselines(path: Path, hosts: Iterable[str], days: float, now_s: float) 
     """
     names = sorted(set(hosts))
     if not path.exists():
-        note = f"no audit history at {path}: no host compared with its past (`pfdiag audit` records one)"
+        note = f"no history: nothing at {path} to compare the hosts with (`pfdiag audit` records one)"
         return Baselines(days, {}, note, found=False)
     try:
         values = _read(path, names, now_s - days * 86400.0)

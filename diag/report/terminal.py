@@ -16,7 +16,7 @@ from diag.report.cells import culprit_label, fmt_rate
 from diag.report.usual import terminal_lines
 
 COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
-BASELINE_COLUMN = "vs. its audits"  # shown when the run compared its hosts with a history
+BASELINE_COLUMN = "vs. its audits"  # shown when the run compared its hosts with a readable history
 
 
 def host_row(host: HostResult) -> list[str]:
@@ -78,7 +78,7 @@ def render_terminal(run: RunResult) -> str:
     """The fleet table, the reasons of hosts that did not complete, the recap, and the totals."""
     rows = [host_row(h) for h in run.hosts]
     headers: tuple[str, ...] = COLUMNS
-    if run.history_note is not None:
+    if any(h.baseline is not None for h in run.hosts):
         headers = (*COLUMNS, BASELINE_COLUMN)
         rows = [
             [*row, h.baseline.label if h.baseline else ""] for row, h in zip(rows, run.hosts, strict=True)

@@ -96,8 +96,9 @@ def test_a_host_the_history_does_not_know_has_no_history(tmp_path: Path) -> None
 def test_a_missing_history_is_no_history_not_an_error(tmp_path: Path) -> None:
     baselines = read_baselines(tmp_path / "none.sqlite", ["web01"], 14.0, time.time())
     assert not baselines.found and baselines.warning is None
-    assert baselines.note.startswith(f"no audit history at {tmp_path / 'none.sqlite'}")
+    assert baselines.note.startswith(f"no history: nothing at {tmp_path / 'none.sqlite'} to compare")
     assert baselines.compare("web01", {}).summary == "no history for this host"
+    assert baselines.for_result(sampled("web01", 3000.0)) is None  # said once by the note, not per host
     assert not (tmp_path / "none.sqlite").exists()
 
 
