@@ -26,9 +26,11 @@ import pytest
 
 from diag.cli import main
 from diag.history.baseline import MIN_AUDITS
+from tests.fixtures.sshd_fleet import Fleet
 from tests.fixtures.workloads import MINOR_STORM_NAME, Workload, _running
 from tests.history.test_baseline import recorded
 from tests.test_audit import PROC_MINFLT_PER_S, wait_for_no_other_storm
+from tests.test_fleet import ssh_options
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_KEYS = {"status", "audits", "days", "minflt_per_s", "majflt_per_s", "ratio", "summary", "label"}
@@ -128,6 +130,33 @@ def test_a_storm_on_a_host_whose_audits_were_quiet_is_n_times_its_usual_and_a_ne
     report = (tmp_path / "run" / "report.md").read_text()
     headline = report.split("\n")[2]
     assert f"localhost: {storm['summary']}" in headline and "1 no history (newcomer)" in headline
+
+
+@pytest.mark.ssh
+@pytest.mark.workload
+def test_over_ssh_each_host_is_compared_with_its_own_audits_and_a_host_never_audited_has_no_history(
+    ssh_fleet: Fleet, minor_storm: Workload, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PFDIAG_HISTORY", raising=False)
+    inventory = str(ssh_fleet.write_inventory(tmp_path / "inv.ini"))
+    audited, fresh = ssh_fleet.healthy[0], ssh_fleet.healthy[1]
+    record_audits(capsys, "-i", inventory, "-l", audited, "--history", "h.sqlite", *ssh_options(ssh_fleet))
+
+    code, out, _ = run(
+        capsys,
+        *("-i", inventory, "-l", f"{audited}:{fresh}", "--history", "h.sqlite", "--json", "run.json"),
+        *ssh_options(ssh_fleet),
+    )
+    hosts = json.loads((tmp_path / "run.json").read_text())["hosts"]
+    assert code == 0
+    assert hosts[audited]["baseline"]["status"] == "usual", hosts[audited]["baseline"]  # it stormed then too
+    assert hosts[audited]["baseline"]["audits"] == MIN_AUDITS
+    assert (
+        hosts[fresh]["baseline"]["summary"] == "no history for this host (no audit of it in the last 14 days)"
+    )
+    assert re.search(rf"^{audited} .* usual for this host$", out, re.M), out
+    assert re.search(rf"^{fresh} .* no history$", out, re.M), out
 
 
 def test_a_run_without_a_history_says_so_once_and_a_foreign_one_is_a_warning_not_a_failure(
