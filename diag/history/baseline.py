@@ -13,9 +13,10 @@ that cannot be read, is a warning and the run goes on without baselines.
 "Usual" is a ceiling, not a band: a rate is usual at or under the largest of its p95, twice its median
 and a floor that costs nothing worth saying (``FLOORS``). The p95 lets a host that is busy now and then
 stay usual when it is; twice the median keeps a host whose audits were all alike (p95 close to the
-median) from being "above" at 1.3x; the floors keep 0.5 major/s on a host whose median is 0 from
-reading as infinitely above. Below ``MIN_AUDITS`` audits no baseline is stated: the p95 of four
-numbers is their largest, and one odd audit would be the host's "usual".
+median) from being "above" at 1.3x; the floors (the guide's per-process alert lines) keep 3 major/s on
+a host whose median is 0 from reading as infinitely above: under them a rate is not news. Below
+``MIN_AUDITS`` audits no baseline is stated: the p95 of four numbers is their largest, and one odd
+audit would be the host's "usual".
 
 >>> usual = Usual(96, {"minflt_per_s": (3100.0, 5200.0), "majflt_per_s": (0.2, 1.5)})
 >>> seen = Baselines(14.0, {"web01": usual}, "")
@@ -48,9 +49,11 @@ DEFAULT_DAYS = 14.0
 # period (15 min) five audits are an hour and a quarter of history.
 MIN_AUDITS = 5
 USUAL_MEDIAN_FACTOR = 2.0
-# Rates at or under these are usual whatever the host's past: 1,000 minor faults/s cost 1-10 ms of CPU
-# per second (0.1-1 % of one CPU), 1 major fault/s at most 10 ms/s of stall (the guide's per-fault costs).
-FLOORS = {"minflt_per_s": 1000.0, "majflt_per_s": 1.0}
+# Rates at or under these are usual whatever the host's past: the guide's per-process lines. 1,000 minor
+# faults/s cost 1-10 ms of CPU per second (0.1-1 % of one CPU); 10 major faults/s 10-100 ms/s of stall,
+# where a stall starts to be felt. A shared test machine showed 3-5 major/s host-wide from its neighbours
+# on hosts whose audits all had 0: with a floor of 1/s that read "above usual" for nothing.
+FLOORS = {"minflt_per_s": 1000.0, "majflt_per_s": 10.0}
 RATES = ("minflt_per_s", "majflt_per_s")
 UNITS = {"minflt_per_s": "minor/s", "majflt_per_s": "major/s"}
 # A run waits at most this long for a history another process holds locked (a rollback-journal file
@@ -85,7 +88,7 @@ def usual_ceiling(rate: str, median: float, p95: float) -> float:
     """The highest value still usual for a host: its p95, twice its median, or the rate's floor.
 
     >>> usual_ceiling("minflt_per_s", 3100.0, 5200.0), usual_ceiling("majflt_per_s", 0.0, 0.0)
-    (6200.0, 1.0)
+    (6200.0, 10.0)
     """
     return max(p95, USUAL_MEDIAN_FACTOR * median, FLOORS[rate])
 

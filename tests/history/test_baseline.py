@@ -64,7 +64,7 @@ def test_majors_on_a_host_that_never_has_any_are_above_without_a_ratio(tmp_path:
         for _ in range(MIN_AUDITS):
             audit(history, sampled("db01", 500.0, 0.0))
     baselines = read_baselines(path, ["db01"], 14.0, time.time())
-    assert baselines.compare("db01", {"minflt_per_s": 500.0, "majflt_per_s": 0.6}).status == "usual"  # floor
+    assert baselines.compare("db01", {"minflt_per_s": 500.0, "majflt_per_s": 4.8}).status == "usual"  # floor
     swap = baselines.compare("db01", {"minflt_per_s": 500.0, "majflt_per_s": 40.0})
     assert swap.status == "above" and swap.ratio is None
     assert swap.summary == "40.0 major/s where its usual is 0 (p95 0 over 5 audits)"
