@@ -33,6 +33,8 @@ from diag.notify import send_command, send_url
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.report.watch_view import CLEAR, event_line, render_table
+from diag.runstore import write_error, write_json
+from diag.safeio import open_append_new
 from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
@@ -141,12 +143,6 @@ def _run_dir(request: WatchRequest, cwd: Path) -> Path:
     return run_dir
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class _Notifier(threading.Thread):
     """Delivers alerts to --notify / --notify-url one at a time, off the watch's own threads."""
 
@@ -177,7 +173,11 @@ class _Sinks:
     ) -> None:
         self.request, self.notifier, self.baselines = request, notifier, baselines
         self.usual: dict[str, str] = {}  # host -> its last tick against its audits ("3.0x usual minor/s")
-        self.file: IO[str] = (run_dir / "events.jsonl").open("a", encoding="utf-8")
+        path = run_dir / "events.jsonl"
+        try:  # 0600 like every run-folder file
+            self.file: IO[str] = os.fdopen(open_append_new(path, keep=True), "w", encoding="utf-8")
+        except OSError as exc:
+            raise write_error(path, exc) from None
         self.jsonl: IO[str] | None = None
         self.jsonl_owned = False
         if request.jsonl == "-":
@@ -284,7 +284,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
         "interrupted": False,
         "run_dir": str(run_dir),
     }
-    _write_json(run_dir / "run.json", meta)
+    write_json(run_dir / "run.json", meta)
     warnings: list[str] = [baselines.warning] if baselines.warning else []
     notifier = (
         _Notifier(request.notify, request.notify_url, warnings)
@@ -331,7 +331,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
         logins={n: v.logins for n, v in summary.hosts.items()} if summary else {},
         warnings=warnings,
     )
-    _write_json(run_dir / "run.json", meta)
+    write_json(run_dir / "run.json", meta)
     return WatchOutcome(summary or WatchSummary(), run_dir, interrupted, tuple(warnings))
 
 

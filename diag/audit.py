@@ -18,6 +18,7 @@ from diag.findings import RunResult
 from diag.history import HISTORY_ENV, history_path
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import make_run_dir
+from diag.safeio import write_text
 
 __all__ = ["HISTORY_ENV", "AuditRequest", "AuditResult", "history_path", "run_audit"]
 
@@ -61,7 +62,6 @@ def run_audit(request: AuditRequest) -> AuditResult:
     from diag.history.diff import diff_problems
     from diag.history.store import History, now_iso
     from diag.notify import notify
-    from diag.report.atomic import write_atomic
     from diag.report.since import prepend_since, render_since
 
     cwd = request.run.cwd or Path.cwd()
@@ -116,9 +116,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
                 result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
-        write_atomic(
+        write_text(
             run_dir / "diff.json",
             json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+            what="report file",
         )
         told = (
             None

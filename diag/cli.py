@@ -380,7 +380,7 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.syntax_check or args.list_tasks or args.list_hosts:
         return cmd_run(args, argv)
-    if args.install_timer or args.print_cron:
+    if args.install_timer is not None or args.print_cron:
         cli_audit.schedule(args, argv)
         return ExitCode.OK
     request = cli_audit.audit_request(args, _request(args, argv))
@@ -455,10 +455,9 @@ def _report_watch(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise DiagError(f"cannot write {str(args.output)!r}: {exc}") from None
+        from diag.safeio import write_text
+
+        write_text(args.output, text, what="report")
     return ExitCode.OK
 
 

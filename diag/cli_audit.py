@@ -122,11 +122,14 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     command = timers.audit_command(argv)
     cwd = Path.cwd()
     if args.print_cron:
+        timers.check_no_secrets(args.extra_vars, "--print-cron", "the crontab line")
         lock = history_path(args.history, cwd).with_suffix(".lock")
         print(timers.cron_line(command, period, cwd, lock))
         return
+    timers.check_no_secrets(args.extra_vars, "--install-timer", "the unit file")
     units = timers.timer_units(args.install_timer, command, period, cwd)
-    unit_dir = args.unit_dir or timers.default_unit_dir()
+    # absolute: the files are named in `systemctl link`, which refuses a relative path
+    unit_dir = Path(os.path.abspath(args.unit_dir)) if args.unit_dir else timers.default_unit_dir()
     for path in timers.install_timer(units, unit_dir):
         print(f"wrote {path}")
     print("enable it with:\n" + timers.enable_hint(units, unit_dir))

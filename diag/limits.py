@@ -37,6 +37,12 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 # range() inside a template, and the total items a template's loops may produce.
 MAX_RANGE = 100_000
 MAX_TEMPLATE_STEPS = 1_000_000
+# --every of a timer or crontab line: OnCalendar and cron express periods that divide a minute, an
+# hour or a day, so a whole second up to a day.
+MIN_EVERY_S = 1
+MAX_EVERY_S = 86_400
+# --install-timer NAME: systemd refuses unit names over 255 characters, ".service" included.
+MAX_UNIT_NAME_CHARS = 255 - len(".service")
 
 
 def finite_positive(value: Any, what: str) -> float:

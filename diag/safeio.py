@@ -7,8 +7,10 @@ Reading refuses what is not a regular file (a FIFO would block, ``/dev/zero`` ne
 over ``MAX_INPUT_BYTES``. Writing replaces a regular file (or creates a new one) atomically, through a
 temp file in the same folder and a rename, so a crash never leaves half a report; anything else that
 already exists (``/dev/stdout``, ``/dev/full``, a FIFO) is written in place, since a rename would
-replace the device node itself; a symlink is followed. Files pfdiag creates have mode ``FILE_MODE``
-(0600: a run folder names hosts, processes and their users).
+replace the device node itself; a symlink is followed (or refused, where the caller says so: unit
+files). Files pfdiag creates have mode ``FILE_MODE`` (0600: a run folder names hosts, processes and
+their users) unless the caller names another reader. Every file pfdiag writes goes through
+``write_text`` (reports, run folders, charts, the textfile, unit files).
 """
 
 from __future__ import annotations
@@ -137,47 +139,69 @@ def _check_dir_writable(folder: Path, what: str, *, create: bool, file: Path | N
         raise UsageError(f"cannot write {what} {where}: {exc.strerror}") from None
 
 
-def write_text(path: Path, text: str, *, what: str = "file") -> None:
-    """Write ``text`` to ``path``: atomically for a regular file or a new path, in place otherwise."""
-    data = text.encode("utf-8")
-    target = _target(path)
+def write_text(
+    path: Path,
+    text: str | bytes,
+    *,
+    what: str = "file",
+    mode: int = FILE_MODE,
+    symlinks: bool = True,
+    error: type[DiagError] = ReportError,
+) -> None:
+    """Write ``text`` (UTF-8; bytes as they are, e.g. a PNG) to ``path``: atomically for a regular file
+    or a new path, in place otherwise.
+
+    ``mode`` is the new file's (``FILE_MODE`` unless another program must read it, e.g. node_exporter).
+    ``symlinks`` False refuses a symlink instead of writing its target (unit files: a link planted in a
+    unit folder must not make root write elsewhere); the rename replaces a link made meanwhile, never
+    its target. A device or FIFO is never replaced; ``error`` (``ReportError`` by default) names the path.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if not symlinks and path.is_symlink():
+        raise error(
+            f"cannot write {what} {str(path)!r}: it is a symbolic link (to {os.readlink(path)!r})",
+            hint="pfdiag does not write through a link here: remove it, or write the file where it points",
+        )
+    target = _target(path) if symlinks else path
     try:
-        mode: int | None = os.stat(target).st_mode
+        found: int | None = os.stat(target).st_mode
     except FileNotFoundError:
-        mode = None
+        found = None
     except OSError as exc:
-        raise ReportError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise ReportError(f"cannot write {what} {str(path)!r}: it is a directory")
+        raise error(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
+    if found is not None and stat.S_ISDIR(found):
+        raise error(f"cannot write {what} {str(path)!r}: it is a directory")
     try:
-        if mode is None or stat.S_ISREG(mode):
-            _replace(target, data)
+        if found is None or stat.S_ISREG(found):
+            _replace(target, data, mode)
         else:
-            _write_in_place(target, data)
+            _write_in_place(target, data, nofollow=not symlinks)
     except OSError as exc:
         reason = "the device is full" if exc.errno == errno.ENOSPC else exc.strerror
-        raise ReportError(f"cannot write {what} {str(path)!r}: {reason}") from None
+        raise error(f"cannot write {what} {str(path)!r}: {reason}") from None
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # the name cut so that the temp name fits NAME_MAX (255) when the file's own name does
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _write_in_place(path: Path, data: bytes) -> None:
+def _write_in_place(path: Path, data: bytes, *, nofollow: bool = False) -> None:
+    flags = os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         # O_NONBLOCK so a FIFO without a reader is an error (ENXIO), not a hang
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0))
     except OSError as exc:
         if exc.errno == errno.ENXIO:
             raise OSError(exc.errno, "nothing is reading from this FIFO") from None
@@ -188,9 +212,11 @@ def _write_in_place(path: Path, data: bytes) -> None:
         handle.flush()
 
 
-def open_append_new(path: Path) -> int:
-    """A new (or truncated) file for appending lines, mode ``FILE_MODE``; returns its descriptor."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+def open_append_new(path: Path, *, keep: bool = False) -> int:
+    """A new (or truncated; with ``keep``, appended to) file for appending lines, mode ``FILE_MODE``;
+    returns its descriptor."""
+    how = os.O_APPEND if keep else os.O_TRUNC
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | how | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     os.fchmod(fd, FILE_MODE)
     return fd
 

@@ -61,6 +61,25 @@ def redact_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def secret_names(variables: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The secret-named variables in ``variables``, at any depth, as dotted paths.
+
+    >>> secret_names({"ansible_password": "x", "interval_s": 1, "db": {"token": "t"}, "l": [{"a_secret": 1}]})
+    ['ansible_password', 'db.token', 'l.a_secret']
+    """
+    found: list[str] = []
+    for key, value in variables.items():
+        path = f"{prefix}{key}"
+        if isinstance(key, str) and is_secret_name(key):
+            found.append(path)
+            continue
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, Mapping):
+                found += secret_names(item, f"{path}.")
+    return found
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return redact_vars(value)

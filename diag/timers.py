@@ -5,6 +5,13 @@ name. Out: unit file texts (a oneshot service running the same command line in t
 timer with ``OnCalendar``, ``Persistent=true`` and ``RandomizedDelaySec``), written to ``--unit-dir``,
 and the commands that enable them; or one crontab line. A period must divide a minute, an hour or a
 day so that ``OnCalendar`` (and cron) can express it evenly.
+
+Everything written into a unit or a crontab line comes from the command line, so it is written so
+that systemd and cron read back exactly the words given: each value quoted for its directive (``%``
+specifiers as ``%%``, ``$`` as ``$$`` in ``ExecStart``, ``%`` as ``\\%`` for cron) and a value no line
+can hold (a newline, any control character) refused, as is a secret ``-e`` variable (it would sit in
+clear in the unit or the crontab: a vars file keeps it out). Unit names are checked as systemd does.
+Unit files are written by ``diag.safeio``: 0600, never through a symlink.
 """
 
 from __future__ import annotations
@@ -19,11 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diag.errors import UsageError
+from diag.limits import MAX_EVERY_S, MAX_UNIT_NAME_CHARS, MIN_EVERY_S
+from diag.playbook.variables import parse_extra_var
+from diag.safeio import write_text
+from diag.secrets import secret_names
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days)?\s*$")
 _UNITS_S = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hour": 3600}
 _UNITS_S |= {"hours": 3600, "d": 86400, "day": 86400, "days": 86400}
-_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@-]+$")
+# systemd's unit name characters minus "@" (a template instance needs a template file) and "\\"
+# (systemd's own escapes); a leading "." hides the file, a leading "-" reads as an option to systemctl.
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_][A-Za-z0-9:_.-]*")
+# What no unit or crontab line can hold: a newline ends the line (and starts an injected one).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Flags that schedule the audit rather than being part of it: (flag, takes a value).
 SCHEDULING_FLAGS = {"--install-timer": True, "--every": True, "--unit-dir": True, "--print-cron": False}
 
@@ -47,8 +62,12 @@ def on_calendar(period_s: float) -> str:
     ('*-*-* *:00/15:00', '*-*-* *:00:00', '*-*-* 00/6:00:00', '*-*-* 00:00:00', '*-*-* *:*:00/30')
     """
     p = int(period_s)
-    if p != period_s or p <= 0:
-        raise UsageError(f"--every must be a whole number of seconds, got {period_s:g}")
+    if p != period_s or not MIN_EVERY_S <= p <= MAX_EVERY_S:
+        raise UsageError(
+            f"--every must be a positive whole number of seconds, at most {MAX_EVERY_S} (1d), "
+            f"got {period_s:g}",
+            hint="use e.g. 30s, 5min, 15min, 1h, 6h or 1d",
+        )
     if p < 60 and 60 % p == 0:
         return f"*-*-* *:*:00/{p}"
     if p < 3600 and p % 60 == 0 and 60 % (p // 60) == 0:
@@ -102,10 +121,75 @@ def audit_command(argv: Sequence[str]) -> list[str]:
     return [*base, *kept]
 
 
-def _systemd_quote(arg: str) -> str:
-    """One ExecStart= word: specifiers (%) and variables ($) escaped, quoted when it needs it."""
-    text = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+def check_unit_name(name: str) -> str:
+    """``name`` when systemd accepts ``NAME.service`` and ``NAME.timer`` as they are, else ``UsageError``.
+
+    >>> check_unit_name("pfdiag-audit.web")
+    'pfdiag-audit.web'
+    >>> check_unit_name("../x")
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --install-timer: '../x' is not a valid unit name
+      hint: letters, digits and - _ . : (not first: . -), at most 247 characters, e.g. pfdiag-audit
+    """
+    if not _UNIT_NAME.fullmatch(name) or ".." in name or len(name) > MAX_UNIT_NAME_CHARS:
+        raise UsageError(
+            f"--install-timer: {name!r} is not a valid unit name",
+            hint=f"letters, digits and - _ . : (not first: . -), at most {MAX_UNIT_NAME_CHARS} "
+            "characters, e.g. pfdiag-audit",
+        )
+    return name
+
+
+def check_line_value(value: str, flag: str, what: str) -> str:
+    """``value`` when it fits on one line of a unit file or crontab, else ``UsageError``.
+
+    >>> check_line_value("x=1\\nX=y", "--install-timer", "the argument")
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --install-timer: the argument 'x=1\\nX=y' holds a newline or control character
+      hint: it would end the line and start another: put the value in a vars file, -e @vars.yml
+    """
+    if _CONTROL.search(value):
+        raise UsageError(
+            f"{flag}: {what} {value!r} holds a newline or control character",
+            hint="it would end the line and start another: put the value in a vars file, -e @vars.yml",
+        )
+    return value
+
+
+def check_no_secrets(extra_vars: Sequence[str], flag: str, where: str) -> None:
+    """``UsageError`` when an ``-e`` value (not an ``@file``) sets a secret-named variable.
+
+    A unit file or a crontab is read by whoever administers the machine and kept in backups: a
+    password there outlives the audit. A vars file is read at each run and can stay private.
+    """
+    for text in extra_vars:
+        if text.strip().startswith("@"):
+            continue
+        names = secret_names(parse_extra_var(text))
+        if names:
+            raise UsageError(
+                f"{flag}: -e {', '.join(names)} would be written in clear into {where}",
+                hint="put it in a vars file only the audit's user can read (chmod 600) and pass "
+                "-e @vars.yml: the file is read at each run",
+            )
+
+
+def _systemd_quote(arg: str, *, variables: bool = True) -> str:
+    """One word of ``ExecStart=`` (``variables``: ``$`` is expanded there) or ``Environment=``:
+    specifiers (%) and ``$`` escaped, quoted when it needs it."""
+    text = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    text = text.replace("$", "$$") if variables else text
     return f'"{text}"' if re.search(r"[\s\"';\\]", arg) or not arg else text
+
+
+def _systemd_path(path: Path) -> str:
+    """A path directive (``WorkingDirectory=``): no quoting there, only specifiers escaped."""
+    text = check_line_value(str(path), "--install-timer", "the path")
+    if text != text.rstrip() or text.endswith("\\"):  # systemd strips the blank; "\\" joins the next line
+        raise UsageError(f"--install-timer: the path {text!r} ends in a blank or a backslash")
+    return text.replace("%", "%%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +203,16 @@ class TimerUnits:
 
 def timer_units(name: str, command: Sequence[str], period_s: float, cwd: Path) -> TimerUnits:
     """The ``NAME.service`` (oneshot, the audit) and ``NAME.timer`` (``OnCalendar``) texts."""
-    if not _UNIT_NAME.match(name):
-        raise UsageError(
-            f"--install-timer: {name!r} is not a valid unit name", hint="letters, digits, - _ . : @"
-        )
+    check_unit_name(name)
+    for arg in command:
+        check_line_value(arg, "--install-timer", "the argument")
     calendar = on_calendar(period_s)
     # spread a fleet of timers over a tenth of the period (at most 5 min) so they do not start together
     delay_s = max(1, min(300, int(period_s // 10)))
     env = ""
     if os.environ.get("PYTHONPATH"):
-        env = f"Environment={_systemd_quote('PYTHONPATH=' + os.environ['PYTHONPATH'])}\n"
+        value = check_line_value("PYTHONPATH=" + os.environ["PYTHONPATH"], "--install-timer", "the variable")
+        env = f"Environment={_systemd_quote(value, variables=False)}\n"
     service = (
         "[Unit]\n"
         f"Description=pfdiag audit {name}\n"
@@ -136,7 +220,7 @@ def timer_units(name: str, command: Sequence[str], period_s: float, cwd: Path) -
         "Wants=network-online.target\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_systemd_quote(str(cwd))}\n"
+        f"WorkingDirectory={_systemd_path(cwd)}\n"
         f"{env}"
         f"ExecStart={' '.join(_systemd_quote(a) for a in command)}\n"
         # exit 10 (--fail-on) and 4/2 (host states) are results of an audit, not a broken service;
@@ -166,18 +250,18 @@ def default_unit_dir() -> Path:
 
 
 def install_timer(units: TimerUnits, unit_dir: Path) -> list[Path]:
-    """Write both files into ``unit_dir``; their paths."""
+    """Write both files into ``unit_dir`` (0600, a symlink refused); their paths."""
     try:
         unit_dir.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for suffix, text in ((".service", units.service), (".timer", units.timer)):
-            path = unit_dir / f"{units.name}{suffix}"
-            path.write_text(text, encoding="utf-8")
-            paths.append(path)
     except OSError as exc:
         raise UsageError(
-            f"cannot write unit files into {str(unit_dir)!r}: {exc}", hint="--unit-dir DIR"
+            f"cannot write unit files into {str(unit_dir)!r}: {exc.strerror}", hint="--unit-dir DIR"
         ) from None
+    paths = []
+    for suffix, text in ((".service", units.service), (".timer", units.timer)):
+        path = unit_dir / f"{units.name}{suffix}"
+        write_text(path, text, what="unit file", symlinks=False, error=UsageError)
+        paths.append(path)
     return paths
 
 
@@ -191,7 +275,8 @@ def enable_hint(units: TimerUnits, unit_dir: Path) -> str:
     )
     user = "" if os.geteuid() == 0 else " --user"
     link = ""
-    if not str(unit_dir).startswith(standard):  # a folder systemd does not read: link the files first
+    if not any(unit_dir == Path(s) or Path(s) in unit_dir.parents for s in standard):
+        # a folder systemd does not read: link the files first (systemctl link takes absolute paths)
         files = " ".join(shlex.quote(str(unit_dir / f"{units.name}{s}")) for s in (".service", ".timer"))
         link = f"systemctl{user} link {files}\n"
     return (
@@ -202,8 +287,16 @@ def enable_hint(units: TimerUnits, unit_dir: Path) -> str:
 
 
 def cron_line(command: Sequence[str], period_s: float, cwd: Path, lock: Path) -> str:
-    """A crontab line: ``flock -n`` skips a run while the previous one still holds the lock."""
-    words = " ".join(shlex.quote(a) for a in command).replace("%", "\\%")  # cron turns % into newlines
-    return (
-        f"{cron_schedule(period_s)} cd {shlex.quote(str(cwd))} && flock -n {shlex.quote(str(lock))} {words}"
-    )
+    """A crontab line: ``flock -n`` skips a run while the previous one still holds the lock.
+
+    >>> print(cron_line(["pfdiag", "audit", "-e", "x=50%"], 3600, Path("/srv/a b"), Path("/srv/h.lock")))
+    0 * * * * cd '/srv/a b' && flock -n /srv/h.lock pfdiag audit -e x=50\\%
+    """
+    for word in (str(cwd), str(lock), *command):
+        check_line_value(word, "--print-cron", "the argument")
+    words = " ".join(shlex.quote(a) for a in ("flock", "-n", str(lock), *command))
+    text = f"cd {shlex.quote(str(cwd))} && {words}"
+    # cron turns an unescaped % into a newline (the rest is the command's stdin), quoted or not, and
+    # "\\%" into "%"; after a backslash of the value an empty '' keeps that backslash from escaping ours
+    text = re.sub(r"(\\?)%", lambda m: m[1] + ("''" if m[1] else "") + "\\%", text)
+    return f"{cron_schedule(period_s)} {text}"

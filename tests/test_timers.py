@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +90,228 @@ def test_print_cron_prints_one_flock_wrapped_line(tmp_path: Path, capsys: Any, m
 def test_a_period_cron_and_oncalendar_cannot_express_evenly_is_a_usage_error(every: str, capsys: Any) -> None:
     assert main(["audit", "--print-cron", "--every", every]) == 5
     assert "--every" in capsys.readouterr().err
+
+
+# -- issue 15: what reaches a unit or a crontab is exactly what was given, or refused --------------
+
+INJECTIONS = [
+    ["-e", 'x="1\nExecStart=/bin/touch /var/pwned\nX=y"'],  # a quoted k=v value holding newlines
+    ["-e", '{"x": "1\nExecStart=/bin/touch /var/pwned"}'],  # a real newline inside a JSON string
+    ["-l", "all\nExecStart=/bin/touch /var/pwned"],
+    ["-e", 'x="1\rExecStart=/bin/touch /var/pwned"'],  # systemd ends a line at \r too
+    ["-e", "x=1\x00y"],
+]
+
+
+@pytest.mark.parametrize("extra", INJECTIONS, ids=["k=v", "json", "limit", "cr", "nul"])
+def test_a_value_that_would_start_another_line_is_refused_for_a_unit_and_a_crontab(
+    tmp_path: Path, capsys: Any, monkeypatch, extra: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["audit", *extra, "--install-timer", "inj", "--unit-dir", str(tmp_path / "units")]
+    assert main(argv) == 5
+    err = capsys.readouterr().err
+    assert "newline or control character" in err and "-e @vars.yml" in err
+    assert not (tmp_path / "units").exists() and not (tmp_path / "reports").exists()
+    assert main(["audit", *extra, "--print-cron"]) == 5
+    out, err = capsys.readouterr()
+    assert out == "" and "--print-cron" in err and "newline or control character" in err
+
+
+def test_the_injection_of_the_issue_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: Any, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = "x=1\nExecStart=/bin/touch /var/pwned\nX=y"
+    assert main(["audit", "--install-timer", "inj", "-e", bad, "--unit-dir", "units"]) == 5
+    assert main(["audit", "--print-cron", "-e", "x=1\n* * * * * touch /tmp/pwn"]) == 5
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("ERROR:") == 2 and "Traceback" not in err
+    assert not (tmp_path / "units").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", ".", "a@b", "x@.", "a\n", "", "-x", ".x", "a..b", "a/b", "../x", "a b", "a\\x2d", "a" * 248],
+)
+def test_unit_names_systemd_would_refuse_are_refused_and_nothing_runs(
+    tmp_path: Path, capsys: Any, monkeypatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", f"--install-timer={name}", "--unit-dir", "units"]) == 5
+    assert "is not a valid unit name" in capsys.readouterr().err
+    assert not (tmp_path / "units").exists() and not (tmp_path / "reports").exists()
+
+
+def test_the_longest_unit_name_systemd_takes_is_accepted(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = "a" * 247  # 255 with ".service"
+    assert main(["audit", "--install-timer", name, "--unit-dir", "units"]) == 0
+    assert (tmp_path / "units" / f"{name}.service").exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-e", "ansible_password=hunter22"],
+        ["-e", "interval_s=1 ansible_become_pass='hunter 22'"],
+        ["--extra-vars", '{"db": {"api_token": "hunter22"}}'],
+        ["-e", "{hosts: [{my_secret: hunter22}]}"],
+    ],
+    ids=["k=v", "quoted", "json", "yaml-list"],
+)
+def test_secret_extra_vars_never_reach_a_unit_or_a_crontab(
+    tmp_path: Path, capsys: Any, monkeypatch, extra: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", *extra, "--install-timer", "s", "--unit-dir", "units"]) == 5
+    assert main(["audit", *extra, "--print-cron"]) == 5
+    out, err = capsys.readouterr()
+    assert "hunter" not in out + err and out == ""
+    assert "in clear into the unit file" in err and "in clear into the crontab line" in err
+    assert err.count("-e @vars.yml") == 2
+    assert not (tmp_path / "units").exists()
+
+
+def test_secrets_in_a_vars_file_are_read_at_each_run_and_stay_out_of_the_unit(
+    tmp_path: Path, capsys: Any, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vars.yml").write_text("ansible_password: hunter22\n")
+    assert main(["audit", "-e", "@vars.yml", "--install-timer", "s", "--unit-dir", "units"]) == 0
+    assert main(["audit", "-e", "@vars.yml", "--print-cron"]) == 0
+    service = (tmp_path / "units" / "s.service").read_text()
+    assert "-e @vars.yml" in service and "hunter" not in service + capsys.readouterr().out
+
+
+def test_unit_files_are_0600_and_a_symlinked_unit_file_is_refused(
+    tmp_path: Path, capsys: Any, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--install-timer", "t", "--unit-dir", "units"]) == 0
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "units").iterdir()}
+    assert modes == {"t.service": 0o600, "t.timer": 0o600}
+    capsys.readouterr()
+    victim = tmp_path / "victim"  # e.g. a file of root's that someone linked into a unit folder
+    (tmp_path / "units" / "v.service").symlink_to(victim)
+    assert main(["audit", "--install-timer", "v", "--unit-dir", "units"]) == 5
+    err = capsys.readouterr().err
+    assert "is a symbolic link" in err and str(victim) in err
+    assert not victim.exists() and (tmp_path / "units" / "v.service").is_symlink()
+
+
+# Words systemd and cron treat specially: specifiers, variables, quotes, backslashes, separators.
+HOSTILE_WORDS = ["pct=50%", "v='$HOME ${X}'", 'q="a\'b\\\\c"', "x=%n%%", "t=\\%", "e=", '{"j": "1\\nY=z"}']
+
+
+def _systemd_dump(units: Path, name: str) -> dict[str, str]:
+    """What systemd itself parsed from NAME.service: ``systemd --test`` (no running systemd needed;
+    it refuses root, so it runs as nobody on a world-readable copy)."""
+    systemd, setpriv = Path("/lib/systemd/systemd"), shutil.which("setpriv")
+    if not systemd.exists() or setpriv is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs /lib/systemd/systemd, setpriv and root (to run systemd --test as nobody)")
+    public = Path(tempfile.mkdtemp(prefix="pfdiag-units-"))
+    try:
+        public.chmod(0o755)
+        for path in units.iterdir():
+            (public / path.name).write_text(path.read_text())
+            (public / path.name).chmod(0o644)
+        proc = subprocess.run(
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                str(systemd),
+                "--test",
+                "--system",
+                f"--unit={name}.service",
+            ],
+            capture_output=True,
+            text=True,
+            env={"SYSTEMD_UNIT_PATH": f"{public}:", "PATH": os.environ["PATH"]},
+            check=False,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(public)
+    block = proc.stdout.split(f"-> Unit {name}.service:", 1)[1].split("-> Unit ", 1)[0]
+    found = {}
+    for line in block.splitlines():
+        key, sep, value = line.strip().partition(": ")
+        if sep and key in ("WorkingDirectory", "Environment", "Command Line"):
+            found[key] = value
+    return found
+
+
+def test_systemd_reads_back_exactly_the_words_and_folder_given(tmp_path: Path, monkeypatch) -> None:
+    cwd = tmp_path / "50% a b"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    argv = ["audit", *(a for w in HOSTILE_WORDS for a in ("-e", w)), "-l", "a b;c"]
+    assert main([*argv, "--install-timer", "w", "--unit-dir", str(tmp_path / "units")]) == 0
+    analyze = shutil.which("systemd-analyze")
+    if analyze is not None:
+        files = [str(tmp_path / "units" / f"w.{s}") for s in ("timer", "service")]
+        proc = subprocess.run([analyze, "verify", *files], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    dump = _systemd_dump(tmp_path / "units", "w")
+    assert dump["WorkingDirectory"] == str(cwd)
+    # the dump quotes for a shell ("\\$" in double quotes, which shlex leaves alone: no word here has a
+    # backslash before a "$"), with "$$" still to become "$" when the service starts
+    line = dump["Command Line"].replace("\\$", "$")
+    words = [w.replace("$$", "$") for w in shlex.split(line)]
+    assert words[-len(argv) :] == argv
+
+
+def _cron_command(line: str) -> str:
+    """What cron hands to /bin/sh for a crontab line (cronie's do_command.c): the command after the five
+    time fields, cut at the first unescaped '%', with each '\\%' turned into '%'."""
+    command = line.split(" ", 5)[5]
+    out, escaped = [], False
+    for ch in command:
+        if escaped:
+            escaped = False
+            if ch == "%":
+                out[-1] = "%"
+                continue
+        elif ch == "\\":
+            escaped = True
+        elif ch == "%":
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def test_cron_runs_exactly_the_words_and_folder_given(tmp_path: Path) -> None:
+    from diag.timers import cron_line
+
+    cwd = tmp_path / "50% a b"
+    cwd.mkdir()
+    show = [sys.executable, "-c", "import json, os, sys; print(json.dumps([os.getcwd(), *sys.argv[1:]]))"]
+    words = [*HOSTILE_WORDS, "b\\%", "b\\\\%", "&&", "'"]
+    line = cron_line([*show, *words], 3600, cwd, tmp_path / "h%.lock")
+    assert "\n" not in line and line.startswith("0 * * * * ")
+    proc = subprocess.run(["/bin/sh", "-c", _cron_command(line)], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == [str(cwd), *words]
+
+
+@pytest.mark.parametrize("every", ["0", "0s", "0.5", "2d", "99999999999999999999999d"])
+def test_every_outside_a_second_to_a_day_says_it_must_be_positive_and_bounded(
+    every: str, capsys: Any
+) -> None:
+    assert main(["audit", "--print-cron", "--every", every]) == 5
+    err = capsys.readouterr().err
+    assert "--every must be a positive whole number of seconds, at most 86400 (1d)" in err
+
+
+def test_a_relative_unit_dir_is_written_and_hinted_as_an_absolute_path(
+    tmp_path: Path, capsys: Any, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--install-timer", "rel", "--unit-dir", "units/../u"]) == 0
+    out = capsys.readouterr().out
+    service, timer = tmp_path / "u" / "rel.service", tmp_path / "u" / "rel.timer"
+    assert f"wrote {service}\nwrote {timer}\n" in out
+    # systemctl link refuses relative paths ("Paths must be absolute"): the hint names them absolute
+    assert f"systemctl link {service} {timer}\n" in out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from diag.fleet import EXTRA_RATE_COLUMNS, FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
-from diag.report.atomic import write_atomic
+from diag.safeio import write_text
 
 OUTLIER_COLUMNS = [
     "peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median", "outlier",
@@ -51,6 +51,6 @@ def write_csvs(fleet: FleetView, out_dir: Path) -> list[Path]:
     written = []
     for name, text in render_csvs(fleet).items():
         path = out_dir / name
-        write_atomic(path, text)
+        write_text(path, text, what="report file")
         written.append(path)
     return written

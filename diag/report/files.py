@@ -1,8 +1,8 @@
 """Writes a finished run's report files: ``report.md`` in the run folder, the ``--json`` export, the
 ``--csv DIR`` exports and the ``--plots`` charts (``plots/*.png`` next to the report, linked from it).
 
-Input is a ``RunResult``; output is files, written atomically (temp file + rename) so a crash never
-leaves half a report. The run is aggregated once (``diag.fleet.build_fleet``) and every file is
+Input is a ``RunResult``; output is files, written by ``diag.safeio`` (temp file + rename) so a crash
+never leaves half a report. The run is aggregated once (``diag.fleet.build_fleet``) and every file is
 rendered from that.
 """
 
@@ -15,13 +15,11 @@ import pandas as pd
 
 from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
-from diag.report.atomic import write_atomic
 from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
-from diag.runstore import write_error
-from diag.safeio import json_text
+from diag.safeio import json_text, write_text
 
-__all__ = ["fleet_json", "render_json", "run_to_json", "write_atomic", "write_reports"]
+__all__ = ["fleet_json", "render_json", "run_to_json", "write_reports"]
 
 JSON_SCHEMA_VERSION = 1
 PLOTS_DIR = "plots"
@@ -96,16 +94,13 @@ def write_reports(
     if plots:
         from diag.report.plots import write_plots
 
-        try:
-            written += write_plots(fleet, run_dir / PLOTS_DIR)
-        except OSError as exc:
-            raise write_error(Path(exc.filename or run_dir / PLOTS_DIR), exc) from None
+        written += write_plots(fleet, run_dir / PLOTS_DIR)
     links = [path.relative_to(run_dir).as_posix() for path in written]
     report = run_dir / "report.md"
-    write_atomic(report, render_markdown(run, fleet, plots=links))
+    write_text(report, render_markdown(run, fleet, plots=links), what="report file")
     written.append(report)
     if json_path is not None:
-        write_atomic(json_path, render_json(run, fleet))
+        write_text(json_path, render_json(run, fleet), what="report file")
         written.append(json_path)
     if csv_dir is not None:
         written += write_csvs(fleet, csv_dir)

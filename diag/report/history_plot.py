@@ -7,12 +7,14 @@ extra), major and minor rates on log scales with each threshold drawn as a dashe
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diag.errors import ReportError, UsageError
+from diag.errors import UsageError
+from diag.safeio import write_text
 
 SERIES = (
     ("majflt_per_s", "host_majflt_per_s", "major faults/s"),
@@ -49,11 +51,10 @@ def plot_host_rates(
     axes[0].set_title(f"{host}: page faults per audit")
     fig.autofmt_xdate()
     fig.tight_layout()
+    buffer = io.BytesIO()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    except OSError as exc:
-        raise ReportError(f"cannot write the plot {str(path)!r}: {exc}") from None
+        fig.savefig(buffer, format="png", dpi=100)
     finally:
         plt.close(fig)
+    write_text(path, buffer.getvalue(), what="the plot")
     return path

@@ -8,12 +8,14 @@ the highest rates). Returns the paths written.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from diag.fleet import FleetView
+from diag.safeio import write_text
 
 TOP_HOSTS = 20
 RATES = (("majflt_per_s", "major faults/s"), ("minflt_per_s", "minor faults/s"))
@@ -46,8 +48,7 @@ def _distribution(plt: Any, fleet: FleetView, path: Path) -> None:
             axis.legend(loc="upper right", fontsize="small")
     fig.suptitle(f"Fault rates across {len(fleet.hosts):,} hosts")
     fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _top_hosts(plt: Any, fleet: FleetView, path: Path) -> None:
@@ -60,8 +61,17 @@ def _top_hosts(plt: Any, fleet: FleetView, path: Path) -> None:
         axis.tick_params(axis="y", labelsize="small")
     fig.suptitle(f"Top {TOP_HOSTS} hosts by fault rate")
     fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    """PNG bytes rendered in memory, written like every run-folder file (0600, never half a file)."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    write_text(path, buffer.getvalue(), what="chart")
 
 
 def write_plots(fleet: FleetView, out_dir: Path) -> list[Path]:
@@ -69,7 +79,6 @@ def write_plots(fleet: FleetView, out_dir: Path) -> list[Path]:
     if fleet.hosts[["majflt_per_s", "minflt_per_s"]].dropna(how="all").empty:
         return []
     plt = _pyplot()
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "fault-rates.png", out_dir / "top-hosts.png"]
     _distribution(plt, fleet, paths[0])
     _top_hosts(plt, fleet, paths[1])

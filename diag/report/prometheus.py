@@ -1,10 +1,12 @@
 """An audit as node_exporter textfile-collector metrics (``--textfile PATH``).
 
 In: the audit's ``RunResult``, its diff counts and the last complete audit's finish time. Out: a
-``.prom`` file written atomically by ``prometheus_client.write_to_textfile`` (temp file + rename), so
-node_exporter never reads half a file. Names are prefixed ``pfdiag_``, rates per second, times in
-seconds. Series: 6 per host (state, verdict, severity, three fault rates) plus at most 9 host-state
-counts, 4 problem counts and 3 audit gauges; the README states the cardinality.
+``.prom`` file written by ``diag.safeio`` (temp file + rename, so node_exporter never reads half a
+file; a device or FIFO is written in place and a symlink's target is written, never replaced), mode
+0644: node_exporter often runs as another user, and the file holds host names and rates, no command
+lines. Names are prefixed ``pfdiag_``, rates per second, times in seconds. Series: 6 per host (state,
+verdict, severity, three fault rates) plus at most 9 host-state counts, 4 problem counts and 3 audit
+gauges; the README states the cardinality.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from diag.errors import ReportError
 from diag.findings import HOST_STATES, RunResult, Severity
+from diag.safeio import write_text
+
+TEXTFILE_MODE = 0o644  # read by node_exporter, often another user than the audit's
 
 RATE_METRICS = (
     ("major_faults_per_second", "majflt_per_s", "Major page faults per second over the sampling interval"),
@@ -48,7 +52,7 @@ def write_textfile(
     last_success: str | None,
 ) -> Path:
     """Write the metrics of one audit to ``path`` (atomically); ``ReportError`` when it cannot."""
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry()
     state = Gauge(
@@ -105,9 +109,5 @@ def write_textfile(
     stamp = parse_stamp(last_success)
     if stamp is not None:
         success.set(stamp)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(path), registry)
-    except OSError as exc:
-        raise ReportError(f"cannot write the textfile {str(path)!r}: {exc}") from None
+    write_text(path, generate_latest(registry), what="the textfile", mode=TEXTFILE_MODE)
     return path

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from diag.errors import ReportError
 from diag.history.diff import Diff, Problem
+from diag.safeio import read_text, write_text
 
 SECTION_TITLE = "## Since the last audit"
 MAX_ROWS = 50  # per status; the rest is in diff.json
@@ -82,11 +84,12 @@ def render_since(diff: Diff, baseline: tuple[int, str] | None, audit_id: int, no
 
 
 def prepend_since(report_path: Path, section: str) -> None:
-    """Put the section at the top of ``report.md`` (written by the run before the diff existed)."""
+    """Put the section at the top of ``report.md`` (written by the run before the diff existed).
+
+    Read and written like every report (``diag.safeio``): 0600, bounded, never a device replaced.
+    """
     try:
-        body = report_path.read_text(encoding="utf-8")
+        body = read_text(report_path, what="report", error=ReportError)
     except FileNotFoundError:
         body = ""
-    tmp = report_path.with_name(f".{report_path.name}.tmp")
-    tmp.write_text(section + "\n" + body, encoding="utf-8")
-    tmp.replace(report_path)
+    write_text(report_path, section + "\n" + body, what="report")

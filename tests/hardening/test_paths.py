@@ -186,3 +186,120 @@ def test_a_full_stdout_is_an_error_not_a_traceback():
         result = _pfdiag("inventory", "-i", "a,b,", "--list", stdout=full, timeout=60)
     assert result.returncode == 1
     assert result.stderr.decode().startswith("ERROR: cannot write to standard output")
+
+
+# -- issue 15: every file pfdiag writes goes through safeio (devices, FIFOs, links, 0600) -----------
+
+
+def _null_device(path: Path) -> Path:
+    """A character device like /dev/null (same major/minor), made in a temp dir: what a
+    ``--textfile /dev/null`` run as root must leave in place."""
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.stat("/dev/null").st_rdev)
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    return path
+
+
+def _still_the_device(path: Path) -> bool:
+    after = os.lstat(path)
+    return stat.S_ISCHR(after.st_mode) and after.st_rdev == os.stat("/dev/null").st_rdev
+
+
+def _through_fifo(fifo: Path, write) -> bytes:
+    """Call ``write()`` while a reader thread holds ``fifo`` open; what the reader got."""
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    for _ in range(500):  # until the reader has the FIFO open (no fixed sleep)
+        try:
+            write()
+            break
+        except ReportError:
+            threading.Event().wait(0.01)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced"
+    return got[0] if got else b""
+
+
+def test_the_textfile_keeps_a_device_a_fifo_and_a_symlink_and_is_0644(tmp_path):
+    from diag.findings import RunResult
+    from diag.report.prometheus import write_textfile
+
+    run = RunResult("audit.yml", [], None, "2026-12-01T00:00:00+0000")
+
+    def write(path: Path) -> Path:
+        return write_textfile(path, run, {"new": 1}, duration_s=1.0, last_success=None)
+
+    device = _null_device(tmp_path / "null.prom")
+    write(device)
+    assert _still_the_device(device)
+    fifo = tmp_path / "fifo.prom"
+    assert b"pfdiag_audit_problems" in _through_fifo(fifo, lambda: write(fifo))
+    target, link = tmp_path / "real.prom", tmp_path / "link.prom"
+    target.write_text("old")
+    link.symlink_to(target)
+    write(link)
+    assert link.is_symlink() and "pfdiag_audit_problems" in target.read_text()
+    write(tmp_path / "new.prom")  # node_exporter, often another user, reads it
+    assert stat.S_IMODE((tmp_path / "new.prom").stat().st_mode) == 0o644
+
+
+def test_an_audit_keeps_a_device_textfile_and_its_run_folder_stays_0600(tmp_path, capsys):
+    device = _null_device(tmp_path / "null.prom")
+    argv = ["audit", "-e", "interval_s=0.5", "--history", "h.sqlite", "-o", "run", "--textfile", str(device)]
+    assert main(argv) in (0, 2)
+    assert "Traceback" not in capsys.readouterr().err
+    assert _still_the_device(device)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert report.startswith("## Since the last audit")  # prepended after the run wrote it
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "run").iterdir()}
+    assert set(modes.values()) == {FILE_MODE}, modes
+
+
+def test_a_watch_folder_is_0600_and_its_report_keeps_a_device_a_fifo_and_a_link(tmp_path, capsys):
+    assert main(["watch", "--every", "0.5", "--count", "2", "-o", "w"]) == 0
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "w").iterdir()}
+    assert modes == {"run.json": FILE_MODE, "events.jsonl": FILE_MODE}
+    target, link = tmp_path / "timeline.md", tmp_path / "link.md"
+    target.write_text("old")
+    link.symlink_to(target)
+    assert main(["report", "w", "-o", str(link)]) == 0
+    assert link.is_symlink() and "Timeline" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == FILE_MODE
+    device = _null_device(tmp_path / "null.json")
+    assert main(["report", "w", "--format", "json", "-o", str(device)]) == 0
+    assert _still_the_device(device)
+    fifo = tmp_path / "events.fifo"
+    got = _through_fifo(fifo, lambda: main(["report", "w", "--format", "json", "-o", str(fifo)]) or None)
+    assert b'"events"' in got
+
+
+def test_report_charts_are_0600_like_the_rest_of_the_run_folder(tmp_path):
+    from diag.report import write_reports
+    from tests.report.fleets import mixed_fleet
+
+    write_reports(mixed_fleet(), tmp_path / "run", plots=True)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in
+             (tmp_path / "run").rglob("*") if p.is_file()}  # fmt: skip
+    assert "run/plots/top-hosts.png" in modes and set(modes.values()) == {FILE_MODE}, modes
+
+
+def test_a_history_plot_keeps_a_device_and_a_link_and_a_new_one_is_0600(tmp_path):
+    from diag.report.history_plot import plot_host_rates
+
+    rows = [
+        {"started": f"2026-12-01T0{n}:00:00+0000", "majflt_per_s": n, "minflt_per_s": 10 * n} for n in (1, 2)
+    ]
+    limits = {"host_majflt_per_s": 500.0, "host_minflt_per_s": 50000.0}
+    device = _null_device(tmp_path / "null.png")
+    plot_host_rates("h1", rows, limits, device)
+    assert _still_the_device(device)
+    target, link = tmp_path / "real.png", tmp_path / "link.png"
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    plot_host_rates("h1", rows, limits, link)
+    assert link.is_symlink() and target.read_bytes().startswith(b"\x89PNG")
+    plot_host_rates("h1", rows, limits, tmp_path / "new.png")
+    assert stat.S_IMODE((tmp_path / "new.png").stat().st_mode) == FILE_MODE
