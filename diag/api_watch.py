@@ -9,12 +9,11 @@ slow receiver never delays a tick). Ctrl-C or SIGTERM: the watch stops, everythi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import queue
 import re
 import shutil
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from diag.history import history_path
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.interrupt import sigterm_as_interrupt
-from diag.notify import send_command, send_url
+from diag.limits import check_interval, finite_positive
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.report.watch_view import CLEAR, event_line, render_table
@@ -38,7 +37,8 @@ from diag.safeio import open_append_new
 from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
-from diag.watch.runner import WatchOptions, WatchSummary, now_ts, run_watch
+from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, now_ts, run_watch
+from diag.watch.sinks import JsonlOut, Notifier, OutputClosed, Reserve, output_error, undelivered_warning
 
 DEFAULT_COOLDOWN_S = 300.0
 REFRESH_S = 0.25
@@ -75,6 +75,7 @@ class WatchOutcome:
     run_dir: Path
     interrupted: bool
     warnings: tuple[str, ...] = ()
+    error: DiagError | None = None  # what ended the watch early (run.json says it too), for the CLI
 
 
 def parse_duration(text: str, flag: str) -> float:
@@ -143,51 +144,25 @@ def _run_dir(request: WatchRequest, cwd: Path) -> Path:
     return run_dir
 
 
-class _Notifier(threading.Thread):
-    """Delivers alerts to --notify / --notify-url one at a time, off the watch's own threads."""
-
-    def __init__(self, cmd: str | None, url: str | None, warn: list[str]) -> None:
-        super().__init__(name="watch-notify", daemon=True)
-        self.cmd, self.url, self.warn = cmd, url, warn
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def run(self) -> None:
-        while (event := self.queue.get()) is not None:
-            for problem in (
-                send_command(self.cmd, event) if self.cmd else None,
-                send_url(self.url, event) if self.url else None,
-            ):
-                if problem:
-                    self.warn.append(problem)
-
-    def finish(self) -> None:
-        self.queue.put(None)
-        self.join(timeout=15.0)
-
-
 class _Sinks:
     """Where each batch of events goes: the run folder, --jsonl, the terminal, the notifier."""
 
     def __init__(
-        self, request: WatchRequest, run_dir: Path, notifier: _Notifier | None, baselines: Baselines
+        self,
+        request: WatchRequest,
+        run_dir: Path,
+        jsonl: JsonlOut | None,
+        notifier: Notifier | None,
+        baselines: Baselines,
     ) -> None:
-        self.request, self.notifier, self.baselines = request, notifier, baselines
+        self.request, self.jsonl, self.notifier, self.baselines = request, jsonl, notifier, baselines
         self.usual: dict[str, str] = {}  # host -> its last tick against its audits ("3.0x usual minor/s")
-        path = run_dir / "events.jsonl"
-        try:  # 0600 like every run-folder file
-            self.file: IO[str] = os.fdopen(open_append_new(path, keep=True), "w", encoding="utf-8")
+        self.path = run_dir / "events.jsonl"
+        try:
+            # 0600 like every run-folder file
+            self.file: IO[str] = os.fdopen(open_append_new(self.path, keep=True), "w", encoding="utf-8")
         except OSError as exc:
-            raise write_error(path, exc) from None
-        self.jsonl: IO[str] | None = None
-        self.jsonl_owned = False
-        if request.jsonl == "-":
-            self.jsonl = request.out
-        elif request.jsonl:
-            try:
-                self.jsonl = open(request.jsonl, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-            except OSError as exc:
-                raise UsageError(f"--jsonl: cannot open {request.jsonl!r}: {exc}") from None
-            self.jsonl_owned = True
+            raise write_error(self.path, exc) from None
         self.lines = (
             request.out if request.out is not None and request.jsonl != "-" and not request.live else None
         )
@@ -197,20 +172,24 @@ class _Sinks:
     def events(self, batch: list[dict[str, Any]]) -> None:
         self._compare(batch)
         text = "".join(json.dumps(e, default=str) + "\n" for e in batch)
-        self.file.write(text)
-        self.file.flush()
-        os.fsync(self.file.fileno())
+        try:
+            self.file.write(text)
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as exc:  # a full disk: the watch stops and says so (runner: summary.error)
+            raise write_error(self.path, exc) from None
         if self.jsonl is not None:
             self.jsonl.write(text)
-            self.jsonl.flush()
+        elif self.request.jsonl == "-":
+            self._say(text)
         for event in batch:
             line = event_line(event)
             if line and self.lines is not None:
-                print(line, file=self.lines, flush=True)
+                self._say(line + "\n")
             if line:
                 self.recent = [*self.recent, line][-5:]
             if event["type"] == "alert" and self.notifier is not None:
-                self.notifier.queue.put(event)
+                self.notifier.put(event)
 
     def _compare(self, batch: list[dict[str, Any]]) -> None:
         """Each tick's host-wide rates against the host's usual ones (a lookup and two divisions);
@@ -232,20 +211,36 @@ class _Sinks:
         size = shutil.get_terminal_size((100, 40))
         rows = max(10, size.lines - len(self.recent) - 3)
         table = render_table(summary, tracker, title, rows=rows, width=size.columns, usual=self.usual)
-        out.write(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
-        out.flush()
+        self._say(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
 
-    def close(self) -> None:
-        self.file.close()
-        if self.jsonl_owned and self.jsonl is not None:
+    def _say(self, text: str) -> None:
+        """Write to the terminal (or stdout); a reader gone or a full device ends the watch."""
+        out = self.request.out
+        if out is None:
+            return
+        try:
+            out.write(text)
+            out.flush()
+        except OSError as exc:
+            raise output_error(out, exc) from None
+
+    def close(self) -> ReportError | None:
+        """Close the files; the error of a last flush that failed (a full disk), to be reported."""
+        if self.jsonl is not None:
             self.jsonl.close()
+        try:
+            self.file.close()
+        except OSError as exc:
+            return write_error(self.path, exc)
+        return None
 
 
 def watch(request: WatchRequest) -> WatchOutcome:
     """Validate, then watch until ``--count`` / ``--duration`` ends it (or Ctrl-C / SIGTERM)."""
     cwd = request.cwd or Path.cwd()
-    if request.every_s <= 0:
-        raise UsageError(f"--every must be positive, got {request.every_s:g}")
+    check_interval(request.every_s, "--every")
+    if request.duration_s is not None:
+        finite_positive(request.duration_s, "--duration")  # 0 would be one tick titled "until Ctrl-C"
     if request.for_ticks < 1:
         raise UsageError(f"--for must be at least 1, got {request.for_ticks}")
     try:
@@ -259,6 +254,8 @@ def watch(request: WatchRequest) -> WatchOutcome:
         history_path(request.history, cwd), (name for name, _ in hosts), days, time.time()
     )
     run_dir = _run_dir(request, cwd)
+    # before run.json: a --jsonl refused (a FIFO nobody reads) leaves no run that never started
+    jsonl = JsonlOut(request.jsonl) if request.jsonl and request.jsonl != "-" else None
     selection = Selection(pids=frozenset(request.pids), matches=matches)
     tracker = AlertTracker(limits, request.for_ticks, request.cooldown_s, selection)
     options = WatchOptions(request.every_s, request.count, request.duration_s)
@@ -284,16 +281,26 @@ def watch(request: WatchRequest) -> WatchOutcome:
         "interrupted": False,
         "run_dir": str(run_dir),
     }
-    write_json(run_dir / "run.json", meta)
+    try:
+        write_json(run_dir / "run.json", meta)
+    except ReportError:
+        if jsonl is not None:
+            jsonl.close()
+        raise
+    reserve = Reserve(run_dir / "run.json")
     warnings: list[str] = [baselines.warning] if baselines.warning else []
     notifier = (
-        _Notifier(request.notify, request.notify_url, warnings)
+        Notifier(request.notify, request.notify_url, warnings)
         if request.notify or request.notify_url
         else None
     )
     if notifier is not None:
         notifier.start()
-    sinks = _Sinks(request, run_dir, notifier, baselines)
+    try:
+        sinks = _Sinks(request, run_dir, jsonl, notifier, baselines)
+    except DiagError:
+        reserve.release()
+        raise
     sinks.events(_baseline_events(baselines, [name for name, _ in hosts]))
     end = (
         f"{request.count} ticks"
@@ -303,7 +310,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     title = (
         f"pfdiag watch: {len(hosts)} host(s), every {request.every_s:g} s, until {end}; run folder {run_dir}"
     )
-    summary: WatchSummary | None = None
+    summary = WatchSummary()
     interrupted = False
     try:
         with sigterm_as_interrupt():
@@ -316,23 +323,41 @@ def watch(request: WatchRequest) -> WatchOutcome:
                 lambda s, t: sinks.refresh(s, t, title),
             )
         interrupted = summary.interrupted
-        sinks.refresh(summary, tracker, title, force=True)
+        if summary.error is None:
+            with contextlib.suppress(OutputClosed):  # the events are all saved: only the last redraw is lost
+                sinks.refresh(summary, tracker, title, force=True)
     except KeyboardInterrupt:  # between the handler's install and the watch's own loop
         interrupted = True
+    except Exception:
+        reserve.release()
+        raise
     finally:
-        sinks.close()
-        if notifier is not None:
-            notifier.finish()
+        error = sinks.close() or summary.error
+        if isinstance(error, OutputClosed):  # `pfdiag watch | head -1`: a quiet end, as for `run`
+            error, summary.ended_by = None, "output closed"
+        undelivered = notifier.finish() if notifier is not None else []
+    if undelivered:
+        warnings.append(undelivered_warning(undelivered))
+    if summary.missing_pids and summary.ended_by != MISSING_PIDS:
+        warnings.append(f"--pid {', '.join(map(str, summary.missing_pids))}: no such process on any host")
     meta.update(
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         interrupted=interrupted,
-        ended_by="interrupted" if interrupted else (summary.ended_by if summary else ""),
-        counts=summary.counts if summary else {},
-        logins={n: v.logins for n, v in summary.hosts.items()} if summary else {},
+        ended_by="interrupted" if interrupted else summary.ended_by,
+        counts=summary.counts,
+        logins={n: v.logins for n, v in summary.hosts.items()},
         warnings=warnings,
     )
-    write_json(run_dir / "run.json", meta)
-    return WatchOutcome(summary or WatchSummary(), run_dir, interrupted, tuple(warnings))
+    if error is not None:
+        meta["error"] = error.message
+    _finish_run_json(run_dir / "run.json", meta, reserve)
+    if summary.ended_by == MISSING_PIDS:
+        error = UsageError(
+            f"--pid {', '.join(map(str, summary.missing_pids))}: no such process on "
+            + ", ".join(n for n, v in summary.hosts.items() if v.logins),
+            hint="check the pid (pgrep -f NAME), or follow processes by name with --match REGEX",
+        )
+    return WatchOutcome(summary, run_dir, interrupted, tuple(warnings), error)
 
 
 def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
@@ -344,28 +369,12 @@ def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, A
     return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]
 
 
-def is_watch_run(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a watch (``pfdiag report`` then renders its timeline)."""
+def _finish_run_json(path: Path, meta: Mapping[str, Any], reserve: Reserve) -> None:
+    """The final ``run.json``; on a full disk through the space reserved at the start."""
     try:
-        return json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("kind") == "watch"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def load_watch(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A saved watch's metadata and events (a truncated last line is ignored)."""
-    try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read the watch in {str(run_dir)!r}: {exc}") from None
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, 1):
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            if number != len(lines):
-                raise ReportError(
-                    "bad line in the watch's events", where=f"{run_dir}/events.jsonl:{number}"
-                ) from None
-    return meta, events
+        write_json(path, meta)
+    except ReportError:
+        if not reserve.commit(json.dumps(meta, indent=2, default=str) + "\n"):
+            raise
+    else:
+        reserve.release()

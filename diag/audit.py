@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from diag.api import RunRequest, run_playbook
-from diag.errors import ReportError
+from diag.errors import ReportError, UsageError
 from diag.findings import RunResult
 from diag.history import HISTORY_ENV, history_path
 from diag.playbook.resolve import resolve_playbook
-from diag.runstore import make_run_dir
+from diag.runstore import check_out_dir, make_run_dir
 from diag.safeio import write_text
 
 __all__ = ["HISTORY_ENV", "AuditRequest", "AuditResult", "history_path", "run_audit"]
@@ -57,6 +57,20 @@ class AuditResult:
     history: Path | None = None
 
 
+def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
+    """Before the history is opened (or made): ``-o`` is a folder pfdiag may use, and the history is not
+    inside it (a run folder is pruned with its audit; ``-o .`` with the default history made
+    ``reports/history.sqlite`` part of the folder)."""
+    if out_dir is None:
+        return
+    run_dir = check_out_dir(out_dir, cwd).resolve()
+    if history.resolve().is_relative_to(run_dir):
+        raise UsageError(
+            f"the audit history {str(history)!r} would be inside the run folder -o {str(run_dir)!r}",
+            hint="give -o a folder of its own (or no -o), or --history PATH outside it",
+        )
+
+
 def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
@@ -70,9 +84,10 @@ def run_audit(request: AuditRequest) -> AuditResult:
         {"playbook": str(playbook), "inventory": list(request.run.inventories), "limit": request.run.limit}
     )
     path = history_path(request.history, cwd)
+    _check_out_dir(path, request.run.out_dir, cwd)
     with History(path) as history:
         previous = history.previous_hosts(scope)
-        run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem)
+        run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()
         extra = json.dumps({"audit_previous": previous})
         run_request = replace(  # the hosts are compared with the audits of this same history
             request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
@@ -141,5 +156,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
                 )
             except ReportError as exc:
                 result.warnings.append(exc.render())
-        result.pruned = history.prune(keep_days=request.keep_days, keep_runs=request.keep_runs, keep=run_id)
+        pruned = history.prune(scope, keep_days=request.keep_days, keep_runs=request.keep_runs)
+        result.pruned = list(pruned.run_ids)
+        result.warnings += [f"pruned audit's run folder {reason}" for reason in pruned.kept_folders]
     return result

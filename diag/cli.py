@@ -101,10 +101,9 @@ def _out(text: object = "", *, end: str = "\n") -> None:
         sys.stdout.write(f"{text}{end}")
         sys.stdout.flush()
     except OSError as exc:
-        # the rest of the output goes nowhere, and Python's own flush at exit stays quiet too
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        from diag.safeio import silence
+
+        silence(sys.stdout)
         if not isinstance(exc, BrokenPipeError):
             raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 
@@ -247,7 +246,6 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.api_watch import WatchRequest, parse_duration, watch
 
-    _positive(args.every, "--every")
     _positive(args.count, "--count")
     _positive(args.baseline_days, "--baseline-days")
     connect = _connect_options(args)
@@ -276,6 +274,8 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     outcome = watch(request)
     for warning in outcome.warnings:
         print(f"[WARNING]: {warning}", file=sys.stderr)
+    if outcome.error is not None:
+        raise outcome.error
     never = [name for name, view in outcome.summary.hosts.items() if view.logins == 0]
     if outcome.interrupted:
         print(f"interrupted: every event is in {outcome.run_dir}/events.jsonl", file=sys.stderr)
@@ -399,7 +399,7 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from diag import api
-    from diag.api_watch import is_watch_run
+    from diag.watch.saved import is_watch_run
 
     if is_watch_run(args.run_dir):
         return _report_watch(args)
@@ -442,12 +442,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report_watch(args: argparse.Namespace) -> int:
     """A saved watch renders as its timeline (markdown) or its events (json)."""
-    from diag.api_watch import load_watch
     from diag.report.watch_view import render_timeline
+    from diag.watch.saved import load_watch
 
-    meta, events = load_watch(args.run_dir)
     if args.format == "csv":
         raise UsageError("a watch has no CSV form", hint="use --format md or json")
+    saved = load_watch(args.run_dir)
+    for problem in saved.problems:  # what is there is rendered all the same
+        print(f"[WARNING]: {problem}", file=sys.stderr)
+    meta, events = saved.meta, saved.events
     if args.format == "json":
         text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
     else:

@@ -16,6 +16,7 @@ from typing import Any
 
 from diag.errors import UsageError
 from diag.findings import Severity
+from diag.limits import MAX_KEEP_RUNS, check_keep_days, whole_number
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -88,14 +89,35 @@ def _history_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--json", action="store_true", default=default, help="JSON instead of a table")
 
 
+def check_retention(args: argparse.Namespace) -> None:
+    """What an audit keeps and records, checked before it runs (and before a timer is written that
+    would fail at every run): ``--keep-runs`` and ``--keep-days`` within ``diag.limits``, no ``--replay``,
+    no ``-o`` in a timer."""
+    if args.replay is not None:
+        # An audit records what the hosts say now, under the scope it was given, and tells the receiver
+        # what changed since the last one: a recording is neither now nor of that scope.
+        raise UsageError(
+            "--replay cannot be audited: an audit records the hosts as they are now, and would file "
+            "the recorded run as a fresh audit of another scope (and notify)",
+            hint=f"re-evaluate it with `pfdiag run {args.playbook} --replay {args.replay}`",
+        )
+    if (args.install_timer or args.print_cron) and args.output_dir is not None:
+        raise UsageError(
+            "-o cannot be scheduled: a run folder belongs to one audit, so every audit after the first "
+            "would be refused",
+            hint="drop -o: each audit writes its own reports/<time>-<playbook>/",
+        )
+    if args.keep_runs is not None:
+        whole_number(args.keep_runs, "--keep-runs", 1, MAX_KEEP_RUNS)
+    if args.keep_days is not None:
+        check_keep_days(args.keep_days)
+
+
 def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     from diag.audit import AuditRequest
     from diag.timers import parse_duration
 
-    if args.keep_runs is not None and args.keep_runs < 1:
-        raise UsageError(f"--keep-runs must be at least 1, got {args.keep_runs}")
-    if args.keep_days is not None and args.keep_days <= 0:
-        raise UsageError(f"--keep-days must be positive, got {args.keep_days:g}")
+    check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
         raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
     if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
@@ -118,6 +140,7 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     from diag import timers
     from diag.audit import history_path
 
+    check_retention(args)
     period = timers.parse_duration(args.every, "--every")
     command = timers.audit_command(argv)
     cwd = Path.cwd()

@@ -21,6 +21,10 @@ from diag.errors import UsageError
 # Any file pfdiag reads (playbook, vars file, inventory, -e @file, run.json, hosts.jsonl): a real one
 # is KiBs; 64 MiB still holds a 100,000-host inventory, and stops `-i /dev/zero`-style reads early.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+# What pfdiag itself appends to as a run goes (hosts.jsonl, a watch's events.jsonl): about 30 KiB a host,
+# or a sample a tick; a generous cap, only so that a device or a runaway file is refused instead of
+# filling the controller's memory.
+MAX_RUN_LOG_BYTES = 4 * 1024**3
 # YAML nodes after alias expansion: a "billion laughs" document expands 491 bytes to 10^9 nodes.
 MAX_YAML_NODES = 2_000_000
 # A YAML document nested deeper than this is refused before Python's recursion limit is hit.
@@ -37,6 +41,10 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 # range() inside a template, and the total items a template's loops may produce.
 MAX_RANGE = 100_000
 MAX_TEMPLATE_STEPS = 1_000_000
+# Audit retention. --keep-runs: an audit a minute for 19 years is 10^7; SQLite's integers end at 2^63.
+# --keep-days: a century is "keep everything"; beyond ~10^8 days the cutoff is no longer a time.
+MAX_KEEP_RUNS = 10_000_000
+MAX_KEEP_DAYS = 36_500.0
 # --every of a timer or crontab line: OnCalendar and cron express periods that divide a minute, an
 # hour or a day, so a whole second up to a day.
 MIN_EVERY_S = 1
@@ -94,6 +102,35 @@ def check_top_n(value: Any, what: str = "top_n") -> int:
     >>> check_top_n(20)
     20
     """
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_N:
-        raise UsageError(f"{what} must be a whole number from 1 to {MAX_TOP_N}, got {value!r}")
+    return whole_number(value, what, 1, MAX_TOP_N)
+
+
+def whole_number(value: Any, what: str, low: int, high: int) -> int:
+    """An int (not a bool) from ``low`` to ``high``, else ``UsageError``.
+
+    >>> whole_number(10**21, "--keep-runs", 1, MAX_KEEP_RUNS)
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --keep-runs must be a whole number from 1 to 10000000, got 1000000000000000000000
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+def check_keep_days(value: Any, what: str = "--keep-days") -> float:
+    """Days of audits to keep: finite, > 0 and at most ``MAX_KEEP_DAYS``, else ``UsageError``.
+
+    >>> check_keep_days(14)
+    14.0
+    >>> check_keep_days(1e308)
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --keep-days must be at most 36500 days (100 years: keep everything), got 1e+308
+    """
+    days = finite_positive(value, what)
+    if days > MAX_KEEP_DAYS:
+        raise UsageError(
+            f"{what} must be at most {MAX_KEEP_DAYS:g} days (100 years: keep everything), got {days:g}"
+        )
+    return days

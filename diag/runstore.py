@@ -21,7 +21,9 @@ from typing import IO, Any
 from diag.errors import ReportError, UsageError
 from diag.findings import HostResult, RunResult
 from diag.inventory.model import Group, Host, Inventory
+from diag.limits import MAX_RUN_LOG_BYTES
 from diag.runmeta import PLANNED_HOSTS, check_metadata, never_finished
+from diag.runowner import check_claimable, is_marked, mark_run_dir
 from diag.safeio import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.secrets import Redactor
 from diag.transport.recording import RecordedCommand, command_key
@@ -29,26 +31,43 @@ from diag.transport.recording import RecordedCommand, command_key
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
 
 
+def check_out_dir(out_dir: Path, cwd: Path) -> Path:
+    """``-o DIR`` against ``cwd``, refused (``UsageError``) if it holds files that are not a run
+    folder's; nothing is written."""
+    run_dir = out_dir if out_dir.is_absolute() else cwd / out_dir
+    if run_dir.is_dir() and not is_marked(run_dir):
+        check_claimable(run_dir)
+    return run_dir
+
+
 def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
-    """``-o DIR`` as given, else a fresh ``reports/<YYYYmmdd-HHMMSS>-<stem>/`` under ``cwd``."""
+    """``-o DIR`` as given, else a fresh ``reports/<YYYYmmdd-HHMMSS>-<stem>/`` under ``cwd``; marked.
+
+    ``-o`` may name a new folder, an empty one or a run folder; a folder holding anything else is
+    refused before anything is written (its files would be overwritten, and pruned with the audit).
+    """
     if out_dir is not None:
-        run_dir = out_dir if out_dir.is_absolute() else cwd / out_dir
+        run_dir = check_out_dir(out_dir, cwd)
+        existed = run_dir.is_dir()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
         check_output_dir(run_dir, "the run folder (-o)")
+        if not is_marked(run_dir):
+            mark_run_dir(run_dir, made=not existed)
         return run_dir
     base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
     for n in range(1, 100):
         run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:
             run_dir.mkdir(parents=True)
-            return run_dir
         except FileExistsError:
             continue
         except OSError as exc:
             raise ReportError(f"cannot create run folder {str(run_dir)!r}: {exc}") from None
+        mark_run_dir(run_dir, made=True)
+        return run_dir
     raise ReportError(f"cannot find a free run folder name next to {str(base)!r}")
 
 
@@ -113,9 +132,8 @@ class HostsFile:
             raise write_error(self.path, exc) from None
 
 
-# hosts.jsonl is pfdiag's own output and grows with the fleet (about 30 KiB a host): a generous cap,
-# only so that a device or a runaway file is refused instead of filling the controller's memory
-HOSTS_FILE_MAX_BYTES = 4 * 1024**3
+# hosts.jsonl is pfdiag's own output and grows with the fleet (diag/limits.py says why this cap)
+HOSTS_FILE_MAX_BYTES = MAX_RUN_LOG_BYTES
 
 
 def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:

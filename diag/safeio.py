@@ -15,6 +15,7 @@ their users) unless the caller names another reader. Every file pfdiag writes go
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -22,7 +23,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 from diag.errors import DiagError, ReportError, UsageError
 from diag.limits import MAX_INPUT_BYTES
@@ -81,7 +82,7 @@ def read_text(
     with os.fdopen(fd, "rb") as handle:
         try:
             os.set_blocking(fd, True)
-            data = handle.read(limit + 1)
+            data = _read_at_most(handle, limit + 1)
         except OSError as exc:
             raise error(f"cannot read {what} {str(path)!r}: {exc.strerror}", where=where) from None
     if len(data) > limit:
@@ -94,6 +95,26 @@ def read_text(
             f"{what} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
             where=f"{path}:{line}",
         ) from None
+
+
+def _read_at_most(handle: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, in chunks: ``read(size)`` allocates all of ``size`` up front (4 GiB for
+    a run log's cap), whatever the file holds."""
+    chunks: list[bytes] = []
+    left = size
+    while left > 0 and (chunk := handle.read(min(left, 1024 * 1024))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def silence(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at /dev/null: its reader went away (``| head -1``), so the rest of
+    the output, Python's own flush at exit included, goes nowhere instead of raising again."""
+    with contextlib.suppress(OSError, ValueError):  # not a real descriptor (a StringIO): nothing to do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def _target(path: Path) -> Path:

@@ -15,6 +15,10 @@ from typing import Any
 from diag.errors import DiagError
 from diag.history.diff import Diff, Problem, compare
 
+# Newest first, by when an audit was recorded (started + duration, set by ``record`` in its
+# transaction): two audits at once are recorded in the other order from the one they started in.
+RECORDED = "started_ts + coalesce(duration_s, 0) DESC, id DESC"
+
 
 class HistoryError(DiagError):
     """The history database cannot be opened, read or written."""
@@ -26,13 +30,20 @@ class HistoryQueries:
     db: sqlite3.Connection
     path: Path
 
-    def baseline(self, scope: str, *, before: int | None = None) -> int | None:
-        """The latest complete audit of ``scope`` (older than ``before``)."""
+    def baseline(self, scope: str) -> int | None:
+        """The latest complete audit of ``scope``: the one recorded last (not the one started last)."""
         row = self.db.execute(
-            "SELECT id FROM runs WHERE scope = ? AND complete = 1 AND id < ? ORDER BY id DESC LIMIT 1",
-            (scope, before if before is not None else 2**62),
+            f"SELECT id FROM runs WHERE scope = ? AND complete = 1 ORDER BY {RECORDED} LIMIT 1", (scope,)
         ).fetchone()
         return None if row is None else int(row["id"])
+
+    def baselines(self) -> set[int]:
+        """The latest complete audit of every scope: what retention must keep for the next audit."""
+        rows = self.db.execute(
+            f"SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY scope ORDER BY {RECORDED}) AS n"
+            " FROM runs WHERE complete = 1) WHERE n = 1"
+        )
+        return {int(r["id"]) for r in rows}
 
     def describe(self, run_id: int | None) -> tuple[int, str] | None:
         """(id, start time) of an audit, for "against audit #3 (time)"."""
@@ -48,7 +59,8 @@ class HistoryQueries:
     def last_success(self, scope: str) -> str | None:
         """When the latest complete audit of ``scope`` finished."""
         row = self.db.execute(
-            "SELECT finished FROM runs WHERE scope = ? AND complete = 1 ORDER BY id DESC LIMIT 1", (scope,)
+            f"SELECT finished FROM runs WHERE scope = ? AND complete = 1 ORDER BY {RECORDED} LIMIT 1",
+            (scope,),
         ).fetchone()
         return None if row is None else row["finished"]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem
-from diag.history.queries import HistoryError, HistoryQueries
+from diag.history.queries import RECORDED, HistoryError, HistoryQueries
+from diag.runowner import remove_run_dir
 
 BUSY_TIMEOUT_S = 60.0
 SCHEMA_VERSION = 1
@@ -63,6 +64,14 @@ CREATE TABLE IF NOT EXISTS problems (
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What ``prune`` deleted (audit ids) and, for each run folder it left in place, why."""
+
+    run_ids: tuple[int, ...]
+    kept_folders: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +150,20 @@ class History(HistoryQueries):
     # -- writing ------------------------------------------------------------------------------------
 
     def begin(self, scope: str, playbook: str, inventory: list[str], limit: str | None, run_dir: str) -> int:
-        """Insert the audit as incomplete (what a killed audit leaves behind); return its id."""
+        """Insert the audit as incomplete (what a killed audit leaves behind); return its id.
+
+        ``run_dir`` must be no other audit's (checked in the same transaction, so two audits given one
+        ``-o`` cannot both pass): writing there would overwrite what that audit's row points to.
+        """
         with self.transaction() as db:
+            owner = db.execute(
+                "SELECT id FROM runs WHERE run_dir = ? AND run_dir != ''", (run_dir,)
+            ).fetchone()
+            if owner is not None:
+                raise UsageError(
+                    f"-o {run_dir!r} is the run folder of audit #{owner['id']} in {str(self.path)!r}",
+                    hint="give a new folder, or no -o (each audit gets its own reports/<time>-<playbook>/)",
+                )
             cursor = db.execute(
                 "INSERT INTO runs (started, started_ts, scope, playbook, inventory, host_limit, run_dir)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -160,7 +181,15 @@ class History(HistoryQueries):
     ) -> Recorded:
         """Write the whole audit in one transaction; ``diff_with(previous open problems)`` gives the diff."""
         with self.transaction() as db:
-            baseline = self.baseline(scope, before=run_id)
+            started = db.execute("SELECT started_ts FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if started is None:  # pruned while it ran, by a pfdiag that pruned unfinished audits
+                raise HistoryError(
+                    f"audit #{run_id} was removed from {str(self.path)!r} while it ran; it is not recorded",
+                    hint=f"its results are in its run folder, if that is still there: {run.run_dir}",
+                )
+            # The latest complete audit of the scope now, inside the write lock: of two audits at once,
+            # the one recorded second is compared with the first, not with what both started after.
+            baseline = self.baseline(scope)
             previous = self.problems(baseline, open_only=True) if baseline is not None else []
             diff = diff_with(previous)
             complete = 0 if run.interrupted else 1
@@ -188,8 +217,7 @@ class History(HistoryQueries):
                     ),
                 )
             counts = diff.counts()
-            started = db.execute("SELECT started_ts FROM runs WHERE id = ?", (run_id,)).fetchone()
-            duration = time.time() - float(started["started_ts"]) if started else None
+            duration = time.time() - float(started["started_ts"])
             db.execute(
                 "UPDATE runs SET finished = ?, duration_s = ?, complete = ?, interrupted = ?, hosts = ?,"
                 " states = ?, baseline_id = ?, new = ?, persisting = ?, resolved = ?, unknown = ?,"
@@ -276,34 +304,39 @@ class History(HistoryQueries):
 
     # -- retention ----------------------------------------------------------------------------------
 
-    def prune(self, *, keep_days: float | None, keep_runs: int | None, keep: int) -> list[int]:
-        """Delete audits older than ``keep_days`` or beyond the newest ``keep_runs``, their rows and run
-        folders (only a folder that holds a ``run.json``); never the audit ``keep`` just recorded."""
-        doomed: set[int] = set()
-        if keep_days is not None:
-            cutoff = time.time() - keep_days * 86400
-            doomed |= {
-                int(r["id"]) for r in self.db.execute("SELECT id FROM runs WHERE started_ts < ?", (cutoff,))
-            }
-        if keep_runs is not None:
-            rows = self.db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?", (keep_runs,))
-            doomed |= {int(r["id"]) for r in rows}
-        doomed.discard(keep)
-        if not doomed:
-            return []
-        marks = ",".join("?" * len(doomed))
-        folders = {
-            r["run_dir"]
-            for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id IN ({marks})", tuple(doomed))
-        }
-        # a folder a kept audit still uses (the same -o DIR every time) stays
-        folders -= {
-            r["run_dir"]
-            for r in self.db.execute(f"SELECT run_dir FROM runs WHERE id NOT IN ({marks})", tuple(doomed))
-        }
+    def prune(self, scope: str, *, keep_days: float | None, keep_runs: int | None) -> Pruned:
+        """Delete finished audits older than ``keep_days`` (any scope) or beyond the newest ``keep_runs``
+        of ``scope``, with their rows, and their run folders where ``remove_run_dir`` can prove them
+        pfdiag's. Never an unfinished audit (one running now, or killed), and never the latest complete
+        audit of a scope (the next audit's baseline). Decided inside the write lock."""
         with self.transaction() as db:
+            doomed: set[int] = set()
+            if keep_days is not None:
+                cutoff = time.time() - keep_days * 86400
+                rows = db.execute(
+                    "SELECT id FROM runs WHERE finished IS NOT NULL AND started_ts < ?", (cutoff,)
+                )
+                doomed |= {int(r["id"]) for r in rows}
+            if keep_runs is not None:
+                rows = db.execute(
+                    f"SELECT id FROM runs WHERE scope = ? AND finished IS NOT NULL ORDER BY {RECORDED}"
+                    " LIMIT -1 OFFSET ?",
+                    (scope, keep_runs),
+                )
+                doomed |= {int(r["id"]) for r in rows}
+            doomed -= self.baselines()
+            if not doomed:
+                return Pruned((), ())
+            marks = ",".join("?" * len(doomed))
+            folders = {
+                r["run_dir"]
+                for r in db.execute(f"SELECT run_dir FROM runs WHERE id IN ({marks})", tuple(doomed))
+            }
+            # a folder a kept audit still uses (an older pfdiag let audits share one -o DIR) stays
+            folders -= {
+                r["run_dir"]
+                for r in db.execute(f"SELECT run_dir FROM runs WHERE id NOT IN ({marks})", tuple(doomed))
+            }
             db.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(doomed))
-        for folder in folders:
-            if folder and (Path(folder) / "run.json").is_file():
-                shutil.rmtree(folder, ignore_errors=True)
-        return sorted(doomed)
+        kept = [remove_run_dir(Path(folder)) for folder in sorted(f for f in folders if f)]
+        return Pruned(tuple(sorted(doomed)), tuple(reason for reason in kept if reason))

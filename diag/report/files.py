@@ -17,12 +17,12 @@ from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
 from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
+from diag.runowner import PLOTS_DIR
 from diag.safeio import json_text, write_text
 
 __all__ = ["fleet_json", "render_json", "run_to_json", "write_reports"]
 
 JSON_SCHEMA_VERSION = 1
-PLOTS_DIR = "plots"
 PRETTY_JSON_HOSTS = 100
 SCORES = ["peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median"]
 

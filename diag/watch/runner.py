@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from diag.errors import ParseError, TransportError
+from diag.errors import DiagError, ParseError, TransportError
 from diag.transport import ConnectOptions
 from diag.watch.rules import AlertTracker, exits
 from diag.watch.stream import Stream, open_stream
@@ -26,6 +26,7 @@ from diag.watch.ticker import ProcessTable, TickRates, parse_tick
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 TOP_N = 10  # processes per host in a sample event (plus followed and alerting ones)
+MISSING_PIDS = "followed processes not found"  # ended_by when no --pid runs at the first tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ class WatchSummary:
     counts: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     ended_by: str = ""
+    missing_pids: tuple[int, ...] = ()  # --pid values no host ran at its first tick
+    error: DiagError | None = None  # what stopped the watch (a sink that cannot be written)
 
 
 class _HostThread(threading.Thread):
@@ -132,7 +135,9 @@ class _HostThread(threading.Thread):
                     stream = None
                     continue
                 rates = table.apply(tick)
-                if rates is not None:
+                if rates is None:  # a baseline: which pids run, so a --pid that does not can be said
+                    self.out.put(("base", self.host, frozenset(table.procs)))
+                else:
                     self.out.put(
                         (
                             "tick",
@@ -184,6 +189,7 @@ def run_watch(
         thread.start()
     followed = tracker.selection.pids
     seen_followed: set[tuple[str, int]] = set()
+    baselines: dict[str, frozenset[int]] | None = {} if followed else None
     running = len(threads)
     end = options.end_tick()
     # a host stuck in a connect must not hold the end of the watch past its last tick
@@ -202,6 +208,15 @@ def run_watch(
             events = _handle(item, summary, tracker, followed, seen_followed, options.top_n)
             if item[0] == "done":
                 running -= 1
+            if baselines is not None:
+                if item[0] == "base":
+                    baselines.setdefault(item[1], item[2])
+                missing = _never_running(summary, followed, baselines)
+                if missing is not None:  # decided once, at the first tick of every host reached
+                    baselines, summary.missing_pids = None, missing
+                    if set(missing) == followed and not tracker.selection.matches:
+                        summary.ended_by = MISSING_PIDS
+                        break
             if events:
                 for event in events:
                     summary.counts[event["type"]] = summary.counts.get(event["type"], 0) + 1
@@ -219,11 +234,25 @@ def run_watch(
             summary.ended_by = "count" if options.count is not None else "duration"
     except KeyboardInterrupt:
         summary.interrupted = True
+    except DiagError as exc:  # from on_events: the run folder or --jsonl cannot be written
+        summary.error, summary.ended_by = exc, "error"
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=2.0)
     return summary
+
+
+def _never_running(
+    summary: WatchSummary, followed: frozenset[int], baselines: dict[str, frozenset[int]]
+) -> tuple[int, ...] | None:
+    """The followed pids no host ran at its first tick; None until every host reached has had one."""
+    if not baselines or any(
+        h not in baselines and v.state in ("ok", "connecting") for h, v in summary.hosts.items()
+    ):
+        return None
+    running = frozenset().union(*baselines.values())
+    return tuple(sorted(followed - running))
 
 
 def _all_followed_gone(summary: WatchSummary, followed: frozenset[int], seen: set[tuple[str, int]]) -> bool:
@@ -244,7 +273,7 @@ def _handle(
 ) -> list[dict[str, Any]]:
     kind, host = item[0], item[1]
     view = summary.hosts[host]
-    if kind == "done":
+    if kind in ("done", "base"):
         return []
     ts = now_ts()
     if kind == "state":

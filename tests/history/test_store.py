@@ -12,6 +12,7 @@ import pytest
 from diag.findings import Culprit, Finding, HostResult, RunResult, Verdict
 from diag.history.diff import diff_problems
 from diag.history.store import History, now_iso
+from diag.runstore import make_run_dir
 
 SCOPE = '{"playbook": "audit.yml", "inventory": ["fleet"], "limit": null}'
 
@@ -124,16 +125,15 @@ def test_retention_prunes_old_and_surplus_audits_with_their_rows_and_run_folders
     folders = []
     with History(tmp_path / "h.sqlite") as history:
         for n in range(4):
-            folder = tmp_path / f"run{n}"
-            folder.mkdir()
+            folder = make_run_dir(tmp_path / f"run{n}", tmp_path, "audit")  # pfdiag's, and marked so
             (folder / "run.json").write_text("{}")
             folders.append(folder)
             run_id = history.begin(SCOPE, "audit.yml", [], None, str(folder))
             run = RunResult("audit.yml", [], None, now_iso(), hosts=[storm("a")], run_dir=str(folder))
             history.record(run_id, run, SCOPE, lambda before: diff_problems(before, [storm("a")], now_iso()))
         history.db.execute("UPDATE runs SET started_ts = ? WHERE id = 1", (time.time() - 20 * 86400,))
-        assert history.prune(keep_days=14, keep_runs=None, keep=4) == [1]
-        assert history.prune(keep_days=14, keep_runs=2, keep=4) == [2]
+        assert list(history.prune(SCOPE, keep_days=14, keep_runs=None).run_ids) == [1]
+        assert list(history.prune(SCOPE, keep_days=14, keep_runs=2).run_ids) == [2]
         assert [r["id"] for r in history.runs()] == [4, 3]
         assert [f.exists() for f in folders] == [False, False, True, True]
         assert history.db.execute("SELECT count(*) FROM problems WHERE run_id < 3").fetchone()[0] == 0
@@ -154,9 +154,11 @@ def test_pruning_keeps_a_run_folder_that_a_kept_audit_still_uses(tmp_path: Path)
     folder.mkdir()
     (folder / "run.json").write_text("{}")
     with History(tmp_path / "h.sqlite") as history:
-        for _ in range(3):
-            run_id = history.begin(SCOPE, "audit.yml", [], None, str(folder))
-            run = RunResult("audit.yml", [], None, now_iso(), hosts=[quiet("a")], run_dir=str(folder))
+        for n in range(3):
+            run_id = history.begin(SCOPE, "audit.yml", [], None, f"{folder}-{n}")
+            run = RunResult("audit.yml", [], None, now_iso(), hosts=[quiet("a")], run_dir=f"{folder}-{n}")
             history.record(run_id, run, SCOPE, lambda before: diff_problems(before, [quiet("a")], now_iso()))
-        assert history.prune(keep_days=None, keep_runs=1, keep=3) == [1, 2]
+        # a history written before -o was refused for a second audit: all three rows name one folder
+        history.db.execute("UPDATE runs SET run_dir = ?", (str(folder),))
+        assert list(history.prune(SCOPE, keep_days=None, keep_runs=1).run_ids) == [1, 2]
     assert (folder / "run.json").exists()
