@@ -301,7 +301,15 @@ def watch(request: WatchRequest) -> WatchOutcome:
     except DiagError:
         reserve.release()
         raise
-    sinks.events(_baseline_events(baselines, [name for name, _ in hosts]))
+    # said with the first batch, inside the runner, which turns a sink that cannot be written into the
+    # watch's error (a `--jsonl /dev/full` still leaves a finished run.json)
+    first = _baseline_events(baselines, [name for name, _ in hosts])
+
+    def on_events(batch: list[dict[str, Any]]) -> None:
+        nonlocal first
+        batch, first = [*first, *batch], []
+        sinks.events(batch)
+
     end = (
         f"{request.count} ticks"
         if request.count
@@ -319,7 +327,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
                 request.connect,
                 options,
                 tracker,
-                sinks.events,
+                on_events,
                 lambda s, t: sinks.refresh(s, t, title),
             )
         interrupted = summary.interrupted
