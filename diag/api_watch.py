@@ -32,13 +32,21 @@ from diag.limits import check_interval, finite_positive
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.variables import parse_extra_vars
 from diag.report.watch_view import CLEAR, event_line, render_table
-from diag.runstore import write_error, write_json
+from diag.runstore import make_run_dir, write_error, write_json
 from diag.safeio import open_append_new
 from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
 from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, now_ts, run_watch
-from diag.watch.sinks import JsonlOut, Notifier, OutputClosed, Reserve, output_error, undelivered_warning
+from diag.watch.sinks import (
+    JsonlOut,
+    Notifier,
+    OutputClosed,
+    Reserve,
+    output_error,
+    reader_gone,
+    undelivered_warning,
+)
 
 DEFAULT_COOLDOWN_S = 300.0
 REFRESH_S = 0.25
@@ -129,19 +137,8 @@ def _hosts(request: WatchRequest, cwd: Path) -> list[tuple[str, Mapping[str, obj
 
 
 def _run_dir(request: WatchRequest, cwd: Path) -> Path:
-    if request.out_dir is not None:
-        run_dir = request.out_dir if request.out_dir.is_absolute() else cwd / request.out_dir
-    else:
-        run_dir = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-watch"
-        for n in range(2, 100):
-            if not run_dir.exists():
-                break
-            run_dir = run_dir.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-watch-{n}")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create run folder {str(run_dir)!r}: {exc}", where="-o") from None
-    return run_dir
+    """The watch's folder, made and marked like every run folder (``-o`` into other files is refused)."""
+    return make_run_dir(request.out_dir, cwd, "watch")
 
 
 class _Sinks:
@@ -190,6 +187,9 @@ class _Sinks:
                 self.recent = [*self.recent, line][-5:]
             if event["type"] == "alert" and self.notifier is not None:
                 self.notifier.put(event)
+        out = self.request.out
+        if out is not None and (self.lines is not None or self.request.jsonl == "-") and reader_gone(out):
+            raise output_error(out, BrokenPipeError())
 
     def _compare(self, batch: list[dict[str, Any]]) -> None:
         """Each tick's host-wide rates against the host's usual ones (a lookup and two divisions);

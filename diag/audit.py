@@ -7,18 +7,25 @@ settings). Out: an ``AuditResult``; the run folder gains ``diff.json`` and a rep
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.api import RunRequest, run_playbook
-from diag.errors import ReportError, UsageError
+from diag.errors import DiagError, ReportError, UsageError
 from diag.findings import RunResult
 from diag.history import HISTORY_ENV, history_path
+from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import check_out_dir, make_run_dir
 from diag.safeio import write_text
+
+if TYPE_CHECKING:
+    from diag.history.diff import Diff
+    from diag.history.store import History
+    from diag.notify import NotifyOutcome
 
 __all__ = ["HISTORY_ENV", "AuditRequest", "AuditResult", "history_path", "run_audit"]
 
@@ -74,10 +81,10 @@ def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
 def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
-    from diag.history.store import History, now_iso
-    from diag.notify import notify
+    from diag.history.store import History, HistoryError, now_iso
     from diag.report.since import prepend_since, render_since
 
+    check_notify_timeout(request.notify_timeout_s)  # before anything is recorded, not when it is used
     cwd = request.run.cwd or Path.cwd()
     playbook = resolve_playbook(request.run.playbook, cwd=cwd)
     scope = json.dumps(
@@ -98,11 +105,17 @@ def run_audit(request: AuditRequest) -> AuditResult:
         try:
             run = run_playbook(run_request)
         except Exception:
-            history.forget(run_id)  # nothing ran (bad inventory, vars): no audit to remember
+            # nothing ran (bad inventory, vars): no audit to remember; if even that cannot be written
+            # (a full disk), the row stays incomplete, as a killed audit's, and the run's error is said
+            with contextlib.suppress(HistoryError):
+                history.forget(run_id)
             raise
-        recorded = history.record(
-            run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
-        )
+        try:
+            recorded = history.record(
+                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
+            )
+        except HistoryError as exc:
+            raise _with_run_folder(exc, run_dir) from None
         baseline = history.describe(recorded.baseline_id)
         result = AuditResult(run, run_id, baseline, recorded.diff, "off", history=path)
         audit_info = {
@@ -119,29 +132,25 @@ def run_audit(request: AuditRequest) -> AuditResult:
                 "skipped (audit incomplete)" if request.notify_command or request.notify_url else "off"
             )
         else:
-            outcome = notify(
-                recorded.diff,
-                audit_info,
-                command=request.notify_command,
-                url=request.notify_url,
-                renotify_after_s=request.renotify_after_s,
-                timeout_s=request.notify_timeout_s,
-            )
+            outcome = _tell_each_target(history, request, scope, recorded.diff, audit_info)
             result.notify_status, result.notify_error = outcome.status, outcome.error
             history.notified(run_id, outcome.status, outcome.error, outcome.told)
             if outcome.error:
                 result.warnings.append(f"notification failed (the audit is recorded): {outcome.error}")
-        write_text(
-            run_dir / "diff.json",
-            json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
-            what="report file",
-        )
         told = (
             None
             if result.notify_status == "off"
             else result.notify_status + (f": {result.notify_error}" if result.notify_error else "")
         )
-        prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
+        try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
+            write_text(
+                run_dir / "diff.json",
+                json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+                what="report file",
+            )
+            prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
+        except ReportError as exc:
+            result.warnings.append(f"{exc.render()} (the audit is recorded)")
         if request.textfile is not None:
             from diag.report.prometheus import write_textfile
 
@@ -160,3 +169,57 @@ def run_audit(request: AuditRequest) -> AuditResult:
         result.pruned = list(pruned.run_ids)
         result.warnings += [f"pruned audit's run folder {reason}" for reason in pruned.kept_folders]
     return result
+
+
+def _tell_each_target(
+    history: History, request: AuditRequest, scope: str, diff: Diff, audit_info: dict[str, Any]
+) -> NotifyOutcome:
+    """Each notifier hears what IT has not been told yet (``diag.history.told``); one outcome in all:
+    ``failed`` if one failed, else ``sent`` if one was sent, else ``nothing`` (or ``off``)."""
+    from diag.history.store import now_iso
+    from diag.history.told import for_target, target_id
+    from diag.notify import NotifyOutcome, notify
+
+    targets: list[tuple[str, str | None, str | None]] = []
+    if request.notify_command is not None:
+        targets.append((target_id("cmd", request.notify_command), request.notify_command, None))
+    if request.notify_url is not None:
+        targets.append((target_id("url", request.notify_url), None, request.notify_url))
+    outcomes = []
+    for target, command, url in targets:
+        heard = for_target(diff, history.told_firing(target, scope))
+        outcome = notify(
+            heard,
+            audit_info,
+            command=command,
+            url=url,
+            renotify_after_s=request.renotify_after_s,
+            timeout_s=request.notify_timeout_s,
+        )
+        if outcome.status == "sent":
+            firing = [p for p in [*heard.new, *heard.persisting] if p.key in set(outcome.told)]
+            history.mark_told(target, scope, firing, heard.resolved, now_iso())
+        outcomes.append(outcome)
+    statuses = {o.status for o in outcomes}
+    status = next((s for s in ("failed", "sent", "nothing") if s in statuses), "off")
+    errors = "; ".join(o.error for o in outcomes if o.error) or None
+    keys = tuple(dict.fromkeys(k for o in outcomes for k in o.told)) if status == "sent" else ()
+    return NotifyOutcome(status, errors, keys)
+
+
+def _with_run_folder(exc: DiagError, run_dir: Path) -> DiagError:
+    """The history could not record a finished run: say whether the run folder holds it (read back, not
+    assumed: on a full disk the folder was empty while the hint said "the run folder is complete")."""
+    from diag.runstore import read_run
+
+    try:
+        _, missing = read_run(run_dir)
+        saved = not missing and (run_dir / "report.md").stat().st_size > 0
+    except (DiagError, OSError):
+        saved = False
+    where = (
+        f"the run itself is saved in {str(run_dir)!r} (`pfdiag report {run_dir}` shows it)"
+        if saved
+        else f"the run folder {str(run_dir)!r} is incomplete too: the run is lost"
+    )
+    return type(exc)(exc.message, where=exc.where, hint=f"{where}; {exc.hint}" if exc.hint else where)

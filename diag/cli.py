@@ -4,7 +4,8 @@ In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr a
 0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
 2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
 10 ``--fail-on`` matched; 99 interrupted (or the Dask cluster lost); 250 internal error.
-A ``DiagError`` is one message, never a traceback.
+A ``DiagError`` is one message, never a traceback. Text that may come from a host (names, process
+names, stderr) is printed escaped (``diag.escape``): it cannot drive the terminal or forge a line.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from diag.errors import (
     TransportError,
     UsageError,
 )
+from diag.escape import escape_lines, escape_terminal
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.limits import finite_positive
@@ -245,6 +247,7 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.api_watch import WatchRequest, parse_duration, watch
+    from diag.delivery import notify_url
 
     _positive(args.count, "--count")
     _positive(args.baseline_days, "--baseline-days")
@@ -261,7 +264,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
         for_ticks=args.for_ticks,
         cooldown_s=parse_duration(args.cooldown, "--cooldown"),
         notify=args.notify,
-        notify_url=args.notify_url,
+        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
         jsonl=args.jsonl,
         out_dir=args.output_dir,
         connect=connect,
@@ -273,10 +276,10 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     )
     outcome = watch(request)
     for warning in outcome.warnings:
-        print(f"[WARNING]: {warning}", file=sys.stderr)
+        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
     if outcome.error is not None:
         raise outcome.error
-    never = [name for name, view in outcome.summary.hosts.items() if view.logins == 0]
+    never = [escape_terminal(name) for name, view in outcome.summary.hosts.items() if view.logins == 0]
     if outcome.interrupted:
         print(f"interrupted: every event is in {outcome.run_dir}/events.jsonl", file=sys.stderr)
         return ExitCode.INTERRUPTED
@@ -303,11 +306,11 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     if args.scheduler is not None and not args.scheduler.startswith(("tcp://", "tls://")):
         raise UsageError(f"--scheduler wants tcp://HOST:PORT, got {args.scheduler!r}")
 
-    def emit(line: str) -> None:
+    def emit(line: str) -> None:  # -v task lines and warnings: one line each, host text escaped
         if line.startswith("[WARNING]"):
-            print(line, file=sys.stderr, flush=True)
+            print(escape_terminal(line), file=sys.stderr, flush=True)
         else:
-            _out(line)
+            _out(escape_terminal(line))
 
     return RunRequest(
         playbook=args.playbook,
@@ -363,7 +366,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         for i, (play, hosts) in enumerate(api.list_hosts(request), 1):
             _out(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
             for name in hosts:
-                _out(f"      {name}")
+                _out(f"      {escape_terminal(name)}")
         return ExitCode.OK
     from diag.report import render_terminal
 
@@ -406,7 +409,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run, problems = api.read_run(args.run_dir)
     for problem in problems:  # what is there is rendered all the same
-        print(f"[WARNING]: {problem}", file=sys.stderr)
+        print(f"[WARNING]: {escape_terminal(problem)}", file=sys.stderr)
     # no hosts.jsonl at all: the report would show nothing but the plan, and the exit code says so
     done = ExitCode.OK if (args.run_dir / "hosts.jsonl").exists() else ExitCode.ERROR
     if args.format == "md":
@@ -431,6 +434,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from diag.report import render_csv
 
         text = render_csv(run)
+        if sys.stdout.isatty():  # exact in a file or a pipe; on a screen host text must not drive it
+            text = escape_lines(text)
     if args.output is None:
         _out(text, end="")
     else:
@@ -469,7 +474,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     inv = load_inventory(list(args.inventory), cwd=Path.cwd())
     if args.graph:
-        _out(inv.graph())
+        _out(escape_lines(inv.graph()))
     elif args.host:
         if args.host not in inv.hosts:
             raise InventoryError(f"host {args.host!r} is not in the inventory")
@@ -512,14 +517,18 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:
-        print(f"ERROR: {mask_assignments(_argv_redactor(argv).text(exc.render()))}", file=sys.stderr)
+        # each line escaped, the breaks kept: a message's hint, or one line per problem in a playbook
+        text = escape_lines(mask_assignments(_argv_redactor(argv).text(exc.render())))
+        print(f"ERROR: {text}", file=sys.stderr)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:
         detail = mask_assignments(_argv_redactor(argv).text(str(exc)))
-        print(f"internal error: {type(exc).__name__}: {detail} ({REPORT_TO})", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {escape_terminal(detail)} ({REPORT_TO})", file=sys.stderr
+        )
         if verbosity >= 3:
             traceback.print_exc()
         return ExitCode.INTERNAL

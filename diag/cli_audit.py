@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from diag.errors import UsageError
+from diag.escape import escape_terminal
 from diag.findings import Severity
-from diag.limits import MAX_KEEP_RUNS, check_keep_days, whole_number
+from diag.limits import (
+    MAX_KEEP_RUNS,
+    MAX_NOTIFY_TIMEOUT_S,
+    check_audit_id,
+    check_keep_days,
+    check_notify_timeout,
+    whole_number,
+)
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -42,7 +50,12 @@ def add_audit_parsers(sub: Any, run: argparse.ArgumentParser) -> None:
     audit.add_argument(
         "--notify-url", metavar="URL", help="HTTP POST the JSON payload here (Alertmanager shape)"
     )
-    audit.add_argument("--notify-timeout", type=float, default=30.0, help="seconds per notifier (default 30)")
+    audit.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=30.0,
+        help=f"seconds for each notifier's whole delivery (default 30, at most {MAX_NOTIFY_TIMEOUT_S:g})",
+    )
     audit.add_argument(
         "--renotify-after",
         default="4h",
@@ -70,10 +83,10 @@ def add_audit_parsers(sub: Any, run: argparse.ArgumentParser) -> None:
     _history_options(history, argparse.SUPPRESS)
     hsub = history.add_subparsers(dest="history_command")
     show = hsub.add_parser("show", help="one audit: hosts, verdicts, problems")
-    show.add_argument("run_id", type=int, metavar="RUN")
+    show.add_argument("run_id", type=check_audit_id, metavar="RUN")
     diff = hsub.add_parser("diff", help="problems new/persisting/resolved/unknown between two audits")
-    diff.add_argument("a", type=int, nargs="?", metavar="A")
-    diff.add_argument("b", type=int, nargs="?", metavar="B")
+    diff.add_argument("a", type=check_audit_id, nargs="?", metavar="A")
+    diff.add_argument("b", type=check_audit_id, nargs="?", metavar="B")
     host = hsub.add_parser("host", help="a host's verdicts and rates over time")
     host.add_argument("host")
     host.add_argument(
@@ -120,17 +133,17 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
         raise UsageError("--textfile needs prometheus_client", hint="pip install 'pfdiag[prometheus]'")
-    if args.notify_url is not None and not args.notify_url.startswith(("http://", "https://")):
-        raise UsageError(f"--notify-url {args.notify_url!r} must be an http:// or https:// URL")
+    from diag.delivery import notify_url
+
     return AuditRequest(
         run=run_request,
         history=args.history,
         keep_days=args.keep_days,
         keep_runs=args.keep_runs,
         notify_command=args.notify,
-        notify_url=args.notify_url,
+        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
         renotify_after_s=parse_duration(args.renotify_after, "--renotify-after"),
-        notify_timeout_s=args.notify_timeout,
+        notify_timeout_s=check_notify_timeout(args.notify_timeout),
         textfile=args.textfile,
     )
 
@@ -146,10 +159,12 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     cwd = Path.cwd()
     if args.print_cron:
         timers.check_no_secrets(args.extra_vars, "--print-cron", "the crontab line")
+        timers.check_no_notifier_secrets(argv, "--print-cron", "the crontab line")
         lock = history_path(args.history, cwd).with_suffix(".lock")
         print(timers.cron_line(command, period, cwd, lock))
         return
     timers.check_no_secrets(args.extra_vars, "--install-timer", "the unit file")
+    timers.check_no_notifier_secrets(argv, "--install-timer", "the unit file")
     units = timers.timer_units(args.install_timer, command, period, cwd)
     # absolute: the files are named in `systemctl link`, which refuses a relative path
     unit_dir = Path(os.path.abspath(args.unit_dir)) if args.unit_dir else timers.default_unit_dir()
@@ -165,7 +180,7 @@ def print_audit(result: Any) -> None:
     if result.notify_status != "off":
         print(
             f"notification: {result.notify_status}"
-            + (f" ({result.notify_error})" if result.notify_error else "")
+            + (f" ({escape_terminal(result.notify_error)})" if result.notify_error else "")
         )
     if result.textfile is not None:
         print(f"textfile: {result.textfile}")
@@ -173,7 +188,7 @@ def print_audit(result: Any) -> None:
         print(f"pruned {len(result.pruned)} old audit(s): {', '.join(map(str, result.pruned))}")
     print(f"history: {result.history} (audit #{result.run_id})")
     for warning in result.warnings:
-        print(f"[WARNING]: {warning}", file=sys.stderr)
+        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
 
 
 def new_at_or_above(result: Any, fail_on: str | None) -> bool:
@@ -226,6 +241,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A terminal table of recorded values: host names, process names, culprits shown escaped."""
+    from tabulate import tabulate
+
+    shown = [
+        [c if c is None or isinstance(c, int | float) else escape_terminal(c) for c in row] for row in rows
+    ]
+    return tabulate(shown, headers=headers, tablefmt="simple")
+
+
 def _scope_label(run: dict[str, Any]) -> str:
     playbook = Path(run.get("playbook") or "?").name
     inventory = ",".join(run.get("inventory") or []) or "localhost"
@@ -234,8 +259,6 @@ def _scope_label(run: dict[str, Any]) -> str:
 
 
 def _runs_text(runs: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     rows = []
     for r in runs:
         states = " ".join(f"{k}={v}" for k, v in (r["states"] or {}).items())
@@ -243,31 +266,30 @@ def _runs_text(runs: list[dict[str, Any]]) -> str:
         counts = "" if r["new"] is None else f"{r['new']}/{r['persisting']}/{r['resolved']}/{r['unknown']}"
         rows.append([r["id"], r["started"], _scope_label(r), r["hosts"] or "", states, counts, done])
     headers = ["id", "started", "scope", "hosts", "states", "new/pers/res/unk", ""]
-    return tabulate(rows, headers=headers, tablefmt="simple") if rows else "no audits recorded"
+    return _table(rows, headers) if rows else "no audits recorded"
 
 
 def _show_text(data: dict[str, Any]) -> str:
-    from tabulate import tabulate
-
     done = "complete" if data["complete"] else "incomplete"
     lines = [
-        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) {_scope_label(data)}"
+        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) "
+        + escape_terminal(_scope_label(data))
     ]
-    lines.append(f"run folder: {data['run_dir']}; notification: {data['notify_status'] or '-'}")
+    lines.append(
+        f"run folder: {escape_terminal(data['run_dir'])}; notification: {data['notify_status'] or '-'}"
+    )
     hosts = [
         [h["host"], h["state"], h["verdict"], h["culprit"] or "", h["majflt_per_s"], h["minflt_per_s"]]
         for h in data["hosts_detail"]
     ]
-    lines.append(tabulate(hosts, headers=["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
+    lines.append(_table(hosts, ["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
     problems = [
         [p["status"], p["host"], p["code"], p["comm"], p["severity"], p["first_seen"]]
         for p in data["problems"]
     ]
     if problems:
         lines.append("")
-        lines.append(
-            tabulate(problems, headers=["status", "host", "problem", "process", "severity", "first seen"])
-        )
+        lines.append(_table(problems, ["status", "host", "problem", "process", "severity", "first seen"]))
     return "\n".join(lines)
 
 
@@ -276,15 +298,15 @@ def _diff_text(data: dict[str, Any]) -> str:
     for key in ("new", "persisting", "resolved", "unknown"):
         lines.append(f"  {key}: {len(data[key])}")
         lines.extend(
-            f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
+            escape_terminal(
+                f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
+            )
             for p in data[key]
         )
     return "\n".join(lines)
 
 
 def _host_text(rows: list[dict[str, Any]]) -> str:
-    from tabulate import tabulate
-
     table = [
         [
             r["run_id"],
@@ -297,7 +319,7 @@ def _host_text(rows: list[dict[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return tabulate(table, headers=["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
+    return _table(table, ["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
 
 
 def _thresholds(playbook: str | None) -> dict[str, float]:

@@ -134,3 +134,54 @@ def check_keep_days(value: Any, what: str = "--keep-days") -> float:
             f"{what} must be at most {MAX_KEEP_DAYS:g} days (100 years: keep everything), got {days:g}"
         )
     return days
+
+
+# --notify-timeout bounds one notifier's whole delivery (connect, send, read): an audit waits for it,
+# and a scheduled audit runs every 15 min or so, so past 10 minutes a notifier is hung, not slow.
+MAX_NOTIFY_TIMEOUT_S = 600.0
+# What is kept of a --notify command's output (stdout and stderr) and read of a --notify-url answer:
+# only its end is shown in an error; the rest is read and dropped, so a chatty notifier still ends.
+MAX_NOTIFY_OUTPUT_BYTES = 64 * 1024
+# An audit id is an SQLite INTEGER (64-bit signed): a larger number is no audit, not an overflow.
+MAX_AUDIT_ID = 2**63 - 1
+
+
+def check_notify_timeout(value: Any, what: str = "--notify-timeout") -> float:
+    """Seconds a notifier may take, in (0, ``MAX_NOTIFY_TIMEOUT_S``], else ``UsageError``.
+
+    >>> check_notify_timeout(30.0)
+    30.0
+    >>> check_notify_timeout(float("inf"))
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: --notify-timeout must be a number of seconds > 0 and at most 600, got inf
+    """
+    number = as_number(value)
+    if number is None or not math.isfinite(number) or not 0 < number <= MAX_NOTIFY_TIMEOUT_S:
+        raise UsageError(
+            f"{what} must be a number of seconds > 0 and at most {MAX_NOTIFY_TIMEOUT_S:g}, got {value!r}"
+        )
+    return number
+
+
+def check_audit_id(text: str) -> int:
+    """An audit id as typed (``pfdiag history show RUN``): a whole number from 1 to ``MAX_AUDIT_ID``.
+
+    >>> check_audit_id("3")
+    3
+    >>> check_audit_id("2" * 20)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    diag.errors.UsageError: an audit id must be a whole number from 1 to 9223372036854775807, got '222...'
+      hint: `pfdiag history` lists the audits
+    """
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_AUDIT_ID:
+        raise UsageError(
+            f"an audit id must be a whole number from 1 to {MAX_AUDIT_ID}, got {text!r}",
+            hint="`pfdiag history` lists the audits",
+        )
+    return number

@@ -1,31 +1,38 @@
 """Notifications of an audit: what is new, resolved or due again, to a command and/or a webhook.
 
-In: an audit's ``Diff`` and when each persisting problem was last notified. Out: one JSON payload,
+In: an audit's ``Diff`` as one target should hear it (``diag.history.told.for_target``: the audit calls
+``notify`` once per target) and when each persisting problem was last told. Out: one JSON payload,
 sent once per audit when something is new or resolved (or a persisting problem is due again after
 ``renotify_after_s``): to ``--notify CMD`` (``sh -c CMD`` with the JSON on stdin, a timeout) and to
 ``--notify-url URL`` (HTTP POST). The payload is Alertmanager's webhook shape (version 4: ``status``,
 ``alerts`` with ``labels``/``annotations``/``startsAt``/``endsAt``/``fingerprint``, ``groupKey``...)
 plus pfdiag's own keys ``new``, ``resolved``, ``repeated`` (items: host, code, comm, severity,
 summary, first_seen, streak) and ``audit``. A failing notifier is an outcome, never an exception.
-``send_command``/``send_url`` deliver any one payload (``pfdiag watch`` sends each alert through them).
+``send_command``/``send_url`` (``diag.delivery``, bounded by one deadline each) deliver any one payload
+(``pfdiag watch`` sends each alert through them).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from diag.delivery import NOTIFY_TIMEOUT_S, send_command, send_url
 from diag.history.diff import Diff, Problem
 
-NOTIFY_TIMEOUT_S = 30.0
+__all__ = [
+    "NOTIFY_TIMEOUT_S",
+    "NotifyOutcome",
+    "build_payload",
+    "due_again",
+    "notify",
+    "send_command",
+    "send_url",
+]
 # The guide's alert loop drops a repeat of the same alert within 5 minutes; Alertmanager's
 # repeat_interval defaults to 4 h. A scheduled audit runs every 15 min or so: 4 h, like Alertmanager.
 DEFAULT_RENOTIFY_AFTER_S = 4 * 3600.0
@@ -126,42 +133,6 @@ def build_payload(diff: Diff, repeated: Sequence[Problem], audit: dict[str, Any]
         "repeated": [_item(p) for p in repeated],
         "audit": audit,
     }
-
-
-def send_command(command: str, payload: Mapping[str, Any], timeout_s: float = NOTIFY_TIMEOUT_S) -> str | None:
-    """``sh -c command`` with the payload on stdin; the error text, or None when it exited 0."""
-    data = json.dumps(payload, default=str).encode()
-    try:
-        proc = subprocess.run(
-            ["sh", "-c", command], input=data, capture_output=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return f"--notify command timed out after {timeout_s:g} s"
-    except OSError as exc:
-        return f"--notify command could not start: {exc}"
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip()[-300:]
-        return f"--notify command exited {proc.returncode}" + (f": {tail}" if tail else "")
-    return None
-
-
-def send_url(url: str, payload: Mapping[str, Any], timeout_s: float = NOTIFY_TIMEOUT_S) -> str | None:
-    """HTTP POST of the payload as JSON; the error text, or None on a 2xx answer."""
-    if not url.startswith(("http://", "https://")):
-        return f"--notify-url must be http:// or https://, got {url!r}"
-    data = json.dumps(payload, default=str).encode()
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json", "User-Agent": "pfdiag"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        return f"--notify-url {url}: HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"--notify-url {url}: {reason}"
-    return None
 
 
 def notify(

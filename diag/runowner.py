@@ -19,7 +19,10 @@ from diag.safeio import json_text, read_text, write_text
 # What pfdiag writes in a run folder, and the marker that says it made (or was given, empty) the folder:
 # an audit's pruning deletes these names and nothing else, and only where the marker is.
 MARKER = ".pfdiag-run"
-RUN_FILES = frozenset({"run.json", "hosts.jsonl", "report.md", "diff.json"})
+# A watch's folder adds its events and the space it reserves for the final run.json (watch/sinks.py).
+RUN_FILES = frozenset(
+    {"run.json", "hosts.jsonl", "report.md", "diff.json", "events.jsonl", ".run.json.reserve"}
+)
 PLOTS_DIR = "plots"  # --plots: *.png only
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -109,18 +110,91 @@ def _redact_extra_var(text: str) -> str:
     return re.sub(pattern, mask, text)
 
 
+# A URL's query parameters that carry credentials: secret names, plus the API conventions (api_key,
+# sig of a signed URL, auth, access_key, credential) that are not variable names pfdiag would mask.
+_SECRET_PARAMS = re.compile(r"key|sig|auth|credential|session", re.IGNORECASE)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*):(?P<password>[^/?#\s]*)@")
+_QUERY_PAIR = re.compile(r"(?P<head>(?:^|[&;])(?P<name>[^=&;#]*)=)(?P<value>[^&;#]*)")
+# In a command: an HTTP header naming a credential, and curl's -u/--user USER:PASSWORD.
+_HEADER = re.compile(
+    r"(?P<head>\b(?:authorization|proxy-authorization|[\w-]*(?:token|key|secret)[\w-]*)\s*:\s*)"
+    r"(?P<value>[^'\"\n]+)",
+    re.IGNORECASE,
+)
+_CURL_USER = re.compile(r"(?P<head>(?:-u|--user)(?:\s+|=)['\"]?[^:\s'\"]*:)(?P<value>[^\s'\"]+)")
+
+
+def mask_url(url: str) -> str:
+    """A URL with its userinfo password and credential-like query values masked (for logs, reports).
+
+    >>> mask_url("https://bot:hunter22@hooks.example/a?channel=ops&token=abc&api_key=k&sig=s#x")
+    'https://bot:********@hooks.example/a?channel=ops&token=********&api_key=********&sig=********#x'
+    >>> mask_url("http://127.0.0.1:9093/api/v2/alerts")
+    'http://127.0.0.1:9093/api/v2/alerts'
+    """
+    url = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", url, count=1)
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+
+    def mask(match: re.Match[str]) -> str:
+        name = urllib.parse.unquote_plus(match["name"])
+        secret = is_secret_name(name) or _SECRET_PARAMS.search(name)
+        return match["head"] + (MASK if secret and match["value"] else match["value"])
+
+    return base + mark + _QUERY_PAIR.sub(mask, query) + hash_mark + fragment
+
+
+def mask_command(command: str) -> str:
+    """A shell command (``--notify CMD``) with the credentials it carries masked: URLs as ``mask_url``,
+    credential headers, curl's ``-u user:password``, secret-named ``NAME=value`` (to the line's end).
+
+    >>> mask_command("curl -sf -u ops:pw1 -H 'Authorization: Bearer abc' 'https://x/h?token=t' -d @-")
+    "curl -sf -u ops:******** -H 'Authorization: ********' 'https://x/h?token=********' -d @-"
+    >>> mask_command("SLACK_TOKEN=xoxb-1 notify-send pfdiag")
+    'SLACK_TOKEN=********'
+    """
+    out, start = [], 0
+    for url in [*_URL.finditer(command), None]:  # URLs masked as URLs, the text between them as text
+        between = command[start : url.start() if url else len(command)]
+        between = _HEADER.sub(lambda m: m["head"] + MASK, between)
+        out.append(mask_assignments(_CURL_USER.sub(lambda m: m["head"] + MASK, between)))
+        if url:
+            out.append(mask_url(url[0]))
+            start = url.end()
+    return "".join(out)
+
+
+# The options whose value is a notifier (``audit`` and ``watch``), and how each is masked.
+_NOTIFIER_OPTIONS = {"--notify": mask_command, "--notify-url": mask_url}
+
+
 def redact_argv(argv: Sequence[str]) -> list[str]:
-    """The command line with the values of secret ``-e`` variables masked.
+    """The command line with the values of secret ``-e`` variables and notifiers' credentials masked.
 
     >>> redact_argv(["run", "t.yml", "-e", "ansible_password=x interval_s=1", "--extra-vars={'token': 'y'}"])
     ['run', 't.yml', '-e', 'ansible_password=******** interval_s=1', '--extra-vars={"token": "********"}']
+    >>> redact_argv(["audit", "--notify-url", "https://h/x?key=k1", "--notify=curl -u a:b https://h"])
+    ['audit', '--notify-url', 'https://h/x?key=********', '--notify=curl -u a:******** https://h']
     """
     out: list[str] = []
     after_e = False
+    masker: Callable[[str], str] | None = None
     for arg in argv:
-        if after_e:
+        option, equals, value = arg.partition("=")
+        if masker is not None:
+            out.append(masker(arg))
+            masker = None
+        elif after_e:
             out.append(_redact_extra_var(arg))
             after_e = False
+        elif arg in _NOTIFIER_OPTIONS:
+            out.append(arg)
+            masker = _NOTIFIER_OPTIONS[arg]
+        elif equals and option in _NOTIFIER_OPTIONS:
+            out.append(option + "=" + _NOTIFIER_OPTIONS[option](value))
         elif arg in ("-e", "--extra-vars"):
             out.append(arg)
             after_e = True

@@ -29,7 +29,7 @@ from diag.errors import UsageError
 from diag.limits import MAX_EVERY_S, MAX_UNIT_NAME_CHARS, MIN_EVERY_S
 from diag.playbook.variables import parse_extra_var
 from diag.safeio import write_text
-from diag.secrets import secret_names
+from diag.secrets import redact_argv, secret_names
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days)?\s*$")
 _UNITS_S = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hour": 3600}
@@ -174,6 +174,28 @@ def check_no_secrets(extra_vars: Sequence[str], flag: str, where: str) -> None:
                 hint="put it in a vars file only the audit's user can read (chmod 600) and pass "
                 "-e @vars.yml: the file is read at each run",
             )
+
+
+def check_no_notifier_secrets(argv: Sequence[str], flag: str, where: str) -> None:
+    """``UsageError`` when a ``--notify`` / ``--notify-url`` value carries a credential (what
+    ``redact_argv`` would mask): like a secret ``-e``, it would outlive the audit in ``where``."""
+    pending = ""  # the notifier option whose value is the next word
+    for arg, masked in zip(argv, redact_argv(argv), strict=True):
+        option = pending or arg.partition("=")[0]
+        pending = arg if arg in NOTIFIER_HINTS else ""
+        if arg != masked and option in NOTIFIER_HINTS:
+            raise UsageError(
+                f"{flag}: the {option} value holds a credential that would be written in clear into {where}",
+                hint=NOTIFIER_HINTS[option],
+            )
+
+
+NOTIFIER_HINTS = {
+    "--notify-url": "put the URL in a file only the audit's user can read (chmod 600) and pass "
+    "--notify-url @FILE: the file is read at each run",
+    "--notify": "put the command in a script only the audit's user can read (chmod 700) and pass "
+    "--notify /path/to/script",
+}
 
 
 def _systemd_quote(arg: str, *, variables: bool = True) -> str:

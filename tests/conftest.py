@@ -1,3 +1,3 @@
 """Shared fixtures: real sshd fleets and real fault workloads live in tests/fixtures/."""
 
-pytest_plugins = ["tests.fixtures.workloads", "tests.fixtures.sshd"]
+pytest_plugins = ["tests.fixtures.workloads", "tests.fixtures.background", "tests.fixtures.sshd"]

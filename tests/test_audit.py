@@ -280,3 +280,34 @@ def test_retention_prunes_audits_and_their_run_folders(tmp_path: Path, capsys: A
     assert "pruned 1 old audit(s): 1" in out
     assert [r[0] for r in history_rows(history, "SELECT id FROM runs ORDER BY id")] == [2, 3]
     assert len(list((tmp_path / "reports").glob("*-audit*"))) == 2
+
+
+@pytest.mark.workload
+def test_an_audit_of_a_busy_but_healthy_host_notifies_nothing_new(
+    busy_host: Any, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """Issue 16: an idle shell's children running commands were a new minor-storm at every audit and
+    resolved at the next. The per-process lines at the guide's defaults (the host-wide ones and the
+    configuration checks of a shared machine out of reach, as above): spikes recorded, nothing sent."""
+    monkeypatch.chdir(tmp_path)
+    guide_vars = QUIET_VARS.replace(f"proc_minflt_per_s: {PROC_MINFLT_PER_S}", "proc_minflt_per_s: 1000")
+    guide_vars = guide_vars.replace("proc_majflt_per_s: 1000000", "proc_majflt_per_s: 10")
+    (tmp_path / "busy.yml").write_text(guide_vars.replace("interval_s: 1", "interval_s: 2"))
+    with webhook_receiver() as receiver:
+
+        def audit(*extra: str) -> tuple[int, str]:
+            argv = ["audit", AUDIT, "-e", "@busy.yml", "--history", "h.sqlite", "--notify-url", receiver.url]
+            code = main([*argv, "--fail-on-new", *extra])
+            out, err = capsys.readouterr()
+            assert "Traceback" not in out + err
+            return code, out
+
+        for _ in range(2):
+            code, out = audit()
+            assert code == 0, out
+        assert receiver.bodies == []  # nothing new, nothing resolved: nothing sent
+        # the same load with the guide's line as the verdict line: what the audits used to send
+        code, out = audit("-e", "proc_minor_ms_per_s=0")
+        assert code == 10 and receiver.bodies and receiver.bodies[-1]["new"], out
+    checks = history_rows(tmp_path / "h.sqlite", "SELECT DISTINCT check_id, status, severity FROM findings")
+    assert ("proc-minor-rate", "fail", "info") in checks  # the spike is recorded, as info

@@ -54,6 +54,30 @@ def test_bad_audit_options_exit_5_before_anything_runs(tmp_path: Path, capsys: A
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_bad_notify_timeout_exits_5_before_the_audit_is_recorded(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for value in ("inf", "nan", "1e300", "0", "-1", "601"):
+        argv = ["audit", "-e", "interval_s=0.5", "--notify", "true", "--notify-timeout", value]
+        assert main(argv) == 5, value
+        err = capsys.readouterr().err
+        assert "--notify-timeout must be a number of seconds > 0 and at most 600" in err, err
+        assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists()  # no history, no run folder
+
+
+def test_an_audit_id_past_sqlite_integers_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    history = str(tmp_path / "h.sqlite")
+    sqlite3.connect(history).close()
+    huge = "99999999999999999999"
+    for argv in (["show", huge], ["diff", huge, "1"], ["diff", "1", huge], ["show", "0"], ["show", "x"]):
+        assert main(["history", *argv, "--history", history]) == 5, argv
+        err = capsys.readouterr().err
+        assert "an audit id must be a whole number from 1 to 9223372036854775807" in err, err
+        assert "internal error" not in err and "Traceback" not in err
+
+
 def test_history_errors_name_the_file_and_what_to_do(tmp_path: Path, capsys: Any) -> None:
     assert main(["history", "--history", str(tmp_path / "none.sqlite")]) == 1
     err = capsys.readouterr().err
@@ -76,12 +100,14 @@ def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
         "h.sqlite",
         "-e",
         "proc_minflt_per_s=0",
+        "-e",
+        "proc_minor_ms_per_s=0",
         "--notify",
         "echo broken >&2; exit 7",
         "--textfile",
         "blocker/pfdiag.prom",
     ]
-    code = main(argv)  # proc_minflt_per_s=0: something is always new on a first audit
+    code = main(argv)  # the guide's line at 0 as the verdict line: something is always new on a first audit
     out, err = capsys.readouterr()
     assert code in (0, 2) and "Traceback" not in out + err
     assert "notification: failed (--notify command exited 7: broken)" in out
@@ -98,6 +124,66 @@ def test_a_failing_notifier_and_textfile_are_warnings_and_the_audit_is_recorded(
     assert main(["history", "host", "localhost", "--history", "h.sqlite", "--plot", "trend.png"]) == 0
     assert "localhost" not in capsys.readouterr().err
     assert (tmp_path / "trend.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_manual_audit_without_notify_leaves_the_resolved_for_the_receiver(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    payloads = tmp_path / "payloads"
+    payloads.mkdir()
+    notify = ["--notify", f"cat > {payloads}/$(date +%s%N).json"]  # one target: the same command each time
+
+    def audit(proc_minflt_per_s: str, *more: str) -> list[dict[str, Any]]:
+        before = set(payloads.iterdir())
+        argv = ["audit", "-e", "interval_s=0.3", "-e", f"proc_minflt_per_s={proc_minflt_per_s}"]
+        assert main([*argv, "--history", "h.sqlite", *more]) in (0, 2)
+        capsys.readouterr()
+        return [json.loads(p.read_text()) for p in sorted(set(payloads.iterdir()) - before)]
+
+    def codes(payload: dict[str, Any], key: str) -> set[str]:
+        return {item["code"] for item in payload[key]}
+
+    never = "1000000000000"
+    [told] = audit("0", *notify)  # every process is over 0 minor faults/s: proc-minor-rate is new
+    assert "proc-minor-rate" in codes(told, "new")
+    assert audit(never) == []  # by hand, no --notify: the problem resolves here, nobody is told
+    later = audit(never, *notify)  # the scheduled audit: its receiver still believes it is firing
+    assert len(later) == 1 and "proc-minor-rate" in codes(later[0], "resolved"), later
+    assert [p for p in audit(never, *notify) if "proc-minor-rate" in codes(p, "resolved")] == []  # once
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:  # a hash of the command, not the command
+        targets = {row[0] for row in db.execute("SELECT DISTINCT target FROM told")}
+    assert all(t.startswith("cmd:") and str(payloads) not in t for t in targets)
+
+
+def test_notifier_tokens_are_masked_in_run_json_report_history_and_messages(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "http://bot:pw-s3cret@127.0.0.1:1/hook?channel=ops&token=tok-s3cret"  # nothing listens on port 1
+    command = "API_TOKEN=env-s3cret sh -c 'exit 0'"
+    argv = [
+        "audit",
+        "-e",
+        "interval_s=0.3",
+        "-e",
+        "proc_minflt_per_s=0",
+        "--history",
+        "h.sqlite",
+        "-o",
+        "run",
+    ]
+    assert main([*argv, "--notify", command, f"--notify-url={url}"]) in (0, 2)
+    out, err = capsys.readouterr()
+    assert "notification: failed (--notify-url http://bot:********@127.0.0.1:1/hook?channel=ops&token=" in out
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "--notify-url=http://bot:********@127.0.0.1:1/hook?channel=ops&token=********" in meta["argv"]
+    assert "API_TOKEN=********" in meta["argv"]
+    for path in [*(tmp_path / "run").iterdir(), tmp_path / "h.sqlite"]:
+        assert b"s3cret" not in path.read_bytes(), path
+    assert "s3cret" not in out + err
+    assert main(["audit", "--notify-url", "ftp://u:pw-s3cret@127.0.0.1/?token=tok-s3cret"]) == 5
+    assert "s3cret" not in capsys.readouterr().err
 
 
 def _children(pid: int) -> list[str]:

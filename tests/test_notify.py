@@ -5,7 +5,13 @@ persisting problem is repeated only after --renotify-after; a failing notifier i
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -15,7 +21,7 @@ import pytest
 
 from diag.history.diff import Diff, Problem
 from diag.notify import due_again, notify, send_command, send_url
-from tests.fixtures.webhook import Receiver, webhook_receiver
+from tests.fixtures.webhook import Receiver, raw_server, webhook_receiver
 
 FIRST_SEEN = "2026-12-01T10:00:00+0000"
 STORM = Problem("h01", "minor-storm", "java", "verdict", "warning", "storm", "new", FIRST_SEEN)
@@ -147,3 +153,127 @@ def test_notify_command_gets_the_alert_on_stdin(tmp_path: Path) -> None:
     assert send_command(f"cat > {out}", ALERT) is None
     assert json.loads(out.read_text()) == ALERT
     assert send_command("echo nope >&2; exit 3", ALERT) == "--notify command exited 3: nope"
+
+
+# -- delivery bounds: redirects, one deadline for the whole delivery, capped output, process groups --
+
+
+def test_a_redirect_is_not_followed_and_is_not_counted_as_delivered(receiver: Receiver) -> None:
+    receiver.status, receiver.location = 302, receiver.url + "/moved?token=s3cr3t"
+    outcome = notify(Diff(new=(STORM,)), AUDIT, command=None, url=receiver.url)
+    assert outcome.status == "failed" and outcome.told == ()
+    error = outcome.error or ""
+    assert "HTTP 302" in error and "redirect is not followed for a POST" in error and "final URL" in error
+    assert "s3cr3t" not in error
+    assert receiver.requests == [("POST", "/alerts")]  # no body-less GET to the new place
+    receiver.status, receiver.location = 204, None
+    assert notify(Diff(new=(STORM,)), AUDIT, command=None, url=receiver.url).status == "sent"
+
+
+def test_a_url_with_a_password_posts_with_basic_auth(receiver: Receiver) -> None:
+    url = receiver.url.replace("http://", "http://bot:p%40ss@")
+    assert send_url(url, ALERT) is None
+    assert receiver.authorizations == ["Basic Ym90OnBAc3M="]  # bot:p@ss
+
+
+def test_a_receiver_trickling_its_answer_is_stopped_by_the_timeout_of_the_whole_delivery() -> None:
+    def trickle(conn: socket.socket) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:  # a byte every 0.5 s: 100 s in all
+            conn.sendall(bytes([byte]))
+            time.sleep(0.5)
+
+    with raw_server(trickle) as url:
+        started = time.monotonic()
+        error = send_url(url, ALERT, timeout_s=2)
+        elapsed = time.monotonic() - started
+    assert error == f"--notify-url {url}: no complete answer within 2 s (--notify-timeout)"
+    assert elapsed < 30  # urllib's per-read timeout waited the whole 100 s
+
+
+def test_an_endless_answer_body_is_read_up_to_the_cap_and_the_delivery_counts() -> None:
+    def endless(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n")
+        zeros = bytes(65536)
+        while True:
+            conn.sendall(zeros)
+
+    with raw_server(endless) as url:
+        result: list[str | None] = []
+        worker = threading.Thread(
+            target=lambda: result.append(send_url(url, ALERT, timeout_s=60)), daemon=True
+        )
+        worker.start()
+        worker.join(timeout=30)
+    assert result == [None]  # urllib read the 100 GB body until the deadline, then called it failed
+
+
+def test_a_notifier_printing_300_mb_keeps_the_controller_small() -> None:
+    code = (
+        "import resource\n"
+        "from diag.notify import send_command\n"
+        "error = send_command('head -c 300000000 /dev/zero; echo failing >&2; exit 3', {'a': 1}, 120)\n"
+        "print(error)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    error, maxrss_kib = out.splitlines()
+    assert error.startswith("--notify command exited 3") and error.endswith("failing")
+    assert int(maxrss_kib) < 150 * 1024, maxrss_kib  # capture_output held all 300 MB (674 MB peak)
+
+
+def test_a_notifier_that_backgrounds_a_child_is_done_when_it_exits(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    started = time.monotonic()
+    error = send_command(f"sleep 60 & echo $! > {pidfile}; exit 0", ALERT, timeout_s=20)
+    elapsed = time.monotonic() - started
+    child = int(pidfile.read_text())
+    try:
+        assert error is None and elapsed < 20  # waiting for the child's end of stdout: "timed out"
+        assert _alive(child)  # what it put in the background is its own business
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
+def test_a_timed_out_notifier_leaves_no_process_behind(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    error = send_command(f"sleep 300 & echo $! > {pidfile}; wait", ALERT, timeout_s=1)
+    assert error == "--notify command timed out after 1 s"
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the kill to land (the child is reaped by init)
+    if _alive(child):
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the notifier's background child survived its timeout")
+
+
+def test_a_notifier_that_reads_no_stdin_is_not_blocked_by_a_large_payload() -> None:
+    big = {"alerts": ["x" * 1000] * 2000}  # 2 MB: more than a pipe holds
+    assert send_command("exit 0", big, timeout_s=20) is None
+    assert send_command("exit 4", big, timeout_s=20) == "--notify command exited 4"
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def test_notify_url_at_file_reads_the_url_at_each_run_and_a_missing_file_is_a_usage_error(
+    tmp_path: Path, receiver: Receiver, capsys: Any, monkeypatch: Any
+) -> None:
+    """The way to keep a webhook token out of a unit file, a crontab line or a shell's history."""
+    from diag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PFDIAG_HISTORY", raising=False)
+    (tmp_path / "hook.url").write_text(receiver.url + "\n")
+    problem = ("-e", "interval_s=0.5", "-e", "host_minflt_per_s=0")  # the probe itself faults
+    assert main(["audit", *problem, "--history", "h.sqlite", "--notify-url", "@hook.url"]) in (0, 10)
+    assert len(receiver.bodies) == 1 and receiver.bodies[0]["new"]
+    assert main(["audit", *problem, "--history", "h.sqlite", "--notify-url", "@nowhere.url"]) == 5
+    err = capsys.readouterr().err
+    assert "--notify-url @nowhere.url: no such file" in err and "Traceback" not in err

@@ -184,6 +184,39 @@ def test_secrets_in_a_vars_file_are_read_at_each_run_and_stay_out_of_the_unit(
     assert "-e @vars.yml" in service and "hunter" not in service + capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("notifier", "hint"),
+    [
+        (["--notify-url", "http://127.0.0.1:9/hook?token=hunter22"], "--notify-url @FILE"),
+        (["--notify-url=http://ops:hunter22@127.0.0.1:9/hook"], "--notify-url @FILE"),
+        (["--notify", "curl -sf -u ops:hunter22 -d @- http://127.0.0.1:9/hook"], "--notify /path/to/script"),
+    ],
+    ids=["url-token", "url-password", "command"],
+)
+def test_notifier_credentials_never_reach_a_unit_or_a_crontab(
+    tmp_path: Path, capsys: Any, monkeypatch, notifier: list[str], hint: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", *notifier, "--install-timer", "s", "--unit-dir", "units"]) == 5
+    assert main(["audit", *notifier, "--print-cron"]) == 5
+    out, err = capsys.readouterr()
+    assert "hunter" not in out + err and out == ""
+    assert "holds a credential that would be written in clear into the unit file" in err
+    assert "in clear into the crontab line" in err and err.count(hint) == 2
+    assert not (tmp_path / "units").exists()
+
+
+def test_a_notify_url_kept_in_a_file_stays_out_of_the_unit_and_is_read_at_each_run(
+    tmp_path: Path, capsys: Any, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hook.url").write_text("http://127.0.0.1:9/hook?token=hunter22\n")
+    assert main(["audit", "--notify-url", "@hook.url", "--install-timer", "s", "--unit-dir", "units"]) == 0
+    assert main(["audit", "--notify-url", "@hook.url", "--print-cron"]) == 0
+    service = (tmp_path / "units" / "s.service").read_text()
+    assert "--notify-url @hook.url" in service and "hunter" not in service + capsys.readouterr().out
+
+
 def test_unit_files_are_0600_and_a_symlinked_unit_file_is_refused(
     tmp_path: Path, capsys: Any, monkeypatch
 ) -> None:

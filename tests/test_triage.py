@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +89,13 @@ def test_swap_majors_inside_a_full_memory_cgroup_blame_the_cgroup_limit_not_the_
     assert host["remediation"][0]["title"].startswith("Raise the cgroup's memory limit")
 
 
+def failing(host: dict[str, Any], *severities: str) -> list[dict[str, Any]]:
+    return [f for f in host["findings"] if f["status"] == "fail" and f["severity"] in severities]
+
+
 @pytest.mark.workload
-def test_quiet_machine_is_ok(quiet_machine, tmp_path):
+def test_quiet_machine_is_ok(busy_host, tmp_path):
+    # "quiet" as hosts are: ordinary activity (tests/workloads/busy_host.py) runs beside the triage
     code, doc = run_triage(tmp_path)
     host = localhost(doc)
     assert code == 0
@@ -155,3 +162,56 @@ def test_parent_of_short_lived_faulting_children_is_named_with_its_childrens_rat
     assert doc["hosts"]["localhost"]["sample"]["process_totals"]["attributed_pct"] > 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "in exited children" in report
+
+
+@pytest.mark.workload
+def test_a_busy_but_healthy_host_is_ok_and_names_its_spikes_as_info(busy_host, tmp_path):
+    """Issue 16: shells reaping short commands and interpreters, a service starting: over the guide's
+    1,000 minor/s per process, a few ms/s of CPU. A spike (info) naming them, not a minor-storm."""
+    code, doc = run_triage(tmp_path, "-e", "interval_s=2")  # two interpreter starts land in it
+    host = localhost(doc)
+    assert code == 0
+    assert host["verdict"] == "ok", host["summary"]
+    assert failing(host, "warning", "critical") == [], host["findings"]
+    over = [p for p in host["top_processes"] if p["total_minflt_per_s"] >= 1000]
+    assert over, host["top_processes"]  # the load does cross the guide's line...
+    spike = next(f for f in host["findings"] if f["check"] == "spike")
+    proc_minor = next(f for f in host["findings"] if f["check"] == "proc-minor-rate")
+    assert (
+        (spike["status"], spike["severity"])
+        == (proc_minor["status"], proc_minor["severity"])
+        == ("fail", "info")
+    )
+    for p in over:  # ...and every process that did is named, with its rates
+        assert f"{p['comm']}[{p['pid']}]" in spike["message"]
+        assert p["pid"] in proc_minor["evidence"]["pids_over"]
+        # ...at what it cost: the least (1 us a fault) within the measured system time, under the line
+        assert 0 <= p["cost"]["minor_ms_per_s"] < 50 and p["cost"]["sys_ms_per_s"] is not None
+    cost = next(f for f in host["findings"] if f["check"] == "proc-minor-cost")
+    assert cost["status"] == "pass" and cost["threshold"] == 50
+    assert "no page-fault problem" in host["summary"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "page-fault spike" in report
+
+
+@pytest.mark.workload
+def test_the_guides_line_is_the_verdict_line_again_with_a_zero_cost_line(busy_host, tmp_path):
+    code, doc = run_triage(tmp_path, "-e", "interval_s=2", "-e", "proc_minor_ms_per_s=0")
+    host = localhost(doc)
+    assert code == 0 and host["verdict"] == "minor-storm", host["summary"]
+    assert all(c["minflt_per_s"] + c["children_minflt_per_s"] >= 1000 for c in host["culprits"])
+
+
+@pytest.mark.workload
+def test_a_second_pfdiag_controller_starting_is_never_a_culprit(minor_storm, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-e", "interval_s=3", "-o", str(tmp_path / "second")]
+    second = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        code, doc = run_triage(tmp_path)  # the second one imports (thousands of faults) meanwhile
+    finally:
+        second.wait(timeout=60)
+    host = localhost(doc)
+    assert code == 0 and host["verdict"] == "minor-storm"
+    assert second.pid not in [p["pid"] for p in host["top_processes"]]
+    assert minor_storm.pid in culprit_pids(host) and second.pid not in culprit_pids(host)

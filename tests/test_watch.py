@@ -386,3 +386,34 @@ def test_on_a_terminal_the_watch_draws_a_live_table_in_place(tmp_path: Path) -> 
     last = text.rsplit("\x1b[H\x1b[2J", 1)[1]
     assert re.search(r"host\s+pid\s+comm\s+minor/s\s+major/s\s+state", last)
     assert re.search(r"localhost\s+-\s+\(host\)\s+[\d,.]+", last)
+
+
+@pytest.mark.workload
+def test_a_watch_of_a_busy_but_healthy_host_raises_no_alert_unless_the_guides_line_is_asked_for(
+    busy_host: Any, tmp_path: Path, stopper: list[subprocess.Popen[bytes]]
+) -> None:
+    """Issue 16: the minor rule needs the triage's cost too; -e proc_minor_ms_per_s=0 gives a watched
+    service the guide's alert at 1,000 minor/s again (an interpreter start is ~9,400 faults)."""
+    # the load's shell loops, followed by pid: they reap what they start (on a shared test machine,
+    # every python3 would be someone else's too); rates include the children they reap
+    loops = [f"--pid={pid}" for pid in sorted(sshd_children(busy_host.pid))]
+    assert len(loops) == 3
+    runs = {}
+    for name, extra in (("cost", []), ("guide", ["-e", "proc_minor_ms_per_s=0"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        proc = start_watch(folder, "--every", "1", "--count", "6", *loops, *extra)
+        stopper.append(proc)
+        reader = Reader(proc)
+        code, _ = reader.finish()
+        assert code == 0
+        runs[name] = reader.events
+    over = [p for e in samples(runs["cost"]) for p in e["processes"] if p["minflt_per_s"] >= 1000]
+    assert over  # the load crossed the guide's line during the watch...
+    assert not of_type(runs["cost"], "alert"), [short(e) for e in runs["cost"]]  # ...and cost too little
+    alerts = of_type(runs["guide"], "alert")
+    assert alerts and {a["rule"] for a in alerts} == {"proc_minflt_per_s"}
+    assert (
+        json.loads((tmp_path / "cost" / "run" / "run.json").read_text())["thresholds"]["proc_minor_ms_per_s"]
+        == 50
+    )

@@ -23,11 +23,13 @@ from typing import Any
 from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem
+from diag.history.opening import check_history_file, explain
 from diag.history.queries import RECORDED, HistoryError, HistoryQueries
+from diag.history.told import TOLD_SCHEMA, ToldRecords
 from diag.runowner import remove_run_dir
 
 BUSY_TIMEOUT_S = 60.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened
 # The per-host rates kept for ``pfdiag history host`` (names as ``sample`` registers them).
 KEY_RATES = ("majflt_per_s", "minflt_per_s", "swapin_per_s", "pswpout_per_s", "pgscan_direct_per_s")
 
@@ -83,11 +85,13 @@ class Recorded:
     diff: Diff
 
 
-class History(HistoryQueries):
+class History(HistoryQueries, ToldRecords):
     """An open history file (reads inherited from ``HistoryQueries``); a context manager."""
 
     def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        check_history_file(path, SCHEMA_VERSION)  # read-only: nothing changes in a file that is not ours
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
@@ -98,15 +102,22 @@ class History(HistoryQueries):
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoint, never corrupt
             with self.transaction():
-                for statement in SCHEMA.split(";"):
+                for statement in [*SCHEMA.split(";"), TOLD_SCHEMA]:
                     if statement.strip():
                         self.db.execute(statement)
+                # an older schema is brought to this one by the tables just made (never a newer one down)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(
-                f"cannot open the audit history {str(path)!r}: {exc}",
-                hint="give another file with --history PATH (or PFDIAG_HISTORY)",
-            ) from None
+                self.db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema' AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
+        except (OSError, sqlite3.Error, HistoryError) as exc:
+            if hasattr(self, "db"):
+                self.db.close()
+            if isinstance(exc, HistoryError):
+                raise
+            error = exc if isinstance(exc, sqlite3.Error) else sqlite3.OperationalError(exc.strerror or exc)
+            raise explain(error, path, "open", wait_s=busy_timeout_s) from None
 
     def __enter__(self) -> History:
         return self
@@ -142,10 +153,8 @@ class History(HistoryQueries):
             raise self._error(exc) from None
 
     def _error(self, exc: sqlite3.Error) -> HistoryError:
-        return HistoryError(
-            f"cannot write the audit history {str(self.path)!r}: {exc}",
-            hint="the run folder is complete; check the file's disk and permissions, or another --history",
-        )
+        # what the run folder holds is said by the audit, which knows the folder (and checks it)
+        return explain(exc, self.path, "write", wait_s=self.busy_timeout_s)
 
     # -- writing ------------------------------------------------------------------------------------
 

@@ -189,9 +189,10 @@ class _HostRun:
         except Exception as exc:  # a bug in a module: the host fails, the fleet goes on
             message = f"{task.where}: task {task.name!r}: internal error in module {task.module!r}: {exc!r}"
             stats["failed"] += 1
-            self.report(
-                "failed", task, message + (("\n" + traceback.format_exc()) if self.verbose(3) else "")
-            )
+            self.report("failed", task, message)
+            if self.verbose(3):  # a line each: the CLI shows every -v line as one escaped line
+                for line in traceback.format_exc().splitlines():
+                    self.engine.emit(line)
             self.fail("failed", message + " (please report this at the pfdiag issue tracker)")
         stats["ok"] += 1
         self.apply(task, outcome)

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from diag.probe.buddyinfo import BuddyZone, buddyinfo_values
+from diag.probe.cost import host_cost, process_cost
 from diag.probe.diskstats import DiskStat, disk_rates
 from diag.probe.measurements import HostSample, Perf, Process, ProcessTotals, Rates
 from diag.probe.meminfo import memory_values, pct
@@ -58,6 +59,14 @@ def _cap(delta: int, host_per_s: float | None, dt: float) -> int:
 def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Process, ...], ProcessTotals]:
     dt = s.interval_s
     host_faults_per_s = rates.pgfault_per_s
+    clk_tck = s.facts.clk_tck or 100
+    if s.processes and all(p.cpu is None for p in s.processes):
+        ne["processes.cost"] = (
+            "CPU time of processes not in the probe output (recorded by an older pfdiag): "
+            "fault costs are estimated from the rates alone"
+        )
+    elif s.processes and not s.facts.clk_tck:
+        ne["processes.cost"] = "CLK_TCK not reported: CPU time read with 100 ticks per second"
     rows = []
     for p in s.processes:
         d = p.delta
@@ -78,6 +87,7 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
                 children_minflt_per_s=rate(cmin, dt), children_majflt_per_s=rate(cmaj, dt),
                 children_minflt_delta=cmin, children_majflt_delta=cmaj,
                 total_minflt_per_s=rate(dmin + cmin, dt), total_majflt_per_s=rate(dmaj + cmaj, dt),
+                cost=process_cost(rate(dmin + cmin, dt), rate(dmaj + cmaj, dt), p.cpu, clk_tck, dt),
             )
         )  # fmt: skip
     rows.sort(
@@ -153,10 +163,11 @@ def host_sample(s: RawSample) -> HostSample:
     page_kib = (facts.page_size or 4096) // 1024
     a, b = s.snaps
     locked = None if s.locked is None else tuple(s.locked)
+    psi = _psi(a, b, s.interval_s, ne)
     return HostSample(
         interval_s=s.interval_s,
         rates=rates,
-        psi=_psi(a, b, s.interval_s, ne),
+        psi=psi,
         memory=memory_values(_get(b.parsed, "meminfo"), ne),
         swaps=swaps,
         processes=processes,
@@ -166,5 +177,6 @@ def host_sample(s: RawSample) -> HostSample:
         buddyinfo=None if zones is None else buddyinfo_values(zones, page_kib),
         numa=numa_values(_get(s.once, "numa")),
         locked_processes=locked or (),
+        cost=host_cost(rates.minflt_per_s, rates.majflt_per_s, psi.memory_some_pct, psi.memory_full_pct),
         not_evaluable=ne,
     )

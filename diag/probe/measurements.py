@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diag.probe.buddyinfo import Buddyinfo
+from diag.probe.cost import FaultCost, HostCost
 from diag.probe.facts import Facts
 from diag.probe.memcg import MemCgroup
 from diag.probe.meminfo import Memory
@@ -83,6 +84,7 @@ class Process:
     children_majflt_delta: int = 0
     total_minflt_per_s: float | None = None
     total_majflt_per_s: float | None = None
+    cost: FaultCost | None = None  # what those faults cost in time (diag/probe/cost.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ class HostSample:
     buddyinfo: Buddyinfo | None = None
     numa: Numa = field(default_factory=Numa)
     locked_processes: tuple[LockedProcess, ...] = ()
+    cost: HostCost | None = None  # what the host's faults cost in time (diag/probe/cost.py)
     not_evaluable: Mapping[str, str] = field(default_factory=dict)
 
     def view(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diag.errors import ParseError
+from diag.probe.cost import CpuTicks
 from diag.probe.measurements import LockedProcess
 
 RLIM_INFINITY_KIB = (2**64 - 1) // 1024  # "unlimited": larger than any VmLck, so comparisons hold
@@ -87,10 +88,13 @@ def unescape_comm(text: str) -> str:
 
 
 def parse_proc_row(line: str, source: str = "probe procs") -> ProcDelta:
-    """``proc PID STARTTIME STATE PPID DMIN DMAJ NEW COMM`` (comm last, verbatim, escaped).
+    r"""``proc PID STARTTIME STATE PPID DMIN DMAJ NEW COMM`` (comm last, verbatim, escaped).
 
     >>> parse_proc_row("proc 1020 10839175 R 28378 12 3 0 (a b ) ( c d) ").comm
     '(a b ) ( c d) '
+    >>> print(parse_proc_row(r"proc 7 1 S 1 5 0 0 b\\n\\\\q\nALERT").comm)  # backslashes doubled
+    b\n\\q
+    ALERT
     """
     parts = line.split(" ", 8)
     try:
@@ -120,6 +124,25 @@ def parse_children_row(line: str, source: str = "probe procs") -> tuple[int, int
     except ValueError:
         raise ParseError(f"expected 'children PID DMIN DMAJ': {line!r}", where=source) from None
     return pid, max(dmin, 0), max(dmaj, 0)
+
+
+def parse_cpu_row(line: str, source: str = "probe procs") -> tuple[int, CpuTicks]:
+    """``cpu PID DUTIME DSTIME DCUTIME DCSTIME``: a top process's CPU time over the interval, in clock
+    ticks (stat fields 14-17), its reaped children's counted like their faults.
+
+    >>> parse_cpu_row("cpu 812 6 93 0 2")
+    (812, CpuTicks(user=6, system=93, children_user=0, children_system=2))
+    """
+    parts = line.split()
+    try:
+        if len(parts) != 6 or parts[0] != "cpu":
+            raise ValueError
+        pid, *ticks = (int(x) for x in parts[1:])
+    except ValueError:
+        raise ParseError(
+            f"expected 'cpu PID DUTIME DSTIME DCUTIME DCSTIME': {line!r}", where=source
+        ) from None
+    return pid, CpuTicks(*(max(t, 0) for t in ticks))
 
 
 def parse_status_kib(lines: tuple[str, ...] | list[str]) -> dict[str, int]:

@@ -94,14 +94,17 @@ function emitlist(list,   n, i, f) {
 }
 function take(s) {
 	if (!statrec(s)) return 0
-	# field N of stat is F[N-2]: minflt 10, cminflt 11, majflt 12, cmajflt 13, starttime 22
+	# field N of stat is F[N-2]: minflt 10, cminflt 11, majflt 12, cmajflt 13, starttime 22;
+	# utime 14, stime 15, cutime 16, cstime 17 (clock ticks: the CPU time the faults are part of)
 	if (snap == 0) {
 		S0[PID] = F[20]; MIN0[PID] = F[8]; MAJ0[PID] = F[10]; CMIN0[PID] = F[9]; CMAJ0[PID] = F[11]
+		UT0[PID] = F[12]; SY0[PID] = F[13]; CUT0[PID] = F[14]; CSY0[PID] = F[15]
 		PAR0[PID] = F[2]; COMM0[PID] = COMM
 		# another pfdiag probe (or watch) on this host: its awk holds our marker in its command line
 		if (COMM ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(PID)) PFAWK[PID] = 1
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
+		UT1[PID] = F[12]; SY1[PID] = F[13]; CUT1[PID] = F[14]; CSY1[PID] = F[15]
 		ST[PID] = F[1]; PP[PID] = F[2]; CM[PID] = COMM
 	}
 	PAR[PID] = F[2]
@@ -125,6 +128,9 @@ function reaper(p,   d) {
 	return p
 }
 function mark(   p, q, d) {
+	# a probe or watch that started during the interval: its awk is pfdiag load too (read now, while
+	# it runs: only awks born since the first snapshot, so no second scan of every command line)
+	for (p in S1) if (!(p in S0) && CM[p] ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(p)) PFAWK[p] = 1
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
 	# above it and the first non-shell above them (the sshd session or pfdiag controller that reaps
 	# it). What a process reaps of those during the interval would count as its children: not counted.
@@ -144,6 +150,17 @@ function mark(   p, q, d) {
 	}
 	for (p in MINE) if (!kept(p)) REAPSMINE[reaper(p)] = 1
 }
+function controller(p,   f, line, s) {
+	# a pfdiag controller (python3 -m diag, or the pfdiag script): starting one costs thousands of
+	# faults, load that pfdiag makes, not the host. NULs end lines in busybox awk, not in mawk.
+	if (CM[p] !~ /^(python|pfdiag)/) return 0
+	f = "/proc/" p "/cmdline"
+	s = ""
+	while ((getline line < f) > 0) { gsub(/[^!-~]/, " ", line); s = s " " line }
+	close(f)
+	s = s " "
+	return s ~ / -m +diag / || s ~ /^ +([^ ]*\/)?pfdiag / || s ~ /^ +[^ ]*python[^ ]* +([^ ]*\/)?pfdiag /
+}
 function own(p,   d) {
 	# the controller that runs us locally (itself only: a workload it started is still measured)
 	if (exclude != "" && p == exclude) return 1
@@ -158,7 +175,9 @@ function own(p,   d) {
 	return 0
 }
 function esc(s) {
-	gsub(/\\/, "\\\\", s)
+	# "&&" (the match twice) doubles a backslash in every awk; a "\\\\" replacement does in busybox
+	# but not in mawk, where b\n\\q came back as b<newline>\q
+	gsub(/\\/, "&&", s)
 	gsub(/\n/, "\\n", s)
 	return s
 }
@@ -172,7 +191,7 @@ function pickmax(arr, n, round,   p, best, bv, i) {
 		if (!(best in PICKED)) { PICKED[best] = 1; ORDER[++norder] = best }
 	}
 }
-function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
+function reduce(   p, q, dmin, dmaj, cmin, cmaj, dut, dsy, cut, csy, isnew, seen, faulting, sumin, sumaj, i, born, exited, unmatched) {
 	mark()
 	# A child reaped during the interval adds all the faults of its life to the cminflt of its parent:
 	# what it had made by the first sample (its minflt + cminflt then) was made before the interval.
@@ -183,28 +202,37 @@ function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, s
 		if (kept(p)) continue
 		q = reaper(p)
 		PREMIN[q] += MIN0[p] + CMIN0[p]; PREMAJ[q] += MAJ0[p] + CMAJ0[p]
+		PREUT[q] += UT0[p] + CUT0[p]; PRESY[q] += SY0[p] + CSY0[p]
 	}
 	for (p in S1) {
 		if (own(p)) continue
-		seen++
 		isnew = 0
 		if (kept(p)) {
 			dmin = MIN1[p] - MIN0[p]; dmaj = MAJ1[p] - MAJ0[p]
 			cmin = CMIN1[p] - CMIN0[p]; cmaj = CMAJ1[p] - CMAJ0[p]
+			dut = UT1[p] - UT0[p]; dsy = SY1[p] - SY0[p]; cut = CUT1[p] - CUT0[p]; csy = CSY1[p] - CSY0[p]
 		} else if (S1[p] / clk >= up0) {
 			# born during the interval (or a reused pid): all its faults happened in it
-			dmin = MIN1[p]; dmaj = MAJ1[p]; cmin = CMIN1[p]; cmaj = CMAJ1[p]; isnew = 1; born++
+			dmin = MIN1[p]; dmaj = MAJ1[p]; cmin = CMIN1[p]; cmaj = CMAJ1[p]; isnew = 1
+			dut = UT1[p]; dsy = SY1[p]; cut = CUT1[p]; csy = CSY1[p]
 		} else {
+			seen++
 			unmatched++
 			continue
 		}
+		if (dmin + cmin > 0 && controller(p)) continue
+		seen++
+		if (isnew) born++
 		if (dmin < 0) dmin = 0
 		if (dmaj < 0) dmaj = 0
-		if (kept(p)) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p] }
-		if (p in REAPSMINE) { cmin = 0; cmaj = 0 }
+		if (kept(p)) { cmin -= PREMIN[p]; cmaj -= PREMAJ[p]; cut -= PREUT[p]; csy -= PRESY[p] }
+		if (p in REAPSMINE) { cmin = 0; cmaj = 0; cut = 0; csy = 0 }
 		if (cmin < 0) cmin = 0
 		if (cmaj < 0) cmaj = 0
+		if (cut < 0) cut = 0
+		if (csy < 0) csy = 0
 		NEWP[p] = isnew; DMIN[p] = dmin; DMAJ[p] = dmaj; DCMIN[p] = cmin; DCMAJ[p] = cmaj
+		DUT[p] = dut < 0 ? 0 : dut; DSY[p] = dsy < 0 ? 0 : dsy; DCUT[p] = cut; DCSY[p] = csy
 		if (dmin + dmaj > 0) { faulting++; sumin += dmin; sumaj += dmaj }
 		# ranked by own + children: the faults of workers it reaped during the interval are its own doing
 		if (dmin + dmaj + cmin + cmaj > 0) {
@@ -221,6 +249,7 @@ function reduce(   p, q, dmin, dmaj, cmin, cmaj, isnew, seen, faulting, sumin, s
 		p = ORDER[i]
 		printf "proc %s %s %s %s %.0f %.0f %d %s\n", p, S1[p], ST[p], PP[p], DMIN[p], DMAJ[p], NEWP[p], esc(CM[p])
 		if (DCMIN[p] + DCMAJ[p] > 0) printf "children %s %.0f %.0f\n", p, DCMIN[p], DCMAJ[p]
+		printf "cpu %s %.0f %.0f %.0f %.0f\n", p, DUT[p], DSY[p], DCUT[p], DCSY[p]
 	}
 	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
 	if (readfiles && lockmin + 0 > 0) locked()

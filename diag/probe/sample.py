@@ -15,6 +15,8 @@ clock is Δ of the first field of /proc/uptime; every counter is rated over that
 
 from __future__ import annotations
 
+import dataclasses
+
 from diag.errors import ParseError
 from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
@@ -23,6 +25,7 @@ from diag.probe.memcg import parse_memcg
 from diag.probe.pidstat import (
     parse_cgroup_path,
     parse_children_row,
+    parse_cpu_row,
     parse_locked_row,
     parse_memlock_limit_kib,
     parse_proc_row,
@@ -94,7 +97,7 @@ def _details(info: ProcInfo, s: Section) -> ProcInfo:
         cgroup = memcg.path  # on hybrid hosts the v2 line says "/" while the memory controller is v1
     return ProcInfo(
         info.delta, info.children_minflt_delta, info.children_majflt_delta, status.get("VmRSS"),
-        status.get("VmSwap"), status.get("VmLck"), status.get("VmPin"), limit, cgroup, memcg,
+        status.get("VmSwap"), status.get("VmLck"), status.get("VmPin"), limit, cgroup, memcg, info.cpu,
     )  # fmt: skip
 
 
@@ -113,7 +116,11 @@ def _procs(s: Section, procs: dict[int, ProcInfo], totals: dict[str, int]) -> No
             pid, dmin, dmaj = parse_children_row(line)
             if pid in procs:
                 info = procs[pid]
-                procs[pid] = ProcInfo(info.delta, dmin, dmaj)
+                procs[pid] = dataclasses.replace(info, children_minflt_delta=dmin, children_majflt_delta=dmaj)
+        elif line.startswith("cpu "):
+            pid, ticks = parse_cpu_row(line)
+            if pid in procs:
+                procs[pid] = dataclasses.replace(procs[pid], cpu=ticks)
         elif line:
             row = parse_proc_row(line)
             procs[row.pid] = ProcInfo(row)

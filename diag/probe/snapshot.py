@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from diag.probe.cost import CpuTicks
 from diag.probe.facts import Facts
 from diag.probe.measurements import LockedProcess
 from diag.probe.memcg import MemCgroup
@@ -38,6 +39,7 @@ class ProcInfo:
     memlock_limit_kib: int | None = None
     cgroup: str | None = None
     memcg: MemCgroup | None = None
+    cpu: CpuTicks | None = None  # None: a probe from before CPU time was measured
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Formatting of single values for tables: rates, sizes, process labels, markdown-safe text.
+"""Formatting of single values for tables: rates, sizes, process labels (markdown-safe text: ``diag.escape``).
 
 Shared by the terminal table and the markdown report so both show numbers the same way.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from diag.escape import md_cell, md_code
 from diag.findings import Culprit
 from diag.units import fmt_kib, fmt_rate
 
@@ -49,24 +50,3 @@ def _label(culprit: Culprit, own: float, children: float, unit: str) -> str:
     """
     text = f"{culprit.comm}[{culprit.pid}] {fmt_rate(own)} {unit}"
     return text + (f" + {fmt_rate(children)}/s in exited children" if children else "")
-
-
-def md_cell(text: Any) -> str:
-    r"""Text safe inside a markdown table cell: pipes escaped, newlines folded.
-
-    >>> md_cell("a|b\nc")
-    'a\\|b c'
-    """
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def md_code(text: Any) -> str:
-    """Inline code that survives backticks in the text (process names can hold anything).
-
-    >>> md_code("java"), md_code("a`b")
-    ('`java`', '`` a`b ``')
-    """
-    value = str(text)
-    if "`" in value:
-        return f"`` {value} ``"
-    return f"`{value}`"

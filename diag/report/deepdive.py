@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from diag.escape import escape_markdown, md_code, md_fence, md_with_code
 from diag.findings import RunResult
-from diag.report.cells import md_code
 from diag.report.details import table
 from diag.units import fmt_kib
 
@@ -23,16 +23,15 @@ def _count(value: Any) -> str:
 
 
 def _process(host: str, profile: dict[str, Any]) -> list[str]:
-    who = f"{md_code(profile.get('comm') or '?')}[{profile['pid']}]"
-    out = [f"### {host}: {who} {('(' + profile['exe'] + ')') if profile.get('exe') else ''}".rstrip(), ""]
+    who = f"{md_code(profile.get('comm') or '?')}[{escape_markdown(profile['pid'])}]"
+    exe = f"({escape_markdown(profile['exe'])})" if profile.get("exe") else ""
+    out = [f"### {escape_markdown(host)}: {who} {exe}".rstrip(), ""]
     perf = profile.get("perf") or {}
     if not perf.get("usable"):
         out += [
-            f"Not evaluable: {perf.get('reason')}. Run by hand:",
+            f"Not evaluable: {escape_markdown(perf.get('reason'))}. Run by hand:",
             "",
-            "```",
-            perf.get("command", ""),
-            "```",
+            *md_fence([str(perf.get("command", ""))]),
             "",
         ]
     counts = profile.get("counts") or {}
@@ -48,9 +47,8 @@ def _process(host: str, profile: dict[str, Any]) -> list[str]:
             ),
             "",
         ]
-        out += [f"- **{line}**" for line in profile.get("headlines") or ["perf sampled no page faults"]] + [
-            ""
-        ]
+        headlines = profile.get("headlines") or ["perf sampled no page faults"]
+        out += [f"- **{md_with_code(line)}**" for line in headlines] + [""]
     for event, symbols in (profile.get("symbols") or {}).items():
         if not symbols:
             continue
@@ -64,10 +62,10 @@ def _process(host: str, profile: dict[str, Any]) -> list[str]:
         chains = (profile.get("chains") or {}).get(event) or []
         if chains:
             lines = [f"{c['pct']:5.1f} %  " + " ← ".join(reversed(c["chain"])) for c in chains]
-            out += ["Call chains (innermost first):", "", "```", *lines, "```", ""]
+            out += ["Call chains (innermost first):", "", *md_fence(lines), ""]
         targets = (profile.get("targets") or {}).get(event) or []
         if targets:
-            where = ", ".join(f"{t['target']} {t['pct']:.0f} %" for t in targets)
+            where = ", ".join(f"{escape_markdown(t['target'])} {t['pct']:.0f} %" for t in targets)
             out += [f"Faulting addresses land in: {where}.", ""]
     memory = profile.get("memory") or {}
     if any(v is not None for v in memory.values()):
@@ -94,7 +92,8 @@ def _process(host: str, profile: dict[str, Any]) -> list[str]:
         out += ["Biggest mappings:", "", table(rows, ["RSS", "perms", "mapping"]), ""]
     skipped = profile.get("not_evaluable") or {}
     if skipped:
-        out += ["Not measured: " + "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) + ".", ""]
+        missing = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))
+        out += [f"Not measured: {escape_markdown(missing)}.", ""]
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from diag.escape import Markdown, escape_markdown, md_with_code
 from diag.findings import HostResult, RunResult
 from diag.fleet import FleetView
 from diag.hostlist import fold_hosts, shorten
@@ -22,7 +23,8 @@ PROCESS_ROWS = 5
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """A GitHub/GitLab markdown table; every cell escaped, nothing re-parsed as a number."""
+    """A GitHub/GitLab markdown table; every cell escaped (``Markdown`` cells as written), nothing
+    re-parsed as a number."""
     cells = [[md_cell(c) for c in row] for row in rows]
     return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
 
@@ -43,13 +45,14 @@ def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
             skipped = sample.not_evaluable if sample else {}
             why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items())) or row["summary"]
         label = row["state"] if row["state"] != "ok" else "not-evaluable"
-        rows.append([row["host"], row["group"], label, why or "no reason recorded"])
+        # a message and its hint (pfdiag's own line break) read as one line in a cell
+        rows.append([row["host"], row["group"], label, " ".join((why or "no reason recorded").split())])
     kinds = pd.Series([r[2] for r in rows]).value_counts()
     summary = ", ".join(
         f"{n} {kind} ({shorten(fold_hosts(r[0] for r in rows if r[2] == kind), 40)})"
         for kind, n in kinds.items()
     )
-    out += [f"{len(rows):,} host(s): {summary}.", ""]
+    out += [f"{len(rows):,} host(s): {escape_markdown(summary)}.", ""]
     out += [table(rows[:NOT_EVALUATED_CAP], ["host", "group", "state", "why"]), ""]
     if len(rows) > NOT_EVALUATED_CAP:
         out += [f"{len(rows) - NOT_EVALUATED_CAP:,} more in hosts.csv (columns `state`, `reason`).", ""]
@@ -59,9 +62,9 @@ def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
 def host_section(host: HostResult) -> str:
     """One host: verdict summary, the chain of checks (value vs threshold), its top processes."""
     title = f"{host.verdict.code} ({host.verdict.severity})" if host.verdict else host.status
-    out = [f"### {host.host}: {title}", ""]
+    out = [f"### {escape_markdown(host.host)}: {title}", ""]
     if host.verdict:
-        out += [" ".join(host.verdict.summary.split()), ""]
+        out += [md_with_code(" ".join(host.verdict.summary.split())), ""]
     if host.baseline is not None:
         out += [f"Against its own audits: {host.baseline.summary}.", ""]
     if host.findings:
@@ -71,7 +74,7 @@ def host_section(host: HostResult) -> str:
                 f.status,
                 fmt_value(f.value),
                 f"{f.op} {fmt_value(f.threshold)}" if f.op else "",
-                f.reason if f.status == "skip" and f.reason else f.message,
+                md_with_code(" ".join((f.reason if f.status == "skip" and f.reason else f.message).split())),
             ]
             for f in host.findings
         ]
@@ -82,7 +85,7 @@ def host_section(host: HostResult) -> str:
         rows = [
             [
                 p.pid,
-                md_code(p.comm) + (" (culprit)" if p.pid in named else ""),
+                Markdown(md_code(p.comm) + (" (culprit)" if p.pid in named else "")),
                 _with_children(p.minflt_per_s, p.children_minflt_per_s),
                 _with_children(p.majflt_per_s, p.children_majflt_per_s),
                 fmt_kib(p.rss_kib),
@@ -104,11 +107,13 @@ def host_details(run: RunResult, fleet: FleetView, ranked: pd.DataFrame) -> list
     out = ["## Host details", ""]
     if not quiet.empty:
         out += [
-            f"{len(quiet):,} ok host(s) ({shorten(fold_hosts(quiet['host']), 60)}): every check passed, "
+            f"{len(quiet):,} ok host(s) ({escape_markdown(shorten(fold_hosts(quiet['host']), 60))}): "
+            "every check passed, "
             f"major/s at most {fmt_rate(quiet['majflt_per_s'].max())}, minor/s at most "
             f"{fmt_rate(quiet['minflt_per_s'].max())}; their checks are in findings.csv.",
             "",
         ]
+        out += _spikes([h for h in run.hosts if h.host in set(quiet["host"])])
     if chosen.empty:
         return out
     if len(chosen) > DETAIL_CAP:
@@ -122,6 +127,24 @@ def host_details(run: RunResult, fleet: FleetView, ranked: pd.DataFrame) -> list
             "",
         ]
     return out
+
+
+def _spikes(hosts: list[HostResult]) -> list[str]:
+    """The page-fault spikes of ok hosts: over the guide's per-process lines, at a cost under the
+    problem line (issue 16). Shown, so a reader who wants the guide's counts sees who crossed them."""
+    found = [
+        (h.host, f.message)
+        for h in hosts
+        for f in h.findings
+        if f.check == "spike" and f.status == "fail" and f.severity == "info"
+    ]
+    if not found:
+        return []
+    out = [f"Page-fault spikes on {len(found):,} ok host(s), not problems (they cost little time):", ""]
+    out += [f"- {md_cell(host)}: {md_cell(message)}" for host, message in found[:DETAIL_CAP]]
+    if len(found) > DETAIL_CAP:
+        out.append(f"- {len(found) - DETAIL_CAP:,} more: every check is in findings.csv")
+    return [*out, ""]
 
 
 def metadata_table(run: RunResult, fleet: FleetView) -> str:

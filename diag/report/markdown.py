@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from diag.escape import escape_markdown, md_fence
 from diag.findings import RunResult
 from diag.fleet import (
     KEY_RATES,
@@ -82,8 +83,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         same = sick.loc[sick["verdict"].eq(worst["verdict"]), "host"]
         culprit = f", top culprit {md_code(worst['top_culprit'])}" if worst["top_culprit"] else ""
         out.append(
-            f"Worst: **{worst['verdict']}** on {shorten(fold_hosts(same), 60)} "
-            f"({worst['host']}: {fmt_rate(worst['majflt_per_s'])} major/s, "
+            f"Worst: **{worst['verdict']}** on {escape_markdown(shorten(fold_hosts(same), 60))} "
+            f"({escape_markdown(worst['host'])}: {fmt_rate(worst['majflt_per_s'])} major/s, "
             f"{fmt_rate(worst['minflt_per_s'])} minor/s, "
             f"{fmt_rate(worst['swapin_per_s'])} swap-ins/s{culprit})."
         )
@@ -93,10 +94,13 @@ def headline(run: RunResult, fleet: FleetView) -> str:
             out.append(f"Most widespread: {_culprit_sentence(top)}.")
         first = next((h for h in run.hosts if h.host == worst["host"]), None)
         if first is not None and first.remediation:
-            out.append(f"First: {first.remediation[0].title.rstrip('.')} on {shorten(fold_hosts(same), 60)}.")
+            title = escape_markdown(first.remediation[0].title.rstrip("."))
+            out.append(f"First: {title} on {escape_markdown(shorten(fold_hosts(same), 60))}.")
     if not fleet.outliers.empty:
         names = shorten(fold_hosts(fleet.outliers["host"]), 50)
-        out.append(f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({names}).")
+        out.append(
+            f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({escape_markdown(names)})."
+        )
     unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
     if not unknown.empty:
         why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
@@ -110,7 +114,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
 
 
 def _culprit_sentence(row: pd.Series) -> str:
-    return f"{md_code(row['comm'])} {row['verdict']} on {row['hosts']} of {row['of_hosts']} {row['scope']}"
+    scope = escape_markdown(row["scope"])  # an inventory group's name
+    return f"{md_code(row['comm'])} {row['verdict']} on {row['hosts']} of {row['of_hosts']} {scope}"
 
 
 def _share(part: int, total: int) -> str:
@@ -249,12 +254,14 @@ def remediation_section(run: RunResult, fleet: FleetView) -> list[str]:
             continue
         any_problem = True
         worst = by_name[part["host"].iloc[0]]
-        out += [f"### {verdict}: {_plural(len(part), 'host')} ({shorten(fold_hosts(part['host']), 60)})", ""]
+        which = escape_markdown(shorten(fold_hosts(part["host"]), 60))
+        out += [f"### {verdict}: {_plural(len(part), 'host')} ({which})", ""]
         for rem in worst.remediation:
-            text = " ".join(rem.text.split())
-            out += [f"**{rem.title.rstrip('.')}.** Evidence from {worst.host}, the worst: {text}", ""]
+            text = escape_markdown(" ".join(rem.text.split()))
+            title = escape_markdown(rem.title.rstrip("."))
+            out += [f"**{title}.** Evidence from {escape_markdown(worst.host)}, the worst: {text}", ""]
             if rem.commands:
-                out += ["```sh", *rem.commands, "```", ""]
+                out += [*md_fence(list(rem.commands), "sh"), ""]
         evidence = fleet.finding_groups[fleet.finding_groups["verdict"].eq(verdict)]
         rows = [
             [r["check"], f"{r['hosts']:,}", shorten(r["host_range"], 40),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diag.errors import ReportError
+from diag.escape import escape_markdown, md_cell, md_code, md_with_code
 from diag.history.diff import Diff, Problem
 from diag.safeio import read_text, write_text
 
@@ -30,10 +31,6 @@ def terminal_counts(diff: Diff, baseline: tuple[int, str] | None) -> str:
     return f"since the last audit (#{baseline[0]}, {baseline[1]}): {numbers}"
 
 
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def _table(problems: Sequence[Problem], with_age: bool) -> list[str]:
     head = "| host | problem | process | severity | summary |" + (
         " since | audits in a row |" if with_age else ""
@@ -41,7 +38,9 @@ def _table(problems: Sequence[Problem], with_age: bool) -> list[str]:
     rule = "|---|---|---|---|---|" + ("---|---:|" if with_age else "")
     rows = [head, rule]
     for p in list(problems)[:MAX_ROWS]:
-        row = f"| {p.host} | `{p.code}` | {p.comm or ''} | {p.severity} | {_cell(p.summary)[:160]} |"
+        summary = " ".join(p.summary.split())[:160]
+        cells = [p.host, md_code(p.code), p.comm or "", p.severity, md_with_code(summary)]
+        row = "| " + " | ".join(md_cell(c) for c in cells) + " |"
         if with_age:
             row += f" {p.first_seen} | {p.streak} |"
         rows.append(row)
@@ -67,7 +66,7 @@ def render_since(diff: Diff, baseline: tuple[int, str] | None, audit_id: int, no
             "not counted as resolved)."
         )
     if notified:
-        lines.append(f"Notification: {notified}.")
+        lines.append(f"Notification: {escape_markdown(notified)}.")
     lines.append("")
     for key, title, with_age in (
         ("new", "New", False),

@@ -1,6 +1,7 @@
 """The terminal view of a run: one row per host, why hosts failed, an Ansible-style recap, totals.
 
-Input is a ``RunResult``; output is plain text (tabulate's ``simple`` format), no colour codes.
+Input is a ``RunResult``; output is plain text (tabulate's ``simple`` format), no colour codes: what
+came from a host (names, reasons, process names) is shown escaped (``diag.escape``), one line each.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections import Counter
 
 from tabulate import tabulate
 
+from diag.escape import escape_terminal
 from diag.findings import HOST_STATES, UNREACHABLE_STATES, VERDICT_CODES, HostResult, RunResult
 from diag.probe.measurements import Rates
 from diag.probe.pressure import Psi
@@ -20,7 +22,12 @@ BASELINE_COLUMN = "vs. its audits"  # shown when the run compared its hosts with
 
 
 def host_row(host: HostResult) -> list[str]:
-    """The cells of one host's row; unreachable and failed hosts show their reason instead of rates."""
+    """The cells of one host's row (escaped); unreachable and failed hosts show their reason instead
+    of rates."""
+    return [escape_terminal(cell) for cell in _cells(host)]
+
+
+def _cells(host: HostResult) -> list[str]:
     rates = host.sample.rates if host.sample else Rates()
     psi = host.sample.psi if host.sample else Psi()
     verdict = host.verdict.code if host.verdict else "-"
@@ -41,13 +48,14 @@ def host_row(host: HostResult) -> list[str]:
 
 def render_recap(run: RunResult) -> str:
     """``PLAY RECAP``: per host task counts and state, as ansible-playbook prints them."""
-    width = max((len(h.host) for h in run.hosts), default=4)
+    names = {h.host: escape_terminal(h.host) for h in run.hosts}
+    width = max((len(name) for name in names.values()), default=4)
     lines = ["PLAY RECAP " + "*" * 60]
     for host in run.hosts:
         stats = host.task_stats
         unreachable = int(host.status in UNREACHABLE_STATES)
         lines.append(
-            f"{host.host:<{width}} : ok={stats.get('ok', 0):<4} failed={stats.get('failed', 0):<4} "
+            f"{names[host.host]:<{width}} : ok={stats.get('ok', 0):<4} failed={stats.get('failed', 0):<4} "
             f"skipped={stats.get('skipped', 0):<4} ignored={stats.get('ignored', 0):<4} "
             f"unreachable={unreachable}  state={host.status}"
             + (f" verdict={host.verdict.code}" if host.verdict else "")
@@ -68,7 +76,9 @@ def render_totals(run: RunResult) -> str:
 def render_problems(run: RunResult) -> str:
     """The full reason of every host that did not complete, as ansible's ``fatal:`` lines give it."""
     return "\n".join(
-        f"{host.status}: [{host.host}] {' '.join((host.reason or 'no reason recorded').split())}"
+        escape_terminal(
+            f"{host.status}: [{host.host}] {' '.join((host.reason or 'no reason recorded').split())}"
+        )
         for host in run.hosts
         if host.status != "ok"
     )
@@ -93,7 +103,7 @@ def render_terminal(run: RunResult) -> str:
     if run.interrupted:
         parts.append("INTERRUPTED: the hosts above finished; the others were not run to the end.")
     if run.run_dir:
-        parts.append(f"report: {run.run_dir}/report.md")
+        parts.append(f"report: {escape_terminal(run.run_dir)}/report.md")
     return "\n".join(parts)
 
 

@@ -8,6 +8,7 @@ unchanged. The fleet's outliers (peers, not past) are another section and stay a
 
 from __future__ import annotations
 
+from diag.escape import escape_terminal
 from diag.findings import Baseline, RunResult
 from diag.hostlist import fold_hosts, shorten
 
@@ -49,12 +50,13 @@ def headline_sentence(run: RunResult) -> str:
 
 
 def terminal_lines(run: RunResult) -> list[str]:
-    """``baseline: <note>`` once, then each host above its usual with its sentence (capped)."""
+    """``baseline: <note>`` once, then each host above its usual with its sentence (capped); escaped, as
+    everything the terminal shows of a host."""
     if run.history_note is None:
         return []
-    lines = [f"baseline: {run.history_note}"]
+    lines = [f"baseline: {escape_terminal(run.history_note)}"]  # the note names the history's path
     above = [(host, b) for host, b in _compared(run) if b.status == "above"]
-    lines += [f"  {host}: {b.summary}" for host, b in above[:ABOVE_SHOWN]]
+    lines += [f"  {escape_terminal(host)}: {b.summary}" for host, b in above[:ABOVE_SHOWN]]
     if len(above) > ABOVE_SHOWN:
         lines.append(f"  {len(above) - ABOVE_SHOWN:,} more hosts above their usual: see report.md")
     return lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from diag.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
 from diag.units import fmt_rate
 from diag.watch.rules import AlertTracker
 from diag.watch.runner import WatchSummary
@@ -23,7 +24,8 @@ def _clock(ts: str) -> str:
 
 
 def event_line(event: Mapping[str, Any]) -> str | None:
-    """One line for an event (None for samples).
+    r"""One line for an event (None for samples); what came from the host is escaped, so a process
+    name cannot move the cursor, clear the screen or start a line of its own.
 
     >>> event_line({"type": "alert", "host": "h01", "ts": "2026-12-01T19:40:01.123Z", "pid": 42,
     ...             "comm": "java", "rule": "proc_minflt_per_s", "value": 431093.4, "threshold": 1000})
@@ -34,30 +36,51 @@ def event_line(event: Mapping[str, Any]) -> str | None:
     >>> event_line({"type": "host-state", "host": "h02", "ts": "2026-12-01T19:40:02.000Z",
     ...             "state": "unreachable", "reason": "TCP connect to 127.0.0.11:22 failed"})
     '19:40:02 HOST     h02 unreachable: TCP connect to 127.0.0.11:22 failed'
+    >>> event_line({"type": "exit", "host": "h01", "ts": "2026-12-01T19:40:03.000Z", "pid": 7,
+    ...             "comm": "\x1b]0;PWN\x07\nALERT"})
+    '19:40:03 EXIT     h01 pid 7 (\\x1b]0;PWN\\x07\\nALERT) exited'
     """
-    kind, host, clock = event.get("type"), event.get("host"), _clock(str(event.get("ts", "")))
-    who = "host-wide" if event.get("pid") is None else f"pid {event['pid']} ({event.get('comm')})"
+    kind, clock = event.get("type"), escape_terminal(_clock(str(event.get("ts", ""))))
+    host, rule = escape_terminal(event.get("host")), escape_terminal(event.get("rule"))
+    pid, comm = escape_terminal(event.get("pid")), escape_terminal(event.get("comm"))
+    who = "host-wide" if event.get("pid") is None else f"pid {pid} ({comm})"
     if kind == "alert":
         value, limit = fmt_rate(event.get("value")), fmt_rate(event.get("threshold"))
-        usual = f" (host: {event['vs_usual']})" if event.get("vs_usual") else ""
-        return f"{clock} ALERT    {host} {who} {event['rule']} {value}/s >= {limit}/s{usual}"
+        usual = f" (host: {escape_terminal(event['vs_usual'])})" if event.get("vs_usual") else ""
+        return f"{clock} ALERT    {host} {who} {rule} {value}/s >= {limit}/s{usual}"
     if kind == "baseline":
-        return f"{clock} BASELINE {host or 'every host'}: {event.get('summary')}"
+        where = host if event.get("host") is not None else "every host"
+        return f"{clock} BASELINE {where}: {escape_terminal(event.get('summary'))}"
     if kind == "resolved":
-        why = event.get("reason", "below threshold")
-        return f"{clock} RESOLVED {host} {who} {event['rule']} ({why}; last {fmt_rate(event.get('value'))}/s)"
+        why = escape_terminal(event.get("reason", "below threshold"))
+        return f"{clock} RESOLVED {host} {who} {rule} ({why}; last {fmt_rate(event.get('value'))}/s)"
     if kind == "exit":
-        return f"{clock} EXIT     {host} pid {event['pid']} ({event.get('comm')}) exited"
+        return f"{clock} EXIT     {host} pid {pid} ({comm}) exited"
     if kind == "host-state":
         if event.get("state") == "ok":
             return f"{clock} HOST     {host} {'reconnected' if event.get('reconnected') else 'connected'}"
-        return f"{clock} HOST     {host} {event.get('state')}: {event.get('reason')}"
+        state, reason = escape_terminal(event.get("state")), escape_terminal(event.get("reason"))
+        return f"{clock} HOST     {host} {state}: {reason}"
     return None
 
 
-def _cut(text: str, width: int) -> str:
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= width else text[: width - 1] + "~"
+def _cut(text: object, width: int) -> str:
+    r"""Host text made visible (``escape_terminal``), cut to ``width`` between two escapes, not in one.
+
+    >>> _cut("\x1b]0;PWN\x07\x1b[2J", 16), _cut("java", 16)
+    ('\\x1b]0;PWN\\x07~', 'java')
+    """
+    shown = escape_terminal(text)
+    if len(shown) <= width:
+        return shown
+    pieces, used = [], 0
+    for char in str(text):
+        piece = escape_terminal(char)
+        if used + len(piece) > width - 1:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces) + "~"
 
 
 def render_table(
@@ -76,18 +99,18 @@ def render_table(
     for host, view in summary.hosts.items():
         labels = tracker.labels(host)
         host_label = labels.get((None, None), ("", ""))
+        name = _cut(host, width)
         if view.state != "ok":
-            lines.append(
-                f"{host:<12} {'':>8} {'':<16} {'':>11} {'':>9}  {view.state}: {view.reason or ''}"[:width]
-            )
+            why = _cut(f"{view.state}: {view.reason or ''}", width)
+            lines.append(f"{name:<12} {'':>8} {'':<16} {'':>11} {'':>9}  {why}"[:width])
             continue
         if view.last is None:
-            lines.append(f"{host:<12} {'':>8} {'(host)':<16} {'…':>11} {'…':>9}  waiting for the 2nd tick")
+            lines.append(f"{name:<12} {'':>8} {'(host)':<16} {'…':>11} {'…':>9}  waiting for the 2nd tick")
             continue
         rates = view.last.rates
         state = f"{host_label[0]} {host_label[1]} {(usual or {}).get(host, '')}".strip()
         lines.append(
-            f"{host:<12} {'-':>8} {'(host)':<16} {fmt_rate(rates.get('minflt_per_s')):>11}"
+            f"{name:<12} {'-':>8} {'(host)':<16} {fmt_rate(rates.get('minflt_per_s')):>11}"
             f" {fmt_rate(rates.get('majflt_per_s')):>9}  {state}"
         )
         procs = list(view.last.processes)
@@ -107,7 +130,7 @@ def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
     """A saved watch as markdown: what was asked, the events in order, each host's peaks."""
     alerts = [e for e in events if e.get("type") == "alert"]
     hosts = list(meta.get("hosts") or sorted({str(e.get("host")) for e in events}))
-    out = [f"# pfdiag watch {meta.get('started', '')}", ""]
+    out = [f"# pfdiag watch {escape_markdown(meta.get('started', ''))}", ""]
     state = (
         "interrupted (Ctrl-C)" if meta.get("interrupted") else f"ended ({meta.get('ended_by') or 'killed'})"
     )
@@ -120,9 +143,7 @@ def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
     out += ["", "## Timeline", ""]
     lines = [line for line in (event_line(e) for e in events) if line]
     out += [
-        "```",
-        *(lines or ["(no alerts, exits or connection changes)"]),
-        "```",
+        *md_fence(lines or ["(no alerts, exits or connection changes)"], visible=True),
         "",
         "## Peaks per host",
         "",
@@ -136,7 +157,7 @@ def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
         out.append(_peak_row(host, samples))
     thresholds = meta.get("thresholds") or {}
     if thresholds:
-        out += ["", "Thresholds: " + ", ".join(f"`{k}` {fmt_rate(v)}" for k, v in thresholds.items())]
+        out += ["", "Thresholds: " + ", ".join(f"{md_code(k)} {fmt_rate(v)}" for k, v in thresholds.items())]
     return "\n".join(out) + "\n"
 
 
@@ -152,4 +173,5 @@ def _peak_row(host: str, samples: Iterable[Mapping[str, Any]]) -> str:
                     proc["minflt_per_s"],
                     f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(proc['minflt_per_s'])}",
                 )
-    return f"| {host} | {len(samples)} | {fmt_rate(minor)} | {fmt_rate(major)} | {best[1] or '-'} |"
+    cells = [host, len(samples), fmt_rate(minor), fmt_rate(major), best[1] or "-"]
+    return "| " + " | ".join(md_cell(c) for c in cells) + " |"

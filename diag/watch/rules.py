@@ -1,6 +1,10 @@
 """The watch's alert rules: the triage's thresholds, ``--for K`` consecutive ticks, cooldown, resolved.
 
 In: each host's ``TickRates`` and the thresholds (``playbooks/triage.yml`` vars, ``-e`` overrides).
+A process's minor-fault rule holds as the triage's minor-storm does: over ``proc_minflt_per_s`` (the
+guide's line) AND costing at least ``proc_minor_ms_per_s`` by the cost model (diag/probe/cost.py; the
+ticker reads no CPU time, so at the guide's least cost, 1 us a fault). ``-e proc_minor_ms_per_s=0``
+gives a watched service the guide's alert at 1,000 minor/s again.
 Out: ``alert`` and ``resolved`` event dicts. A rule fires when it holds for ``for_ticks`` ticks in a
 row; the same host + rule + process (pid and comm) does not alert again within ``cooldown_s`` (a
 storm still going when its cooldown ends alerts again); ``resolved`` comes once, when an alerted rule
@@ -14,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from diag.watch.ticker import ProcCounters, TickRates
+from diag.probe.cost import process_cost
+from diag.watch.ticker import ProcCounters, ProcRate, TickRates
 
 # (rule = the triage var holding its threshold, what it measures, severity)
 PROCESS_RULES = (
@@ -26,7 +31,9 @@ HOST_RULES = (
     ("host_majflt_per_s", "majflt_per_s", "warning"),
     ("swapin_pages_per_s", "swapin_per_s", "critical"),
 )
-THRESHOLD_VARS = tuple(rule for rule, _m, _s in PROCESS_RULES + HOST_RULES)
+# rule -> the triage var of the cost it must also reach (diag/probe/cost.py)
+COST_GATES = {"proc_minflt_per_s": "proc_minor_ms_per_s"}
+THRESHOLD_VARS = (*(rule for rule, _m, _s in PROCESS_RULES + HOST_RULES), *COST_GATES.values())
 
 Key = tuple[str, str, int | None, str | None]  # host, rule, pid, comm
 
@@ -88,9 +95,17 @@ class AlertTracker:
                 continue
             for rule, measure, _severity in PROCESS_RULES:
                 value, limit = getattr(proc, measure), self.thresholds.get(rule)
-                if limit is not None and value >= limit:
+                if limit is not None and value >= limit and self.costly(rule, proc, rates.interval_s):
                     held.append(((host, rule, proc.pid, proc.comm), value, limit))
         return held
+
+    def costly(self, rule: str, proc: ProcRate, interval_s: float) -> bool:
+        """Whether the process's faults cost what the rule's cost gate asks (no gate: always)."""
+        gate = self.thresholds.get(COST_GATES.get(rule, ""))
+        if gate is None:
+            return True
+        cost = process_cost(proc.minflt_per_s, proc.majflt_per_s, None, None, interval_s)
+        return cost.minor_ms_per_s >= gate
 
     def evaluate(self, host: str, now_s: float, ts: str, rates: TickRates) -> list[dict[str, Any]]:
         """The alert / resolved events of one host's tick (``now_s`` monotonic, ``ts`` for the events)."""

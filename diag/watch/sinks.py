@@ -83,6 +83,22 @@ class OutputClosed(ReportError):
     """Standard output's reader went away (``| head``): the watch ends quietly, as other commands do."""
 
 
+def reader_gone(out: IO[str]) -> bool:
+    """True when ``out`` is a pipe whose reader closed it, found without writing to it.
+
+    A quiet watch writes nothing for many ticks, so ``pfdiag watch | head -1`` would otherwise go on
+    reaching the hosts until ``--count``; poll reports POLLERR on a pipe's write end once its reader is
+    gone (and POLLHUP on a terminal that hung up), and nothing on a file or a live pipe.
+    """
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError, AttributeError):  # pytest's capture, a closed stream: not a pipe
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever is asked
+    return any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0))
+
+
 def output_error(out: IO[str], exc: OSError) -> ReportError:
     """The error of a terminal/stdout write that failed; its descriptor then goes to /dev/null."""
     silence(out)

@@ -45,7 +45,7 @@ function record(line,   p, o, n, f, pid, comm, key) {
     # the parent travels only when a process is gone: what it had made goes up to whoever reaped it
     pp[pid] = f[2]
     prev[pid] = key
-    gsub(/\\/, "\\\\", comm)
+    gsub(/\\/, "&&", comm)  # the match twice: doubles a backslash in every awk (see probe.sh esc)
     gsub(/\n/, "\\n", comm)
     print "P", pid, key, comm
     return 1

@@ -261,7 +261,8 @@ def test_an_audit_keeps_a_device_textfile_and_its_run_folder_stays_0600(tmp_path
 def test_a_watch_folder_is_0600_and_its_report_keeps_a_device_a_fifo_and_a_link(tmp_path, capsys):
     assert main(["watch", "--every", "0.5", "--count", "2", "-o", "w"]) == 0
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "w").iterdir()}
-    assert modes == {"run.json": FILE_MODE, "events.jsonl": FILE_MODE}
+    # the marker: the watch's folder is made by the one run-folder owner, like run's and audit's
+    assert modes == {"run.json": FILE_MODE, "events.jsonl": FILE_MODE, ".pfdiag-run": FILE_MODE}
     target, link = tmp_path / "timeline.md", tmp_path / "link.md"
     target.write_text("old")
     link.symlink_to(target)

@@ -259,10 +259,13 @@ def test_keep_days_never_prunes_the_last_complete_audit_of_a_scope(tmp_path: Pat
 def test_same_scope_audits_at_once_the_one_recorded_second_diffs_against_the_first(tmp_path: Path) -> None:
     """Today both diffed against #1 and both sent its problems as resolved."""
     history = tmp_path / "h.sqlite"
-    first = _audit_process(tmp_path, history, "-e", "proc_minflt_per_s=0")  # a problem to resolve
-    assert first.wait(timeout=120) in (0, 10)
-    assert history_rows(history, "SELECT count(*) FROM problems WHERE status = 'new'")[0][0] >= 1
     with webhook_receiver() as receiver:
+        # a problem to resolve, told to the receiver (what a target is told is tracked per target)
+        first = _audit_process(tmp_path, history, "-e", "proc_minflt_per_s=0", "--notify-url", receiver.url)
+        assert first.wait(timeout=120) in (0, 10)
+        assert history_rows(history, "SELECT count(*) FROM problems WHERE status = 'new'")[0][0] >= 1
+        assert len(receiver.bodies) == 1 and receiver.bodies[0]["new"]
+        receiver.bodies.clear()
         notify = (*_quiet(tmp_path), "--notify-url", receiver.url)
         slow = _audit_process(tmp_path, history, *notify, "-e", "interval_s=6")  # begins first (#2)
         _wait_for_rows(history, 2, slow)

@@ -240,3 +240,30 @@ def test_an_ssh_session_that_logs_out_during_the_interval_is_not_the_listeners_s
     assert all((p.children_minflt_per_s or 0) < 1000 for p in sshd), sshd
     # its ~33,000 faults were not there to be capped at the host-wide count of the interval
     assert not [k for p in sshd for k in sample.not_evaluable if k == f"processes.{p.pid}.children"]
+
+
+def test_a_pfdiag_probe_started_during_the_interval_is_not_a_culprit() -> None:
+    """Issue 16: another run's probe starting after our first snapshot (its awk is born in the interval,
+    so the first snapshot cannot mark it) is pfdiag's load, not the host's."""
+    ours = subprocess.Popen(
+        ["/bin/sh", "-c", probe_command(interval_s=3, top_n=1000, perf=False)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    mine = set(pfdiag_reducers())
+    deadline = time.monotonic() + 10
+    while not (set(pfdiag_reducers()) - mine) and time.monotonic() < deadline:
+        time.sleep(0.02)  # our own reducer's awk: started once its pipeline runs
+    time.sleep(0.5)  # polling is over: let our first snapshot be taken before the other probe starts
+    before = set(pfdiag_reducers())
+    other = subprocess.Popen(
+        ["/bin/sh", "-c", probe_command(interval_s=5, perf=False)], stdout=subprocess.PIPE, text=True
+    )  # still sampling at our second snapshot
+    deadline = time.monotonic() + 10
+    while not (set(pfdiag_reducers()) - before) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    theirs = set(pfdiag_reducers()) - before
+    out, _ = ours.communicate(timeout=30)
+    other.communicate(timeout=30)
+    assert theirs
+    assert not [p for p in parse_probe(out).processes if p.pid in theirs]

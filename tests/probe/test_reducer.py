@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +109,104 @@ def test_reducer_leaves_out_the_excluded_controller_but_not_its_children(shell: 
     assert 10 not in rows  # the controller examining its own host is not a culprit
     assert 14 in rows  # a workload it started still is
     assert totals["seen"] == 4
+
+
+def _awks() -> list[str]:
+    """mawk, busybox's awk and the one-true-awk, whichever are installed (gawk too, when it is)."""
+    found = [a for a in ("mawk", "gawk", "nawk", "original-awk") if shutil.which(a)]
+    return found + (["busybox"] if shutil.which("busybox") else [])
+
+
+@pytest.mark.parametrize("awk", _awks())
+def test_reducer_doubles_backslashes_so_a_comm_comes_back_exact_under_every_awk(
+    awk: str, tmp_path: Path
+) -> None:
+    # `awk` on PATH is the one under test (busybox picks its applet from the name it is run as)
+    (tmp_path / "awk").symlink_to(shutil.which(awk) or awk)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    name = "b\\n\\\\q"  # was b<newline>\q under mawk: its "\\\\" replacement put back one backslash
+    text = CANNED.replace(stat(14, "born (x) y", 7, 0, 10100), stat(14, name, 7, 0, 10100))
+    out = subprocess.run(
+        ["/bin/sh", str(SCRIPT_PATH), "reduce", "1", "10", "0", "", ""],
+        input=text, capture_output=True, text=True, check=True, timeout=30, env=env,
+    ).stdout  # fmt: skip
+    rows = {r.pid: r for r in (parse_proc_row(x) for x in out.splitlines() if x.startswith("proc "))}
+    assert rows[14].comm == name
+
+
+def timed(pid: int, comm: str, minflt: int, cpu: tuple[int, int, int, int], start: int, ppid: int = 1) -> str:
+    """A stat record with cminflt 0 and CPU time (utime, stime, cutime, cstime: fields 14-17)."""
+    ut, st, cut, cst = cpu
+    return f"{pid} ({comm}) S {ppid} 1 1 0 -1 0 {minflt} 0 0 0 {ut} {st} {cut} {cst} 20 0 1 0 {start} 0 0"
+
+
+def cpu_rows(out: str) -> dict[int, tuple[int, ...]]:
+    rows = [line.split()[1:] for line in out.splitlines() if line.startswith("cpu ")]
+    return {int(r[0]): tuple(int(x) for x in r[1:]) for r in rows}
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_sends_cpu_time_over_the_interval_with_the_reaped_childs_before_time_taken_off(
+    shell: list[str],
+) -> None:
+    """The child made 3 user + 5 system ticks before the first sample and 7 + 9 in its whole life: only
+    4 + 4 were in the interval, as for its faults (issue 16: the cost model's measured time)."""
+    text = "\n".join(
+        [
+            "@@pfdiag snap 0 100.00",
+            "@@pfdiag stat",
+            timed(20, "parent", 100, (10, 20, 0, 0), 500),
+            timed(21, "child", 50, (3, 5, 0, 0), 510, ppid=20),
+            "@@pfdiag stat-end",
+            "@@pfdiag snap 1 102.00",
+            "@@pfdiag stat",
+            timed(20, "parent", 400, (12, 50, 7, 9), 500),
+            "@@pfdiag stat-end",
+        ]
+    )
+    out = subprocess.run(
+        [*shell, str(SCRIPT_PATH), "reduce", "1", "10", "0", "", ""],
+        input=text, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert cpu_rows(out)[20] == (2, 30, 4, 4)
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+def test_reducer_leaves_out_a_pfdiag_controller_found_by_its_command_line(
+    shell: list[str], tmp_path: Path
+) -> None:
+    """A second controller starting (python3 .../pfdiag or python3 -m diag) is pfdiag's load, not the
+    host's; an interpreter running another script is the host's. Real processes: the reducer reads
+    their /proc/PID/cmdline."""
+    procs = []
+    for name in ("pfdiag", "pfdiag-helper"):
+        script = tmp_path / name
+        script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        procs.append(proc)
+    try:
+        ours, theirs = (p.pid for p in procs)
+        text = "\n".join(
+            [
+                "@@pfdiag snap 0 100.00",
+                "@@pfdiag stat",
+                stat(ours, "python3", 100, 0, 500),
+                stat(theirs, "python3", 100, 0, 500),
+                "@@pfdiag stat-end",
+                "@@pfdiag snap 1 102.00",
+                "@@pfdiag stat",
+                stat(ours, "python3", 9000, 0, 500),
+                stat(theirs, "python3", 9000, 0, 500),
+                "@@pfdiag stat-end",
+            ]
+        )
+        totals, rows = reduce(shell, text)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert ours not in rows and theirs in rows
+    assert totals["seen"] == 1

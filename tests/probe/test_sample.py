@@ -53,7 +53,15 @@ def test_as_vars_has_exactly_the_contract_keys() -> None:
     v = parse_probe(EXAMPLE).as_vars()
     assert set(v) == {
         "interval_s", "rates", "psi", "memory", "swaps", "processes", "process_totals", "facts", "perf",
-        "buddyinfo", "numa", "locked_processes", "not_evaluable",
+        "buddyinfo", "numa", "locked_processes", "cost", "not_evaluable",
+    }  # fmt: skip
+    assert set(v["cost"]) == {  # type: ignore[arg-type]
+        "minor_ms_per_s_low", "minor_ms_per_s_high", "major_stall_ms_per_s_low", "major_stall_ms_per_s_high",
+        "psi_memory_some_ms_per_s", "psi_memory_full_ms_per_s", "basis",
+    }  # fmt: skip
+    assert set(v["processes"][0]["cost"]) == {  # type: ignore[index]
+        "minor_ms_per_s", "minor_ms_per_s_low", "minor_ms_per_s_high", "major_stall_ms_per_s_low",
+        "major_stall_ms_per_s_high", "sys_ms_per_s", "user_ms_per_s", "children_sys_ms_per_s", "basis",
     }  # fmt: skip
     assert set(v["psi"]) == {
         f"{r}_{k}_{m}" for r in ("memory", "io") for k in ("some", "full") for m in ("avg10", "pct")
@@ -94,3 +102,29 @@ def test_without_zswap_counters_swap_ins_are_pswpin_and_zswpin_is_not_evaluable(
     v = parse_probe(old_kernel_output()).as_vars()
     assert v["rates"]["swapin_per_s"] == v["rates"]["pswpin_per_s"]  # type: ignore[index]
     assert "zswap" in v["not_evaluable"]["zswpin_per_s"]  # type: ignore[index]
+
+
+def test_output_without_cpu_rows_prices_faults_from_the_rates_and_says_why() -> None:
+    """A probe from before CPU time was measured (a recorded run): costs from the rates, bound None."""
+    sample = parse_probe(EXAMPLE)
+    cost = sample.processes[0].cost
+    assert cost is not None and cost.sys_ms_per_s is None
+    assert (cost.minor_ms_per_s, cost.major_stall_ms_per_s_low, cost.major_stall_ms_per_s_high) == (
+        0.4,
+        20.0,
+        200.0,
+    )
+    assert "older pfdiag" in sample.not_evaluable["processes.cost"]
+
+
+def test_cpu_rows_bound_what_the_minor_faults_can_have_cost() -> None:
+    """cpu 4242: 1 tick of system time in 2 s at 100 ticks/s: 5 ms/s; with one tick of slack at most 10."""
+    text = EXAMPLE.replace(
+        "proc 4242 5000 R 1 800 40 0 pf (x) y\n", "proc 4242 5000 R 1 800 40 0 pf (x) y\ncpu 4242 0 1 0 0\n"
+    )
+    text = text.replace("proc 4242 5000 R 1 800 40 0 pf (x) y\n", "proc 4242 5000 R 1 800000 40 0 pf (x) y\n")
+    sample = parse_probe(text)
+    cost = sample.processes[0].cost
+    assert cost is not None and cost.sys_ms_per_s == 5.0
+    assert cost.minor_ms_per_s == cost.minor_ms_per_s_high == 10.0  # 400,000/s would be 400 ms/s at 1 us
+    assert "processes.cost" not in sample.not_evaluable

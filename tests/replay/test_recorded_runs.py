@@ -53,14 +53,41 @@ def test_replay_with_the_recorded_vars_gives_the_recorded_verdicts(
     scenario: str, tmp_path: Path, capsys: Any
 ) -> None:
     before = digest(RUNS / scenario)
-    code, out_dir = replay(capsys, tmp_path, RUNS / scenario)
+    # recorded when the guide's per-process line was the verdict line (before the cost model): 0 ms/s
+    # makes it so again (issue 16)
+    code, out_dir = replay(capsys, tmp_path, RUNS / scenario, "-e", "proc_minor_ms_per_s=0")
     assert verdicts(out_dir) == verdicts(RUNS / scenario)
     assert code == (4 if scenario == "ssh-failures" else 0)
     assert digest(RUNS / scenario) == before  # the recording is read, never written
     meta = json.loads((out_dir / "run.json").read_text())
     assert meta["replay_of"] == str(RUNS / scenario)
-    assert meta["extra_vars"] == {"interval_s": 2}  # the recorded run's -e, kept
+    # the recorded run's -e, kept, and the replay's own
+    assert meta["extra_vars"] == {"interval_s": 2, "proc_minor_ms_per_s": 0}
     assert (out_dir / "report.md").is_file()
+
+
+def test_replay_with_the_cost_model_drops_only_the_minor_faults_that_cost_nothing(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Issue 16: a process over the guide's 1,000 minor/s that costs a few ms/s of CPU is a spike, not
+    a storm. py-spy at 2,922-3,012 minor/s (<= 3 ms/s) made h01 and h02 minor-storms; pip at 6,1xx-6,2xx/s
+    was a storm culprit beside java at 415,000+/s (>= 415 ms/s). Every other verdict and culprit stays."""
+    changed: dict[str, dict[str, tuple[str, str | None, tuple[str, ...]]]] = {}
+    for scenario in SCENARIOS:
+        code, out_dir = replay(capsys, tmp_path / scenario, RUNS / scenario)
+        assert code == (4 if scenario == "ssh-failures" else 0)
+        before, after = verdicts(RUNS / scenario), verdicts(out_dir)
+        changed[scenario] = {h: after[h] for h in before if after[h] != before[h]}
+        report = (out_dir / "report.md").read_text()
+        assert "Traceback" not in report
+    assert changed["ssh-failures"] == {"h01": ("ok", "ok", ()), "h02": ("ok", "ok", ())}
+    assert set(changed["minor-storm"].values()) <= {("ok", "minor-storm", ("java",))}
+    assert changed["quiet"] == changed["major-file"] == changed["major-swap"] == {}
+    doc = load_run(tmp_path / "ssh-failures" / "replayed")
+    h01 = next(h for h in doc.hosts if h.host == "h01")
+    spike = next(f for f in h01.findings if f.check == "spike")
+    assert spike.status == "fail" and spike.severity == "info" and "py-spy[5984]" in spike.message
+    assert h01.sample is not None and "older pfdiag" in h01.sample.not_evaluable["processes.cost"]
 
 
 def test_replay_with_other_thresholds_gives_other_verdicts(tmp_path: Path, capsys: Any) -> None:

@@ -271,3 +271,20 @@ def test_a_stdout_that_cannot_be_written_is_an_error_and_run_json_is_finished(tm
     assert "ERROR: cannot write to standard output: No space left on device" in done.stderr
     assert_clean(done)
     assert run_json(tmp_path / "run")["ended_by"] == "error"
+
+
+def test_watch_o_naming_a_folder_of_other_files_is_refused_like_run_and_audit(tmp_path: Path) -> None:
+    """-o is checked by the one run-folder owner: a watch never writes into (or marks) a user's folder."""
+    precious = tmp_path / "run"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine\n")
+    done = watch(tmp_path, "--every", "0.3", "--count", "1")
+    assert done.returncode == 5, done.stderr
+    assert "is not a pfdiag run folder and holds other files (notes.txt)" in done.stderr
+    assert_clean(done)
+    assert sorted(p.name for p in precious.iterdir()) == ["notes.txt"]
+    (precious / "notes.txt").unlink()
+    for _ in range(2):  # an empty folder, then the watch's own run folder again
+        done = watch(tmp_path, "--every", "0.3", "--count", "1")
+        assert done.returncode == 0, done.stderr
+        assert (precious / ".pfdiag-run").is_file() and run_json(precious)["kind"] == "watch"

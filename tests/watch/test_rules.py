@@ -141,3 +141,11 @@ def test_bad_watch_options_exit_5_before_anything_runs(tmp_path: Path, capsys: A
     ):
         assert main([*argv, "-o", str(tmp_path / "run")]) == 5, argv
         assert "ERROR:" in capsys.readouterr().err
+
+
+def test_the_minor_rule_needs_the_cost_line_too_and_zero_restores_the_guides_line() -> None:
+    """1 us a fault (the ticker reads no CPU time): 5,000/s is 5 ms/s, 100,000/s is 100 ms/s."""
+    gated = AlertTracker({"proc_minflt_per_s": 1000.0, "proc_minor_ms_per_s": 50.0})
+    assert run(gated, [5000, 100_000]) == [[], ["alert:proc_minflt_per_s"]]
+    guide = AlertTracker({"proc_minflt_per_s": 1000.0, "proc_minor_ms_per_s": 0.0})
+    assert run(guide, [5000]) == [["alert:proc_minflt_per_s"]]
