@@ -24,6 +24,9 @@ from typing import Any, TextIO
 import diag
 from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
+from diag.history import history_path
+from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
+from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.interrupt import sigterm_as_interrupt
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.argcheck import check_extra_var_args
@@ -101,6 +104,8 @@ class RunRequest:
     replay: Path | None = None
     scheduler: str | None = None  # --scheduler tcp://HOST:PORT: shard the run over that Dask cluster
     workers: int | None = None  # --workers N: shard it over a local cluster of N processes
+    history: Path | None = None  # --history: the audits to compare with (None: $PFDIAG_HISTORY or default)
+    baseline_days: float = DEFAULT_BASELINE_DAYS  # --baseline-days: how far back "usual" looks
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +302,7 @@ def run_playbook(request: RunRequest) -> RunResult:
     if recording is not None and (request.scheduler is not None or request.workers is not None):
         raise UsageError("--replay runs on this controller", hint="drop --scheduler/--workers")
     json_path, csv_dir = _export_paths(request)  # checked before any host is contacted
+    check_days(request.baseline_days)
     with _engines(request) as make_engine:
         return _run_prepared(request, prepared, make_engine, json_path, csv_dir)
 
@@ -326,6 +332,11 @@ def _run_prepared(
         replay_of=None if recording is None else str(recording.path),
     )
     planned = {PLANNED_HOSTS: [host.name for host, _ in prepared.plan]}
+    baselines = None if recording is not None else _baselines(request, prepared)
+    if baselines is not None:
+        run.history_note = baselines.note
+        if baselines.warning:
+            _emit(request, f"[WARNING]: {baselines.warning}")
     write_json(run_dir / "run.json", {**run.metadata(), **planned})
     options = EngineOptions(
         forks=request.forks if recording is None else min(request.forks, REPLAY_FORKS),
@@ -342,6 +353,8 @@ def _run_prepared(
     vars_of = {host.name: host.vars for host, _ in prepared.plan}
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
+        if baselines is not None:
+            result.baseline = baselines.for_result(result)
         hosts_file.write(result, commands, _host_vars_of(vars_of, result.host))
         progress.host_done(result)
 
@@ -387,6 +400,14 @@ def _run_prepared(
 
     write_reports(run, run_dir, json_path=json_path, csv_dir=csv_dir, plots=request.plots)
     return run
+
+
+def _baselines(request: RunRequest, prepared: Prepared) -> Baselines:
+    """Each host's usual rates, read once before any host runs (a replay is not compared: its rates
+    are the recording's, the history's window is today's)."""
+    path = history_path(request.history, _cwd(request))
+    hosts = (host.name for host, _ in prepared.plan)
+    return read_baselines(path, hosts, request.baseline_days, time.time())
 
 
 def _host_vars_of(vars_of: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, Any]:

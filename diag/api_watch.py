@@ -24,6 +24,9 @@ import yaml
 
 import diag
 from diag.errors import DiagError, ReportError, UsageError
+from diag.history import history_path
+from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
+from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.interrupt import sigterm_as_interrupt
 from diag.limits import check_interval, finite_positive
 from diag.playbook.resolve import resolve_playbook
@@ -34,7 +37,7 @@ from diag.safeio import open_append_new
 from diag.secrets import redact_argv
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
-from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, run_watch
+from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, now_ts, run_watch
 from diag.watch.sinks import (
     JsonlOut,
     Notifier,
@@ -67,6 +70,8 @@ class WatchRequest:
     out_dir: Path | None = None
     connect: ConnectOptions = field(default_factory=ConnectOptions)
     argv: tuple[str, ...] = ()
+    history: Path | None = None  # --history: each host's audits, read once at the start
+    baseline_days: float = DEFAULT_BASELINE_DAYS
     cwd: Path | None = None
     out: TextIO | None = None  # terminal output (live table or event lines); None: nothing
     live: bool = False  # redraw a table in place (stdout is a terminal)
@@ -140,9 +145,15 @@ class _Sinks:
     """Where each batch of events goes: the run folder, --jsonl, the terminal, the notifier."""
 
     def __init__(
-        self, request: WatchRequest, run_dir: Path, jsonl: JsonlOut | None, notifier: Notifier | None
+        self,
+        request: WatchRequest,
+        run_dir: Path,
+        jsonl: JsonlOut | None,
+        notifier: Notifier | None,
+        baselines: Baselines,
     ) -> None:
-        self.request, self.jsonl, self.notifier = request, jsonl, notifier
+        self.request, self.jsonl, self.notifier, self.baselines = request, jsonl, notifier, baselines
+        self.usual: dict[str, str] = {}  # host -> its last tick against its audits ("3.0x usual minor/s")
         self.path = run_dir / "events.jsonl"
         try:
             # 0600 like every run-folder file
@@ -156,6 +167,7 @@ class _Sinks:
         self.drawn = 0.0
 
     def events(self, batch: list[dict[str, Any]]) -> None:
+        self._compare(batch)
         text = "".join(json.dumps(e, default=str) + "\n" for e in batch)
         try:
             self.file.write(text)
@@ -179,6 +191,18 @@ class _Sinks:
         if out is not None and (self.lines is not None or self.request.jsonl == "-") and reader_gone(out):
             raise output_error(out, BrokenPipeError())
 
+    def _compare(self, batch: list[dict[str, Any]]) -> None:
+        """Each tick's host-wide rates against the host's usual ones (a lookup and two divisions);
+        an alert carries the host's latest comparison."""
+        if not self.baselines.found or self.baselines.warning:
+            return
+        for event in batch:
+            host = event.get("host")
+            if event["type"] == "sample" and isinstance(host, str):
+                self.usual[host] = self.baselines.compare(host, event.get("rates") or {}).label
+            if event["type"] in ("sample", "alert") and isinstance(host, str) and host in self.usual:
+                event["vs_usual"] = self.usual[host]
+
     def refresh(self, summary: WatchSummary, tracker: AlertTracker, title: str, force: bool = False) -> None:
         out = self.request.out
         if not self.request.live or out is None or (not force and time.monotonic() - self.drawn < REFRESH_S):
@@ -186,7 +210,7 @@ class _Sinks:
         self.drawn = time.monotonic()
         size = shutil.get_terminal_size((100, 40))
         rows = max(10, size.lines - len(self.recent) - 3)
-        table = render_table(summary, tracker, title, rows=rows, width=size.columns)
+        table = render_table(summary, tracker, title, rows=rows, width=size.columns, usual=self.usual)
         self._say(CLEAR + table + "\n\n" + "\n".join(line[: size.columns] for line in self.recent) + "\n")
 
     def _say(self, text: str) -> None:
@@ -224,7 +248,11 @@ def watch(request: WatchRequest) -> WatchOutcome:
     except re.error as exc:
         raise UsageError(f"--match: bad regular expression: {exc}") from None
     limits = thresholds(request, cwd)
+    days = check_days(request.baseline_days)
     hosts = _hosts(request, cwd)
+    baselines = read_baselines(
+        history_path(request.history, cwd), (name for name, _ in hosts), days, time.time()
+    )
     run_dir = _run_dir(request, cwd)
     # before run.json: a --jsonl refused (a FIFO nobody reads) leaves no run that never started
     jsonl = JsonlOut(request.jsonl) if request.jsonl and request.jsonl != "-" else None
@@ -248,6 +276,8 @@ def watch(request: WatchRequest) -> WatchOutcome:
         "for_ticks": request.for_ticks,
         "cooldown_s": request.cooldown_s,
         "thresholds": limits,
+        "baseline_days": days,
+        "history_note": baselines.note,
         "interrupted": False,
         "run_dir": str(run_dir),
     }
@@ -258,7 +288,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
             jsonl.close()
         raise
     reserve = Reserve(run_dir / "run.json")
-    warnings: list[str] = []
+    warnings: list[str] = [baselines.warning] if baselines.warning else []
     notifier = (
         Notifier(request.notify, request.notify_url, warnings)
         if request.notify or request.notify_url
@@ -267,10 +297,19 @@ def watch(request: WatchRequest) -> WatchOutcome:
     if notifier is not None:
         notifier.start()
     try:
-        sinks = _Sinks(request, run_dir, jsonl, notifier)
+        sinks = _Sinks(request, run_dir, jsonl, notifier, baselines)
     except DiagError:
         reserve.release()
         raise
+    # said with the first batch, inside the runner, which turns a sink that cannot be written into the
+    # watch's error (a `--jsonl /dev/full` still leaves a finished run.json)
+    first = _baseline_events(baselines, [name for name, _ in hosts])
+
+    def on_events(batch: list[dict[str, Any]]) -> None:
+        nonlocal first
+        batch, first = [*first, *batch], []
+        sinks.events(batch)
+
     end = (
         f"{request.count} ticks"
         if request.count
@@ -288,7 +327,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
                 request.connect,
                 options,
                 tracker,
-                sinks.events,
+                on_events,
                 lambda s, t: sinks.refresh(s, t, title),
             )
         interrupted = summary.interrupted
@@ -327,6 +366,15 @@ def watch(request: WatchRequest) -> WatchOutcome:
             hint="check the pid (pgrep -f NAME), or follow processes by name with --match REGEX",
         )
     return WatchOutcome(summary, run_dir, interrupted, tuple(warnings), error)
+
+
+def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
+    """What each host's usual is, said once at the start; without a readable history, one event
+    (host None) saying so."""
+    ts = now_ts()
+    if not baselines.found or baselines.warning:
+        return [{"type": "baseline", "host": None, "ts": ts, "summary": baselines.note}]
+    return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]
 
 
 def _finish_run_json(path: Path, meta: Mapping[str, Any], reserve: Reserve) -> None:

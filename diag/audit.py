@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from diag.api import RunRequest, run_playbook
 from diag.errors import DiagError, ReportError, UsageError
 from diag.findings import RunResult
+from diag.history import HISTORY_ENV, history_path
 from diag.limits import check_notify_timeout
 from diag.playbook.resolve import resolve_playbook
 from diag.runstore import check_out_dir, make_run_dir
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from diag.history.store import History
     from diag.notify import NotifyOutcome
 
-HISTORY_ENV = "PFDIAG_HISTORY"
+__all__ = ["HISTORY_ENV", "AuditRequest", "AuditResult", "history_path", "run_audit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +64,6 @@ class AuditResult:
     history: Path | None = None
 
 
-def history_path(given: Path | None, cwd: Path) -> Path:
-    """``--history``, else ``$PFDIAG_HISTORY``, else ``reports/history.sqlite`` (relative to the cwd)."""
-    path = given or (
-        Path(os.environ[HISTORY_ENV]) if os.environ.get(HISTORY_ENV) else Path("reports/history.sqlite")
-    )
-    return path if path.is_absolute() else cwd / path
-
-
 def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
     """Before the history is opened (or made): ``-o`` is a folder pfdiag may use, and the history is not
     inside it (a run folder is pruned with its audit; ``-o .`` with the default history made
@@ -104,7 +96,9 @@ def run_audit(request: AuditRequest) -> AuditResult:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()
         extra = json.dumps({"audit_previous": previous})
-        run_request = replace(request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra))
+        run_request = replace(  # the hosts are compared with the audits of this same history
+            request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
+        )
         run_id = history.begin(
             scope, str(playbook), list(request.run.inventories), request.run.limit, str(run_dir)
         )

@@ -36,6 +36,7 @@ from diag.errors import (
 )
 from diag.escape import escape_lines, escape_terminal
 from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.limits import check_scheduler, check_workers, finite_positive
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.secrets import Redactor, mask_assignments, secret_values
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="answer from a recorded run folder instead of the hosts (contacts nothing)",
     )
+    _add_baseline_options(run)
     shard = run.add_mutually_exclusive_group()
     shard.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="shard the run over this Dask cluster")
     shard.add_argument("--workers", type=int, metavar="N", help="shard the run over N local worker processes")
@@ -189,7 +191,24 @@ def _add_watch(sub: Any) -> None:
     watch.add_argument("--notify-url", metavar="URL", help="POST each alert as JSON to URL")
     watch.add_argument("--jsonl", metavar="PATH", help="stream events as JSON lines to PATH (- for stdout)")
     watch.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-watch/)")
+    _add_baseline_options(watch)
     _add_connection_options(watch)
+
+
+def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
+    """``run`` and ``watch`` compare each host with its own audits (``audit`` takes these from ``run``)."""
+    parser.add_argument(
+        "--history",
+        type=Path,
+        help="audits to compare with (default $PFDIAG_HISTORY or reports/history.sqlite)",
+    )
+    parser.add_argument(
+        "--baseline-days",
+        type=float,
+        default=DEFAULT_BASELINE_DAYS,
+        metavar="DAYS",
+        help=f"compare with the audits of the last DAYS days (default {DEFAULT_BASELINE_DAYS:g})",
+    )
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -231,6 +250,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.delivery import notify_url
 
     _positive(args.count, "--count")
+    _positive(args.baseline_days, "--baseline-days")
     connect = _connect_options(args)
     request = WatchRequest(
         every_s=args.every,
@@ -249,6 +269,8 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
         out_dir=args.output_dir,
         connect=connect,
         argv=tuple(argv),
+        history=args.history,
+        baseline_days=args.baseline_days,
         out=sys.stdout,
         live=sys.stdout.isatty() and args.jsonl != "-",
     )
@@ -281,6 +303,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     _positive(args.host_deadline, "--host-deadline")
     if args.workers is not None:
         check_workers(args.workers)
+    _positive(args.baseline_days, "--baseline-days")
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
 
@@ -312,6 +335,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         replay=args.replay,
         scheduler=args.scheduler,
         workers=args.workers,
+        history=args.history,
+        baseline_days=args.baseline_days,
     )
 
 

@@ -35,7 +35,7 @@ def add_audit_parsers(sub: Any, run: argparse.ArgumentParser) -> None:
         "audit", help="run a scheduled audit (default audit.yml) and record it in the history"
     )
     for action in run._actions:
-        if action.dest in ("help", "playbook"):
+        if action.dest in ("help", "playbook", "history"):  # the audit's --history also records
             continue
         audit._add_action(action)
     audit.add_argument("playbook", nargs="?", default=DEFAULT_PLAYBOOK, help=f"(default {DEFAULT_PLAYBOOK})")

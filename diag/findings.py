@@ -168,6 +168,36 @@ class Verdict:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RateBaseline:
+    """One rate of a host against the host's own recent audits: their median and p95, and this run."""
+
+    median: float
+    p95: float
+    now: float | None = None
+    ratio: float | None = None  # now / median; None when the median is 0 or there is no "now"
+    usual: bool | None = None  # at or under the usual ceiling (``diag.history.baseline.usual_ceiling``)
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Is this normal for this host? Its rates now against its own audits of the last ``days``.
+
+    ``status``: ``usual``, ``above`` (a rate over its usual ceiling), ``few-audits`` (fewer than the
+    minimum to state a baseline) or ``no-history``. ``ratio`` is that of the rate the status is about.
+    ``summary`` is the sentence the reports show ("12x its usual minor/s (median 3,100 over 96 audits)").
+    """
+
+    status: str
+    audits: int = 0
+    days: float = 0.0
+    minflt_per_s: RateBaseline | None = None
+    majflt_per_s: RateBaseline | None = None
+    ratio: float | None = None
+    summary: str = ""
+    label: str = ""  # the same in a few words, for a table cell ("12x usual minor/s")
+
+
 @dataclass(slots=True)
 class HostResult:
     """Everything one host produced in a run. Built up by the engine, then frozen into a dict.
@@ -192,6 +222,7 @@ class HostResult:
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
     profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
+    baseline: Baseline | None = None  # this host against its own audits (when a history was read)
 
     @property
     def host_facts(self) -> Facts | None:
@@ -221,6 +252,7 @@ class HostResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
             "profiles": self.profiles,
+            "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
     @classmethod
@@ -249,6 +281,7 @@ class HostResult:
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
             profiles=list(data.get("profiles") or []),
+            baseline=from_data(Baseline, data["baseline"]) if data.get("baseline") else None,
         )
 
 
@@ -269,6 +302,9 @@ class RunResult:
     version: str = ""
     run_dir: str | None = None
     replay_of: str | None = None  # the run folder this run replayed (``pfdiag run --replay``)
+    # What the hosts were compared with, said once: "reports/history.sqlite, 14 days", or why nothing
+    # ("no history: nothing at ..."); None when no history was consulted (a replay, an older run).
+    history_note: str | None = None
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the hosts, as stored in ``run.json`` (``replay_of`` only in a replay)."""
@@ -287,4 +323,6 @@ class RunResult:
         }
         if self.replay_of is not None:
             meta["replay_of"] = self.replay_of
+        if self.history_note is not None:
+            meta["history_note"] = self.history_note
         return meta

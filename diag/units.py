@@ -1,4 +1,4 @@
-"""How numbers read to a person: per-second rates and KiB sizes.
+"""How numbers read to a person: per-second rates, KiB sizes, counts of things.
 
 In: a number (or None / NaN for "not evaluable"). Out: short text. Shared by the playbook templates
 (the ``rate`` and ``kib`` filters) and the reports, so a value reads the same everywhere.
@@ -28,6 +28,15 @@ def fmt_rate(value: Any) -> str:
     if abs(number) >= 100:
         return f"{number:,.0f}"
     return f"{number:,.1f}"
+
+
+def plural(n: int, word: str) -> str:
+    """A count and a noun.
+
+    >>> plural(1, "host"), plural(3, "audit"), plural(1200, "host")
+    ('1 host', '3 audits', '1,200 hosts')
+    """
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def fmt_kib(value: Any) -> str:

@@ -65,6 +65,8 @@ def host_section(host: HostResult) -> str:
     out = [f"### {escape_markdown(host.host)}: {title}", ""]
     if host.verdict:
         out += [md_with_code(" ".join(host.verdict.summary.split())), ""]
+    if host.baseline is not None:
+        out += [f"Against its own audits: {host.baseline.summary}.", ""]
     if host.findings:
         rows: list[list[Any]] = [
             [

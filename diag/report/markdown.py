@@ -29,6 +29,8 @@ from diag.hostlist import fold_hosts, shorten
 from diag.report.cells import fmt_rate, md_code
 from diag.report.deepdive import deepdive_section
 from diag.report.details import host_details, metadata_table, not_evaluated, table
+from diag.report.usual import headline_sentence
+from diag.units import plural as _plural
 
 TOP_N = 20  # rows of the outlier and culprit tables
 RATE_LABELS = {
@@ -38,15 +40,6 @@ RATE_LABELS = {
     "psi_memory_some_pct": "PSI memory some %",
 }
 SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
-
-
-def _plural(n: int, word: str) -> str:
-    """A count and a noun.
-
-    >>> _plural(1, "host"), _plural(3, "host")
-    ('1 host', '3 hosts')
-    """
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _ranked(hosts: pd.DataFrame) -> pd.DataFrame:
@@ -113,6 +106,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
         parts = [f"{n} {state}" for state, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))]
         out.append(f"{_plural(len(unknown), 'host')} could not be evaluated: {', '.join(parts)}.")
+    if usual := headline_sentence(run):
+        out.append(usual)
     if run.interrupted:
         out.append("**The run was interrupted**: only the hosts listed finished.")
     return " ".join(out)

@@ -15,8 +15,10 @@ from diag.findings import HOST_STATES, UNREACHABLE_STATES, VERDICT_CODES, HostRe
 from diag.probe.measurements import Rates
 from diag.probe.pressure import Psi
 from diag.report.cells import culprit_label, fmt_rate
+from diag.report.usual import terminal_lines
 
 COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
+BASELINE_COLUMN = "vs. its audits"  # shown when the run compared its hosts with a readable history
 
 
 def host_row(host: HostResult) -> list[str]:
@@ -84,14 +86,20 @@ def render_problems(run: RunResult) -> str:
 
 def render_terminal(run: RunResult) -> str:
     """The fleet table, the reasons of hosts that did not complete, the recap, and the totals."""
-    table = tabulate(
-        [host_row(h) for h in run.hosts], headers=COLUMNS, tablefmt="simple", disable_numparse=True
-    )
+    rows = [host_row(h) for h in run.hosts]
+    headers: tuple[str, ...] = COLUMNS
+    if any(h.baseline is not None for h in run.hosts):
+        headers = (*COLUMNS, BASELINE_COLUMN)
+        rows = [
+            [*row, h.baseline.label if h.baseline else ""] for row, h in zip(rows, run.hosts, strict=True)
+        ]
+    table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
     parts = [table, ""]
     problems = render_problems(run)
     if problems:
         parts += [problems, ""]
     parts += [render_recap(run), "", render_totals(run)]
+    parts += terminal_lines(run)
     if run.interrupted:
         parts.append("INTERRUPTED: the hosts above finished; the others were not run to the end.")
     if run.run_dir:

@@ -30,6 +30,9 @@ def event_line(event: Mapping[str, Any]) -> str | None:
     >>> event_line({"type": "alert", "host": "h01", "ts": "2026-12-01T19:40:01.123Z", "pid": 42,
     ...             "comm": "java", "rule": "proc_minflt_per_s", "value": 431093.4, "threshold": 1000})
     '19:40:01 ALERT    h01 pid 42 (java) proc_minflt_per_s 431,093/s >= 1,000/s'
+    >>> event_line({"type": "baseline", "host": "h01", "ts": "2026-12-01T19:40:00.000Z",
+    ...             "summary": "usual minor/s median 3,100, p95 5,200 over 96 audits in 14 days"})
+    '19:40:00 BASELINE h01: usual minor/s median 3,100, p95 5,200 over 96 audits in 14 days'
     >>> event_line({"type": "host-state", "host": "h02", "ts": "2026-12-01T19:40:02.000Z",
     ...             "state": "unreachable", "reason": "TCP connect to 127.0.0.11:22 failed"})
     '19:40:02 HOST     h02 unreachable: TCP connect to 127.0.0.11:22 failed'
@@ -43,7 +46,11 @@ def event_line(event: Mapping[str, Any]) -> str | None:
     who = "host-wide" if event.get("pid") is None else f"pid {pid} ({comm})"
     if kind == "alert":
         value, limit = fmt_rate(event.get("value")), fmt_rate(event.get("threshold"))
-        return f"{clock} ALERT    {host} {who} {rule} {value}/s >= {limit}/s"
+        usual = f" (host: {escape_terminal(event['vs_usual'])})" if event.get("vs_usual") else ""
+        return f"{clock} ALERT    {host} {who} {rule} {value}/s >= {limit}/s{usual}"
+    if kind == "baseline":
+        where = host if event.get("host") is not None else "every host"
+        return f"{clock} BASELINE {where}: {escape_terminal(event.get('summary'))}"
     if kind == "resolved":
         why = escape_terminal(event.get("reason", "below threshold"))
         return f"{clock} RESOLVED {host} {who} {rule} ({why}; last {fmt_rate(event.get('value'))}/s)"
@@ -77,9 +84,15 @@ def _cut(text: object, width: int) -> str:
 
 
 def render_table(
-    summary: WatchSummary, tracker: AlertTracker, title: str, rows: int = 40, width: int = 100
+    summary: WatchSummary,
+    tracker: AlertTracker,
+    title: str,
+    rows: int = 40,
+    width: int = 100,
+    usual: Mapping[str, str] | None = None,
 ) -> str:
-    """The live table: a title line, then per host its host-wide rates and busiest processes."""
+    """The live table: a title line, then per host its host-wide rates (against its usual ones, when
+    ``usual`` has its last comparison) and busiest processes."""
     head = f"{'host':<12} {'pid':>8} {'comm':<16} {'minor/s':>11} {'major/s':>9}  state"
     lines = [_cut(title, width), "", head, "-" * min(width, len(head) + 20)]
     per_host = max(1, (rows - 4) // max(1, len(summary.hosts)) - 1)
@@ -95,7 +108,7 @@ def render_table(
             lines.append(f"{name:<12} {'':>8} {'(host)':<16} {'…':>11} {'…':>9}  waiting for the 2nd tick")
             continue
         rates = view.last.rates
-        state = f"{host_label[0]} {host_label[1]}".strip()
+        state = f"{host_label[0]} {host_label[1]} {(usual or {}).get(host, '')}".strip()
         lines.append(
             f"{name:<12} {'-':>8} {'(host)':<16} {fmt_rate(rates.get('minflt_per_s')):>11}"
             f" {fmt_rate(rates.get('majflt_per_s')):>9}  {state}"
