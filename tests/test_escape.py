@@ -9,11 +9,8 @@ from __future__ import annotations
 import ast
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from diag.escape import (
     md_fence,
     md_with_code,
 )
+from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import _running, comm_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -211,31 +209,6 @@ def test_the_watch_shows_a_hostile_name_escaped_in_event_lines_and_the_timeline(
     assert alert["comm"] == storm.comm  # exact, backslashes included
     timeline = pfdiag(tmp_path, "report", "run").stdout.decode()
     assert_inert(timeline, name)
-
-
-def on_a_terminal(cwd: Path, *argv: str, timeout_s: float = 30) -> tuple[int, str]:
-    """Run ``pfdiag argv`` with a pty as its stdout and stderr (100x30); its exit code and screen."""
-    leader, follower = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", "LINES": "30"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "diag", *argv], stdout=follower, stderr=follower, env=env, cwd=cwd
-    )
-    os.close(follower)
-    screen = b""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if select.select([leader], [], [], 1)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the other end is closed
-                break
-            if not chunk:
-                break
-            screen += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    return proc.wait(timeout=10), screen.decode(errors="replace")
 
 
 @pytest.mark.workload

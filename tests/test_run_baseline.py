@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pty
 import re
-import select
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +21,7 @@ import pytest
 from diag.cli import main
 from diag.history.baseline import MIN_AUDITS
 from tests.fixtures.sshd_fleet import Fleet
+from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, Workload, _running
 from tests.history.test_baseline import recorded
 from tests.test_audit import PROC_MINFLT_PER_S, wait_for_no_other_storm
@@ -191,29 +186,9 @@ def test_a_run_without_a_history_says_so_once_and_a_foreign_one_is_a_warning_not
 def test_on_a_terminal_the_watch_shows_each_host_against_its_usual_in_the_live_table(tmp_path: Path) -> None:
     history = recorded(tmp_path / "h.sqlite", [3000.0] * MIN_AUDITS, host="localhost")
     before = state(history)
-    leader, follower = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120", "LINES": "30"}
     argv = ["watch", "--every", "0.3", "--count", "4", "--history", str(history), "-o", str(tmp_path / "run")]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "diag", *argv], stdout=follower, stderr=follower, env=env, cwd=tmp_path
-    )
-    os.close(follower)
-    screen = b""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if select.select([leader], [], [], 1)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    assert proc.wait(timeout=10) == 0
-    text = screen.decode(errors="replace")
+    code, text = on_a_terminal(tmp_path, *argv, columns=120)
+    assert code == 0
     last = text.rsplit("\x1b[H\x1b[2J", 1)[1]
     row = r"localhost\s+-\s+\(host\)\s+[\d,.]+\s+[\d,.]+\s+.*(usual for this host|[\d,.]+x usual m\w+/s)"
     assert re.search(row, last), last

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pty
 import re
 import select
 import signal
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.sshd_fleet import SSHD, Fleet, start_fleet
+from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, _running, inline_python
 
 REPO = Path(__file__).resolve().parent.parent
@@ -345,43 +345,10 @@ def test_a_host_that_drops_mid_watch_is_reported_and_reconnected(
 
 
 def test_on_a_terminal_the_watch_draws_a_live_table_in_place(tmp_path: Path) -> None:
-    leader, follower = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", "LINES": "30"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "diag",
-            "watch",
-            "--every",
-            "0.3",
-            "--count",
-            "4",
-            "-o",
-            str(tmp_path / "run"),
-        ],
-        stdout=follower,
-        stderr=follower,
-        env=env,
-        cwd=tmp_path,
+    code, text = on_a_terminal(
+        tmp_path, "watch", "--every", "0.3", "--count", "4", "-o", str(tmp_path / "run")
     )
-    os.close(follower)
-    screen = b""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if select.select([leader], [], [], 1)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    assert proc.wait(timeout=10) == 0
-    text = screen.decode(errors="replace")
+    assert code == 0
     assert text.count("\x1b[H\x1b[2J") >= 3  # redrawn in place, once per tick at least
     last = text.rsplit("\x1b[H\x1b[2J", 1)[1]
     assert re.search(r"host\s+pid\s+comm\s+minor/s\s+major/s\s+state", last)
