@@ -101,7 +101,7 @@ function take(s) {
 		UT0[PID] = F[12]; SY0[PID] = F[13]; CUT0[PID] = F[14]; CSY0[PID] = F[15]
 		PAR0[PID] = F[2]; COMM0[PID] = COMM
 		# another pfdiag probe (or watch) on this host: its awk holds our marker in its command line
-		if (COMM ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(PID)) PFAWK[PID] = 1
+		if (pfdiagawk(PID, COMM)) PFAWK[PID] = 1
 	} else {
 		S1[PID] = F[20]; MIN1[PID] = F[8]; MAJ1[PID] = F[10]; CMIN1[PID] = F[9]; CMAJ1[PID] = F[11]
 		UT1[PID] = F[12]; SY1[PID] = F[13]; CUT1[PID] = F[14]; CSY1[PID] = F[15]
@@ -110,7 +110,9 @@ function take(s) {
 	PAR[PID] = F[2]
 	return 1
 }
-function pfdiagcmd(p,   f, line, found) {
+function pfdiagawk(p, comm,   f, line, found) {
+	# an awk whose command line holds the pfdiag marker: the reducer of another probe or a watch
+	if (comm !~ /^(awk|mawk|gawk|nawk|busybox)$/) return 0
 	f = "/proc/" p "/cmdline"
 	found = 0
 	while (!found && (getline line < f) > 0) if (index(line, "@@pfdiag ")) found = 1
@@ -130,7 +132,7 @@ function reaper(p,   d) {
 function mark(   p, q, d) {
 	# a probe or watch that started during the interval: its awk is pfdiag load too (read now, while
 	# it runs: only awks born since the first snapshot, so no second scan of every command line)
-	for (p in S1) if (!(p in S0) && CM[p] ~ /^(awk|mawk|gawk|nawk|busybox)$/ && pfdiagcmd(p)) PFAWK[p] = 1
+	for (p in S1) if (!(p in S0) && pfdiagawk(p, CM[p])) PFAWK[p] = 1
 	# The processes of another pfdiag probe are load pfdiag makes, not the host: its awk, the shells
 	# above it and the first non-shell above them (the sshd session or pfdiag controller that reaps
 	# it). What a process reaps of those during the interval would count as its children: not counted.
