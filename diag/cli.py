@@ -264,7 +264,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
         for_ticks=args.for_ticks,
         cooldown_s=parse_duration(args.cooldown, "--cooldown"),
         notify=args.notify,
-        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
+        notify_url=notify_url(args.notify_url),
         jsonl=args.jsonl,
         out_dir=args.output_dir,
         connect=connect,

@@ -141,7 +141,7 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
         keep_days=args.keep_days,
         keep_runs=args.keep_runs,
         notify_command=args.notify,
-        notify_url=notify_url(args.notify_url) if args.notify_url is not None else None,
+        notify_url=notify_url(args.notify_url),
         renotify_after_s=parse_duration(args.renotify_after, "--renotify-after"),
         notify_timeout_s=check_notify_timeout(args.notify_timeout),
         textfile=args.textfile,

@@ -39,7 +39,7 @@ NOTIFY_TIMEOUT_S = 30.0
 _CHUNK = 65536
 
 
-def notify_url(given: str) -> str:
+def notify_url(given: str | None) -> str | None:
     """``--notify-url`` as given, or ``@FILE``: the URL read from that file at each run, so a token in
     it stays out of a unit file, a crontab line and a shell's history (the file can be 0600).
 
@@ -51,6 +51,8 @@ def notify_url(given: str) -> str:
     diag.errors.UsageError: --notify-url 'hooks.example/x' must be an http:// or https:// URL
       hint: or @FILE: a file holding the URL on one line
     """
+    if given is None:
+        return None
     url = given
     if given.startswith("@"):
         try:
