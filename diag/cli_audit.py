@@ -152,8 +152,12 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     """``--install-timer`` / ``--print-cron``: write or print, run nothing."""
     from diag import timers
     from diag.audit import history_path
+    from diag.delivery import notify_url
 
     check_retention(args)
+    # what the scheduled audit would refuse at every run is refused now, before a unit or line is made
+    notify_url(args.notify_url)
+    check_notify_timeout(args.notify_timeout)
     period = timers.parse_duration(args.every, "--every")
     command = timers.audit_command(argv)
     cwd = Path.cwd()

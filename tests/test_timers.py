@@ -348,3 +348,19 @@ def test_a_relative_unit_dir_is_written_and_hinted_as_an_absolute_path(
     assert f"wrote {service}\nwrote {timer}\n" in out
     # systemctl link refuses relative paths ("Paths must be absolute"): the hint names them absolute
     assert f"systemctl link {service} {timer}\n" in out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--notify-url", "ftp://127.0.0.1/x"], ["--notify-url", "@no-such.url"], ["--notify-timeout", "0"]],
+    ids=["not-http", "missing-file", "timeout"],
+)
+def test_what_the_scheduled_audit_would_refuse_is_refused_before_a_unit_or_cron_line(
+    tmp_path: Path, capsys: Any, monkeypatch, bad: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", *bad, "--install-timer", "s", "--unit-dir", "units"]) == 5
+    assert main(["audit", *bad, "--print-cron"]) == 5
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("ERROR:") == 2 and "Traceback" not in err
+    assert not (tmp_path / "units").exists()
