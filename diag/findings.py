@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
-from diag.errors import UsageError
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
-from diag.records import from_data, to_data
+from diag.shared.errors import UsageError
+from diag.shared.records import from_data, to_data
 
 # Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
 HOST_STATES = (

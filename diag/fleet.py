@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from diag.findings import HostResult, RunResult, Severity
-from diag.hostlist import fold_hosts
 from diag.probe.measurements import Memory, Process, Psi, Rates
+from diag.shared.hostlist import fold_hosts
 
 # Outliers: Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers": a modified z-score
 # 0.6745 * (x - median) / MAD above 3.5 marks a potential outlier. Computed on log1p(rate), because

@@ -248,7 +248,7 @@ def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path
 
 def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
     code = (
-        "import sys, diag.cli, diag.api\n"
+        "import sys, diag.cli, diag.run.service\n"
         "from diag.cli import main\n"
         f"main(['run', {TRIAGE!r}, '-e', 'interval_s=0.2', '-o', {str(tmp_path / 'run')!r}])\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"

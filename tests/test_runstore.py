@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from diag.cli import ExitCode, main
-from diag.errors import ReportError
-from diag.runstore import load_run
+from diag.runs.store import load_run
+from diag.shared.errors import ReportError
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET = REPO / "tests" / "data" / "runs" / "quiet"

@@ -317,7 +317,7 @@ def _cron_command(line: str) -> str:
 
 
 def test_cron_runs_exactly_the_words_and_folder_given(tmp_path: Path) -> None:
-    from diag.timers import cron_line
+    from diag.audit.timers import cron_line
 
     cwd = tmp_path / "50% a b"
     cwd.mkdir()

@@ -12,8 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from diag.errors import DiagError
 from diag.history.diff import Diff, Problem, compare
+from diag.shared.errors import DiagError
 
 # Newest first, by when an audit was recorded (started + duration, set by ``record`` in its
 # transaction): two audits at once are recorded in the other order from the one they started in.

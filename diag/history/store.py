@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diag.errors import UsageError
 from diag.findings import HostResult, RunResult
 from diag.history.diff import Diff, Problem
 from diag.history.opening import check_history_file, explain
 from diag.history.queries import RECORDED, HistoryError, HistoryQueries
 from diag.history.told import TOLD_SCHEMA, ToldRecords
-from diag.runowner import remove_run_dir
-from diag.safeio import FILE_MODE
+from diag.runs.owner import remove_run_dir
+from diag.shared.errors import UsageError
+from diag.shared.files import FILE_MODE
 
 BUSY_TIMEOUT_S = 60.0
 SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened

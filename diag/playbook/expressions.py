@@ -33,9 +33,9 @@ from jinja2.runtime import Context, missing
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 from jinja2.utils import consume
 
-from diag.errors import PlaybookError
-from diag.limits import MAX_TEMPLATE_STEPS
-from diag.units import fmt_kib, fmt_rate
+from diag.shared.errors import PlaybookError
+from diag.shared.limits import MAX_TEMPLATE_STEPS
+from diag.shared.units import fmt_kib, fmt_rate
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MAX_LAZY_DEPTH = 32

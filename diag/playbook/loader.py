@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, SequenceNode
 
-from diag.errors import PlaybookError
-from diag.safeio import read_text
-from diag.yamlsafe import construct_checked
+from diag.shared.errors import PlaybookError
+from diag.shared.files import read_text
+from diag.shared.yamlsafe import construct_checked
 
 
 class MarkedMap(dict[Any, Any]):

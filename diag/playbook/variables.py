@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from diag.errors import DiagError, UsageError
 from diag.playbook.expressions import lazy_vars
-from diag.safeio import read_text
-from diag.yamlsafe import load_text
+from diag.shared.errors import DiagError, UsageError
+from diag.shared.files import read_text
+from diag.shared.yamlsafe import load_text
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.source import ONCE, Source
+from diag.shared.errors import ParseError
 
 HIGH_ORDER = 4  # blocks of 2^4 pages and up count as "high order" (64 KiB with 4 KiB pages)
 

@@ -1,7 +1,7 @@
 """The typed records of one host's sample: the single source of every measurement's name.
 
 In: built by ``diag.probe.derive`` from a parsed probe output. Out: ``HostSample`` and the records in
-it. ``diag.records.to_data`` turns them into the dict ``register:`` stores (the Jinja view) and the
+it. ``diag.shared.records.to_data`` turns them into the dict ``register:`` stores (the Jinja view) and the
 JSON; ``from_data`` rebuilds them from a saved run. Field names are the keys documented in the README
 ("What `sample` registers"); a field with a default is one a saved run from an older pfdiag may lack.
 Records of one source live in that source's module (``Memory`` in meminfo, ``Psi`` in pressure, ...).
@@ -21,7 +21,7 @@ from diag.probe.meminfo import Memory
 from diag.probe.numa import Numa
 from diag.probe.pressure import Psi
 from diag.probe.swaps import SwapDevice
-from diag.records import from_data, to_data
+from diag.shared.records import from_data, to_data
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from diag.errors import ParseError
+from diag.shared.errors import ParseError
 
 _SAMPLES = re.compile(r"^# Samples: (\S+)\s+of event '([^'/]+)")
 # "    50.10%  /tmp/pftry/t2  0x11c3             d [.] touch_pages" (perf report -v --sort dso,sym)
@@ -183,10 +183,10 @@ def parse_deepdive(text: str) -> dict[str, Any]:
     (None, 'app', {'Rss': 8})
     >>> parse_deepdive("== caps\\nperf /usr/bin/perf\\n")
     Traceback (most recent call last):
-    diag.errors.ParseError: deep dive output ends early (no '== end' line): the script was cut off
+    diag.shared.errors.ParseError: deep dive output ends early (no '== end' line): the script was cut off
     >>> parse_deepdive("== caps\\nperf -\\n== error match [: awk refuses it: missing ]\\n")
     Traceback (most recent call last):
-    diag.errors.ParseError: deep dive failed on the host: match [: awk refuses it: missing ]
+    diag.shared.errors.ParseError: deep dive failed on the host: match [: awk refuses it: missing ]
     """
     sections = _sections(text)
     for name, arg, _lines in sections:  # the script stops at an error: there is no '== end' then

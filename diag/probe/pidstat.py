@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.cost import CpuTicks
 from diag.probe.measurements import LockedProcess
+from diag.shared.errors import ParseError
 
 RLIM_INFINITY_KIB = (2**64 - 1) // 1024  # "unlimited": larger than any VmLck, so comparisons hold
 STATUS_KEYS = ("VmRSS", "VmSwap", "VmLck", "VmPin")  # VmPin (3.x+): pages pinned by RDMA/io_uring/vfio

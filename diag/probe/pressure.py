@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.source import TWICE, Source
+from diag.shared.errors import ParseError
 
 
 @dataclass(frozen=True, slots=True)

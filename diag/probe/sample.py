@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from diag.errors import ParseError
 from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
 from diag.probe.measurements import HostSample, LockedProcess
@@ -35,6 +34,7 @@ from diag.probe.sections import Section, split_sections
 from diag.probe.snapshot import ProcInfo, RawSample, Snapshot
 from diag.probe.source import ONCE
 from diag.probe.sources import BY_PATH
+from diag.shared.errors import ParseError
 
 Sample = HostSample  # the name the probe API has always used
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from diag.escape import escape_markdown, md_code, md_fence, md_with_code
 from diag.findings import RunResult
 from diag.report.details import table
-from diag.units import fmt_kib
+from diag.shared.escape import escape_markdown, md_code, md_fence, md_with_code
+from diag.shared.units import fmt_kib
 
 EVENT_NAMES = {"page-faults": "page faults", "major-faults": "major faults"}
 

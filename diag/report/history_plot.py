@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diag.errors import UsageError
-from diag.safeio import write_text
+from diag.shared.errors import UsageError
+from diag.shared.files import write_text
 
 SERIES = (
     ("majflt_per_s", "host_majflt_per_s", "major faults/s"),

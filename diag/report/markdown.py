@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from diag.escape import escape_markdown, md_fence
 from diag.findings import RunResult
 from diag.fleet import (
     KEY_RATES,
@@ -25,12 +24,13 @@ from diag.fleet import (
     FleetView,
     build_fleet,
 )
-from diag.hostlist import fold_hosts, shorten
 from diag.report.cells import fmt_rate, md_code
 from diag.report.deepdive import deepdive_section
 from diag.report.details import host_details, metadata_table, not_evaluated, table
 from diag.report.usual import headline_sentence
-from diag.units import plural as _plural
+from diag.shared.escape import escape_markdown, md_fence
+from diag.shared.hostlist import fold_hosts, shorten
+from diag.shared.units import plural as _plural
 
 TOP_N = 20  # rows of the outlier and culprit tables
 RATE_LABELS = {

@@ -1,7 +1,7 @@
 """An audit as node_exporter textfile-collector metrics (``--textfile PATH``).
 
 In: the audit's ``RunResult``, its diff counts and the last complete audit's finish time. Out: a
-``.prom`` file written by ``diag.safeio`` (temp file + rename, so node_exporter never reads half a
+``.prom`` file written by ``diag.shared.files`` (temp file + rename, so node_exporter never reads half a
 file; a device or FIFO is written in place and a symlink's target is written, never replaced), mode
 0644: node_exporter often runs as another user, and the file holds host names and rates, no command
 lines. Names are prefixed ``pfdiag_``, rates per second, times in seconds. Series: 6 per host (state,
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from diag.findings import HOST_STATES, RunResult, Severity
-from diag.safeio import write_text
+from diag.shared.files import write_text
 
 TEXTFILE_MODE = 0o644  # read by node_exporter, often another user than the audit's
 

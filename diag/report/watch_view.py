@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from diag.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
-from diag.units import fmt_rate
+from diag.shared.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
+from diag.shared.units import fmt_rate
 from diag.watch.rules import AlertTracker
 from diag.watch.runner import WatchSummary
 

@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import CommandResult
 from diag.transport.capture import Capped
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import CommandResult
 from diag.transport.recording import RecordedCommand, command_key
 

@@ -23,7 +23,7 @@ import time
 import paramiko
 from fabric import Config, Connection
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
 from diag.transport.cutter import CUTTER
 from diag.transport.hostkeys import (

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from diag.errors import DiagError, ParseError, TransportError
+from diag.shared.errors import DiagError, ParseError, TransportError
 from diag.transport import ConnectOptions
 from diag.watch.rules import AlertTracker, exits
 from diag.watch.stream import Stream, open_stream

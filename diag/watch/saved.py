@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diag.errors import DiagError, ReportError
-from diag.limits import MAX_RUN_LOG_BYTES, as_number
-from diag.safeio import read_text
+from diag.shared.errors import DiagError, ReportError
+from diag.shared.files import read_text
+from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from diag.errors import ReportError, UsageError
 from diag.notify import send_command, send_url
-from diag.safeio import FILE_MODE, silence
+from diag.shared.errors import ReportError, UsageError
+from diag.shared.files import FILE_MODE, silence
 
 # A reader that has not read for this long with the pipe full is gone for the watch's purposes: the
 # events are still all in the run folder's events.jsonl.

@@ -16,7 +16,7 @@ import subprocess
 import time
 from typing import Protocol
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport import ConnectOptions, Transport
 from diag.watch.ticker import ticker_command
 

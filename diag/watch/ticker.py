@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from diag.errors import ParseError
 from diag.probe.pidstat import unescape_comm
+from diag.shared.errors import ParseError
 
 SCRIPT_PATH = Path(__file__).with_name("ticker.awk")
 
@@ -86,7 +86,7 @@ def parse_tick(text: str) -> Tick:
     ('pf (storm) x', 100, 7)
     >>> parse_tick("P 1 2 x\\nE 1\\n")
     Traceback (most recent call last):
-    diag.errors.ParseError: watch tick: bad line 'P 1 2 x' (line 1)
+    diag.shared.errors.ParseError: watch tick: bad line 'P 1 2 x' (line 1)
     """
     changed: list[ProcCounters] = []
     gone: list[tuple[int, int, int]] = []

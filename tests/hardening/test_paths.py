@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
-from diag.errors import DiagError, ReportError
-from diag.safeio import FILE_MODE, read_text, write_text
+from diag.shared.errors import DiagError, ReportError
+from diag.shared.files import FILE_MODE, read_text, write_text
 
 QUICK = """
 - name: demo

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import TransportError
-from diag.limits import MAX_OUTPUT_BYTES
+from diag.shared.errors import TransportError
+from diag.shared.limits import MAX_OUTPUT_BYTES
 from diag.transport import Deadline
 from diag.transport.ssh import SSHTransport
 from tests.fixtures.sshd_fleet import Fleet, loopback_address

@@ -155,7 +155,7 @@ def _fill(filler: Path, leave_kib: int) -> None:
 
 
 def test_the_run_folder_is_said_saved_only_when_it_reads_back(tmp_path: Path, capsys: Any) -> None:
-    from diag.audit import _with_run_folder
+    from diag.audit.service import _with_run_folder
 
     run_dir = tmp_path / "run"
     triage = str(REPO / "playbooks" / "triage.yml")
@@ -187,8 +187,8 @@ def test_a_schema_1_history_gains_the_told_table_and_keeps_its_audits(tmp_path: 
 
 
 def test_since_section_on_a_full_disk_is_a_report_error_and_report_md_stays_whole(tmp_path: Path) -> None:
-    from diag.errors import ReportError
     from diag.report.since import prepend_since
+    from diag.shared.errors import ReportError
 
     with tiny_filesystem(tmp_path / "full", "64k") as disk:
         report = disk / "report.md"

@@ -16,7 +16,7 @@ import pytest
 from diag.findings import Culprit, Finding, HostResult, RunResult, Verdict
 from diag.history.diff import diff_problems
 from diag.history.store import History, now_iso
-from diag.runstore import make_run_dir
+from diag.runs.store import make_run_dir
 
 SCOPE = '{"playbook": "audit.yml", "inventory": ["fleet"], "limit": null}'
 

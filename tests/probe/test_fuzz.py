@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diag.errors import ParseError
 from diag.probe import parse_probe
 from diag.probe.buddyinfo import parse_buddyinfo
 from diag.probe.diskstats import parse_diskstats
@@ -41,6 +40,7 @@ from diag.probe.sample import EXAMPLE, _perf_counts, _totals
 from diag.probe.sections import split_sections
 from diag.probe.swaps import parse_swaps
 from diag.probe.vmstat import parse_vmstat
+from diag.shared.errors import ParseError
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 # Kept small so the suite stays quick on 2 shared cores; PFDIAG_FUZZ_EXAMPLES=2000 for a long hunt.

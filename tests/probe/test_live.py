@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
+from diag.shared.errors import ParseError
 from diag.transport.local import LocalTransport
 from tests.fixtures.sleepers import sleepers
 from tests.fixtures.workloads import inline_python

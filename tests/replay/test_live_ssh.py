@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
-from diag.runstore import load_run
+from diag.runs.store import load_run
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
-from diag.runstore import load_recording, load_run
+from diag.runs.store import load_recording, load_run
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "tests" / "data" / "runs"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport import ConnectOptions, Deadline, open_transport
 from diag.transport.ssh import SSHTransport
 from diag.transport.sshconfig import resolve_target
