@@ -1,5 +1,8 @@
-"""The command line: parse arguments, call ``diag.run.service``, print, and map outcomes to exit codes.
+"""The command line: parse arguments into a request, make one library call, print, map to an exit code.
 
+Each subcommand is a row of ``COMMANDS``; what it prints is text the library returns (``diag.report``
+renders it), and files, SQL and playbooks are the services' (``diag.run``, ``diag.audit``,
+``diag.watch``, ``diag.inventory.show``).
 In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr and an exit code:
 0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
 2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
