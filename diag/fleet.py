@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diag.findings import HostResult, RunResult, Severity, VerdictCode
+from diag.findings import HostResult, RunResult, Severity, VerdictCode, was_judged
 from diag.probe.measurements import Memory, Process, Psi, Rates
 from diag.shared.hostlist import fold_hosts
 
@@ -129,6 +129,8 @@ def host_frame(run: RunResult) -> pd.DataFrame:
     numeric = [*RATE_COLUMNS, *EXTRA_RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS, "interval_s", "elapsed_s"]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
     frame["severity_rank"] = [severity_rank(s) for s in frame["severity"]]
+    # completed with a verdict that judged it (``was_judged``: an unknown stored code is not a judgement)
+    frame["judged"] = [was_judged(h.status, h.verdict.code if h.verdict else None) for h in run.hosts]
     return frame
 
 

@@ -102,7 +102,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         out.append(
             f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({escape_markdown(names)})."
         )
-    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    unknown = hosts[~hosts["judged"]]
     if not unknown.empty:
         why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
         parts = [f"{n} {state}" for state, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))]
