@@ -168,7 +168,7 @@ def schedule_request(args: argparse.Namespace, argv: list[str]) -> Any:
 def new_at_or_above(result: Any, fail_on: str | None) -> bool:
     """``--fail-on-new``: a problem new since the last audit at ``--fail-on`` (default warning) or worse."""
     limit = Severity.parse(fail_on or "warning")
-    return any(Severity.__members__.get(p.severity, Severity.info) >= limit for p in result.diff.new)
+    return any(Severity.read(p.severity) >= limit for p in result.diff.new)
 
 
 # -- pfdiag history ---------------------------------------------------------------------------------

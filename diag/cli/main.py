@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 import diag
 from diag.cli import audit as cli_audit
 from diag.cli.audit import add_audit_parsers
-from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.findings import UNREACHABLE_STATES, HostState, RunResult, Severity
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.shared.errors import (
@@ -73,7 +73,7 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
     """Exit code of a finished run: interrupted > unreachable (4) > failed (2) > ``--fail-on`` (10) > 0."""
     if run.interrupted:
         return ExitCode.INTERRUPTED
-    states = {host.status for host in run.hosts}
+    states = {HostState.read(host.status) for host in run.hosts}  # unknown (a newer run's) -> failed
     if states & set(UNREACHABLE_STATES):
         return ExitCode.UNREACHABLE_OR_PARSE
     if states & set(FAILED_STATES):
@@ -81,7 +81,7 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
     if fail_on is not None:
         limit = Severity.parse(fail_on)
         severities = [h.verdict.severity for h in run.hosts if h.verdict]
-        if any(Severity[s] >= limit for s in severities if s in Severity.__members__):
+        if any(Severity.read(s) >= limit for s in severities):
             return ExitCode.FAIL_ON
     return ExitCode.OK
 
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, help="also write the whole result as JSON here")
     run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
     run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
-    run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
+    run.add_argument("--fail-on", choices=[s.value for s in Severity], help="exit 10 at a verdict this bad")
     _add_connection_options(run)
     run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
     run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
@@ -391,7 +391,8 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
-    from diag.run.rerender import RerenderRequest, rerender
+    from diag.run.rerender import RerenderRequest
+    from diag.watch.report import rerender
 
     request = RerenderRequest(
         run_dir=args.run_dir,
@@ -430,7 +431,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
 
 def _argv_redactor(argv: list[str]) -> Redactor:
     """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
-    from diag.playbook.variables import parse_extra_var
+    from diag.playbook.language.variables import parse_extra_var
 
     return argv_redactor(argv, functools.partial(parse_extra_var, cwd=Path.cwd()))
 

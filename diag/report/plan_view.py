@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from diag.playbook.model import Play, Task
+from diag.playbook.language.model import Play, Task
 from diag.shared.escape import escape_terminal
 
 

@@ -1,21 +1,20 @@
-"""``pfdiag report RUN_DIR``: a saved run folder rendered again, as markdown, JSON or CSV.
+"""``pfdiag report RUN_DIR`` for a run folder: rendered again, as markdown, JSON or CSV.
 
 In: a ``RerenderRequest`` (the folder, the format, where to write). Out: a ``Rerendered`` (the text for
-stdout, whether the folder held its hosts' results) and the file(s) written with ``-o``. A run folder is
-read by ``diag.runs.store``; a saved watch (``diag.watch.saved``) renders as its timeline or its events.
-What is missing or skipped in the folder is told through ``warn`` first, and what is there is rendered
-all the same.
+stdout, whether the folder held its hosts' results) and the file(s) written with ``-o``. The folder is
+read by ``diag.runs.store``; what is missing or skipped in it is told through ``warn`` first, and what is
+there is rendered all the same. (A saved watch is rendered by ``diag.watch.report``, which comes later in
+the pipeline and sends every other folder here.)
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from diag.runs.store import read_run
-from diag.shared.errors import ReportError, UsageError
+from diag.shared.errors import ReportError
 from diag.shared.escape import escape_lines, escape_terminal
 from diag.shared.files import json_text, write_text
 
@@ -46,12 +45,8 @@ class Rerendered:
     complete: bool = True
 
 
-def rerender(request: RerenderRequest) -> Rerendered:
-    """Render ``request.run_dir`` again, to stdout's text or to ``request.output``."""
-    from diag.watch.saved import is_watch_run
-
-    if is_watch_run(request.run_dir):
-        return _rerender_watch(request)
+def rerender_run(request: RerenderRequest) -> Rerendered:
+    """Render the run folder ``request.run_dir`` again, to stdout's text or to ``request.output``."""
     run, problems = read_run(request.run_dir)
     for problem in problems:
         request.warn(escape_terminal(problem))
@@ -78,28 +73,10 @@ def rerender(request: RerenderRequest) -> Rerendered:
         text = render_csv(run)
         if request.escape:  # exact in a file or a pipe; on a screen host text must not drive it
             text = escape_lines(text)
-    return Rerendered(_deliver(request, text), complete)
+    return Rerendered(deliver(request, text), complete)
 
 
-def _rerender_watch(request: RerenderRequest) -> Rerendered:
-    """A saved watch renders as its timeline (markdown) or its events (json)."""
-    from diag.report.watch_view import render_timeline
-    from diag.watch.saved import load_watch
-
-    if request.format == "csv":
-        raise UsageError("a watch has no CSV form", hint="use --format md or json")
-    saved = load_watch(request.run_dir)
-    for problem in saved.problems:
-        request.warn(problem)
-    meta, events = saved.meta, saved.events
-    if request.format == "json":
-        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
-    else:
-        text = render_timeline(meta, events)
-    return Rerendered(_deliver(request, text))
-
-
-def _deliver(request: RerenderRequest, text: str) -> str:
+def deliver(request: RerenderRequest, text: str) -> str:
     """The text for stdout, or "" once it is written to ``-o``."""
     if request.output is None:
         return text

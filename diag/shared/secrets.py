@@ -258,7 +258,7 @@ def mask_assignments(text: str) -> str:
 def argv_redactor(argv: Sequence[str], parse: Callable[[str], Mapping[str, Any]]) -> Redactor:
     """A ``Redactor`` of the secret ``-e`` values on a command line, for its error messages.
 
-    ``parse`` reads one ``-e`` value (``diag.playbook.variables.parse_extra_var``, which may read an
+    ``parse`` reads one ``-e`` value (``diag.playbook.language.variables.parse_extra_var``, which may read an
     ``@file``); a value that does not parse is skipped: its error is the message being masked.
 
     >>> argv_redactor(["run", "-e", "ssh_pass=hunter22", "-e", "x=1"], lambda v: dict([v.split("=")])).values
