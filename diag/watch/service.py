@@ -86,18 +86,6 @@ class WatchOutcome:
     error: DiagError | None = None  # what ended the watch early (run.json says it too), for the CLI
 
 
-def parse_duration(text: str, flag: str) -> float:
-    """Seconds from ``90``, ``90s``, ``5m``, ``1.5h``.
-
-    >>> parse_duration("5m", "--cooldown"), parse_duration("90", "--duration"), parse_duration("1.5h", "x")
-    (300.0, 90.0, 5400.0)
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", text)
-    if not match:
-        raise UsageError(f"{flag}: {text!r} is not a duration", hint="e.g. 90, 90s, 5m, 1h")
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2] or "s"]
-
-
 def thresholds(request: WatchRequest, cwd: Path) -> dict[str, float]:
     """The triage's thresholds (``playbooks/triage.yml`` vars), ``-e`` overriding them."""
     path = resolve_playbook("triage.yml", cwd=cwd)

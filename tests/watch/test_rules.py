@@ -149,3 +149,16 @@ def test_the_minor_rule_needs_the_cost_line_too_and_zero_restores_the_guides_lin
     assert run(gated, [5000, 100_000]) == [[], ["alert:proc_minflt_per_s"]]
     guide = AlertTracker({"proc_minflt_per_s": 1000.0, "proc_minor_ms_per_s": 0.0})
     assert run(guide, [5000]) == [["alert:proc_minflt_per_s"]]
+
+
+def test_cooldown_takes_the_same_durations_as_renotify_after(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--cooldown 5min`` was refused (the watch had a second, narrower duration parser)."""
+    import json
+
+    from diag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["watch", "--every", "0.2", "--count", "1", "--cooldown", "5min", "-o", "run"]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["cooldown_s"] == 300.0
+    assert main(["watch", "--every", "0.5", "--duration", "1sec", "-o", "run2"]) == 0
+    assert json.loads((tmp_path / "run2" / "run.json").read_text())["duration_s"] == 1.0
