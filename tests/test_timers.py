@@ -387,7 +387,7 @@ def test_what_no_old_parser_took_is_still_a_usage_error_naming_the_flag(text: st
     from diag.shared.errors import UsageError
     from diag.shared.units import parse_duration
 
-    with pytest.raises(UsageError, match="--cooldown: .* is not a duration"):
+    with pytest.raises(UsageError, match=r"--cooldown: .* is not a duration"):
         parse_duration(text, "--cooldown")
 
 
