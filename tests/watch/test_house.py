@@ -56,3 +56,39 @@ def test_a_valid_triage_yml_in_the_cwd_gives_the_watch_its_thresholds_as_it_give
     )
     assert main(["watch", "--every", "0.2", "--count", "1", "-o", "w"]) == 0
     assert json.loads((tmp_path / "w" / "run.json").read_text())["thresholds"]["proc_minflt_per_s"] == 7.0
+
+
+def test_the_watch_streams_through_any_registered_transport_not_only_the_local_name(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Streaming is a method of the Transport protocol: a transport registered under a new
+    ``ansible_connection`` name is watched like local and ssh (no name check, no getattr)."""
+    from diag.transport import TRANSPORTS, register_transport
+    from diag.transport.local import LocalTransport
+
+    streams: list[str] = []
+
+    class CountingLocal(LocalTransport):
+        def stream(self, command: str) -> Any:
+            streams.append(command)
+            return super().stream(command)
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inv.ini").write_text("box ansible_connection=counting\n")
+    register_transport("counting", lambda host, hostvars, options, become, deadline: CountingLocal(host))
+    try:
+        assert main(["watch", "-i", "inv.ini", "--every", "0.2", "--count", "2", "-o", "w"]) == 0
+    finally:
+        TRANSPORTS.pop("counting")
+    events = [json.loads(line) for line in (tmp_path / "w" / "events.jsonl").read_text().splitlines()]
+    assert len(streams) == 1 and streams[0].startswith("exec awk")
+    assert [e["host"] for e in events if e["type"] == "sample"] == ["box", "box"]
+
+
+def test_a_replayed_host_says_it_cannot_stream() -> None:
+    from diag.shared.errors import TransportError
+    from diag.transport.replay import ReplayTransport
+
+    with pytest.raises(TransportError, match="a replayed host cannot stream") as raised:
+        ReplayTransport("db1", []).stream("cat")
+    assert raised.value.state == "failed" and raised.value.where == "db1"
