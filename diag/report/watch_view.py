@@ -1,6 +1,8 @@
 """What a watch looks like: the live table (like ``top``), one line per event, and the timeline.
 
-In: the runner's ``WatchSummary`` and ``AlertTracker`` (live), or the run folder's events (saved).
+In: the runner's ``WatchSummary`` and ``AlertTracker`` (live: read through the small Protocols below, so
+the report stage, which comes before the watch service, never imports it), or the run folder's events
+(saved).
 Out: text. The live table is redrawn in place on a terminal; without a terminal each alert,
 resolved, exit and host-state event is one line; ``pfdiag report`` renders a saved watch as a
 markdown timeline (alerts, resolutions, connection changes, and each host's peak rates).
@@ -9,14 +11,64 @@ markdown timeline (alerts, resolutions, connection changes, and each host's peak
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from diag.shared.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
 from diag.shared.units import fmt_rate
-from diag.watch.rules import AlertTracker
-from diag.watch.runner import WatchSummary
 
 CLEAR = "\x1b[H\x1b[2J"
+
+
+class LiveProcess(Protocol):
+    """A process row of the live table (the watch's ``ProcRate``)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def comm(self) -> str: ...
+    @property
+    def minflt_per_s(self) -> float: ...
+    @property
+    def majflt_per_s(self) -> float: ...
+
+
+class LiveTick(Protocol):
+    """A host's last tick (the watch's ``TickRates``): host-wide rates and its busiest processes."""
+
+    @property
+    def rates(self) -> Mapping[str, float | None]: ...
+    @property
+    def processes(self) -> Sequence[LiveProcess]: ...
+
+
+class LiveHost(Protocol):
+    """A host's line of the live table (the watch's ``HostView``)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def last(self) -> LiveTick | None: ...
+
+
+class LiveSummary(Protocol):
+    """The watch so far (the watch's ``WatchSummary``)."""
+
+    @property
+    def hosts(self) -> Mapping[str, LiveHost]: ...
+
+
+class LiveSelection(Protocol):
+    def wants(self, pid: int, comm: str) -> bool: ...
+
+
+class LiveRules(Protocol):
+    """The rules' states (the watch's ``AlertTracker``): a label per (pid, comm) of a host."""
+
+    @property
+    def selection(self) -> LiveSelection: ...
+    def labels(self, host: str) -> Mapping[tuple[int | None, str | None], tuple[str, str]]: ...
 
 
 def _clock(ts: str) -> str:
@@ -84,8 +136,8 @@ def _cut(text: object, width: int) -> str:
 
 
 def render_table(
-    summary: WatchSummary,
-    tracker: AlertTracker,
+    summary: LiveSummary,
+    tracker: LiveRules,
     title: str,
     rows: int = 40,
     width: int = 100,
