@@ -27,9 +27,9 @@ class LiveProcess(Protocol):
     @property
     def comm(self) -> str: ...
     @property
-    def minflt_per_s(self) -> float: ...
+    def total_minflt_per_s(self) -> float: ...
     @property
-    def majflt_per_s(self) -> float: ...
+    def total_majflt_per_s(self) -> float: ...
 
 
 class LiveTick(Protocol):
@@ -172,8 +172,8 @@ def render_table(
         for proc in [p for p in shown if tracker.selection.wants(p.pid, p.comm)][:per_host]:
             label, rule = labels.get((proc.pid, proc.comm), ("", ""))
             lines.append(
-                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.minflt_per_s):>11}"
-                f" {fmt_rate(proc.majflt_per_s):>9}  {label} {rule}".rstrip()
+                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.total_minflt_per_s):>11}"
+                f" {fmt_rate(proc.total_majflt_per_s):>9}  {label} {rule}".rstrip()
             )
     return "\n".join(line[:width] for line in lines[:rows])
 
@@ -220,10 +220,9 @@ def _peak_row(host: str, samples: Iterable[Mapping[str, Any]]) -> str:
     best: tuple[float, str] = (0.0, "")
     for sample in samples:
         for proc in sample.get("processes") or ():
-            if proc.get("minflt_per_s", 0) > best[0]:
-                best = (
-                    proc["minflt_per_s"],
-                    f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(proc['minflt_per_s'])}",
-                )
+            # own + children; in a watch saved by an older pfdiag, minflt_per_s was the total
+            total = proc.get("total_minflt_per_s", proc.get("minflt_per_s", 0))
+            if total > best[0]:
+                best = (total, f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(total)}")
     cells = [host, len(samples), fmt_rate(minor), fmt_rate(major), best[1] or "-"]
     return "| " + " | ".join(md_cell(c) for c in cells) + " |"

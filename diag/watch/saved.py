@@ -22,6 +22,10 @@ from diag.shared.errors import DiagError, ReportError
 from diag.shared.files import read_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
 
+# a process's rates in a sample event (total_*: own + children, absent from watches of older pfdiags)
+RATE_KEYS = ("minflt_per_s", "majflt_per_s", "children_minflt_per_s", "children_majflt_per_s")
+TOTAL_KEYS = ("total_minflt_per_s", "total_majflt_per_s")
+
 
 @dataclass(frozen=True, slots=True)
 class SavedWatch:
@@ -138,8 +142,6 @@ def _sample_problem(event: Mapping[str, Any]) -> str | None:
     if not isinstance(processes, list):
         return f"'processes' is {_shown(processes)}, not a list"
     for proc in processes:
-        if not isinstance(proc, dict) or not all(
-            _number(proc.get(k, 0)) for k in ("minflt_per_s", "majflt_per_s")
-        ):
+        if not isinstance(proc, dict) or not all(_number(proc.get(k, 0)) for k in (*RATE_KEYS, *TOTAL_KEYS)):
             return f"a process {_shown(proc)} without numeric rates"
     return None
