@@ -113,11 +113,14 @@ def event_problem(event: Any) -> str | None:
     "an event of type 'alert' without 'rule'"
     >>> event_problem({"type": "exit", "host": "h1", "pid": 42, "comm": "java"}) is None
     True
+    >>> event_problem({"type": "baseline", "host": None, "ts": "t", "summary": "no history"}) is None
+    True
     """
     if not isinstance(event, dict):
         return f"{_shown(event)} is not a JSON object"
-    kind = event.get("type")
-    if not isinstance(kind, str) or not isinstance(event.get("host"), str):
+    kind, host = event.get("type"), event.get("host")
+    # host null: the one baseline event saying that no host has a history
+    if not isinstance(kind, str) or not (isinstance(host, str) or (kind == "baseline" and host is None)):
         return "an event needs a 'type' and a 'host' (strings)"
     if kind == "sample":
         return _sample_problem(event)

@@ -92,3 +92,17 @@ def test_a_replayed_host_says_it_cannot_stream() -> None:
     with pytest.raises(TransportError, match="a replayed host cannot stream") as raised:
         ReplayTransport("db1", []).stream("cat")
     assert raised.value.state == "failed" and raised.value.where == "db1"
+
+
+def test_the_report_of_a_watch_without_history_keeps_its_baseline_event_without_a_warning(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """The watch says once, with host null, that no host has a history; its report read that line
+    as broken ("needs a 'type' and a 'host'") and skipped it with a warning."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["watch", "--every", "0.2", "--count", "1", "-o", "w"]) == 0
+    capsys.readouterr()
+    assert main(["report", "w"]) == 0
+    out, err = capsys.readouterr()
+    assert "WARNING" not in err and "skipped" not in err, err
+    assert "BASELINE every host: no history" in out
