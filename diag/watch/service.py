@@ -86,13 +86,13 @@ class WatchOutcome:
     error: DiagError | None = None  # what ended the watch early (run.json says it too), for the CLI
 
 
-TRIAGE = "triage"  # the playbook whose vars are the watch's thresholds, named as `pfdiag run triage`
+TRIAGE = "triage.yml"  # whose vars are the thresholds: found as `pfdiag run triage.yml` finds it
 
 
 def thresholds(request: WatchRequest, cwd: Path) -> dict[str, float]:
     """The triage's thresholds (its plays' vars), ``-e`` overriding them.
 
-    The playbook is found and read as ``pfdiag run triage`` finds and reads it (a ``./triage.yml``
+    The playbook is found and read as ``pfdiag run triage.yml`` finds and reads it (a ``./triage.yml``
     included, size and alias guards, validation), so the watch alerts on the numbers a run checks.
     """
     playbook = load_playbook(resolve_playbook(TRIAGE, cwd=cwd))

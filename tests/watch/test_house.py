@@ -1,5 +1,5 @@
 """The watch reads its playbook and selects its hosts through ``run``'s code: a stray or hostile
-``./triage.yml`` is refused as ``pfdiag run triage`` refuses it (exit 4, the same message), and a valid
+``./triage.yml`` is refused as ``pfdiag run triage.yml`` refuses it (exit 4, the same message), and a valid
 one gives the thresholds a run would check."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_a_stray_triage_yml_in_the_cwd_is_refused_by_watch_exactly_as_by_run(
             os.truncate(f.fileno(), 65 * 1024 * 1024)
     else:
         stray.write_text("shopping: [milk, eggs]\n")
-    assert main(["run", "triage", "-o", "r"]) == 4
+    assert main(["run", "triage.yml", "-o", "r"]) == 4
     run_error = first_error(capsys.readouterr().err)
     assert main(["watch", "--every", "0.2", "--count", "1", "-o", "w"]) == 4
     assert first_error(capsys.readouterr().err) == run_error
