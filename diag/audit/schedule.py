@@ -17,6 +17,7 @@ from diag.audit import timers
 from diag.history import history_path
 from diag.notify.delivery import notify_url
 from diag.shared.limits import check_notify_timeout
+from diag.shared.units import parse_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def schedule_audit(request: ScheduleRequest) -> str:
     """Print the crontab line, or write ``NAME.service`` + ``NAME.timer`` and say how to enable them."""
     notify_url(request.notify_url)
     check_notify_timeout(request.notify_timeout_s)
-    period = timers.parse_duration(request.every, "--every")
+    period = parse_duration(request.every, "--every")
     command = timers.audit_command(request.argv)
     if request.print_cron or request.unit_name is None:
         timers.check_no_secrets(request.extra_vars, "--print-cron", "the crontab line")

@@ -23,6 +23,7 @@ from diag.shared.limits import (
     check_notify_timeout,
     whole_number,
 )
+from diag.shared.units import parse_duration
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -126,7 +127,6 @@ def check_retention(args: argparse.Namespace) -> None:
 
 def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     from diag.audit.service import AuditRequest
-    from diag.audit.timers import parse_duration
 
     check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:

@@ -43,6 +43,7 @@ from diag.shared.errors import (
 from diag.shared.escape import escape_lines, escape_terminal
 from diag.shared.limits import check_scheduler, check_workers, finite_positive
 from diag.shared.secrets import Redactor, argv_redactor, mask_assignments
+from diag.shared.units import parse_duration
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
@@ -250,7 +251,7 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.notify.delivery import notify_url
-    from diag.watch.service import WatchRequest, parse_duration, watch
+    from diag.watch.service import WatchRequest, watch
 
     _positive(args.count, "--count")
     _positive(args.baseline_days, "--baseline-days")

@@ -24,8 +24,8 @@ from diag.watch.ticker import ProcCounters, ProcRate, TickRates
 
 # (rule = the triage var holding its threshold, what it measures, severity)
 PROCESS_RULES = (
-    ("proc_minflt_per_s", "minflt_per_s", Severity.warning),
-    ("proc_majflt_per_s", "majflt_per_s", Severity.warning),
+    ("proc_minflt_per_s", "total_minflt_per_s", Severity.warning),
+    ("proc_majflt_per_s", "total_majflt_per_s", Severity.warning),
 )
 HOST_RULES = (
     ("host_minflt_per_s", "minflt_per_s", Severity.warning),
@@ -105,7 +105,7 @@ class AlertTracker:
         gate = self.thresholds.get(COST_GATES.get(rule, ""))
         if gate is None:
             return True
-        cost = process_cost(proc.minflt_per_s, proc.majflt_per_s, None, None, interval_s)
+        cost = process_cost(proc.total_minflt_per_s, proc.total_majflt_per_s, None, None, interval_s)
         return cost.minor_ms_per_s >= gate
 
     def evaluate(self, host: str, now_s: float, ts: str, rates: TickRates) -> list[dict[str, Any]]:

@@ -19,9 +19,9 @@ from typing import Any
 
 from diag.findings import HostState
 from diag.shared.errors import DiagError, ParseError, TransportError
-from diag.transport import ConnectOptions
+from diag.transport import ConnectOptions, Stream
 from diag.watch.rules import AlertTracker, exits
-from diag.watch.stream import Stream, open_stream
+from diag.watch.stream import open_stream
 from diag.watch.ticker import ProcessTable, TickRates, parse_tick
 
 BACKOFF_FIRST_S = 1.0
