@@ -1,5 +1,8 @@
-"""The command line: parse arguments, call ``diag.run.service``, print, and map outcomes to exit codes.
+"""The command line: parse arguments into a request, make one library call, print, map to an exit code.
 
+Each subcommand is a row of ``COMMANDS``; what it prints is text the library returns (``diag.report``
+renders it), and files, SQL and playbooks are the services' (``diag.run``, ``diag.audit``,
+``diag.watch``, ``diag.inventory.show``).
 In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr and an exit code:
 0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
 2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
@@ -12,19 +15,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
-import itertools
-import json
 import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
 import diag
-from diag.cli.audit import add_audit_parsers, cmd_history
+from diag.cli import audit as cli_audit
+from diag.cli.audit import add_audit_parsers
 from diag.findings import UNREACHABLE_STATES, HostState, RunResult, Severity
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
@@ -33,13 +37,12 @@ from diag.shared.errors import (
     InventoryError,
     ParseError,
     PlaybookError,
-    ReportError,
     TransportError,
     UsageError,
 )
 from diag.shared.escape import escape_lines, escape_terminal
 from diag.shared.limits import check_scheduler, check_workers, finite_positive
-from diag.shared.secrets import Redactor, mask_assignments, secret_values
+from diag.shared.secrets import Redactor, argv_redactor, mask_assignments
 from diag.shared.units import parse_duration
 from diag.transport import ConnectOptions
 
@@ -277,7 +280,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     )
     outcome = watch(request)
     for warning in outcome.warnings:
-        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
+        _warn(warning)
     if outcome.error is not None:
         raise outcome.error
     never = [escape_terminal(name) for name, view in outcome.summary.hosts.items() if view.logins == 0]
@@ -341,11 +344,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     )
 
 
-def _play_header(index: int, play: Any) -> str:
-    return f"  play #{index} ({play.hosts}): {play.name}"
-
-
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.report import plan_view, render_terminal
     from diag.run import service as api
 
     request = _request(args, argv)
@@ -353,25 +353,14 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         # say so before sampling a fleet, not after
         raise UsageError("--plots needs matplotlib", hint="pip install 'pfdiag[plots]'")
     if args.syntax_check:
-        playbook = api.check_syntax(request)
-        _out(f"playbook: {playbook.path}")
+        _out(plan_view.render_syntax_ok(api.check_syntax(request).path))
         return ExitCode.OK
     if args.list_tasks:
-        _out(f"playbook: {request.playbook}\n")
-        for i, (play, tasks) in enumerate(api.list_tasks(request), 1):
-            _out(_play_header(i, play) + "\n    tasks:")
-            for task in tasks:
-                _out(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
+        _out(plan_view.render_task_list(request.playbook, api.list_tasks(request)))
         return ExitCode.OK
     if args.list_hosts:
-        _out(f"playbook: {request.playbook}\n")
-        for i, (play, hosts) in enumerate(api.list_hosts(request), 1):
-            _out(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
-            for name in hosts:
-                _out(f"      {escape_terminal(name)}")
+        _out(plan_view.render_host_list(request.playbook, api.list_hosts(request)))
         return ExitCode.OK
-    from diag.report import render_terminal
-
     run = api.run_playbook(request)
     _out(render_terminal(run))
     if run.interrupted:
@@ -381,20 +370,19 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     """``pfdiag audit``: ``run`` plus the history, diff, notifications, textfile; or write a timer."""
-    from diag.audit import service as audit
-    from diag.cli import audit as cli_audit
+    from diag.audit.schedule import schedule_audit
+    from diag.audit.service import run_audit
+    from diag.report.audit_view import render_audit
 
     if args.syntax_check or args.list_tasks or args.list_hosts:
         return cmd_run(args, argv)
     if args.install_timer is not None or args.print_cron:
-        cli_audit.schedule(args, argv)
+        _out(schedule_audit(cli_audit.schedule_request(args, argv)))
         return ExitCode.OK
-    request = cli_audit.audit_request(args, _request(args, argv))
-    from diag.report import render_terminal
-
-    result = audit.run_audit(request)
-    print(render_terminal(result.run))
-    cli_audit.print_audit(result)
+    result = run_audit(cli_audit.audit_request(args, _request(args, argv)))
+    _out(render_audit(result))
+    for warning in result.warnings:
+        _warn(warning)
     if result.run.interrupted:
         print("interrupted: finished hosts are saved; the audit is recorded as incomplete", file=sys.stderr)
     code = run_exit_code(result.run, None if args.fail_on_new else args.fail_on)
@@ -403,100 +391,50 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     return code
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from diag.run import service as api
-    from diag.watch.saved import is_watch_run
+def cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.run.rerender import RerenderRequest
+    from diag.watch.report import rerender
 
-    if is_watch_run(args.run_dir):
-        return _report_watch(args)
-
-    run, problems = api.read_run(args.run_dir)
-    for problem in problems:  # what is there is rendered all the same
-        print(f"[WARNING]: {escape_terminal(problem)}", file=sys.stderr)
-    # no hosts.jsonl at all: the report would show nothing but the plan, and the exit code says so
-    done = ExitCode.OK if (args.run_dir / "hosts.jsonl").exists() else ExitCode.ERROR
-    if args.format == "md":
-        from diag.report.markdown import render_markdown
-
-        text = render_markdown(run)
-    elif args.format == "json":
-        from diag.report.files import run_to_json
-        from diag.shared.files import json_text
-
-        text = json_text(run_to_json(run), indent=2) + "\n"
-    elif args.output is not None:
-        from diag.report import write_csv
-
-        try:
-            for path in write_csv(run, args.output):
-                _out(path)
-        except OSError as exc:
-            raise ReportError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
-        return done
-    else:
-        from diag.report import render_csv
-
-        text = render_csv(run)
-        if sys.stdout.isatty():  # exact in a file or a pipe; on a screen host text must not drive it
-            text = escape_lines(text)
-    if args.output is None:
-        _out(text, end="")
-    else:
-        from diag.shared.files import write_text
-
-        write_text(args.output, text, what="report")
-    return done
+    request = RerenderRequest(
+        run_dir=args.run_dir,
+        format=args.format,
+        output=args.output,
+        escape=sys.stdout.isatty(),
+        warn=lambda line: print(f"[WARNING]: {line}", file=sys.stderr),
+    )
+    done = rerender(request)
+    if done.text:
+        _out(done.text, end="")
+    return ExitCode.OK if done.complete else ExitCode.ERROR
 
 
-def _report_watch(args: argparse.Namespace) -> int:
-    """A saved watch renders as its timeline (markdown) or its events (json)."""
-    from diag.report.watch_view import render_timeline
-    from diag.watch.saved import load_watch
+def cmd_inventory(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.inventory.show import show_inventory
 
-    if args.format == "csv":
-        raise UsageError("a watch has no CSV form", hint="use --format md or json")
-    saved = load_watch(args.run_dir)
-    for problem in saved.problems:  # what is there is rendered all the same
-        print(f"[WARNING]: {problem}", file=sys.stderr)
-    meta, events = saved.meta, saved.events
-    if args.format == "json":
-        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
-    else:
-        text = render_timeline(meta, events)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        from diag.shared.files import write_text
-
-        write_text(args.output, text, what="report")
+    _out(show_inventory(args.inventory, Path.cwd(), graph=args.graph, host=args.host))
     return ExitCode.OK
 
 
-def cmd_inventory(args: argparse.Namespace) -> int:
-    from diag.inventory import load_inventory
+def _warn(text: str) -> None:
+    print(f"[WARNING]: {escape_terminal(text)}", file=sys.stderr)
 
-    inv = load_inventory(list(args.inventory), cwd=Path.cwd())
-    if args.graph:
-        _out(escape_lines(inv.graph()))
-    elif args.host:
-        if args.host not in inv.hosts:
-            raise InventoryError(f"host {args.host!r} is not in the inventory")
-        _out(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
-    else:
-        _out(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
-    return ExitCode.OK
+
+# The subcommands: each parses into one request and makes one library call.
+COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
+    "run": cmd_run,
+    "report": cmd_report,
+    "audit": cmd_audit,
+    "history": cli_audit.cmd_history,
+    "watch": cmd_watch,
+    "inventory": cmd_inventory,
+}
 
 
 def _argv_redactor(argv: list[str]) -> Redactor:
     """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
     from diag.playbook.language.variables import parse_extra_var
 
-    values: set[str] = set()
-    for flag, value in itertools.pairwise(argv):
-        if flag in ("-e", "--extra-vars"):
-            with contextlib.suppress(DiagError):
-                values |= secret_values(parse_extra_var(value, cwd=Path.cwd()))
-    return Redactor(values)
+    return argv_redactor(argv, functools.partial(parse_extra_var, cwd=Path.cwd()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -506,17 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         verbosity = getattr(args, "verbose", 0)
-        if args.command == "run":
-            return int(cmd_run(args, argv))
-        if args.command == "report":
-            return int(cmd_report(args))
-        if args.command == "audit":
-            return int(cmd_audit(args, argv))
-        if args.command == "history":
-            return int(cmd_history(args))
-        if args.command == "watch":
-            return int(cmd_watch(args, argv))
-        return int(cmd_inventory(args))
+        return int(COMMANDS[args.command](args, argv))
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:
