@@ -170,5 +170,5 @@ def test_a_handshake_stalled_after_the_banner_is_cut_at_the_host_deadline(ssh_fl
     started = time.monotonic()
     with pytest.raises(TransportError) as caught:
         t.run("true", timeout_s=10)
-    assert 1.5 < time.monotonic() - started < 5
+    assert 1.5 < time.monotonic() - started < 8  # the 2 s deadline, not the 10 s banner timeout
     assert caught.value.state == "unreachable" and "host deadline of 2 s exceeded" in caught.value.message
