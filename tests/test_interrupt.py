@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
+from tests.fixtures.hosts_jsonl import saved_hosts, wait_for_hosts
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -51,29 +52,6 @@ def start_run(fleet: Fleet, tmp_path: Path, inventory: Path) -> subprocess.Popen
     return subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def saved_hosts(run_dir: Path) -> dict[str, dict[str, object]]:
-    """host -> result from hosts.jsonl; every line but a torn last one must be whole JSON."""
-    path = run_dir / "hosts.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    entries = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            assert number == len(lines), f"line {number} of {len(lines)} is not JSON: {line[:80]!r}"
-            continue
-        entries[entry["host"]] = entry["result"]
-    return entries
-
-
-def wait_for_hosts(run_dir: Path, names: list[str], proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not set(names) <= set(saved_hosts(run_dir)):
-        assert proc.poll() is None, f"run ended early: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"fast hosts not saved: {sorted(saved_hosts(run_dir))}"
-        time.sleep(0.1)  # polling interval of hosts.jsonl
 
 
 def session_pids(fleet: Fleet) -> set[int]:

@@ -15,6 +15,7 @@ import pytest
 
 from diag.cli import main
 from diag.runs.store import load_run
+from tests.fixtures.hosts_jsonl import read_host_lines, write_host_lines
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -64,11 +65,10 @@ def summaries(run_dir: Path) -> dict[str, tuple[str, str | None, str | None]]:
 
 def point_hosts_at(run_dir: Path, address: str, port: int) -> None:
     """Rewrite every recorded host's address: a replay that connected anywhere would connect there."""
-    path = run_dir / "hosts.jsonl"
-    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    entries = read_host_lines(run_dir)
     for entry in entries:
         entry["vars"].update(ansible_host=address, ansible_port=port)
-    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    write_host_lines(run_dir, entries)
 
 
 def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
@@ -89,7 +89,7 @@ def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
     recorded = summaries(live)
     assert recorded["refused"][0] == "unreachable"
     assert {recorded[h][1] for h in ("h01", "h02")} == {"ok"}
-    entries = {e["host"]: e for e in map(json.loads, (live / "hosts.jsonl").read_text().splitlines())}
+    entries = {e["host"]: e for e in read_host_lines(live)}
     assert [c["key"] for c in entries["h01"]["commands"]] == ["pfdiag probe", "cat /proc/loadavg"]
     assert entries["h01"]["raw"] == entries["h01"]["commands"][0]["stdout"]  # raw kept as before
     assert entries["h01"]["vars"]["ansible_port"] == ssh_fleet.hosts["h01"]["ansible_port"]
