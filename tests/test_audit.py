@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
+from tests.fixtures.processes import all_stats
 from tests.fixtures.sshd_fleet import Fleet
 from tests.fixtures.webhook import webhook_receiver
 from tests.fixtures.workloads import _running, comm_of
@@ -58,16 +59,8 @@ mlock_limit_pct: 1000
 
 
 def _minflt_by_pid() -> dict[int, tuple[str, int]]:
-    counts = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        # own minor faults + those of reaped children: the triage ranks a process by both
-        counts[int(stat.parent.name)] = (comm, int(rest[7]) + int(rest[8]))
-    return counts
+    # own minor faults + those of reaped children: the triage ranks a process by both
+    return {stat.pid: (stat.comm, stat.minflt + stat.cminflt) for stat in all_stats()}
 
 
 def wait_for_no_other_storm(limit_per_s: float, timeout_s: float = 60.0) -> None:

@@ -7,7 +7,6 @@ deep dive is not evaluable with the reason, and never fails; the host keeps no t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
+from tests.fixtures.processes import cmdlines
 from tests.fixtures.sshd_fleet import LOGIN_USER, Fleet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -319,9 +319,4 @@ def test_sigterm_mid_deep_dive_stops_perf_and_removes_its_temp_folder(
 
 
 def _cmdlines() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-    return found
+    return [line.replace(b"\0", b" ").decode(errors="replace") for line in cmdlines().values()]

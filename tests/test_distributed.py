@@ -27,6 +27,7 @@ import pytest
 
 from diag.cli import main
 from tests.fixtures.hosts_jsonl import read_host_lines, wait_for_hosts
+from tests.fixtures.processes import cmdline, descendants
 from tests.fixtures.sshd_fleet import Fleet, free_port
 
 pytest.importorskip("distributed")
@@ -375,26 +376,8 @@ def test_more_local_workers_than_the_bound_is_a_bad_option(tmp_path, workers):
     assert f"--workers must be a whole number from 1 to 256, got {workers}" in err
 
 
-def _descendants(root: int) -> list[int]:
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        children = [pid for pid, parent in parent_of.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
 def _probe_running_below(root: int) -> bool:
-    for pid in _descendants(root):
-        with contextlib.suppress(OSError):
-            if b"\0pfdiag\0probe\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-    return False
+    return any(b"\0pfdiag\0probe\0" in (cmdline(pid) or b"") for pid in descendants([root]))
 
 
 @pytest.mark.parametrize("to_group", [True, False], ids=["terminal-ctrl-c", "sigint-to-pfdiag"])

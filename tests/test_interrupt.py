@@ -21,6 +21,7 @@ import pytest
 
 from diag.cli import main
 from tests.fixtures.hosts_jsonl import saved_hosts, wait_for_hosts
+from tests.fixtures.processes import descendants
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -56,25 +57,7 @@ def start_run(fleet: Fleet, tmp_path: Path, inventory: Path) -> subprocess.Popen
 
 def session_pids(fleet: Fleet) -> set[int]:
     """Every live process below the fleet's sshd daemons: SSH sessions and what they run."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if fields[0] != "Z":
-                parent_of[int(entry.name)] = int(fields[1])
-    roots = {proc.pid for proc in fleet.processes.values()}
-    found: set[int] = set()
-    for pid in parent_of:
-        ancestor = parent_of.get(pid)
-        while ancestor is not None and ancestor not in roots and ancestor > 1:
-            ancestor = parent_of.get(ancestor)
-        if ancestor in roots:
-            found.add(pid)
-    return found
+    return descendants(proc.pid for proc in fleet.processes.values())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)

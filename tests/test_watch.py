@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.processes import children, descendants
 from tests.fixtures.sshd_fleet import SSHD, Fleet, start_fleet
 from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, _running, inline_python
@@ -95,25 +96,7 @@ def of_type(events: list[Event], kind: str) -> list[Event]:
 
 def sshd_children(pid: int) -> set[int]:
     """The per-connection sshd processes of one listener: one child per login."""
-    kids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.add(int(entry.name))
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = sshd_children(todo.pop())
-        out += kids
-        todo += kids
-    return out
+    return children(pid)
 
 
 def saved_events(tmp_path: Path) -> list[Event]:
@@ -320,7 +303,7 @@ def test_a_host_that_drops_mid_watch_is_reported_and_reconnected(
         reader = Reader(proc)
         reader.until(lambda ev: len(samples(ev)) >= 2, 20)
         listener = fleet.processes["h01"]
-        for pid in descendants(listener.pid):
+        for pid in descendants([listener.pid]):
             with contextlib.suppress(ProcessLookupError):  # the awk's cat comes and goes every tick
                 os.kill(pid, signal.SIGKILL)  # the sessions die with the listener: a host that went away
         listener.kill()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -18,6 +17,7 @@ import pytest
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
 from diag.shared.errors import ParseError
 from diag.transport.local import LocalTransport
+from tests.fixtures.processes import all_stats, cmdline
 from tests.fixtures.sleepers import sleepers
 from tests.fixtures.workloads import inline_python
 
@@ -90,10 +90,9 @@ AWKS = {"awk", "mawk", "gawk"}
 
 def processes() -> Iterator[tuple[int, str, bytes]]:
     """(pid, comm, command line) of every process on this machine that is still there to read."""
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError):
-                yield int(d.name), (d / "comm").read_text().strip(), (d / "cmdline").read_bytes()
+    for stat in all_stats():
+        if (line := cmdline(stat.pid)) is not None:
+            yield stat.pid, stat.comm, line
 
 
 def leftovers(arg: str) -> list[int]:
