@@ -24,10 +24,10 @@ import pytest
 
 from diag.cli import main
 from tests.fixtures.processes import all_stats
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 from tests.fixtures.webhook import webhook_receiver
 from tests.fixtures.workloads import _running, comm_of
-from tests.test_fleet import ssh_options
 
 REPO = Path(__file__).resolve().parent
 AUDIT = str(REPO.parent / "playbooks" / "audit.yml")
@@ -122,7 +122,7 @@ def test_quiet_storm_quiet_gives_new_then_resolved_per_host_and_notifies_once_ea
                     "--textfile",
                     str(textfile),
                     "--fail-on-new",
-                    *ssh_options(ssh_fleet),
+                    *ssh_options(ssh_fleet, 3),
                 ]
             )
             out, err = capsys.readouterr()

@@ -27,7 +27,9 @@ import pytest
 
 from diag.cli import main
 from tests.fixtures.hosts_jsonl import read_host_lines, wait_for_hosts
+from tests.fixtures.inventories import host_line, write_inventory
 from tests.fixtures.processes import cmdline, descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet, free_port
 
 pytest.importorskip("distributed")
@@ -122,16 +124,8 @@ def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
 
 
 def _inventory(fleet: Fleet, path: Path, names: list[str], interval_of: dict[str, int] | None = None) -> Path:
-    lines = []
-    for name in names:
-        pairs = {**fleet.hosts[name], "interval_s": (interval_of or {}).get(name, 1)}
-        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _ssh_args(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "5"]
+    lines = [host_line(fleet, name, interval_s=(interval_of or {}).get(name, 1)) for name in names]
+    return write_inventory(path, lines)
 
 
 def _verdicts(json_path: Path) -> dict[str, tuple[object, object]]:
@@ -152,7 +146,7 @@ def test_a_run_on_a_dask_cluster_writes_every_host_once(ssh_fleet, dask_cluster,
         str(out),
         "--json",
         str(json_path),
-        *_ssh_args(ssh_fleet),
+        *ssh_options(ssh_fleet, 5),
     ]
     code = main([*argv, "--scheduler", dask_cluster.address])
     assert code == 0
@@ -170,7 +164,13 @@ def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, da
     inventory = _inventory(ssh_fleet, tmp_path / "inv", names, slow)
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(out)]
-    argv += [*_ssh_args(ssh_fleet), "--scheduler", dask_cluster.address, "--json", str(tmp_path / "r.json")]
+    argv += [
+        *ssh_options(ssh_fleet, 5),
+        "--scheduler",
+        dask_cluster.address,
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     argv += ["-v"]  # a task line per host and task: shows which hosts sampled, and how often
     run = subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -205,7 +205,7 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_any_host_is_contacted(
             str(inventory),
             "-o",
             str(out),
-            *_ssh_args(ssh_fleet),
+            *ssh_options(ssh_fleet, 5),
             "-T",
             "2",
             "--scheduler",
@@ -232,7 +232,7 @@ def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path
     inventory = ssh_fleet.write_inventory(tmp_path / "inv")  # healthy and bad hosts
     single, sharded = tmp_path / "single.json", tmp_path / "sharded.json"
     base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", "-e", "proc_minflt_per_s=100000"]
-    base += _ssh_args(ssh_fleet)
+    base += ssh_options(ssh_fleet, 5)
     assert main([*base, "-o", str(tmp_path / "a"), "--json", str(single)]) == 4
     assert main([*base, "-o", str(tmp_path / "b"), "--json", str(sharded), "--workers", "2"]) == 4
     assert _verdicts(sharded) == _verdicts(single)
@@ -255,7 +255,7 @@ def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
 
 def _start_run(fleet: Fleet, tmp_path: Path, inventory: Path, *extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
-    argv += [*_ssh_args(fleet), *extra]
+    argv += [*ssh_options(fleet, 5), *extra]
     return subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

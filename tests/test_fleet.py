@@ -22,6 +22,8 @@ import pytest
 
 from diag.cli import main
 from diag.findings import VERDICT_CODES
+from tests.fixtures.inventories import host_line
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -33,27 +35,20 @@ CONNECT_TIMEOUT_S = 3.0
 MARGIN_S = 8.0
 
 
-def ssh_options(fleet: Fleet) -> list[str]:
-    """The fleet's known_hosts and its empty ssh_config (keeps ~/.ssh/config out), a short -T."""
-    return [
-        "--known-hosts",
-        str(fleet.known_hosts),
-        "--ssh-config",
-        str(fleet.ssh_config),
-        "-T",
-        f"{CONNECT_TIMEOUT_S:g}",
-    ]
-
-
-def host_line(fleet: Fleet, name: str, alias: str | None = None, **extra: object) -> str:
-    pairs = {**fleet.hosts[name], **extra}
-    return f"{alias or name} " + " ".join(f"{k}={v}" for k, v in pairs.items())
-
-
 def run_pfdiag(capsys: Any, tmp_path: Path, fleet: Fleet, *argv: str) -> tuple[int, dict[str, Any], str]:
     """``main(["run", ...])`` into tmp_path/run; returns the exit code, the --json document, stdout+stderr."""
     json_path = tmp_path / "result.json"
-    code = main(["run", *argv, "-o", str(tmp_path / "run"), "--json", str(json_path), *ssh_options(fleet)])
+    code = main(
+        [
+            "run",
+            *argv,
+            "-o",
+            str(tmp_path / "run"),
+            "--json",
+            str(json_path),
+            *ssh_options(fleet, CONNECT_TIMEOUT_S),
+        ]
+    )
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, json.loads(json_path.read_text()), out + err
@@ -228,7 +223,7 @@ def test_progress_line_counts_hosts_on_a_terminal_and_is_cleared(ssh_fleet: Flee
         "-l",
         "healthy:refused:changed",
     ]
-    argv += ["-e", "interval_s=1", "-o", str(tmp_path / "run"), *ssh_options(ssh_fleet)]
+    argv += ["-e", "interval_s=1", "-o", str(tmp_path / "run"), *ssh_options(ssh_fleet, CONNECT_TIMEOUT_S)]
     controller, terminal = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=tmp_path)

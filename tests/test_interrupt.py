@@ -21,7 +21,9 @@ import pytest
 
 from diag.cli import main
 from tests.fixtures.hosts_jsonl import saved_hosts, wait_for_hosts
+from tests.fixtures.inventories import host_line, write_inventory
 from tests.fixtures.processes import descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -33,21 +35,19 @@ COMMAND_TIMEOUT_S = 24  # the remote watchdog kills a probe after this, with or 
 WATCHDOG_BOUND_S = COMMAND_TIMEOUT_S + 5  # + the watchdog's TERM-to-KILL grace and a margin
 
 
-def write_inventory(fleet: Fleet, path: Path) -> tuple[list[str], list[str]]:
+def write_fast_and_slow(fleet: Fleet, path: Path) -> tuple[list[str], list[str]]:
     """Healthy hosts only; the first half samples 1 s, the rest SLOW_INTERVAL_S. Returns (fast, slow)."""
     names = list(fleet.healthy)
     fast, slow = names[: len(names) // 2], names[len(names) // 2 :]
-    lines = []
-    for name in names:
-        pairs = {**fleet.hosts[name], "interval_s": 1 if name in fast else SLOW_INTERVAL_S}
-        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
-    path.write_text("\n".join(lines) + "\n")
+    write_inventory(
+        path, [host_line(fleet, n, interval_s=1 if n in fast else SLOW_INTERVAL_S) for n in names]
+    )
     return fast, slow
 
 
 def start_run(fleet: Fleet, tmp_path: Path, inventory: Path) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
-    argv += ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config)]
+    argv += ssh_options(fleet)
     argv += ["--command-timeout", str(COMMAND_TIMEOUT_S)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
@@ -64,7 +64,7 @@ def session_pids(fleet: Fleet) -> set[int]:
 def test_interrupted_fleet_run_keeps_every_finished_host_and_leaves_no_probe_behind(
     ssh_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str], sig: signal.Signals
 ) -> None:
-    fast, slow = write_inventory(ssh_fleet, tmp_path / "inv.ini")
+    fast, slow = write_fast_and_slow(ssh_fleet, tmp_path / "inv.ini")
     run_dir = tmp_path / "run"
     before = session_pids(ssh_fleet)  # other tests' sessions on the shared fleet are not ours
     started = time.monotonic()

@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.inventories import host_line, write_inventory
 from tests.fixtures.processes import children, descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import SSHD, Fleet, start_fleet
 from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, _running, inline_python
@@ -31,14 +33,8 @@ STORM_MATCH = r"^pf \(storm\)"
 Event = dict[str, Any]
 
 
-def ssh_args(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "3"]
-
-
 def inventory(fleet: Fleet, path: Path, names: tuple[str, ...]) -> Path:
-    lines = ["[watched]"] + [f"{n} " + " ".join(f"{k}={v}" for k, v in fleet.hosts[n].items()) for n in names]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_inventory(path, [host_line(fleet, name) for name in names], group="watched")
 
 
 def start_watch(tmp_path: Path, *argv: str) -> subprocess.Popen[bytes]:
@@ -132,7 +128,7 @@ def test_a_storm_started_mid_watch_alerts_once_per_host_with_its_pid_over_one_lo
         str(count),
         "--match",
         STORM_MATCH,
-        *ssh_args(ssh_fleet),
+        *ssh_options(ssh_fleet, 3),
     )
     stopper.append(proc)
     reader = Reader(proc)
@@ -298,7 +294,9 @@ def test_a_host_that_drops_mid_watch_is_reported_and_reconnected(
 ) -> None:
     with start_fleet(1, bad_hosts=False) as fleet:
         inv = inventory(fleet, tmp_path / "inv.ini", ("h01",))
-        proc = start_watch(tmp_path, "-i", str(inv), "--every", "0.5", "--duration", "60", *ssh_args(fleet))
+        proc = start_watch(
+            tmp_path, "-i", str(inv), "--every", "0.5", "--duration", "60", *ssh_options(fleet, 3)
+        )
         stopper.append(proc)
         reader = Reader(proc)
         reader.until(lambda ev: len(samples(ev)) >= 2, 20)

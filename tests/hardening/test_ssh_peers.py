@@ -24,6 +24,7 @@ from diag.shared.errors import TransportError
 from diag.shared.limits import MAX_OUTPUT_BYTES
 from diag.transport import Deadline
 from diag.transport.ssh import SSHTransport
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -147,7 +148,7 @@ def test_sigterm_does_not_wait_for_a_host_stalled_after_its_banner(ssh_fleet, pe
     (tmp_path / "pb.yml").write_text("- hosts: all\n  tasks:\n    - command: 'true'\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "diag", "run", "pb.yml", "-i", "inv.ini", "-o", "run", "-T", "60"]
-    argv += ["--known-hosts", str(ssh_fleet.known_hosts), "--ssh-config", str(ssh_fleet.ssh_config)]
+    argv += ssh_options(ssh_fleet)
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not stall.conns:

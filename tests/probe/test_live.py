@@ -17,8 +17,10 @@ import pytest
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
 from diag.shared.errors import ParseError
 from diag.transport.local import LocalTransport
+from tests.fixtures.inventories import one_host_inventory
 from tests.fixtures.processes import all_stats, cmdline
 from tests.fixtures.sleepers import sleepers
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.workloads import inline_python
 
 FAULTER = r"""
@@ -179,10 +181,9 @@ def test_a_pfdiag_watch_on_the_host_is_not_a_culprit(ssh_fleet, tmp_path: Path) 
     """A watch at 0.2 s reads /proc through a child of its awk at every tick: its awk showed ~1,560
     minor/s (own + reaped children) in a triage before its command line carried pfdiag's marker."""
     name = ssh_fleet.healthy[0]
-    pairs = " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items())
-    (tmp_path / "inv.ini").write_text(f"{name} {pairs}\n")
+    one_host_inventory(ssh_fleet, tmp_path / "inv.ini", name)
     argv = [sys.executable, "-m", "diag", "watch", "-i", "inv.ini", "--every", "0.2", "--count", "100"]
-    argv += ["--known-hosts", str(ssh_fleet.known_hosts), "--ssh-config", str(ssh_fleet.ssh_config)]
+    argv += ssh_options(ssh_fleet)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     watch = subprocess.Popen([*argv, "-o", "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
     try:

@@ -16,6 +16,8 @@ import pytest
 from diag.cli import main
 from diag.runs.store import load_run
 from tests.fixtures.hosts_jsonl import read_host_lines, write_host_lines
+from tests.fixtures.inventories import host_line, write_inventory
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -43,10 +45,6 @@ PLAYBOOK = """\
         code: ok
         summary: "{{ s.rates.minflt_per_s }} minor/s, load {{ load.stdout | trim }}"
 """
-
-
-def ssh_options(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "3"]
 
 
 def pfdiag(capsys: Any, *argv: str) -> int:
@@ -77,14 +75,11 @@ def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
     playbook = tmp_path / "record.yml"
     playbook.write_text(PLAYBOOK)
     inventory = tmp_path / "hosts.ini"
-    lines = ["[healthy]"]
-    for name in ("h01", "h02"):
-        lines.append(f"{name} " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items()))
-    lines += ["[bad]", "refused " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["refused"].items())]
-    inventory.write_text("\n".join(lines) + "\n")
+    lines = ["[healthy]", host_line(ssh_fleet, "h01"), host_line(ssh_fleet, "h02")]
+    write_inventory(inventory, [*lines, "[bad]", host_line(ssh_fleet, "refused")])
 
     live = tmp_path / "live"
-    argv = ["run", str(playbook), "-i", str(inventory), "-o", str(live), *ssh_options(ssh_fleet)]
+    argv = ["run", str(playbook), "-i", str(inventory), "-o", str(live), *ssh_options(ssh_fleet, 3)]
     assert pfdiag(capsys, *argv) == 4  # refused is unreachable
     recorded = summaries(live)
     assert recorded["refused"][0] == "unreachable"

@@ -22,12 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-# The shared start of every workload (tests/fixtures/workload_process.py), found from this file's path:
-# ``python3 tests/workloads/<program>.py`` works from any directory.
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:
-    sys.path.insert(0, _REPO)
-from tests.fixtures.workload_process import die_with_parent, workload_parser  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import die_with_parent, workload_parser
 
 SERVICE = (
     "import json, sqlite3, http.server, mmap, time; "

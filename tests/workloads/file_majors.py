@@ -18,12 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# The shared start of every workload (tests/fixtures/workload_process.py), found from this file's path:
-# ``python3 tests/workloads/<program>.py`` works from any directory.
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:
-    sys.path.insert(0, _REPO)
-from tests.fixtures.workload_process import set_comm, workload_parser  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import set_comm, workload_parser
 
 MADV_RANDOM = 1
 # Linux 5.4+; Python 3.11's mmap module has no constant for it.
