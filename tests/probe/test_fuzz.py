@@ -41,6 +41,7 @@ from diag.probe.sections import split_sections
 from diag.probe.swaps import parse_swaps
 from diag.probe.vmstat import parse_vmstat
 from diag.shared.errors import ParseError
+from tests.fixtures.hosts_jsonl import read_host_lines
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 # Kept small so the suite stays quick on 2 shared cores; PFDIAG_FUZZ_EXAMPLES=2000 for a long hunt.
@@ -52,8 +53,8 @@ def recorded_outputs() -> list[str]:
     """The raw probe outputs of the recorded runs (real hosts), plus the module's example."""
     outputs = [EXAMPLE]
     for path in sorted(RUNS.glob("*/hosts.jsonl")):
-        for line in path.read_text().splitlines():
-            raw = json.loads(line).get("raw")
+        for entry in read_host_lines(path.parent):
+            raw = entry.get("raw")
             if raw and raw.startswith("@@pfdiag probe"):
                 outputs.append(raw)
                 break

@@ -13,6 +13,7 @@ from diag.probe.measurements import HostSample, Process, Rates
 from diag.report.cells import culprit_label
 from diag.report.csv_export import HOSTS_CSV, PROCESSES_CSV, render_csvs
 from diag.report.terminal import host_row
+from tests.fixtures.hosts_jsonl import read_host_lines
 from tests.report.fleets import RUNS, mixed_fleet, recorded
 
 
@@ -27,8 +28,8 @@ def contains(new: Any, old: Any) -> bool:
 
 def test_every_recorded_host_loads_into_typed_records_and_writes_back_every_recorded_key() -> None:
     for folder in sorted(p for p in RUNS.iterdir() if p.is_dir()):
-        for line in (folder / "hosts.jsonl").read_text().splitlines():
-            old = json.loads(line)["result"]
+        for entry in read_host_lines(folder):
+            old = entry["result"]
             host = HostResult.from_dict(old)
             assert (host.sample is None) == (not old["sample"])
             if host.sample is not None:
