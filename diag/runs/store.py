@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from diag.shared.errors import ReportError, UsageError
 from diag.shared.files import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.secrets import Redactor
+from diag.shared.units import folder_stamp
 from diag.transport.recording import RecordedCommand, command_key
 
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
@@ -57,7 +57,7 @@ def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
         if not is_marked(run_dir):
             mark_run_dir(run_dir, made=not existed)
         return run_dir
-    base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    base = cwd / "reports" / f"{folder_stamp()}-{stem}"
     for n in range(1, 100):
         run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:
