@@ -79,6 +79,26 @@ def write_error(path: Path, exc: OSError) -> ReportError:
     )
 
 
+def host_line(
+    result: HostResult,
+    commands: Sequence[RecordedCommand] = (),
+    host_vars: Mapping[str, Any] | None = None,
+    redactor: Redactor | None = None,
+) -> str:
+    """One host as its line of ``hosts.jsonl`` (no newline): the one encoder of a host's line.
+
+    A sharded run sends this very text from the worker, so its folder holds the bytes a local run writes.
+    """
+    entry = {
+        "host": result.host,
+        "result": result.to_dict(),
+        "raw": result.raw,
+        "commands": [c.to_dict() for c in commands],
+        "vars": dict(host_vars or {}),
+    }
+    return json_text(entry if redactor is None else redactor.data(entry))
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """``data`` as indented JSON (NaN as null), via a temp file and a rename (never half a file)."""
     write_text(path, json_text(data, indent=2) + "\n", what="run metadata")
@@ -106,14 +126,7 @@ class HostsFile:
         commands: Sequence[RecordedCommand] = (),
         host_vars: Mapping[str, Any] | None = None,
     ) -> None:
-        entry = {
-            "host": result.host,
-            "result": result.to_dict(),
-            "raw": result.raw,
-            "commands": [c.to_dict() for c in commands],
-            "vars": dict(host_vars or {}),
-        }
-        line = json_text(self.redactor.data(entry))
+        line = host_line(result, commands, host_vars, self.redactor)
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
@@ -228,7 +241,19 @@ class Recording:
         return Inventory(hosts, groups)
 
 
-def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+def read_host_line(line: str) -> RecordedHost:
+    """A line of ``hosts.jsonl`` (``host_line``) back as the host's result, commands and vars.
+
+    ValueError, KeyError or TypeError when it is not such a line; the folder reader says where.
+    """
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise TypeError("a line must be a JSON object")
+    return recorded_host(entry)
+
+
+def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version)."""
     raw = entry.get("raw")
     result = HostResult.from_dict(entry["result"], raw=raw)
     if "commands" in entry:
@@ -251,7 +276,7 @@ def load_recording(run_dir: Path) -> Recording:
     hosts: list[RecordedHost] = []
     for where, last, entry in _entries(run_dir, problems):
         try:
-            hosts.append(_recorded_host(entry))
+            hosts.append(recorded_host(entry))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")
