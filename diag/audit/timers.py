@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from diag.playbook.variables import parse_extra_var
+from diag.playbook.language.variables import parse_extra_var
 from diag.shared.errors import UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import MAX_EVERY_S, MAX_UNIT_NAME_CHARS, MIN_EVERY_S

@@ -488,7 +488,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
 def _argv_redactor(argv: list[str]) -> Redactor:
     """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
-    from diag.playbook.variables import parse_extra_var
+    from diag.playbook.language.variables import parse_extra_var
 
     values: set[str] = set()
     for flag, value in itertools.pairwise(argv):

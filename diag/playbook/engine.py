@@ -25,12 +25,12 @@ from typing import Any, NoReturn
 
 from diag.findings import HOST_STATES, HostResult, Verdict
 from diag.playbook import DEFAULT_FORKS
-from diag.playbook.expressions import ExpressionError, Templar
-from diag.playbook.model import Play, Task, task_selected
+from diag.playbook.language.expressions import ExpressionError, Templar
+from diag.playbook.language.model import Play, Task, task_selected
+from diag.playbook.language.variables import lazy_vars, play_scope, task_scope
 from diag.playbook.modules import MODULES
 from diag.playbook.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped, arg_problems
 from diag.playbook.schedule import HostLike
-from diag.playbook.variables import lazy_vars, play_scope, task_scope
 from diag.shared.errors import DiagError, TransportError
 from diag.transport import ConnectOptions, Deadline, Transport, open_transport
 from diag.transport.recording import RecordedCommand, RecordingTransport

@@ -29,11 +29,11 @@ from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.argcheck import check_extra_var_args
 from diag.playbook.engine import Engine, EngineOptions
-from diag.playbook.model import Play, Playbook, Task, task_selected
+from diag.playbook.language.model import Play, Playbook, Task, task_selected
+from diag.playbook.language.variables import parse_extra_vars
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
-from diag.playbook.variables import parse_extra_vars
 from diag.report.progress import Progress
 from diag.runs.meta import PLANNED_HOSTS
 from diag.runs.store import (

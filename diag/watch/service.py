@@ -26,8 +26,8 @@ import diag
 from diag.history import history_path
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.history.baseline import Baselines, check_days, read_baselines
+from diag.playbook.language.variables import parse_extra_vars
 from diag.playbook.resolve import resolve_playbook
-from diag.playbook.variables import parse_extra_vars
 from diag.report.watch_view import CLEAR, event_line, render_table
 from diag.runs.store import make_run_dir, write_error, write_json
 from diag.shared.errors import DiagError, ReportError, UsageError

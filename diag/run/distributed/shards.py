@@ -24,7 +24,7 @@ from distributed import Event, Future, Queue, Variable
 
 from diag.findings import HostResult
 from diag.playbook.engine import Engine, EngineOptions, HostDone
-from diag.playbook.model import Play
+from diag.playbook.language.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
 from diag.runs.store import host_line, read_host_line
