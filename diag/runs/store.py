@@ -149,17 +149,27 @@ class HostsFile:
 HOSTS_FILE_MAX_BYTES = MAX_RUN_LOG_BYTES
 
 
-def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
-    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+def read_run_json(run_dir: Path) -> Any:
+    """The decoded ``run.json`` of any run folder (a run's, an audit's, a watch's), unchecked.
+
+    ``ReportError`` when it is missing, unreadable (a FIFO, too big) or not JSON; the caller checks the
+    fields its kind of folder needs (``check_metadata`` for a run).
+    """
     meta_path = run_dir / "run.json"
     try:
         text = read_text(meta_path, what="run metadata", error=ReportError)
     except FileNotFoundError:
         raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
     try:
-        meta = check_metadata(json.loads(text), str(meta_path))
+        return json.loads(text)
     except ValueError as exc:
         raise ReportError(f"run.json is not JSON: {exc}", where=str(meta_path)) from None
+
+
+def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+    meta_path = run_dir / "run.json"
+    meta = check_metadata(read_run_json(run_dir), str(meta_path))
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     try:
         run = RunResult(**{k: v for k, v in meta.items() if k in fields})
