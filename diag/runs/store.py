@@ -179,8 +179,8 @@ def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
     return run, [str(h) for h in meta.get(PLANNED_HOSTS) or []]
 
 
-def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, dict[str, Any]]]:
-    """Each line of hosts.jsonl as (where, is-last, entry); what is missing or cut goes to ``problems``."""
+def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str]]:
+    """Each line of hosts.jsonl as (where, is-last, line); a missing file goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
         text = read_text(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
@@ -189,18 +189,8 @@ def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, di
         return
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise TypeError("a line must be a JSON object")
-        except (ValueError, TypeError) as exc:
-            if number == len(lines):
-                problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
-                return
-            raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-        yield f"{hosts_path}:{number}", number == len(lines), entry
+        if line.strip():
+            yield f"{hosts_path}:{number}", number == len(lines), line
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -284,9 +274,9 @@ def load_recording(run_dir: Path) -> Recording:
     run, planned = _metadata(run_dir)
     problems: list[str] = []
     hosts: list[RecordedHost] = []
-    for where, last, entry in _entries(run_dir, problems):
+    for where, last, line in _lines(run_dir, problems):
         try:
-            hosts.append(recorded_host(entry))
+            hosts.append(read_host_line(line))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")
