@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from diag.findings import was_judged
 from diag.history.diff import Diff, Problem, compare
 from diag.shared.errors import DiagError
 
@@ -105,7 +106,7 @@ class HistoryQueries:
 
         def evaluated(problem: Problem) -> bool:
             host = hosts.get(problem.host)
-            if host is None or host["state"] != "ok" or host["verdict"] in (None, "not-evaluable"):
+            if host is None or not was_judged(host["state"], host["verdict"]):
                 return False
             return problem.kind != "check" or checks.get((problem.host, problem.code)) != {"skip"}
 

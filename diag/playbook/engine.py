@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
-from diag.findings import HOST_STATES, HostResult, Verdict
+from diag.findings import HostResult, HostState, Verdict
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.language.expressions import ExpressionError, Templar
 from diag.playbook.language.model import Play, Task, task_selected
@@ -123,7 +123,7 @@ class _HostRun:
             self.fail("timeout", f"host deadline of {limit:g} s passed before task {task.name!r}")
 
     def fail(self, state: str, reason: str) -> NoReturn:
-        self.result.status = state if state in HOST_STATES else "failed"
+        self.result.status = HostState.read(state)
         self.result.reason = reason
         raise _StopHost
 

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
-from diag.findings import Finding, Remediation
+from diag.findings import Finding, Remediation, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 from diag.probe.perf_report import parse_deepdive
 from diag.shared.errors import ParseError
@@ -244,16 +244,6 @@ def build_profile(data: dict[str, Any], pid: int, interval_s: float) -> dict[str
     return profile
 
 
-VERDICT_RANK = ("not-evaluable", "ok", "minor-storm", "major-file", "major-swap")
-SEVERITY = {
-    "not-evaluable": "info",
-    "ok": "ok",
-    "minor-storm": "warning",
-    "major-file": "critical",
-    "major-swap": "critical",
-}
-
-
 def classify(profile: dict[str, Any], minflt_per_s: float, majflt_per_s: float) -> str:
     """The triage verdict this process earns, from perf's own counts over the interval.
 
@@ -329,9 +319,9 @@ class ProfileModule(Module):
             finding, fix = _finding(profile, ctx.task)
             findings.append(finding)
             remediation.extend([fix] if fix is not None else [])
-        code = max((p["verdict"] for p in profiles), key=VERDICT_RANK.index, default="not-evaluable")
+        code = VerdictCode.worst_known(p["verdict"] for p in profiles)
         summary = "; ".join(f"{_who(p)}: {h}" for p in profiles for h in p["headlines"][:1])
-        if code == "not-evaluable":
+        if not code.judged:
             summary = "; ".join(f"{_who(p)}: {p['perf']['reason']}" for p in profiles)
         registered = {
             "processes": profiles,
@@ -339,7 +329,7 @@ class ProfileModule(Module):
             "matched": data["matched"],
             "match": match or None,
             "verdict": code,
-            "severity": SEVERITY[code],
+            "severity": code.severity,
             "summary": summary or "perf recorded no page-fault samples (see the findings)",
         }
         return Outcome(
