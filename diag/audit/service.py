@@ -21,6 +21,7 @@ from diag.runs.store import check_out_dir, make_run_dir
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import check_notify_timeout
+from diag.shared.units import now_stamp
 
 if TYPE_CHECKING:
     from diag.history.diff import Diff
@@ -81,7 +82,7 @@ def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
 def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
-    from diag.history.store import History, HistoryError, now_iso
+    from diag.history.store import History, HistoryError
     from diag.report.since import prepend_since, render_since
 
     check_notify_timeout(request.notify_timeout_s)  # before anything is recorded, not when it is used
@@ -112,7 +113,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             raise
         try:
             recorded = history.record(
-                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
+                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_stamp())
             )
         except HistoryError as exc:
             raise _with_run_folder(exc, run_dir) from None
@@ -176,7 +177,6 @@ def _tell_each_target(
 ) -> NotifyOutcome:
     """Each notifier hears what IT has not been told yet (``diag.history.told``); one outcome in all:
     ``failed`` if one failed, else ``sent`` if one was sent, else ``nothing`` (or ``off``)."""
-    from diag.history.store import now_iso
     from diag.history.told import for_target, target_id
     from diag.notify import NotifyOutcome, notify
 
@@ -198,7 +198,7 @@ def _tell_each_target(
         )
         if outcome.status == "sent":
             firing = [p for p in [*heard.new, *heard.persisting] if p.key in set(outcome.told)]
-            history.mark_told(target, scope, firing, heard.resolved, now_iso())
+            history.mark_told(target, scope, firing, heard.resolved, now_stamp())
         outcomes.append(outcome)
     statuses = {o.status for o in outcomes}
     status = next((s for s in ("failed", "sent", "nothing") if s in statuses), "off")

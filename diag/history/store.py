@@ -29,6 +29,7 @@ from diag.history.told import TOLD_SCHEMA, ToldRecords
 from diag.runs.owner import remove_run_dir
 from diag.shared.errors import UsageError
 from diag.shared.files import FILE_MODE
+from diag.shared.units import now_stamp
 
 BUSY_TIMEOUT_S = 60.0
 SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened
@@ -64,10 +65,6 @@ CREATE TABLE IF NOT EXISTS problems (
   status TEXT NOT NULL, first_seen TEXT, streak INTEGER, last_notified TEXT,
   PRIMARY KEY (run_id, host, code, comm, status));
 """
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +194,7 @@ class History(HistoryQueries, ToldRecords):
             cursor = db.execute(
                 "INSERT INTO runs (started, started_ts, scope, playbook, inventory, host_limit, run_dir)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), time.time(), scope, playbook, json.dumps(inventory), limit, run_dir),
+                (now_stamp(), time.time(), scope, playbook, json.dumps(inventory), limit, run_dir),
             )
             return int(cursor.lastrowid or 0)
 
@@ -253,7 +250,7 @@ class History(HistoryQueries, ToldRecords):
                 " states = ?, baseline_id = ?, new = ?, persisting = ?, resolved = ?, unknown = ?,"
                 " run_dir = ? WHERE id = ?",
                 (
-                    run.finished or now_iso(),
+                    run.finished or now_stamp(),
                     duration,
                     complete,
                     int(run.interrupted),
@@ -324,7 +321,7 @@ class History(HistoryQueries, ToldRecords):
                 "UPDATE runs SET notify_status = ?, notify_error = ? WHERE id = ?", (status, error, run_id)
             )
             if status == "sent":
-                stamp = now_iso()
+                stamp = now_stamp()
                 for host, code, comm in keys:
                     db.execute(
                         "UPDATE problems SET last_notified = ? WHERE run_id = ? AND host = ? AND code = ?"

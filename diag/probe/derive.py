@@ -130,17 +130,26 @@ def _perf(s: RawSample, ne: dict[str, str]) -> Perf:
         ne["perf"] = reason or "perf not used"
 
     def count(event: str) -> int | None:
-        return s.perf_counts.get(event) if usable else None
+        if not usable:
+            return None
+        counter = s.perf_counts.get(event)
+        if counter is None or counter.count is None:
+            # unknown, with perf's reason: never 0, never a silent gap
+            why = f"<{counter.unknown}>" if counter is not None else "no line"
+            ne[f"perf.{event.replace('-', '_')}"] = f"perf stat printed {why} for {event}"
+            return None
+        return counter.count
 
+    page, minor, major = count("page-faults"), count("minor-faults"), count("major-faults")
     return Perf(
         usable=usable,
         reason=reason,
-        page_faults=count("page-faults"),
-        page_faults_per_s=rate(count("page-faults"), s.interval_s),
-        minor_faults=count("minor-faults"),
-        minor_faults_per_s=rate(count("minor-faults"), s.interval_s),
-        major_faults=count("major-faults"),
-        major_faults_per_s=rate(count("major-faults"), s.interval_s),
+        page_faults=page,
+        page_faults_per_s=rate(page, s.interval_s),
+        minor_faults=minor,
+        minor_faults_per_s=rate(minor, s.interval_s),
+        major_faults=major,
+        major_faults_per_s=rate(major, s.interval_s),
     )
 
 

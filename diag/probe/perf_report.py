@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from diag.probe.perfstat import parse_perf_stat
 from diag.shared.errors import ParseError
 
 _SAMPLES = re.compile(r"^# Samples: (\S+)\s+of event '([^'/]+)")
@@ -39,24 +40,6 @@ def _per_event(text: str, row: Callable[[str], dict[str, Any] | None]) -> dict[s
             out.setdefault(current, [])
         elif current is not None and (found := row(line)) is not None:
             out[current].append(found)
-    return out
-
-
-def parse_perf_stat(text: str) -> dict[str, int | None]:
-    """``perf stat -x,`` counters by event name (``:u`` dropped; ``<not counted>`` -> None).
-
-    >>> parse_perf_stat('''22038,,page-faults,148420861,100.00,,
-    ... 5,,major-faults:u,148420861,100.00,,
-    ... <not supported>,,exceptions:page_fault_user,0,100.00,,''')
-    {'page-faults': 22038, 'major-faults': 5, 'exceptions:page_fault_user': None}
-    """
-    out: dict[str, int | None] = {}
-    for line in text.splitlines():
-        parts = line.split(",")
-        if len(parts) < 3 or not parts[2]:
-            continue
-        name = parts[2].removesuffix(":u")
-        out[name] = int(parts[0]) if parts[0].isdigit() else None
     return out
 
 

@@ -50,6 +50,7 @@ from diag.shared.errors import UsageError
 from diag.shared.files import check_output_dir, check_output_file
 from diag.shared.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.shared.signals import sigterm_as_interrupt
+from diag.shared.units import now_stamp
 from diag.transport import ConnectOptions
 from diag.transport.recording import RecordedCommand
 from diag.transport.replay import REPLAY_VAR
@@ -331,7 +332,7 @@ def _run_prepared(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories) if recording is None else list(recording.run.inventory),
         limit=request.limit,
-        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        started=now_stamp(),
         argv=redact_argv(request.argv),
         extra_vars=redactor.data(redact_vars(prepared.extra_vars)),
         interval_s=_interval_s(prepared) if recording is None else recording.run.interval_s,
@@ -400,7 +401,7 @@ def _run_prepared(
     run.interrupted = engine.interrupted
     if run.interval_s is None:
         run.interval_s = next((h.sample.interval_s for h in run.hosts if h.sample), None)
-    run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run.finished = now_stamp()
     write_json(run_dir / "run.json", {**run.metadata(), **planned})
     if preload is not None:
         preload.join()

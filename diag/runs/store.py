@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from diag.shared.errors import ReportError, UsageError
 from diag.shared.files import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.secrets import Redactor
+from diag.shared.units import folder_stamp
 from diag.transport.recording import RecordedCommand, command_key
 
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
@@ -57,7 +57,7 @@ def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
         if not is_marked(run_dir):
             mark_run_dir(run_dir, made=not existed)
         return run_dir
-    base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    base = cwd / "reports" / f"{folder_stamp()}-{stem}"
     for n in range(1, 100):
         run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:
@@ -77,6 +77,26 @@ def write_error(path: Path, exc: OSError) -> ReportError:
         f"cannot write {str(path)!r}: {exc.strerror or exc}",
         hint="check the free space and the permissions of that folder (or choose another with -o)",
     )
+
+
+def host_line(
+    result: HostResult,
+    commands: Sequence[RecordedCommand] = (),
+    host_vars: Mapping[str, Any] | None = None,
+    redactor: Redactor | None = None,
+) -> str:
+    """One host as its line of ``hosts.jsonl`` (no newline): the one encoder of a host's line.
+
+    A sharded run sends this very text from the worker, so its folder holds the bytes a local run writes.
+    """
+    entry = {
+        "host": result.host,
+        "result": result.to_dict(),
+        "raw": result.raw,
+        "commands": [c.to_dict() for c in commands],
+        "vars": dict(host_vars or {}),
+    }
+    return json_text(entry if redactor is None else redactor.data(entry))
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -106,14 +126,7 @@ class HostsFile:
         commands: Sequence[RecordedCommand] = (),
         host_vars: Mapping[str, Any] | None = None,
     ) -> None:
-        entry = {
-            "host": result.host,
-            "result": result.to_dict(),
-            "raw": result.raw,
-            "commands": [c.to_dict() for c in commands],
-            "vars": dict(host_vars or {}),
-        }
-        line = json_text(self.redactor.data(entry))
+        line = host_line(result, commands, host_vars, self.redactor)
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
@@ -136,17 +149,27 @@ class HostsFile:
 HOSTS_FILE_MAX_BYTES = MAX_RUN_LOG_BYTES
 
 
-def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
-    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+def read_run_json(run_dir: Path) -> Any:
+    """The decoded ``run.json`` of any run folder (a run's, an audit's, a watch's), unchecked.
+
+    ``ReportError`` when it is missing, unreadable (a FIFO, too big) or not JSON; the caller checks the
+    fields its kind of folder needs (``check_metadata`` for a run).
+    """
     meta_path = run_dir / "run.json"
     try:
         text = read_text(meta_path, what="run metadata", error=ReportError)
     except FileNotFoundError:
         raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
     try:
-        meta = check_metadata(json.loads(text), str(meta_path))
+        return json.loads(text)
     except ValueError as exc:
         raise ReportError(f"run.json is not JSON: {exc}", where=str(meta_path)) from None
+
+
+def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+    meta_path = run_dir / "run.json"
+    meta = check_metadata(read_run_json(run_dir), str(meta_path))
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     try:
         run = RunResult(**{k: v for k, v in meta.items() if k in fields})
@@ -156,8 +179,8 @@ def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
     return run, [str(h) for h in meta.get(PLANNED_HOSTS) or []]
 
 
-def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, dict[str, Any]]]:
-    """Each line of hosts.jsonl as (where, is-last, entry); what is missing or cut goes to ``problems``."""
+def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str]]:
+    """Each line of hosts.jsonl as (where, is-last, line); a missing file goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
         text = read_text(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
@@ -166,18 +189,8 @@ def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, di
         return
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise TypeError("a line must be a JSON object")
-        except (ValueError, TypeError) as exc:
-            if number == len(lines):
-                problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
-                return
-            raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-        yield f"{hosts_path}:{number}", number == len(lines), entry
+        if line.strip():
+            yield f"{hosts_path}:{number}", number == len(lines), line
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -228,7 +241,19 @@ class Recording:
         return Inventory(hosts, groups)
 
 
-def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+def read_host_line(line: str) -> RecordedHost:
+    """A line of ``hosts.jsonl`` (``host_line``) back as the host's result, commands and vars.
+
+    ValueError, KeyError or TypeError when it is not such a line; the folder reader says where.
+    """
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise TypeError("a line must be a JSON object")
+    return recorded_host(entry)
+
+
+def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version)."""
     raw = entry.get("raw")
     result = HostResult.from_dict(entry["result"], raw=raw)
     if "commands" in entry:
@@ -249,9 +274,9 @@ def load_recording(run_dir: Path) -> Recording:
     run, planned = _metadata(run_dir)
     problems: list[str] = []
     hosts: list[RecordedHost] = []
-    for where, last, entry in _entries(run_dir, problems):
+    for where, last, line in _lines(run_dir, problems):
         try:
-            hosts.append(_recorded_host(entry))
+            hosts.append(read_host_line(line))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")

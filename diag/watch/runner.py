@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from diag.findings import HostState
 from diag.shared.errors import DiagError, ParseError, TransportError
+from diag.shared.units import utc_stamp_ms
 from diag.transport import ConnectOptions, Stream
 from diag.watch.rules import AlertTracker, exits
 from diag.watch.stream import open_stream
@@ -46,10 +46,6 @@ class WatchOptions:
         if self.duration_s is not None:
             return max(1, int(self.duration_s / self.every_s + 1e-9))
         return None
-
-
-def now_ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -276,7 +272,7 @@ def _handle(
     view = summary.hosts[host]
     if kind in ("done", "base"):
         return []
-    ts = now_ts()
+    ts = utc_stamp_ms()
     if kind == "state":
         _, _, state, reason, where = item
         previous = view.state

@@ -35,9 +35,10 @@ from diag.shared.files import open_append_new
 from diag.shared.limits import check_interval, finite_positive
 from diag.shared.secrets import redact_argv
 from diag.shared.signals import sigterm_as_interrupt
+from diag.shared.units import now_stamp, utc_stamp_ms
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
-from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, now_ts, run_watch
+from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, run_watch
 from diag.watch.sinks import (
     JsonlOut,
     Notifier,
@@ -248,7 +249,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     meta: dict[str, Any] = {
         "kind": "watch",
         "version": diag.__version__,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": now_stamp(),
         "finished": None,
         "argv": redact_argv(request.argv),
         "inventory": list(request.inventories),
@@ -335,7 +336,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     if summary.missing_pids and summary.ended_by != MISSING_PIDS:
         warnings.append(f"--pid {', '.join(map(str, summary.missing_pids))}: no such process on any host")
     meta.update(
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        finished=now_stamp(),
         interrupted=interrupted,
         ended_by="interrupted" if interrupted else summary.ended_by,
         counts=summary.counts,
@@ -357,7 +358,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
 def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
     """What each host's usual is, said once at the start; without a readable history, one event
     (host None) saying so."""
-    ts = now_ts()
+    ts = utc_stamp_ms()
     if not baselines.found or baselines.warning:
         return [{"type": "baseline", "host": None, "ts": ts, "summary": baselines.note}]
     return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]

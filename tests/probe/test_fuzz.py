@@ -26,6 +26,7 @@ from diag.probe.facts import parse_facts_lines
 from diag.probe.memcg import parse_memcg
 from diag.probe.meminfo import parse_meminfo
 from diag.probe.numa import parse_node_list
+from diag.probe.perfstat import parse_perf_counters
 from diag.probe.pidstat import (
     parse_cgroup_path,
     parse_children_row,
@@ -36,7 +37,7 @@ from diag.probe.pidstat import (
     parse_status_kib,
 )
 from diag.probe.pressure import parse_pressure
-from diag.probe.sample import EXAMPLE, _perf_counts, _totals
+from diag.probe.sample import EXAMPLE, _totals
 from diag.probe.sections import split_sections
 from diag.probe.swaps import parse_swaps
 from diag.probe.vmstat import parse_vmstat
@@ -84,7 +85,7 @@ LINE_PARSERS: dict[str, Callable[[list[str]], Any]] = {
     "numa": parse_node_list,
     "status": parse_status_kib,
     "facts": parse_facts_lines,
-    "perf": lambda lines: _perf_counts(tuple(lines)),
+    "perf": parse_perf_counters,
 }
 ROW_PARSERS: dict[str, Callable[[str], Any]] = {
     "stat": parse_stat,

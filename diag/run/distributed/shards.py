@@ -12,7 +12,6 @@ result is dropped. A lost cluster or Ctrl-C ends the run with what arrived; the 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import queue
 import threading
@@ -28,6 +27,7 @@ from diag.playbook.engine import Engine, EngineOptions, HostDone
 from diag.playbook.language.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
+from diag.runs.store import host_line, read_host_line
 from diag.transport.recording import RecordedCommand
 
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
@@ -76,9 +76,10 @@ def run_shard(
 ) -> int:
     """A Dask task: run one shard with pfdiag's engine, sending each host to the run's queue as it ends.
 
-    The engine runs in a thread; this task thread forwards its results (they are JSON text, so they
-    cross the wire as they will be written) and watches the run's stop event. A rerun of the shard
-    (its first worker died) skips the hosts the client already has. Returns hosts sent.
+    The engine runs in a thread; this task thread forwards its results (each host as its
+    ``hosts.jsonl`` line, ``diag.runs.store.host_line``: it crosses the wire as it will be written)
+    and watches the run's stop event. A rerun of the shard (its first worker died) skips the hosts
+    the client already has. Returns hosts sent.
     """
     results: Queue = Queue(f"pfdiag-{run_id}")
     stop = Event(f"pfdiag-{run_id}-stop")
@@ -87,8 +88,7 @@ def run_shard(
     local: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
-        entry = {"result": result.to_dict(), "raw": result.raw, "commands": [c.to_dict() for c in commands]}
-        local.put(("host", json.dumps(entry, default=str)))
+        local.put(("host", host_line(result, commands)))  # hosts.jsonl's line, vars added by the client
 
     engine = Engine(options, emit=lambda line: local.put(("emit", line)), on_host_done=host_done)
     thread = threading.Thread(target=engine.run, args=(pairs,), name=f"pfdiag-shard-{run_id}", daemon=True)
@@ -192,14 +192,13 @@ class ShardedEngine:
                 have = [name for name in self._shards[index] if name in self.results]
                 Variable(f"pfdiag-{self._run_id}-done-{index}", client=self.cluster.client).set(have)
                 continue
-            entry = json.loads(item["text"])
-            result = HostResult.from_dict(entry["result"], raw=entry.get("raw"))
+            recorded = read_host_line(item["text"])
+            result = recorded.result
             if result.host in self.results:  # a rescheduled shard ran it again: the first one counts
                 continue
             self.results[result.host] = result
             if self._on_host_done is not None:
-                commands = tuple(RecordedCommand.from_dict(c) for c in entry.get("commands") or ())
-                self._on_host_done(result, commands)
+                self._on_host_done(result, recorded.commands)
 
     def _shard_errors(
         self, futures: Sequence[Future], shards: Sequence[Sequence[tuple[HostLike, Sequence[Play]]]]
