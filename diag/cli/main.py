@@ -22,82 +22,20 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from enum import IntEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import diag
 from diag.cli import audit as cli_audit
-from diag.cli.audit import add_audit_parsers
-from diag.findings import UNREACHABLE_STATES, HostState, RunResult, Severity
-from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
-from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
+from diag.cli.exits import REPORT_TO, ExitCode, error_exit_code, run_exit_code
+from diag.cli.options import build_parser, connect_options, positive, split_csv
 from diag.shared.errors import (
     DiagError,
-    InventoryError,
-    ParseError,
-    PlaybookError,
-    TransportError,
     UsageError,
 )
 from diag.shared.escape import escape_lines, escape_terminal
-from diag.shared.limits import check_scheduler, check_workers, finite_positive
+from diag.shared.limits import check_scheduler, check_workers
 from diag.shared.secrets import Redactor, argv_redactor, mask_assignments
 from diag.shared.units import parse_duration
-from diag.transport import ConnectOptions
-
-REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
-FAILED_STATES = ("failed", "timeout")
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    ERROR = 1
-    HOST_FAILED = 2
-    UNREACHABLE_OR_PARSE = 4
-    BAD_OPTIONS = 5
-    FAIL_ON = 10
-    INTERRUPTED = 99
-    INTERNAL = 250
-
-
-def error_exit_code(exc: DiagError) -> ExitCode:
-    """The exit code of an error that stopped the command."""
-    if isinstance(exc, UsageError):
-        return ExitCode.BAD_OPTIONS
-    if isinstance(exc, PlaybookError | InventoryError | ParseError | TransportError):
-        return ExitCode.UNREACHABLE_OR_PARSE
-    return ExitCode.ERROR
-
-
-def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
-    """Exit code of a finished run: interrupted > unreachable (4) > failed (2) > ``--fail-on`` (10) > 0."""
-    if run.interrupted:
-        return ExitCode.INTERRUPTED
-    states = {HostState.read(host.status) for host in run.hosts}  # unknown (a newer run's) -> failed
-    if states & set(UNREACHABLE_STATES):
-        return ExitCode.UNREACHABLE_OR_PARSE
-    if states & set(FAILED_STATES):
-        return ExitCode.HOST_FAILED
-    if fail_on is not None:
-        limit = Severity.parse(fail_on)
-        severities = [h.verdict.severity for h in run.hosts if h.verdict]
-        if any(Severity.read(s) >= limit for s in severities):
-            return ExitCode.FAIL_ON
-    return ExitCode.OK
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises ``UsageError`` (exit 5) instead of exiting with 2."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # no prefix matching: `--extra api_token=...` must not silently mean --extra-vars (and then
-        # escape the masking of -e values in run.json)
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
 
 
 def _out(text: object = "", *, end: str = "\n") -> None:
@@ -114,148 +52,13 @@ def _out(text: object = "", *, end: str = "\n") -> None:
             raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 
 
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(t.strip() for v in values or [] for t in v.split(",") if t.strip())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pfdiag", description="Agentless, Ansible-style page-fault triage.")
-    parser.add_argument("--version", action="version", version=f"pfdiag {diag.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = sub.add_parser("run", help="run a playbook (a path, or a shipped name such as triage)")
-    run.add_argument("playbook")
-    run.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
-    run.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
-    run.add_argument("-e", "--extra-vars", action="append", default=[], help="k=v, JSON/YAML, or @file")
-    run.add_argument(
-        "-f", "--forks", type=int, default=DEFAULT_FORKS, help=f"hosts in parallel (default {DEFAULT_FORKS})"
-    )
-    run.add_argument("-t", "--tags", action="append", help="only tasks with these tags")
-    run.add_argument("--skip-tags", action="append", help="skip tasks with these tags")
-    run.add_argument("-v", "--verbose", action="count", default=0, help="-v task lines, -vvv tracebacks")
-    run.add_argument("--list-hosts", action="store_true", help="print the hosts each play would run on")
-    run.add_argument("--list-tasks", action="store_true", help="print the tasks that would run")
-    run.add_argument("--syntax-check", action="store_true", help="validate the playbook, run nothing")
-    run.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-<playbook>/)")
-    run.add_argument("--json", type=Path, help="also write the whole result as JSON here")
-    run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
-    run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
-    run.add_argument("--fail-on", choices=[s.value for s in Severity], help="exit 10 at a verdict this bad")
-    _add_connection_options(run)
-    run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
-    run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
-    run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
-    run.add_argument(
-        "--replay",
-        type=Path,
-        metavar="RUN_DIR",
-        help="answer from a recorded run folder instead of the hosts (contacts nothing)",
-    )
-    _add_baseline_options(run)
-    shard = run.add_mutually_exclusive_group()
-    shard.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="shard the run over this Dask cluster")
-    shard.add_argument("--workers", type=int, metavar="N", help="shard the run over N local worker processes")
-
-    report = sub.add_parser("report", help="render a saved run folder again")
-    report.add_argument("run_dir", type=Path)
-    report.add_argument("--format", choices=["md", "json", "csv"], default="md")
-    report.add_argument(
-        "-o", "--output", type=Path, help="write here instead of stdout (csv: a folder for all three files)"
-    )
-
-    _add_watch(sub)
-
-    inv = sub.add_parser("inventory", help="show an inventory as ansible-inventory does")
-    inv.add_argument("-i", "--inventory", action="append", required=True)
-    view = inv.add_mutually_exclusive_group()
-    view.add_argument("--list", action="store_true")
-    view.add_argument("--graph", action="store_true")
-    view.add_argument("--host")
-    add_audit_parsers(sub, run)
-    return parser
-
-
-def _add_watch(sub: Any) -> None:
-    watch = sub.add_parser("watch", help="follow fault rates on every host and alert on spikes")
-    watch.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
-    watch.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
-    watch.add_argument("-e", "--extra-vars", action="append", default=[], help="threshold overrides, k=v")
-    watch.add_argument("--every", type=float, required=True, metavar="SECONDS", help="tick period")
-    end = watch.add_mutually_exclusive_group()
-    end.add_argument("--count", type=int, metavar="N", help="stop after N ticks")
-    end.add_argument("--duration", metavar="DUR", help="stop after DUR (90, 90s, 5m, 1h)")
-    watch.add_argument("--pid", type=int, action="append", default=[], help="follow this pid (repeatable)")
-    watch.add_argument("--match", action="append", default=[], metavar="REGEX", help="only comms matching")
-    watch.add_argument(
-        "--for", dest="for_ticks", type=int, default=1, metavar="K", help="alert after K ticks"
-    )
-    watch.add_argument("--cooldown", default="5m", metavar="DUR", help="no repeat alert within DUR (5m)")
-    watch.add_argument("--notify", metavar="CMD", help="run CMD with each alert as JSON on stdin")
-    watch.add_argument("--notify-url", metavar="URL", help="POST each alert as JSON to URL")
-    watch.add_argument("--jsonl", metavar="PATH", help="stream events as JSON lines to PATH (- for stdout)")
-    watch.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-watch/)")
-    _add_baseline_options(watch)
-    _add_connection_options(watch)
-
-
-def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
-    """``run`` and ``watch`` compare each host with its own audits (``audit`` takes these from ``run``)."""
-    parser.add_argument(
-        "--history",
-        type=Path,
-        help="audits to compare with (default $PFDIAG_HISTORY or reports/history.sqlite)",
-    )
-    parser.add_argument(
-        "--baseline-days",
-        type=float,
-        default=DEFAULT_BASELINE_DAYS,
-        metavar="DAYS",
-        help=f"compare with the audits of the last DAYS days (default {DEFAULT_BASELINE_DAYS:g})",
-    )
-
-
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """The SSH options ``run``, ``audit`` and ``watch`` share (``_connect_options`` reads them back)."""
-    parser.add_argument("-u", "--user", help="SSH user")
-    parser.add_argument("--private-key", help="SSH private key file")
-    parser.add_argument(
-        "-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)"
-    )
-    parser.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
-    parser.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
-    parser.add_argument(
-        "--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)"
-    )
-
-
-def _connect_options(args: argparse.Namespace) -> ConnectOptions:
-    """``ConnectOptions`` from the shared SSH options (and ``--command-timeout``/``-b`` where the
-    subcommand has them)."""
-    _positive(args.timeout, "-T/--timeout")
-    command_timeout = getattr(args, "command_timeout", None)
-    _positive(command_timeout, "--command-timeout")
-    return ConnectOptions(
-        user=args.user,
-        private_key=args.private_key,
-        # like OpenSSH's ConnectTimeout: a host that accepts TCP but never sends its banner counts too
-        connect_timeout_s=args.timeout,
-        banner_timeout_s=args.timeout,
-        command_timeout_s=command_timeout,
-        host_key_policy=args.host_key_policy,
-        ssh_config=args.ssh_config,
-        known_hosts=tuple(args.known_hosts),
-        become=getattr(args, "become", False),
-    )
-
-
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.notify.delivery import notify_url
     from diag.watch.service import WatchRequest, watch
 
-    _positive(args.count, "--count")
-    _positive(args.baseline_days, "--baseline-days")
-    connect = _connect_options(args)
+    positive(args.count, "--count")
+    positive(args.baseline_days, "--baseline-days")
+    connect = connect_options(args)
     request = WatchRequest(
         every_s=args.every,
         count=args.count,
@@ -294,20 +97,15 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     return ExitCode.OK
 
 
-def _positive(value: float | int | None, flag: str) -> None:
-    if value is not None:
-        finite_positive(value, flag)  # nan and inf too: they would mean "never" or "at once"
-
-
 def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     from diag.run.service import RunRequest
 
-    _positive(args.forks, "-f/--forks")
-    connect = _connect_options(args)
-    _positive(args.host_deadline, "--host-deadline")
+    positive(args.forks, "-f/--forks")
+    connect = connect_options(args)
+    positive(args.host_deadline, "--host-deadline")
     if args.workers is not None:
         check_workers(args.workers)
-    _positive(args.baseline_days, "--baseline-days")
+    positive(args.baseline_days, "--baseline-days")
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
 
@@ -323,8 +121,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         limit=args.limit,
         extra_vars=tuple(args.extra_vars),
         forks=args.forks,
-        tags=_split(args.tags),
-        skip_tags=_split(args.skip_tags),
+        tags=split_csv(args.tags),
+        skip_tags=split_csv(args.skip_tags),
         connect=connect,
         host_deadline_s=args.host_deadline,
         out_dir=args.output_dir,
