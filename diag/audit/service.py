@@ -21,6 +21,7 @@ from diag.runs.store import check_out_dir, make_run_dir
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import check_notify_timeout
+from diag.shared.records import to_data
 
 if TYPE_CHECKING:
     from diag.history.diff import Diff
@@ -145,7 +146,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
         try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
             write_text(
                 run_dir / "diff.json",
-                json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+                json.dumps({"audit": audit_info, **to_data(recorded.diff)}, indent=2) + "\n",
                 what="report file",
             )
             prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))

@@ -25,6 +25,7 @@ from diag.shared.limits import (
     check_notify_timeout,
     whole_number,
 )
+from diag.shared.records import to_data
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -224,7 +225,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 a, b = history.latest_pair()
             elif b is None:
                 a, b = history.before(a), a
-            data = {"a": a, "b": b, **history.diff_runs(a, b).to_dict()}
+            data = {"a": a, "b": b, **to_data(history.diff_runs(a, b))}
             text = _diff_text(data)
         elif command == "host":
             data = history.host_series(args.host)

@@ -14,6 +14,7 @@ from typing import Any
 
 from diag.history.diff import Diff, Problem, compare
 from diag.shared.errors import DiagError
+from diag.shared.records import from_data, to_data
 
 # Newest first, by when an audit was recorded (started + duration, set by ``record`` in its
 # transaction): two audits at once are recorded in the other order from the one they started in.
@@ -69,7 +70,7 @@ class HistoryQueries:
         if open_only:
             query += " AND status != 'resolved'"
         rows = self.db.execute(query + " ORDER BY host, code, comm", (run_id,)).fetchall()
-        return [Problem.from_dict(dict(row)) for row in rows]
+        return [from_data(Problem, dict(row)) for row in rows]
 
     def previous_hosts(self, scope: str) -> dict[str, dict[str, Any]]:
         """Per host of the last complete audit of ``scope``: OOM-kill counter, boot id, time."""
@@ -143,7 +144,7 @@ class HistoryQueries:
             dict(r)
             for r in self.db.execute("SELECT * FROM host_results WHERE run_id = ? ORDER BY host", (run_id,))
         ]
-        data["problems"] = [p.to_dict() for p in self.problems(run_id)]
+        data["problems"] = to_data(self.problems(run_id))
         return data
 
     def host_series(self, host: str) -> list[dict[str, Any]]:

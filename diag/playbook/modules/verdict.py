@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, TaskSkipped, as_float
+from diag.shared.records import to_data
 
 VERDICT_SEVERITIES = tuple(s.name for s in Severity)
 
@@ -58,7 +59,7 @@ class VerdictModule(Module):
             raise TaskFailed(f"culprits must be a list of processes, got {raw!r}")
         culprits = tuple(_culprit(item) for item in raw or [])
         verdict = Verdict(code, severity, str(args["summary"]).strip(), culprits, task=ctx.task)
-        return Outcome(verdict.to_dict(), verdict=verdict)
+        return Outcome(to_data(verdict), verdict=verdict)
 
 
 def _culprit(item: Any) -> Culprit:

@@ -28,6 +28,7 @@ from diag.playbook.engine import Engine, EngineOptions, HostDone
 from diag.playbook.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
+from diag.shared.records import from_data, to_data
 from diag.transport.recording import RecordedCommand
 
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
@@ -87,7 +88,7 @@ def run_shard(
     local: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
-        entry = {"result": result.to_dict(), "raw": result.raw, "commands": [c.to_dict() for c in commands]}
+        entry = {"result": result.to_dict(), "raw": result.raw, "commands": to_data(commands)}
         local.put(("host", json.dumps(entry, default=str)))
 
     engine = Engine(options, emit=lambda line: local.put(("emit", line)), on_host_done=host_done)
@@ -198,7 +199,7 @@ class ShardedEngine:
                 continue
             self.results[result.host] = result
             if self._on_host_done is not None:
-                commands = tuple(RecordedCommand.from_dict(c) for c in entry.get("commands") or ())
+                commands = tuple(from_data(RecordedCommand, c) for c in entry.get("commands") or ())
                 self._on_host_done(result, commands)
 
     def _shard_errors(
