@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
 from diag.shared.errors import UsageError
@@ -174,7 +175,7 @@ class HostResult:
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
-    profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
+    profiles: list[Profile] = field(default_factory=list)  # deep dive (profile module), per process
     baseline: Baseline | None = None  # this host against its own audits (when a history was read)
 
     @property
@@ -204,7 +205,7 @@ class HostResult:
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
-            "profiles": self.profiles,
+            "profiles": to_data(self.profiles),
             "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
@@ -233,7 +234,7 @@ class HostResult:
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
-            profiles=list(data.get("profiles") or []),
+            profiles=[from_data(Profile, p) for p in data.get("profiles") or ()],
             baseline=from_data(Baseline, data["baseline"]) if data.get("baseline") else None,
         )
 
