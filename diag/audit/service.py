@@ -96,7 +96,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
     with History(path) as history:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()
-        extra = json.dumps({"audit_previous": previous})
+        extra = json.dumps({"audit_previous": to_data(previous)})
         run_request = replace(  # the hosts are compared with the audits of this same history
             request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
         )

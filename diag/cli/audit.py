@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.findings import Severity
 from diag.shared.errors import UsageError
@@ -26,6 +26,9 @@ from diag.shared.limits import (
     whole_number,
 )
 from diag.shared.records import to_data
+
+if TYPE_CHECKING:  # the history is imported when a history subcommand runs
+    from diag.history.rows import AuditDetail, AuditRow, HostPoint
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -238,7 +241,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             data = history.runs()
             text = _runs_text(data)
     if args.json:
-        print(json.dumps(data, indent=2, default=str))
+        print(json.dumps(to_data(data), indent=2, default=str))
     else:
         print(text)
     if command == "host" and args.plot is not None:
@@ -256,42 +259,37 @@ def _table(rows: list[list[Any]], headers: list[str]) -> str:
     return tabulate(shown, headers=headers, tablefmt="simple")
 
 
-def _scope_label(run: dict[str, Any]) -> str:
-    playbook = Path(run.get("playbook") or "?").name
-    inventory = ",".join(run.get("inventory") or []) or "localhost"
-    limit = f" -l {run['host_limit']}" if run.get("host_limit") else ""
+def _scope_label(run: AuditRow | AuditDetail) -> str:
+    playbook = Path(run.playbook or "?").name
+    inventory = ",".join(run.inventory) or "localhost"
+    limit = f" -l {run.host_limit}" if run.host_limit else ""
     return f"{playbook} -i {inventory}{limit}"
 
 
-def _runs_text(runs: list[dict[str, Any]]) -> str:
+def _runs_text(runs: list[AuditRow]) -> str:
     rows = []
     for r in runs:
-        states = " ".join(f"{k}={v}" for k, v in (r["states"] or {}).items())
-        done = "complete" if r["complete"] else ("interrupted" if r["interrupted"] else "INCOMPLETE")
-        counts = "" if r["new"] is None else f"{r['new']}/{r['persisting']}/{r['resolved']}/{r['unknown']}"
-        rows.append([r["id"], r["started"], _scope_label(r), r["hosts"] or "", states, counts, done])
+        states = " ".join(f"{k}={v}" for k, v in r.states.items())
+        done = "complete" if r.complete else ("interrupted" if r.interrupted else "INCOMPLETE")
+        counts = "" if r.new is None else f"{r.new}/{r.persisting}/{r.resolved}/{r.unknown}"
+        rows.append([r.id, r.started, _scope_label(r), r.hosts or "", states, counts, done])
     headers = ["id", "started", "scope", "hosts", "states", "new/pers/res/unk", ""]
     return _table(rows, headers) if rows else "no audits recorded"
 
 
-def _show_text(data: dict[str, Any]) -> str:
-    done = "complete" if data["complete"] else "incomplete"
+def _show_text(data: AuditDetail) -> str:
+    done = "complete" if data.complete else "incomplete"
     lines = [
-        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) "
+        f"audit #{data.id} {data.started} .. {data.finished or '?'} ({done}) "
         + escape_terminal(_scope_label(data))
     ]
-    lines.append(
-        f"run folder: {escape_terminal(data['run_dir'])}; notification: {data['notify_status'] or '-'}"
-    )
+    lines.append(f"run folder: {escape_terminal(data.run_dir)}; notification: {data.notify_status or '-'}")
     hosts = [
-        [h["host"], h["state"], h["verdict"], h["culprit"] or "", h["majflt_per_s"], h["minflt_per_s"]]
-        for h in data["hosts_detail"]
+        [h.host, h.state, h.verdict, h.culprit or "", h.majflt_per_s, h.minflt_per_s]
+        for h in data.hosts_detail
     ]
     lines.append(_table(hosts, ["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
-    problems = [
-        [p["status"], p["host"], p["code"], p["comm"], p["severity"], p["first_seen"]]
-        for p in data["problems"]
-    ]
+    problems = [[p.status, p.host, p.code, p.comm, p.severity, p.first_seen] for p in data.problems]
     if problems:
         lines.append("")
         lines.append(_table(problems, ["status", "host", "problem", "process", "severity", "first seen"]))
@@ -311,17 +309,9 @@ def _diff_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _host_text(rows: list[dict[str, Any]]) -> str:
+def _host_text(rows: list[HostPoint]) -> str:
     table = [
-        [
-            r["run_id"],
-            r["started"],
-            r["state"],
-            r["verdict"],
-            r["culprit"] or "",
-            r["majflt_per_s"],
-            r["minflt_per_s"],
-        ]
+        [r.run_id, r.started, r.state, r.verdict, r.culprit or "", r.majflt_per_s, r.minflt_per_s]
         for r in rows
     ]
     return _table(table, ["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
@@ -346,8 +336,8 @@ def _thresholds(playbook: str | None) -> dict[str, float]:
     return found
 
 
-def _plot_host(host: str, rows: list[dict[str, Any]], path: Path, history: Any) -> None:
+def _plot_host(host: str, rows: list[HostPoint], path: Path, history: Any) -> None:
     from diag.report.history_plot import plot_host_rates
 
-    run = history.run(rows[-1]["run_id"])
-    plot_host_rates(host, rows, _thresholds(run.get("playbook")), path)
+    run = history.run(rows[-1].run_id)
+    plot_host_rates(host, rows, _thresholds(run.playbook), path)

@@ -11,8 +11,8 @@ import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from diag.history.rows import HostPoint
 from diag.shared.errors import UsageError
 from diag.shared.files import write_text
 
@@ -27,7 +27,7 @@ def _when(stamp: str) -> datetime:
 
 
 def plot_host_rates(
-    host: str, rows: Sequence[Mapping[str, Any]], thresholds: Mapping[str, float], path: Path
+    host: str, rows: Sequence[HostPoint], thresholds: Mapping[str, float], path: Path
 ) -> Path:
     """Write the trend of ``host``'s major and minor fault rates to ``path``."""
     try:
@@ -39,7 +39,8 @@ def plot_host_rates(
         raise UsageError("--plot needs matplotlib", hint="pip install 'pfdiag[plots]'") from None
     fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     for axis, (rate, limit, label) in zip(axes, SERIES, strict=True):
-        points = [(_when(r["started"]), float(r[rate])) for r in rows if r.get(rate) is not None]
+        values = ((r.started, getattr(r, rate)) for r in rows)
+        points = [(_when(started), float(value)) for started, value in values if value is not None]
         if points:
             axis.plot([t for t, _ in points], [max(v, 0.1) for _, v in points], marker="o", color="#4c72b0")
         axis.axhline(

@@ -19,7 +19,8 @@ PID, GONE_PID = 9916, 4194000
 # the keys of one element of --json's "profiles" (README "JSON output"), in order
 PROFILE_KEYS = [
     "pid", "comm", "exe", "interval_s", "perf", "counts", "symbols", "chains", "targets", "memory",
-    "mappings", "headlines", "bpftrace", "not_evaluable", "hotspot", "minflt_per_s", "majflt_per_s", "verdict",
+    "mappings", "headlines", "bpftrace", "not_evaluable", "hotspot",
+    "minflt_per_s", "majflt_per_s", "verdict",
 ]  # fmt: skip
 
 
