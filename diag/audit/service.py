@@ -56,7 +56,7 @@ class AuditResult:
     run: RunResult
     run_id: int
     baseline: tuple[int, str] | None
-    diff: Any
+    diff: Diff  # this audit against the previous complete one (``diff.json``)
     notify_status: str
     notify_error: str | None = None
     textfile: Path | None = None

@@ -27,7 +27,9 @@ from diag.shared.limits import (
 )
 from diag.shared.records import to_data
 
-if TYPE_CHECKING:  # the history is imported when a history subcommand runs
+if TYPE_CHECKING:  # the audit and the history are imported when their subcommand runs
+    from diag.audit.service import AuditResult
+    from diag.history.diff import Diff, Problem
     from diag.history.rows import AuditDetail, AuditRow, HostPoint
 
 DEFAULT_PLAYBOOK = "audit.yml"
@@ -181,7 +183,7 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     print("enable it with:\n" + timers.enable_hint(units, unit_dir))
 
 
-def print_audit(result: Any) -> None:
+def print_audit(result: AuditResult) -> None:
     from diag.report.since import terminal_counts
 
     print(terminal_counts(result.diff, result.baseline))
@@ -199,7 +201,7 @@ def print_audit(result: Any) -> None:
         print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
 
 
-def new_at_or_above(result: Any, fail_on: str | None) -> bool:
+def new_at_or_above(result: AuditResult, fail_on: str | None) -> bool:
     """``--fail-on-new``: a problem new since the last audit at ``--fail-on`` (default warning) or worse."""
     limit = Severity.parse(fail_on or "warning")
     return any(Severity.__members__.get(p.severity, Severity.info) >= limit for p in result.diff.new)
@@ -228,8 +230,9 @@ def cmd_history(args: argparse.Namespace) -> int:
                 a, b = history.latest_pair()
             elif b is None:
                 a, b = history.before(a), a
-            data = {"a": a, "b": b, **to_data(history.diff_runs(a, b))}
-            text = _diff_text(data)
+            diff = history.diff_runs(a, b)
+            data = {"a": a, "b": b, **to_data(diff)}
+            text = _diff_text(a, b, diff)
         elif command == "host":
             data = history.host_series(args.host)
             if not data:
@@ -296,15 +299,14 @@ def _show_text(data: AuditDetail) -> str:
     return "\n".join(lines)
 
 
-def _diff_text(data: dict[str, Any]) -> str:
-    lines = [f"audit #{data['b']} against #{data['a']}:"]
+def _diff_text(a: int, b: int, diff: Diff) -> str:
+    lines = [f"audit #{b} against #{a}:"]
     for key in ("new", "persisting", "resolved", "unknown"):
-        lines.append(f"  {key}: {len(data[key])}")
+        problems: tuple[Problem, ...] = getattr(diff, key)
+        lines.append(f"  {key}: {len(problems)}")
         lines.extend(
-            escape_terminal(
-                f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
-            )
-            for p in data[key]
+            escape_terminal(f"    {p.host} {p.code} {p.comm} ({p.severity}): {p.summary[:100]}")
+            for p in problems
         )
     return "\n".join(lines)
 
