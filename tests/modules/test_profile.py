@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from diag.findings import HostResult, RunResult
-from diag.playbook.modules.profile import GONE, build_profile, classified, classify
-from diag.probe.deepdive import Profile
+from diag.playbook.modules.profile import classified, classify
+from diag.probe.deepdive import GONE, Profile, build_profile
 from diag.probe.perf_report import parse_deepdive
 from diag.report.deepdive import deepdive_section
 from diag.shared.records import from_data, to_data

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shlex
 import warnings
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,14 +20,9 @@ from typing import Any, ClassVar
 from diag.findings import Finding, Remediation
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 from diag.probe.deepdive import (
-    ChainShare,
-    DeepDive,
-    FaultCounts,
-    Hotspot,
-    PerfAccess,
-    ProcessCapture,
-    ProcessMemory,
+    GONE,
     Profile,
+    build_profile,
 )
 from diag.probe.perf_report import parse_deepdive
 from diag.shared.errors import ParseError
@@ -38,8 +32,6 @@ from diag.shared.units import fmt_kib
 
 SCRIPT_PATH = Path(__file__).resolve().parents[2] / "probe" / "deepdive.sh"
 MARGIN_S = 60.0  # perf record's start-up and the reports after the interval
-TOP_SYMBOLS = 5
-GONE = "the process is gone"
 _PID = number_check(1, MAX_PID, integer=True)
 # What every ERE dialect (mawk, gawk, busybox) refuses too; Python's other complaints ("multiple
 # repeat" for `a**`) are about regexes some awks take, and the host's awk has the last word.
@@ -109,80 +101,6 @@ def deepdive_command(interval_s: float, top: int, match: str, pids: list[int]) -
     )
 
 
-def by_hand(pid: int, interval_s: float) -> str:
-    return (
-        f"sudo perf record -e page-faults -e major-faults -g -p {pid} -- sleep {interval_s:g}"
-        " && sudo perf report --stdio --no-children --sort dso,sym"
-    )
-
-
-def _perf_reason(caps: Mapping[str, str | None], proc: ProcessCapture) -> str | None:
-    """Why perf gave nothing for this process, or None when it worked."""
-    if caps.get("perf") is None:
-        return "perf is not installed (not found in PATH)"
-    if proc.stat and any(v is not None for v in proc.stat.values()):
-        return None
-    text = proc.stat_error or proc.record_error or ""
-    # perf's message starts "Error:" on a line of its own; the next line says what
-    lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Error:"]
-    error = lines[0] if lines else "perf printed no counters"
-    paranoid = caps.get("paranoid")
-    if caps.get("uid") != "0" and paranoid not in (None, "-1", "0"):
-        error += f" (kernel.perf_event_paranoid={paranoid}, not root: only the login user's own processes)"
-    return error
-
-
-def _caller(chains: tuple[ChainShare, ...], symbol: str) -> str | None:
-    for chain in chains:
-        frames = [f for f in chain.chain if f]
-        if frames and frames[-1] == symbol and len(frames) >= 2:
-            return str(frames[-2])
-    return None
-
-
-def _files(proc: ProcessCapture, event: str) -> list[str]:
-    """The files behind the event's faulting addresses (``//anon`` and its kin are not files)."""
-    targets = (t.target for t in proc.daddr.get(event, ()))
-    return [t for t in targets if t.startswith("/") and not t.startswith("//")]
-
-
-def headline(proc: ProcessCapture, event: str) -> str | None:
-    """ "62 % of minor faults in `fill_buffer` (/usr/bin/app) ← `main`", from perf's top symbol."""
-    symbols = proc.symbols.get(event) or ()
-    if not symbols:
-        return None
-    top = symbols[0]
-    stat = proc.stat or {}
-    majors, faults = stat.get("major-faults") or 0, stat.get("page-faults") or 0
-    what = (
-        "major faults"
-        if event == "major-faults"
-        else ("minor faults" if majors * 100 <= faults else "page faults")
-    )
-    text = f"{top.pct:.0f} % of {what} in `{top.symbol}` ({top.dso})"
-    caller = _caller(proc.chains.get(event) or (), top.symbol)
-    if caller:
-        text += f" ← `{caller}`"
-    files = _files(proc, event)
-    if event == "major-faults" and files:
-        text += f", on {files[0]}"
-    return text
-
-
-def _memory(proc: ProcessCapture) -> ProcessMemory:
-    rollup, status = proc.rollup, proc.status
-    return ProcessMemory(
-        rss_kib=rollup.get("Rss", status.get("VmRSS")),
-        anon_kib=rollup.get("Anonymous", status.get("RssAnon")),
-        file_kib=rollup.get("Pss_File", status.get("RssFile")),
-        shmem_kib=rollup.get("Pss_Shmem", status.get("RssShmem")),
-        thp_kib=rollup.get("AnonHugePages"),
-        swap_kib=rollup.get("Swap", status.get("VmSwap")),
-        lck_kib=status.get("VmLck"),
-        pin_kib=status.get("VmPin"),
-    )
-
-
 def remedy(profile: Profile) -> Remediation | None:
     """The fix for the hot function: prefault, MAP_POPULATE, allocator (minors); page cache, mlock."""
     hot = profile.hotspot
@@ -212,54 +130,6 @@ def remedy(profile: Profile) -> Remediation | None:
         commands = [f"grep -E 'AnonHugePages|Rss' /proc/{pid}/smaps_rollup"]
     return Remediation(
         title=f"Fix the faults at their source: `{symbol}`", text=text, commands=tuple(commands)
-    )
-
-
-def _hotspot(proc: ProcessCapture) -> Hotspot | None:
-    """perf's top symbol, for major faults when perf sampled any, else for all page faults."""
-    majors = (proc.stat or {}).get("major-faults") or 0
-    event = "major-faults" if majors and proc.symbols.get("major-faults") else "page-faults"
-    top = (proc.symbols.get(event) or (None,))[0]
-    if top is None:
-        return None
-    files = _files(proc, event)
-    return Hotspot(top.pct, top.dso, top.symbol, top.kernel, event, files[0] if files else None)
-
-
-def build_profile(data: DeepDive, pid: int, interval_s: float) -> Profile:
-    """One process's deep-dive record, not yet classified (``classify``)."""
-    caps = data.caps
-    proc = data.processes.get(pid) or ProcessCapture(pid, gone=True)
-    reason = GONE if proc.gone else _perf_reason(caps, proc)
-    stat = proc.stat or {}
-    not_evaluable: dict[str, str] = {}
-    if reason:
-        not_evaluable["perf"] = reason
-    if caps.get("bpftrace") is None:
-        not_evaluable["bpftrace"] = "bpftrace is not installed"
-    if caps.get("tracefs") is None:
-        not_evaluable["tracepoint"] = "tracefs (exceptions:page_fault_user) is not available"
-    return Profile(
-        pid=pid,
-        comm=proc.comm,
-        exe=proc.exe or None,
-        interval_s=interval_s,
-        perf=PerfAccess(usable=reason is None, reason=reason, command=by_hand(pid, interval_s)),
-        counts=FaultCounts(
-            page_faults=stat.get("page-faults"),
-            minor_faults=stat.get("minor-faults"),
-            major_faults=stat.get("major-faults"),
-            page_fault_user=stat.get("exceptions:page_fault_user"),
-        ),
-        symbols={k: v[:TOP_SYMBOLS] for k, v in proc.symbols.items()},
-        chains={k: v[:TOP_SYMBOLS] for k, v in proc.chains.items()},
-        targets={k: v[:TOP_SYMBOLS] for k, v in proc.daddr.items()},
-        memory=_memory(proc),
-        mappings=proc.maps,
-        headlines=tuple(h for h in (headline(proc, e) for e in ("page-faults", "major-faults")) if h),
-        bpftrace=data.bpftrace,
-        not_evaluable=not_evaluable,
-        hotspot=_hotspot(proc),
     )
 
 
