@@ -5,8 +5,8 @@ In: the parsers of ``diag.probe.perf_report`` fill ``DeepDive`` (capabilities, a
 addresses, smaps_rollup, the biggest mappings). Out: ``build_profile`` derives each process's
 ``Profile`` from it (the headline naming the hot function, the hotspot, the memory it holds, why perf
 could not count), which the ``profile`` task module classifies and ``HostResult.profiles`` carries to
-the report and the JSON. Their plain
-data (``diag.shared.records.to_data``) is the ``profiles`` key of ``--json``: a field's name is its key.
+the report and the JSON. The profiles' plain data (``diag.shared.records.to_data``) is the ``profiles``
+key of ``--json``: a field's name is its key.
 
 >>> from diag.shared.records import from_data, to_data
 >>> share = SymbolShare(50.1, "/tmp/pftry/t2", "touch_pages")
