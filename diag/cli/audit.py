@@ -26,6 +26,7 @@ from diag.shared.limits import (
     whole_number,
 )
 from diag.shared.records import to_data
+from diag.shared.units import parse_duration
 
 if TYPE_CHECKING:  # the audit and the history are imported when their subcommand runs
     from diag.audit.service import AuditResult
@@ -134,7 +135,6 @@ def check_retention(args: argparse.Namespace) -> None:
 
 def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     from diag.audit.service import AuditRequest
-    from diag.audit.timers import parse_duration
 
     check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
@@ -164,7 +164,7 @@ def schedule(args: argparse.Namespace, argv: list[str]) -> None:
     # what the scheduled audit would refuse at every run is refused now, before a unit or line is made
     notify_url(args.notify_url)
     check_notify_timeout(args.notify_timeout)
-    period = timers.parse_duration(args.every, "--every")
+    period = parse_duration(args.every, "--every")
     command = timers.audit_command(argv)
     cwd = Path.cwd()
     if args.print_cron:
@@ -204,7 +204,7 @@ def print_audit(result: AuditResult) -> None:
 def new_at_or_above(result: AuditResult, fail_on: str | None) -> bool:
     """``--fail-on-new``: a problem new since the last audit at ``--fail-on`` (default warning) or worse."""
     limit = Severity.parse(fail_on or "warning")
-    return any(Severity.__members__.get(p.severity, Severity.info) >= limit for p in result.diff.new)
+    return any(Severity.read(p.severity) >= limit for p in result.diff.new)
 
 
 # -- pfdiag history ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import diag
 from diag.cli.audit import add_audit_parsers, cmd_history
-from diag.findings import UNREACHABLE_STATES, RunResult, Severity
+from diag.findings import UNREACHABLE_STATES, HostState, RunResult, Severity
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
 from diag.shared.errors import (
@@ -40,6 +40,7 @@ from diag.shared.errors import (
 from diag.shared.escape import escape_lines, escape_terminal
 from diag.shared.limits import check_scheduler, check_workers, finite_positive
 from diag.shared.secrets import Redactor, mask_assignments, secret_values
+from diag.shared.units import parse_duration
 from diag.transport import ConnectOptions
 
 REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
@@ -70,7 +71,7 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
     """Exit code of a finished run: interrupted > unreachable (4) > failed (2) > ``--fail-on`` (10) > 0."""
     if run.interrupted:
         return ExitCode.INTERRUPTED
-    states = {host.status for host in run.hosts}
+    states = {HostState.read(host.status) for host in run.hosts}  # unknown (a newer run's) -> failed
     if states & set(UNREACHABLE_STATES):
         return ExitCode.UNREACHABLE_OR_PARSE
     if states & set(FAILED_STATES):
@@ -78,7 +79,7 @@ def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
     if fail_on is not None:
         limit = Severity.parse(fail_on)
         severities = [h.verdict.severity for h in run.hosts if h.verdict]
-        if any(Severity[s] >= limit for s in severities if s in Severity.__members__):
+        if any(Severity.read(s) >= limit for s in severities):
             return ExitCode.FAIL_ON
     return ExitCode.OK
 
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, help="also write the whole result as JSON here")
     run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
     run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
-    run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
+    run.add_argument("--fail-on", choices=[s.value for s in Severity], help="exit 10 at a verdict this bad")
     _add_connection_options(run)
     run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
     run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
@@ -247,7 +248,7 @@ def _connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.notify.delivery import notify_url
-    from diag.watch.service import WatchRequest, parse_duration, watch
+    from diag.watch.service import WatchRequest, watch
 
     _positive(args.count, "--count")
     _positive(args.baseline_days, "--baseline-days")
@@ -488,7 +489,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
 def _argv_redactor(argv: list[str]) -> Redactor:
     """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
-    from diag.playbook.variables import parse_extra_var
+    from diag.playbook.language.variables import parse_extra_var
 
     values: set[str] = set()
     for flag, value in itertools.pairwise(argv):

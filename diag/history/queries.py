@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from diag.findings import was_judged
 from diag.history.diff import Diff, Problem, compare
 from diag.history.rows import AuditDetail, AuditRow, HostPoint, PreviousHost, audit_detail, audit_row
 from diag.shared.errors import DiagError
@@ -100,7 +101,7 @@ class HistoryQueries:
 
         def evaluated(problem: Problem) -> bool:
             host = hosts.get(problem.host)
-            if host is None or host["state"] != "ok" or host["verdict"] in (None, "not-evaluable"):
+            if host is None or not was_judged(host["state"], host["verdict"]):
                 return False
             return problem.kind != "check" or checks.get((problem.host, problem.code)) != {"skip"}
 

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,7 +273,7 @@ class History(HistoryQueries, ToldRecords):
     @staticmethod
     def _write_host(db: sqlite3.Connection, run_id: int, host: HostResult) -> None:
         verdict = host.verdict
-        oom: Mapping[str, Any] = next((f.evidence for f in host.findings if f.check == "oom-kills"), {})
+        carried = _carried(host)
         measured = host.sample.rates if host.sample is not None else None
         rates = [getattr(measured, name, None) for name in KEY_RATES]
         db.execute(
@@ -288,8 +288,8 @@ class History(HistoryQueries, ToldRecords):
                 verdict.summary if verdict else None,
                 verdict.culprits[0].comm if verdict and verdict.culprits else None,
                 *rates,
-                oom.get("oom_kill_total"),
-                oom.get("boot_id"),
+                carried.get("oom_kill_total"),
+                carried.get("boot_id"),
             ),
         )
         # Only failing and skipped checks: a pass is what "no row" means (on a host that was evaluated),
@@ -370,3 +370,19 @@ class History(HistoryQueries, ToldRecords):
             db.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(doomed))
         kept = [remove_run_dir(Path(folder)) for folder in sorted(f for f in folders if f)]
         return Pruned(tuple(sorted(doomed)), tuple(reason for reason in kept if reason))
+
+
+# What the next audit's ``previous`` offers a playbook per host (``previous.oom_kill_total``,
+# ``previous.boot_id``: see ``queries.previous_hosts``). The history takes them from whichever finding's
+# evidence carries them, so it knows the names it stores and no playbook's check ids.
+CARRIED = ("oom_kill_total", "boot_id")
+
+
+def _carried(host: HostResult) -> dict[str, Any]:
+    """The carried values of ``host``: the first finding whose evidence holds each name."""
+    found: dict[str, Any] = {}
+    for finding in host.findings:
+        for name in CARRIED:
+            if name not in found and finding.evidence.get(name) is not None:
+                found[name] = finding.evidence[name]
+    return found

@@ -19,9 +19,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from diag.history.diff import Diff, Problem
 from diag.notify.delivery import NOTIFY_TIMEOUT_S, send_command, send_url
 
 __all__ = [
@@ -37,6 +36,42 @@ __all__ = [
 # repeat_interval defaults to 4 h. A scheduled audit runs every 15 min or so: 4 h, like Alertmanager.
 DEFAULT_RENOTIFY_AFTER_S = 4 * 3600.0
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
+
+
+class Problem(Protocol):
+    """What a notification says of one problem (the history's ``Problem`` is one; notify needs no more)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def comm(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def first_seen(self) -> str | None: ...
+    @property
+    def streak(self) -> int: ...
+    @property
+    def last_notified(self) -> str | None: ...
+    @property
+    def key(self) -> tuple[str, str, str]: ...
+
+
+class Diff(Protocol):
+    """An audit's change as notify reads it: what is new, still open and resolved (the history's ``Diff``)."""
+
+    @property
+    def new(self) -> Sequence[Problem]: ...
+    @property
+    def persisting(self) -> Sequence[Problem]: ...
+    @property
+    def resolved(self) -> Sequence[Problem]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,9 +91,7 @@ def write_textfile(
         state.labels(host.host, host.status).set(1)
         if host.verdict is not None:
             verdict.labels(host.host, host.verdict.code).set(1)
-            level = Severity.__members__.get(host.verdict.severity)
-            if level is not None:
-                severity.labels(host.host).set(int(level))
+            severity.labels(host.host).set(Severity.read(host.verdict.severity).rank)
         measured = host.sample.rates if host.sample is not None else None
         for key, gauge in rates.items():
             value = getattr(measured, key, None)

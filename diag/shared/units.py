@@ -1,12 +1,18 @@
-"""How numbers read to a person: per-second rates, KiB sizes, counts of things.
+"""How numbers read to a person, and how a person writes a duration.
 
 In: a number (or None / NaN for "not evaluable"). Out: short text. Shared by the playbook templates
-(the ``rate`` and ``kib`` filters) and the reports, so a value reads the same everywhere.
+(the ``rate`` and ``kib`` filters) and the reports, so a value reads the same everywhere. And the one
+duration grammar (``90``, ``90s``, ``5m``, ``5min``, ``1.5h``, ``1d``) every flag taking a duration
+parses with (``watch --cooldown/--duration``, ``audit --renotify-after/--every``): two parsers had
+drifted, and ``--cooldown 5min`` was refused where ``--renotify-after 5min`` worked.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from diag.shared.errors import UsageError
 
 # No machine has an exabyte: larger sizes are "no limit" sentinels (RLIM_INFINITY / 1024).
 UNLIMITED_KIB = float(1 << 50)
@@ -54,3 +60,22 @@ def fmt_kib(value: Any) -> str:
         if kib >= size:
             return f"{kib / size:.1f} {unit}"
     return f"{kib:.0f} KiB"
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*")
+_SECONDS_PER = {"": 1, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60}
+_SECONDS_PER |= {"h": 3600, "hr": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds from a duration: a number and an optional unit (a bare number is seconds).
+
+    >>> parse_duration("90", "--duration"), parse_duration("90s", "x"), parse_duration("5m", "x")
+    (90.0, 90.0, 300.0)
+    >>> parse_duration("5min", "--cooldown"), parse_duration("1.5h", "x"), parse_duration(" 1 days", "x")
+    (300.0, 5400.0, 86400.0)
+    """
+    match = _DURATION.fullmatch(text)
+    if not match or match[2] not in _SECONDS_PER:
+        raise UsageError(f"{flag}: {text!r} is not a duration", hint="e.g. 90, 90s, 5min, 4h, 1d")
+    return float(match[1]) * _SECONDS_PER[match[2]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diag.transport.base import CommandResult, Transport
+from diag.transport.base import CommandResult, Stream, Transport
 
 SCRIPT_PREFIX = "sh -c '"
 SCRIPT_NAME = "' pfdiag "  # $0 of pfdiag's script commands, right after the quoted script
@@ -85,6 +85,10 @@ class RecordingTransport:
         result = self.inner.run(command, timeout_s=timeout_s)
         self.recorded.append(RecordedCommand.of(result))
         return result
+
+    def stream(self, command: str) -> Stream:
+        """The inner transport's stream, not recorded: a replay cannot stream anyway."""
+        return self.inner.stream(command)
 
     def close(self) -> None:
         self.inner.close()

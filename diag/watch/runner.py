@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from diag.findings import HostState
 from diag.shared.errors import DiagError, ParseError, TransportError
-from diag.transport import ConnectOptions
+from diag.transport import ConnectOptions, Stream
 from diag.watch.rules import AlertTracker, exits
-from diag.watch.stream import Stream, open_stream
+from diag.watch.stream import open_stream
 from diag.watch.ticker import ProcessTable, TickRates, parse_tick
 
 BACKOFF_FIRST_S = 1.0
@@ -279,7 +280,7 @@ def _handle(
     if kind == "state":
         _, _, state, reason, where = item
         previous = view.state
-        if state == "ok":
+        if state == HostState.ok:
             view.logins += 1
             view.where = where or view.where
         else:
@@ -288,7 +289,7 @@ def _handle(
             return []  # a retry that failed the same way again
         view.state, view.reason = state, reason
         event = {"type": "host-state", "host": host, "ts": ts, "state": state, "reason": reason}
-        if state == "ok":
+        if state == HostState.ok:
             event["reconnected"] = view.logins > 1
             event["where"] = view.where
         return [event]

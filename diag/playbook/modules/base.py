@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from diag.findings import Finding, Remediation, Verdict
-from diag.playbook.expressions import Templar, is_template
+from diag.playbook.language.expressions import Templar, is_template
 from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample

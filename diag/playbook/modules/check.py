@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from diag.findings import Finding
+from diag.findings import Finding, Severity
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 from diag.shared.records import to_data
 
@@ -24,7 +24,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-CHECK_SEVERITIES = ("info", "warning", "critical")
+CHECK_SEVERITIES = tuple(s.value for s in Severity if s > Severity.ok)  # a check is never "ok"
 
 
 class CheckModule(Module):

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from diag.findings import Finding, Remediation
+from diag.findings import Finding, Remediation, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
 from diag.probe.deepdive import (
     GONE,
@@ -133,16 +133,6 @@ def remedy(profile: Profile) -> Remediation | None:
     )
 
 
-VERDICT_RANK = ("not-evaluable", "ok", "minor-storm", "major-file", "major-swap")
-SEVERITY = {
-    "not-evaluable": "info",
-    "ok": "ok",
-    "minor-storm": "warning",
-    "major-file": "critical",
-    "major-swap": "critical",
-}
-
-
 def perf_rates(profile: Profile) -> tuple[float, float] | None:
     """Minor and major faults per second as perf counted them over the interval (None: perf unusable)."""
     if not profile.perf.usable:
@@ -233,11 +223,9 @@ class ProfileModule(Module):
             finding, fix = _finding(profile, ctx.task)
             findings.append(finding)
             remediation.extend([fix] if fix is not None else [])
-        code = max(
-            (p.verdict or "not-evaluable" for p in profiles), key=VERDICT_RANK.index, default="not-evaluable"
-        )
+        code = VerdictCode.worst_known(p.verdict or VerdictCode.not_evaluable for p in profiles)
         summary = "; ".join(f"{_who(p)}: {h}" for p in profiles for h in p.headlines[:1])
-        if code == "not-evaluable":
+        if not code.judged:
             summary = "; ".join(f"{_who(p)}: {p.perf.reason}" for p in profiles)
         registered = {  # the Jinja view: plain data
             "processes": to_data(profiles),
@@ -245,7 +233,7 @@ class ProfileModule(Module):
             "matched": None if data.matched is None else list(data.matched),
             "match": match or None,
             "verdict": code,
-            "severity": SEVERITY[code],
+            "severity": code.severity,
             "summary": summary or "perf recorded no page-fault samples (see the findings)",
         }
         return Outcome(

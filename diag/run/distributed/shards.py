@@ -25,7 +25,7 @@ from distributed import Event, Future, Queue, Variable
 
 from diag.findings import HostResult
 from diag.playbook.engine import Engine, EngineOptions, HostDone
-from diag.playbook.model import Play
+from diag.playbook.language.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
 from diag.shared.records import from_data, to_data
