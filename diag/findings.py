@@ -8,10 +8,11 @@ table, the markdown report and the JSON export read only these. A host's measure
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
 from diag.shared.errors import UsageError
@@ -218,11 +219,6 @@ UNREACHABLE_STATES = tuple(s.value for s in HostState if s.unreachable_kind)
 VERDICT_CODES = tuple(c.value for c in VerdictCode)
 
 
-def _fields(record: Any) -> dict[str, Any]:
-    """A record's fields as a shallow dict: ``asdict`` deep-copies every value, which a run pays per host."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one check on one host.
@@ -236,7 +232,7 @@ class Finding:
     status: str
     severity: str
     message: str
-    value: float | None = None
+    value: float | int | None = None  # a count stays a count: a saved run's JSON reads back as written
     op: str | None = None
     threshold: float | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
@@ -244,17 +240,6 @@ class Finding:
     # What the value is, as ``SCOPE.FIELD`` (``host.minflt_per_s``, ``process.majflt_per_s``): set by
     # the check's ``measures:``, so fleet aggregation finds the playbook's thresholds by measurement.
     measures: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = _fields(self)
-        data["evidence"] = dict(self.evidence)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        fields["evidence"] = dict(fields.get("evidence") or {})
-        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,14 +265,6 @@ class Culprit:
     def total_majflt_per_s(self) -> float:
         return self.majflt_per_s + self.children_majflt_per_s
 
-    def to_dict(self) -> dict[str, Any]:
-        return _fields(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
-        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
-
 
 @dataclass(frozen=True, slots=True)
 class Remediation:
@@ -297,20 +274,6 @@ class Remediation:
     text: str
     commands: tuple[str, ...] = ()
     verdict: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = _fields(self)
-        data["commands"] = list(self.commands)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Remediation:
-        return cls(
-            title=data["title"],
-            text=data["text"],
-            commands=tuple(data.get("commands") or ()),
-            verdict=data.get("verdict"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,15 +285,6 @@ class Verdict:
     summary: str
     culprits: tuple[Culprit, ...] = ()
     task: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "summary": self.summary,
-            "culprits": [c.to_dict() for c in self.culprits],
-            "task": self.task,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +340,7 @@ class HostResult:
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
-    profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
+    profiles: list[Profile] = field(default_factory=list)  # deep dive (profile module), per process
     baseline: Baseline | None = None  # this host against its own audits (when a history was read)
 
     @property
@@ -406,9 +360,9 @@ class HostResult:
             "severity": self.verdict.severity if self.verdict else None,
             "summary": self.verdict.summary if self.verdict else None,
             "verdict_task": self.verdict.task if self.verdict else None,
-            "culprits": [c.to_dict() for c in self.verdict.culprits] if self.verdict else [],
-            "findings": [f.to_dict() for f in self.findings],
-            "remediation": [r.to_dict() for r in self.remediation],
+            "culprits": to_data(self.verdict.culprits) if self.verdict else [],
+            "findings": to_data(self.findings),
+            "remediation": to_data(self.remediation),
             "rates": sample.get("rates", {}),
             "top_processes": sample.get("processes", []),
             "sample": sample,
@@ -416,7 +370,7 @@ class HostResult:
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
-            "profiles": self.profiles,
+            "profiles": to_data(self.profiles),
             "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
@@ -429,7 +383,7 @@ class HostResult:
                 code=data["verdict"],
                 severity=data.get("severity") or "info",
                 summary=data.get("summary") or "",
-                culprits=tuple(Culprit.from_dict(c) for c in data.get("culprits") or ()),
+                culprits=tuple(from_data(Culprit, c) for c in data.get("culprits") or ()),
                 task=data.get("verdict_task"),
             )
         return cls(
@@ -437,15 +391,15 @@ class HostResult:
             status=data.get("status", "ok"),
             reason=data.get("reason"),
             verdict=verdict,
-            findings=[Finding.from_dict(f) for f in data.get("findings") or ()],
-            remediation=[Remediation.from_dict(r) for r in data.get("remediation") or ()],
+            findings=[from_data(Finding, f) for f in data.get("findings") or ()],
+            remediation=[from_data(Remediation, r) for r in data.get("remediation") or ()],
             sample=HostSample.from_view(data["sample"]) if data.get("sample") else None,
             facts=from_data(Facts, data["facts"]) if data.get("facts") else None,
             task_stats=dict(data.get("task_stats") or {}),
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
-            profiles=list(data.get("profiles") or []),
+            profiles=[from_data(Profile, p) for p in data.get("profiles") or ()],
             baseline=from_data(Baseline, data["baseline"]) if data.get("baseline") else None,
         )
 

@@ -23,10 +23,11 @@ from diag.findings import (
 )
 from diag.fleet import PROBLEM_VERDICTS, VERDICT_ORDER, build_fleet, severity_rank
 from diag.history.diff import Diff, Problem, diff_problems, host_problems
-from diag.history.store import History, now_iso
+from diag.history.store import History
 from diag.report.markdown import render_markdown
 from diag.report.prometheus import write_textfile
 from diag.report.terminal import render_terminal
+from diag.shared.units import now_stamp
 
 SCOPE = '{"playbook": "audit.yml", "inventory": ["fleet"], "limit": null}'
 
@@ -36,7 +37,7 @@ def _host(name: str, code: str, severity: str, **kw) -> HostResult:
 
 
 def _run(*hosts: HostResult) -> RunResult:
-    return RunResult("triage.yml", ["fleet"], None, now_iso(), finished=now_iso(), hosts=list(hosts))
+    return RunResult("triage.yml", ["fleet"], None, now_stamp(), finished=now_stamp(), hosts=list(hosts))
 
 
 def test_verdicts_have_one_order_worst_first_with_not_evaluable_between_problems_and_ok():
@@ -130,7 +131,7 @@ def test_history_reads_an_unknown_stored_verdict_as_not_judged(tmp_path: Path):
         for host in (storm, _host("web1", "ok", "ok")):
             run = _run(host)
             run_id = history.begin(SCOPE, "audit.yml", ["fleet"], None, "")
-            history.record(run_id, run, SCOPE, lambda b, run=run: diff_problems(b, run.hosts, now_iso()))
+            history.record(run_id, run, SCOPE, lambda b, run=run: diff_problems(b, run.hosts, now_stamp()))
             ids.append(run_id)
         assert len(history.diff_runs(*ids).resolved) == 1
         with history.transaction() as db:

@@ -21,6 +21,7 @@ import pytest
 
 from diag.history.diff import Diff, Problem
 from diag.notify import due_again, notify, send_command, send_url
+from diag.shared.records import to_data
 from tests.fixtures.processes import is_alive
 from tests.fixtures.webhook import Receiver, raw_server, webhook_receiver
 
@@ -54,7 +55,7 @@ def test_command_and_webhook_both_receive_the_payload(tmp_path: Path, receiver: 
 
 
 def test_a_resolved_problem_is_sent_as_a_resolved_alert(receiver: Receiver) -> None:
-    gone = Problem(**{**STORM.to_dict(), "status": "resolved"})
+    gone = Problem(**{**to_data(STORM), "status": "resolved"})
     assert notify(Diff(resolved=(gone,)), AUDIT, command=None, url=receiver.url).status == "sent"
     [posted] = receiver.bodies
     assert posted["status"] == "resolved" and posted["resolved"][0]["code"] == "minor-storm"
@@ -62,14 +63,14 @@ def test_a_resolved_problem_is_sent_as_a_resolved_alert(receiver: Receiver) -> N
 
 
 def test_nothing_new_or_resolved_sends_nothing(receiver: Receiver) -> None:
-    told = Problem(**{**STORM.to_dict(), "status": "persisting", "last_notified": _now()})
+    told = Problem(**{**to_data(STORM), "status": "persisting", "last_notified": _now()})
     assert notify(Diff(persisting=(told,)), AUDIT, command="exit 1", url=receiver.url).status == "nothing"
     assert receiver.bodies == []
 
 
 def test_a_persisting_problem_is_repeated_after_renotify_after_or_when_never_delivered() -> None:
-    told = Problem(**{**STORM.to_dict(), "status": "persisting", "last_notified": "2026-12-01T10:00:00+0000"})
-    never = Problem(**{**STORM.to_dict(), "host": "h02", "status": "persisting", "last_notified": None})
+    told = Problem(**{**to_data(STORM), "status": "persisting", "last_notified": "2026-12-01T10:00:00+0000"})
+    never = Problem(**{**to_data(STORM), "host": "h02", "status": "persisting", "last_notified": None})
     diff = Diff(persisting=(told, never))
     from datetime import datetime
 

@@ -8,14 +8,16 @@ asked. The history file is opened read-only in spirit: nothing is recorded or pr
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from diag.history import history_path
+from diag.history.rows import HostPoint
 from diag.history.store import History, HistoryError
 from diag.report import history_view
+from diag.shared.records import to_data
 
 # The triage playbook's host-wide thresholds: what a plot draws when the audit's playbook is gone.
 DEFAULT_THRESHOLDS = {"host_majflt_per_s": 500.0, "host_minflt_per_s": 50000.0}
@@ -55,22 +57,24 @@ def query_history(query: HistoryQuery) -> HistoryAnswer:
             f"no audit history at {str(path)!r}", hint="run `pfdiag audit` first, or give --history"
         )
     with History(path) as history:
-        data, render = _answer(history, query)
-    return HistoryAnswer(history_view.history_json(data) if query.as_json else render(data), query.plot)
+        data, text = _answer(history, query)
+    return HistoryAnswer(history_view.history_json(data) if query.as_json else text, query.plot)
 
 
-def _answer(history: History, query: HistoryQuery) -> tuple[Any, Callable[[Any], str]]:
-    """The data behind the answer and the function that renders it as a table."""
+def _answer(history: History, query: HistoryQuery) -> tuple[Any, str]:
+    """The records behind the answer (what ``--json`` prints) and the answer as a table."""
     if query.command == "show":
         assert query.run_id is not None  # the parser requires RUN
-        return history.run(query.run_id), history_view.show_text
+        audit = history.run(query.run_id)
+        return audit, history_view.show_text(audit)
     if query.command == "diff":
         a, b = query.a, query.b
         if a is None:
             a, b = history.latest_pair()
         elif b is None:
             a, b = history.before(a), a
-        return {"a": a, "b": b, **history.diff_runs(a, b).to_dict()}, history_view.diff_text
+        diff = history.diff_runs(a, b)
+        return {"a": a, "b": b, **to_data(diff)}, history_view.diff_text(a, b, diff)
     if query.command == "host":
         assert query.host is not None  # the parser requires HOST
         rows = history.host_series(query.host)
@@ -78,8 +82,9 @@ def _answer(history: History, query: HistoryQuery) -> tuple[Any, Callable[[Any],
             raise HistoryError(f"host {query.host!r} is in no recorded audit")
         if query.plot is not None:
             _plot_host(query.host, rows, query.plot, history)
-        return rows, history_view.host_text
-    return history.runs(), history_view.runs_text
+        return rows, history_view.host_text(rows)
+    runs = history.runs()
+    return runs, history_view.runs_text(runs)
 
 
 def _thresholds(playbook: str | None) -> dict[str, float]:
@@ -101,8 +106,8 @@ def _thresholds(playbook: str | None) -> dict[str, float]:
     return found
 
 
-def _plot_host(host: str, rows: list[dict[str, Any]], path: Path, history: History) -> None:
+def _plot_host(host: str, rows: Sequence[HostPoint], path: Path, history: History) -> None:
     from diag.report.history_plot import plot_host_rates
 
-    run = history.run(rows[-1]["run_id"])
-    plot_host_rates(host, rows, _thresholds(run.get("playbook")), path)
+    run = history.run(rows[-1].run_id)
+    plot_host_rates(host, rows, _thresholds(run.playbook), path)

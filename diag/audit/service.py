@@ -21,6 +21,7 @@ from diag.runs.store import check_out_dir, make_run_dir
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import check_notify_timeout
+from diag.shared.records import to_data
 from diag.shared.units import now_stamp
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class AuditResult:
     run: RunResult
     run_id: int
     baseline: tuple[int, str] | None
-    diff: Any
+    diff: Diff  # this audit against the previous complete one (``diff.json``)
     notify_status: str
     notify_error: str | None = None
     textfile: Path | None = None
@@ -96,7 +97,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
     with History(path) as history:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()
-        extra = json.dumps({"audit_previous": previous})
+        extra = json.dumps({"audit_previous": to_data(previous)})
         run_request = replace(  # the hosts are compared with the audits of this same history
             request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
         )
@@ -146,7 +147,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
         try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
             write_text(
                 run_dir / "diff.json",
-                json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+                json.dumps({"audit": audit_info, **to_data(recorded.diff)}, indent=2) + "\n",
                 what="report file",
             )
             prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))

@@ -11,7 +11,7 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.findings import Severity
 from diag.shared.errors import UsageError
@@ -24,6 +24,9 @@ from diag.shared.limits import (
     whole_number,
 )
 from diag.shared.units import parse_duration
+
+if TYPE_CHECKING:  # the audit and the history are imported when their subcommand runs
+    from diag.audit.service import AuditResult
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -165,7 +168,7 @@ def schedule_request(args: argparse.Namespace, argv: list[str]) -> Any:
     )
 
 
-def new_at_or_above(result: Any, fail_on: str | None) -> bool:
+def new_at_or_above(result: AuditResult, fail_on: str | None) -> bool:
     """``--fail-on-new``: a problem new since the last audit at ``--fail-on`` (default warning) or worse."""
     limit = Severity.parse(fail_on or "warning")
     return any(Severity.read(p.severity) >= limit for p in result.diff.new)

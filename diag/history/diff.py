@@ -53,28 +53,14 @@ class Problem:
     def key(self) -> tuple[str, str, str]:
         return (self.host, self.code, self.comm)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "code": self.code,
-            "comm": self.comm,
-            "kind": self.kind,
-            "severity": self.severity,
-            "summary": self.summary,
-            "status": self.status,
-            "first_seen": self.first_seen,
-            "streak": self.streak,
-            "last_notified": self.last_notified,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """This audit against the previous one; ``open`` is what the next audit compares against."""
+    """This audit against the previous one; ``open`` is what the next audit compares against.
+
+    Its plain data (``diag.shared.records.to_data``) is ``{new, persisting, resolved, unknown}``, each a
+    list of problems: the ``diff.json`` of an audit and ``pfdiag history --diff --json``.
+    """
 
     new: tuple[Problem, ...] = ()
     persisting: tuple[Problem, ...] = ()
@@ -87,9 +73,6 @@ class Diff:
 
     def counts(self) -> dict[str, int]:
         return {key: len(getattr(self, key)) for key in DIFF_KEYS}
-
-    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
-        return {key: [p.to_dict() for p in getattr(self, key)] for key in DIFF_KEYS}
 
 
 def _check_comm(evidence: Mapping[str, Any]) -> str:

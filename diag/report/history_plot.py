@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from diag.history.rows import HostPoint
 from diag.shared.errors import UsageError
 from diag.shared.files import write_text
 from diag.shared.units import parse_stamp
@@ -23,7 +23,7 @@ SERIES = (
 
 
 def plot_host_rates(
-    host: str, rows: Sequence[Mapping[str, Any]], thresholds: Mapping[str, float], path: Path
+    host: str, rows: Sequence[HostPoint], thresholds: Mapping[str, float], path: Path
 ) -> Path:
     """Write the trend of ``host``'s major and minor fault rates to ``path``."""
     try:
@@ -36,7 +36,7 @@ def plot_host_rates(
     fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     for axis, (rate, limit, label) in zip(axes, SERIES, strict=True):
         # a row whose stamp does not read (a hand-edited history) has no place on the time axis
-        stamped = [(parse_stamp(r.get("started")), r.get(rate)) for r in rows]
+        stamped = [(parse_stamp(r.started), getattr(r, rate)) for r in rows]
         points = [(when, float(value)) for when, value in stamped if when is not None and value is not None]
         if points:
             axis.plot([t for t, _ in points], [max(v, 0.1) for _, v in points], marker="o", color="#4c72b0")

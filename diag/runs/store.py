@@ -24,6 +24,7 @@ from diag.runs.owner import check_claimable, is_marked, mark_run_dir
 from diag.shared.errors import ReportError, UsageError
 from diag.shared.files import check_output_dir, json_text, open_append_new, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
+from diag.shared.records import from_data, to_data
 from diag.shared.secrets import Redactor
 from diag.shared.units import folder_stamp
 from diag.transport.recording import RecordedCommand, command_key
@@ -93,7 +94,7 @@ def host_line(
         "host": result.host,
         "result": result.to_dict(),
         "raw": result.raw,
-        "commands": [c.to_dict() for c in commands],
+        "commands": to_data(tuple(commands)),
         "vars": dict(host_vars or {}),
     }
     return json_text(entry if redactor is None else redactor.data(entry))
@@ -257,7 +258,7 @@ def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     raw = entry.get("raw")
     result = HostResult.from_dict(entry["result"], raw=raw)
     if "commands" in entry:
-        commands = tuple(RecordedCommand.from_dict(c) for c in entry["commands"] or ())
+        commands = tuple(from_data(RecordedCommand, c) for c in entry["commands"] or ())
     else:  # folders written before commands were recorded: the probe's output is all there is
         commands = () if raw is None else (RecordedCommand(PROBE_KEY, 0, str(raw)),)
     host_vars = entry.get("vars")

@@ -100,8 +100,8 @@ def test_audits_of_another_scope_or_incomplete_ones_are_not_the_baseline(tmp_pat
         audit(history, quiet("a"), interrupted=True)
         again = audit(history, storm("a"))
         assert again.baseline_id == 1 and keys(again.diff.persisting) == [("a", "minor-storm", "java")]
-        runs = {r["id"]: r for r in history.runs()}
-        assert runs[3]["complete"] is False and runs[3]["interrupted"] is True
+        runs = {r.id: r for r in history.runs()}
+        assert runs[3].complete is False and runs[3].interrupted is True
 
 
 def test_a_crash_inside_the_write_leaves_nothing_half_written(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_a_crash_inside_the_write_leaves_nothing_half_written(tmp_path: Path) ->
 
         with pytest.raises(RuntimeError):
             history.record(run_id, run, SCOPE, crash)
-        assert history.runs()[0]["complete"] is False
+        assert history.runs()[0].complete is False
         db = history.db
         assert db.execute("SELECT count(*) FROM host_results").fetchone()[0] == 0
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -141,7 +141,7 @@ def test_retention_prunes_old_and_surplus_audits_with_their_rows_and_run_folders
         history.db.execute("UPDATE runs SET started_ts = ? WHERE id = 1", (time.time() - 20 * 86400,))
         assert list(history.prune(SCOPE, keep_days=14, keep_runs=None).run_ids) == [1]
         assert list(history.prune(SCOPE, keep_days=14, keep_runs=2).run_ids) == [2]
-        assert [r["id"] for r in history.runs()] == [4, 3]
+        assert [r.id for r in history.runs()] == [4, 3]
         assert [f.exists() for f in folders] == [False, False, True, True]
         assert history.db.execute("SELECT count(*) FROM problems WHERE run_id < 3").fetchone()[0] == 0
 

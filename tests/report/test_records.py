@@ -13,6 +13,7 @@ from diag.probe.measurements import HostSample, Process, Rates
 from diag.report.cells import culprit_label
 from diag.report.csv_export import HOSTS_CSV, PROCESSES_CSV, render_csvs
 from diag.report.terminal import host_row
+from diag.shared.records import from_data, to_data
 from tests.fixtures.hosts_jsonl import read_host_lines
 from tests.report.fleets import RUNS, mixed_fleet, recorded
 
@@ -116,6 +117,6 @@ def test_a_culprit_named_for_its_childrens_faults_says_so() -> None:
     assert row["children_minflt_per_s"] == 210000.0 and bool(row["culprit"])
     assert fleet.culprits.iloc[0]["max"] >= 210000.0  # ranked by own + children
     assert (
-        Finding.from_dict({**Finding("c", "t", "pass", "info", "m").to_dict(), "measures": "host.x"}).measures
+        from_data(Finding, {**to_data(Finding("c", "t", "pass", "info", "m")), "measures": "host.x"}).measures
         == "host.x"
     )

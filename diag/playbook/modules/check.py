@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from diag.findings import Finding, Severity
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
+from diag.shared.records import to_data
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -124,7 +125,7 @@ class CheckModule(Module):
             reason=reason,
             measures=None if args.get("measures") is None else str(args["measures"]),
         )
-        registered = {"failed": bool(holds), **finding.to_dict(), "id": check_id}
+        registered = {"failed": bool(holds), **to_data(finding), "id": check_id}
         return Outcome(registered, findings=(finding,))
 
 

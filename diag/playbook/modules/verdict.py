@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, TaskSkipped, as_float
+from diag.shared.records import to_data
 
 VERDICT_SEVERITIES = tuple(s.value for s in Severity)
 
@@ -59,7 +60,7 @@ class VerdictModule(Module):
         culprits = tuple(_culprit(item) for item in raw or [])
         summary = str(args["summary"]).strip()
         verdict = Verdict(VerdictCode(code), Severity(severity), summary, culprits, task=ctx.task)
-        return Outcome(verdict.to_dict(), verdict=verdict)
+        return Outcome(to_data(verdict), verdict=verdict)
 
 
 def _culprit(item: Any) -> Culprit:
