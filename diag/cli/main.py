@@ -451,6 +451,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _report_watch(args: argparse.Namespace) -> int:
     """A saved watch renders as its timeline (markdown) or its events (json)."""
     from diag.report.watch_view import render_timeline
+    from diag.runs.events import event_data
     from diag.watch.saved import load_watch
 
     if args.format == "csv":
@@ -460,7 +461,9 @@ def _report_watch(args: argparse.Namespace) -> int:
         print(f"[WARNING]: {problem}", file=sys.stderr)
     meta, events = saved.meta, saved.events
     if args.format == "json":
-        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
+        text = (
+            json.dumps({"run": meta, "events": [event_data(e) for e in events]}, indent=2, default=str) + "\n"
+        )
     else:
         text = render_timeline(meta, events)
     if args.output is None:
