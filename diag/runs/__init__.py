@@ -2,5 +2,6 @@
 
 In: a run's metadata and each host's result as it arrives. Out: ``run.json``, ``hosts.jsonl`` and the
 ``.pfdiag-run`` marker on disk (``store``, ``meta``), the proof of ownership that pruning needs
-(``owner``), and the run read back for ``report``, ``--replay`` and the audit.
+(``owner``), the run read back for ``report``, ``--replay`` and the audit, and a watch's
+``events.jsonl`` lines as typed records (``events``).
 """

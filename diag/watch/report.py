@@ -19,6 +19,7 @@ def rerender(request: RerenderRequest) -> Rerendered:
     if not is_watch_run(request.run_dir):
         return rerender_run(request)
     from diag.report.watch_view import render_timeline
+    from diag.runs.events import event_data
 
     if request.format == "csv":
         raise UsageError("a watch has no CSV form", hint="use --format md or json")
@@ -27,7 +28,8 @@ def rerender(request: RerenderRequest) -> Rerendered:
         request.warn(problem)
     meta, events = saved.meta, saved.events
     if request.format == "json":
-        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
+        lines = [event_data(e) for e in events]
+        text = json.dumps({"run": meta, "events": lines}, indent=2, default=str) + "\n"
     else:
         text = render_timeline(meta, events)
     return Rerendered(deliver(request, text))

@@ -1,12 +1,12 @@
 """A saved watch read back: its run folder's ``run.json`` and ``events.jsonl``, for ``pfdiag report``.
 
-In: a run folder. Out: a ``SavedWatch`` (the metadata, the events in order, and one sentence per
-line or field that was skipped). Both files go through ``safeio.read_text`` like every file pfdiag
-reads (regular files only, bounded: a FIFO or ``/dev/zero`` is refused, not waited on). The files are
-JSON a person may edit: a line that is not an event of the expected shape (``"rates": null``, a rate
-that is a string, an alert without ``rule``, ``null``) is named by file:line and skipped, and the rest
-is rendered, as a cut last line of ``hosts.jsonl`` is; an event type this version does not know is
-kept (a newer pfdiag may write it).
+In: a run folder. Out: a ``SavedWatch`` (the metadata, the events in order as the records of
+diag/runs/events.py, and one sentence per line or field that was skipped). Both files go through
+``safeio.read_text`` like every file pfdiag reads (regular files only, bounded: a FIFO or ``/dev/zero``
+is refused, not waited on). The files are JSON a person may edit: a line that is not an event of the
+expected shape (``"rates": null``, a rate that is a string, an alert without ``rule``, ``null``) is named
+by file:line and skipped, and the rest is rendered, as a cut last line of ``hosts.jsonl`` is; an event
+type this version does not know is kept (a newer pfdiag may write it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diag.runs.events import WatchEvent, decode_event
 from diag.shared.errors import DiagError, ReportError
 from diag.shared.files import read_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
@@ -30,7 +31,7 @@ TOTAL_KEYS = ("total_minflt_per_s", "total_majflt_per_s")
 @dataclass(frozen=True, slots=True)
 class SavedWatch:
     meta: dict[str, Any]
-    events: list[dict[str, Any]]
+    events: tuple[WatchEvent, ...]
     problems: tuple[str, ...] = ()  # what was skipped, one sentence each, with file:line
 
 
@@ -59,7 +60,7 @@ def load_watch(run_dir: Path) -> SavedWatch:
     if not isinstance(meta, dict):
         raise ReportError("run.json is not a JSON object", where=str(meta_path))
     problems = [f"{meta_path}: {p}; ignored" for p in _meta_problems(meta)]
-    events: list[dict[str, Any]] = []
+    events: list[WatchEvent] = []
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -74,8 +75,8 @@ def load_watch(run_dir: Path) -> SavedWatch:
         if problem:
             problems.append(f"{events_path}:{number}: {problem}; skipped")
         else:
-            events.append(event)
-    return SavedWatch(meta, events, tuple(problems))
+            events.append(decode_event(event))
+    return SavedWatch(meta, tuple(events), tuple(problems))
 
 
 def _number(value: Any) -> bool:

@@ -10,6 +10,7 @@ slow receiver never delays a tick). Ctrl-C or SIGTERM: the watch stops, everythi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from diag.playbook.resolve import resolve_playbook
 from diag.playbook.validate import load_playbook
 from diag.report.watch_view import CLEAR, event_line, render_table
 from diag.run.service import select_hosts
+from diag.runs.events import AlertEvent, BaselineEvent, SampleEvent, WatchEvent, encode_event
 from diag.runs.store import make_run_dir, write_error, write_json
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import open_append_new
@@ -153,9 +155,9 @@ class _Sinks:
         self.recent: list[str] = []
         self.drawn = 0.0
 
-    def events(self, batch: list[dict[str, Any]]) -> None:
-        self._compare(batch)
-        text = "".join(json.dumps(e, default=str) + "\n" for e in batch)
+    def events(self, batch: list[WatchEvent]) -> None:
+        batch = self._compare(batch)
+        text = "".join(encode_event(e) for e in batch)
         try:
             self.file.write(text)
             self.file.flush()
@@ -172,23 +174,25 @@ class _Sinks:
                 self._say(line + "\n")
             if line:
                 self.recent = [*self.recent, line][-5:]
-            if event["type"] == "alert" and self.notifier is not None:
+            if isinstance(event, AlertEvent) and self.notifier is not None:
                 self.notifier.put(event)
         out = self.request.out
         if out is not None and (self.lines is not None or self.request.jsonl == "-") and reader_gone(out):
             raise output_error(out, BrokenPipeError())
 
-    def _compare(self, batch: list[dict[str, Any]]) -> None:
+    def _compare(self, batch: list[WatchEvent]) -> list[WatchEvent]:
         """Each tick's host-wide rates against the host's usual ones (a lookup and two divisions);
-        an alert carries the host's latest comparison."""
+        a sample and an alert carry the host's latest comparison."""
         if not self.baselines.found or self.baselines.warning:
-            return
+            return batch
+        out: list[WatchEvent] = []
         for event in batch:
-            host = event.get("host")
-            if event["type"] == "sample" and isinstance(host, str):
-                self.usual[host] = self.baselines.compare(host, event.get("rates") or {}).label
-            if event["type"] in ("sample", "alert") and isinstance(host, str) and host in self.usual:
-                event["vs_usual"] = self.usual[host]
+            if isinstance(event, SampleEvent):
+                self.usual[event.host] = self.baselines.compare(event.host, event.rates).label
+            if isinstance(event, SampleEvent | AlertEvent) and event.host in self.usual:
+                event = dataclasses.replace(event, vs_usual=self.usual[event.host])
+            out.append(event)
+        return out
 
     def refresh(self, summary: WatchSummary, tracker: AlertTracker, title: str, force: bool = False) -> None:
         out = self.request.out
@@ -292,7 +296,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     # watch's error (a `--jsonl /dev/full` still leaves a finished run.json)
     first = _baseline_events(baselines, [name for name, _ in hosts])
 
-    def on_events(batch: list[dict[str, Any]]) -> None:
+    def on_events(batch: list[WatchEvent]) -> None:
         nonlocal first
         batch, first = [*first, *batch], []
         sinks.events(batch)
@@ -355,13 +359,13 @@ def watch(request: WatchRequest) -> WatchOutcome:
     return WatchOutcome(summary, run_dir, interrupted, tuple(warnings), error)
 
 
-def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
+def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[WatchEvent]:
     """What each host's usual is, said once at the start; without a readable history, one event
     (host None) saying so."""
     ts = utc_stamp_ms()
     if not baselines.found or baselines.warning:
-        return [{"type": "baseline", "host": None, "ts": ts, "summary": baselines.note}]
-    return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]
+        return [BaselineEvent(None, ts, baselines.note)]
+    return [BaselineEvent(h, ts, baselines.describe(h)) for h in hosts]
 
 
 def _finish_run_json(path: Path, meta: Mapping[str, Any], reserve: Reserve) -> None:

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from diag.probe.pidstat import cap_children, unescape_comm
+from diag.runs.events import ProcessRates
 from diag.shared.errors import ParseError
 
 SCRIPT_PATH = Path(__file__).with_name("ticker.awk")
@@ -154,19 +155,20 @@ class ProcRate:
     def total_majflt_per_s(self) -> float:
         return self.majflt_per_s + self.children_majflt_per_s
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "pid": self.pid,
-            "starttime": self.starttime,
-            "comm": self.comm,
-            "minflt_per_s": round(self.minflt_per_s, 1),
-            "majflt_per_s": round(self.majflt_per_s, 1),
-            "children_minflt_per_s": round(self.children_minflt_per_s, 1),
-            "children_majflt_per_s": round(self.children_majflt_per_s, 1),
-            "total_minflt_per_s": round(self.total_minflt_per_s, 1),
-            "total_majflt_per_s": round(self.total_majflt_per_s, 1),
-            "new": self.new,
-        }
+    def row(self) -> ProcessRates:
+        """The process's row in a sample event, rounded as it is saved."""
+        return ProcessRates(
+            pid=self.pid,
+            starttime=self.starttime,
+            comm=self.comm,
+            minflt_per_s=round(self.minflt_per_s, 1),
+            majflt_per_s=round(self.majflt_per_s, 1),
+            children_minflt_per_s=round(self.children_minflt_per_s, 1),
+            children_majflt_per_s=round(self.children_majflt_per_s, 1),
+            total_minflt_per_s=round(self.total_minflt_per_s, 1),
+            total_majflt_per_s=round(self.total_majflt_per_s, 1),
+            new=self.new,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ def run(tracker: AlertTracker, values: list[float], step_s: float = 1.0) -> list
     out = []
     for i, value in enumerate(values):
         events = tracker.evaluate("h01", i * step_s, f"t{i}", rates(value))
-        out.append([f"{e['type']}:{e['rule']}" for e in events])
+        out.append([f"{e.type}:{e.rule}" for e in events])
     return out
 
 
@@ -72,13 +72,13 @@ def test_a_storm_that_outlasts_the_cooldown_is_not_repeated_while_it_holds() -> 
 
 def test_host_rules_apply_only_when_no_pid_or_match_narrows_the_watch() -> None:
     everything = AlertTracker(LIMITS)
-    assert [e["rule"] for e in everything.evaluate("h01", 0, "t", rates(60000))] == [
+    assert [e.rule for e in everything.evaluate("h01", 0, "t", rates(60000))] == [
         "host_minflt_per_s",
         "proc_minflt_per_s",
     ]
     narrowed = AlertTracker(LIMITS, selection=Selection(matches=(re.compile("^nginx"),)))
     assert narrowed.evaluate("h01", 0, "t", rates(60000)) == []
-    assert [e["pid"] for e in narrowed.evaluate("h01", 1, "t", rates(60000, comm="nginx: worker"))] == [42]
+    assert [e.pid for e in narrowed.evaluate("h01", 1, "t", rates(60000, comm="nginx: worker"))] == [42]
 
 
 def test_an_exited_process_resolves_with_the_reason() -> None:
@@ -86,7 +86,7 @@ def test_an_exited_process_resolves_with_the_reason() -> None:
     tracker.evaluate("h01", 0, "t0", rates(5000))
     gone = (ProcCounters(42, 7, "java", 1, 0, 0, 0),)
     (event,) = tracker.evaluate("h01", 1, "t1", rates(0, exited=gone))
-    assert (event["type"], event["reason"], event["pid"]) == ("resolved", "exited", 42)
+    assert (event.type, event.reason, event.pid) == ("resolved", "exited", 42)
 
 
 def test_rates_count_children_and_a_reused_pid_is_a_new_process() -> None:
@@ -172,10 +172,13 @@ def test_a_watched_process_has_the_probes_rate_names_with_the_probes_meanings() 
     import dataclasses
 
     from diag.probe.measurements import Process
+    from diag.runs.events import SampleEvent, event_data
     from diag.watch.ticker import ProcRate
 
     probe = {f.name for f in dataclasses.fields(Process)}
-    watched = ProcRate(7, 1, "sh", 200.0, 2.0, 100.0, 1.0, False).to_dict()
+    watched = event_data(
+        SampleEvent("h", "t", processes=(ProcRate(7, 1, "sh", 200.0, 2.0, 100.0, 1.0, False).row(),))
+    )["processes"][0]
     rate_keys = {k for k in watched if k.endswith("_per_s")}
     assert rate_keys == {
         "minflt_per_s", "majflt_per_s", "children_minflt_per_s", "children_majflt_per_s",
@@ -192,4 +195,4 @@ def test_a_watched_process_has_the_probes_rate_names_with_the_probes_meanings() 
         "t",
         TickRates(1.0, {}, (ProcRate(7, 1, "sh", 200.0, 0.0, 100.0, 0.0, False),), frozenset(), ()),
     )
-    assert [(e["type"], e["value"]) for e in alert] == [("alert", 300.0)]  # the rule reads the total
+    assert [(e.type, e.value) for e in alert] == [("alert", 300.0)]  # the rule reads the total
