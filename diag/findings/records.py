@@ -14,7 +14,7 @@ from typing import Any
 
 from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
-from diag.probe.measurements import HostSample
+from diag.probe.measurements import HostSample, OwnPlusChildren
 from diag.shared.records import from_data, to_data
 
 
@@ -42,7 +42,7 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class Culprit:
+class Culprit(OwnPlusChildren):
     """A process named by a verdict, with the rates that made it one."""
 
     pid: int
@@ -55,14 +55,6 @@ class Culprit:
     # faults of the children it reaped during the interval (short-lived workers), per second
     children_minflt_per_s: float = 0.0
     children_majflt_per_s: float = 0.0
-
-    @property
-    def total_minflt_per_s(self) -> float:
-        return self.minflt_per_s + self.children_minflt_per_s
-
-    @property
-    def total_majflt_per_s(self) -> float:
-        return self.majflt_per_s + self.children_majflt_per_s
 
 
 @dataclass(frozen=True, slots=True)

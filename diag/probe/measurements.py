@@ -54,6 +54,26 @@ class Rates:
     numa_pages_migrated_per_s: float | None = None
 
 
+class OwnPlusChildren:
+    """``total_*`` = own faults + those of the children it reaped, per second: the one definition of a
+    process's total for the records that carry both parts (a verdict's culprit, a watched process), as
+    ``Process.total_*`` holds it for the probe's rows."""
+
+    __slots__ = ()
+    minflt_per_s: float
+    majflt_per_s: float
+    children_minflt_per_s: float
+    children_majflt_per_s: float
+
+    @property
+    def total_minflt_per_s(self) -> float:
+        return self.minflt_per_s + self.children_minflt_per_s
+
+    @property
+    def total_majflt_per_s(self) -> float:
+        return self.majflt_per_s + self.children_majflt_per_s
+
+
 @dataclass(frozen=True, slots=True)
 class Process:
     """One of the top faulting processes: own faults, faults of the children it reaped, and its memory.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from diag.probe.measurements import OwnPlusChildren
 from diag.probe.pidstat import cap_children, unescape_comm
 from diag.runs.events import ProcessRates
 from diag.shared.errors import ParseError
@@ -131,7 +132,7 @@ def parse_tick(text: str) -> Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcRate:
+class ProcRate(OwnPlusChildren):
     """A process's fault rates over one tick, named as on the probe's ``Process`` (a name means the same
     thing in a run and in a watch): ``minflt_per_s``/``majflt_per_s`` its own faults (stat fields 10
     and 12), ``children_*`` those of the children it reaped (11 and 13, capped as the probe caps them),
@@ -146,14 +147,6 @@ class ProcRate:
     children_minflt_per_s: float
     children_majflt_per_s: float
     new: bool
-
-    @property
-    def total_minflt_per_s(self) -> float:
-        return self.minflt_per_s + self.children_minflt_per_s
-
-    @property
-    def total_majflt_per_s(self) -> float:
-        return self.majflt_per_s + self.children_majflt_per_s
 
     def row(self) -> ProcessRates:
         """The process's row in a sample event, rounded as it is saved."""
