@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 from diag.findings import RunResult
+from diag.history.rows import HostPoint
 from diag.notify import alert_time
 from diag.report.history_plot import plot_host_rates
 from diag.report.prometheus import write_textfile
+from diag.shared.records import from_data
 from diag.shared.units import folder_stamp, now_stamp, parse_stamp, rfc3339, stamp_seconds
 
 
@@ -47,10 +49,13 @@ def test_a_textfile_stamps_the_last_success_in_unix_seconds(tmp_path: Path) -> N
 
 
 def test_a_history_plot_leaves_out_a_row_whose_stamp_does_not_read(tmp_path: Path) -> None:
-    rows = [
+    stored = [  # the history's rows as read back: a stamp edited by hand, or none at all
         {"started": "2026-12-01T01:00:00+0000", "majflt_per_s": 3, "minflt_per_s": 30},
         {"started": "edited by hand", "majflt_per_s": 4, "minflt_per_s": 40},
         {"started": None, "majflt_per_s": 5, "minflt_per_s": 50},
+    ]
+    rows = [
+        from_data(HostPoint, {"run_id": n, "complete": 1, "host": "h1", **r}) for n, r in enumerate(stored)
     ]
     limits = {"host_majflt_per_s": 500.0, "host_minflt_per_s": 50000.0}
     path = plot_host_rates("h1", rows, limits, tmp_path / "h1.png")
