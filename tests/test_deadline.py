@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from diag import api
 from diag.cli import main
+from diag.run import service as api
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from diag.escape import (
+from diag.shared.escape import (
     escape_lines,
     escape_markdown,
     escape_terminal,

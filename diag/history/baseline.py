@@ -41,8 +41,8 @@ from urllib.parse import quote
 
 from diag.findings import Baseline, HostResult, RateBaseline
 from diag.history.queries import HistoryError
-from diag.limits import finite_positive
-from diag.units import fmt_rate, plural
+from diag.shared.limits import finite_positive
+from diag.shared.units import fmt_rate, plural
 
 DEFAULT_DAYS = 14.0
 # Fewer audits than this state no baseline: with 4 the p95 is their maximum. At the audit's default

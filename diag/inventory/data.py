@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from diag.errors import InventoryError
+from diag.shared.errors import InventoryError
 
 
 class UnsafeText(str):

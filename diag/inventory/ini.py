@@ -28,9 +28,9 @@ import shlex
 import warnings
 from typing import Any
 
-from diag.errors import InventoryError
 from diag.inventory.data import BuildError, InventoryData, UnsafeText
 from diag.inventory.ranges import expand_host_pattern
+from diag.shared.errors import InventoryError
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from diag.errors import InventoryError
 from diag.inventory.data import UnsafeText
+from diag.shared.errors import InventoryError
 
 if TYPE_CHECKING:
     from diag.inventory.records import HostGroups

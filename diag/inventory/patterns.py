@@ -18,9 +18,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diag.errors import InventoryError
 from diag.inventory.ranges import parse_address
-from diag.safeio import read_text
+from diag.shared.errors import InventoryError
+from diag.shared.files import read_text
 
 if TYPE_CHECKING:
     from diag.inventory.records import Host, HostGroups

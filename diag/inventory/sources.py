@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from diag.errors import InventoryError
 from diag.inventory.data import BuildError, InventoryData
 from diag.inventory.ini import parse_ini
 from diag.inventory.model import Inventory, implicit_localhost
 from diag.inventory.ranges import parse_address
 from diag.inventory.vars_dirs import VarsDirs
 from diag.inventory.yaml_source import YamlInventoryError, load_yaml, parse_yaml
-from diag.safeio import read_text
+from diag.shared.errors import InventoryError
+from diag.shared.files import read_text
 
 # ansible's INVENTORY_IGNORE_EXTS default, plus what it always skips in an inventory folder
 IGNORE_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")

@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from diag.errors import InventoryError
 from diag.inventory.yaml_source import YamlInventoryError, load_yaml
-from diag.safeio import read_text
+from diag.shared.errors import InventoryError
+from diag.shared.files import read_text
 
 VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-from diag.errors import InventoryError
 from diag.inventory.data import BuildError, InventoryData, UnsafeText
 from diag.inventory.ranges import expand_host_pattern
-from diag.yamlsafe import construct_checked
+from diag.shared.errors import InventoryError
+from diag.shared.yamlsafe import construct_checked
 
 
 class YamlInventoryError(InventoryError):
@@ -71,7 +71,7 @@ _Loader.add_constructor("!vault-encrypted", _tagged_text)
 def load_yaml(text: str) -> Any:
     """Parse YAML text (JSON included); ``YamlInventoryError`` with the line on a syntax error."""
     try:
-        return construct_checked(_Loader(text))  # a SafeLoader subclass, with diag.yamlsafe's bounds
+        return construct_checked(_Loader(text))  # a SafeLoader subclass, with diag.shared.yamlsafe's bounds
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -6,15 +6,15 @@ In: a validated ``Playbook`` and the parsed ``-e`` vars. Out: nothing, or a ``Us
 would fail every host at run time, so it is refused now. Templates that need host data are left to
 the run-time check. ``interval_s`` is also checked as a variable, since ``sample`` reads it directly.
 
->>> from diag.playbook.model import Play, Playbook, Task
+>>> from diag.playbook.language.model import Play, Playbook, Task
 >>> task = Task("s", "sample", {"top_n": "{{ top_n }}"}, "pb.yml", 3)
 >>> book = Playbook(Path("pb.yml"), (Play("p", "all", "pb.yml", 1, {}, {}, (task,)),))
 >>> check_extra_var_args(book, {"top_n": 5})
 >>> check_extra_var_args(book, {"top_n": 0})
 Traceback (most recent call last):
 ...
-diag.errors.UsageError: pb.yml:3: task 's': top_n=0 (from -e) must be a whole number from 1 to 10000, got 0
-"""
+diag.shared.errors.UsageError: pb.yml:3: task 's': top_n=0 (from -e) must be a whole number from 1 to 10000, got 0
+"""  # noqa: E501 (a doctest: the exception line is printed whole)
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from pathlib import Path  # noqa: F401  (the doctest's Playbook path)
 from typing import Any
 
-from diag.errors import UsageError
-from diag.limits import check_interval
-from diag.modules import MODULES
-from diag.playbook.expressions import Templar, is_template, lazy_vars
-from diag.playbook.model import Playbook
+from diag.playbook.language.expressions import Templar, is_template, lazy_vars
+from diag.playbook.language.model import Playbook
+from diag.playbook.modules import MODULES
+from diag.shared.errors import UsageError
+from diag.shared.limits import check_interval
 
 
 def check_extra_var_args(playbook: Playbook, extra_vars: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from diag.errors import DiagError
+from diag.shared.errors import DiagError
 
 
 def _candidates(name: str) -> list[str]:

@@ -16,13 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from diag.errors import PlaybookError
-from diag.modules import MODULES
-from diag.modules.base import Module, arg_problems
-from diag.playbook.expressions import ExpressionError, Templar
-from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_file
-from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
-from diag.secrets import is_secret_name
+from diag.playbook.language.expressions import ExpressionError, Templar
+from diag.playbook.language.loader import MarkedList, MarkedMap, load_yaml_file
+from diag.playbook.language.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
+from diag.playbook.modules import MODULES
+from diag.playbook.modules.base import Module, arg_problems
+from diag.shared.errors import PlaybookError
+from diag.shared.secrets import is_secret_name
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys of a ``- import_playbook: file`` entry (Ansible's; ``when`` and tags are not supported here).

@@ -19,10 +19,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.source import TWICE, Source
 from diag.probe.swaps import SwapDevice
 from diag.probe.vmstat import rate
+from diag.shared.errors import ParseError
 
 SECTOR_BYTES = 512
 # Devices whose I/O is not disk I/O (zram, ram, loop over a file) or is counted again below them.

@@ -18,9 +18,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.sections import split_sections
-from diag.records import to_data
+from diag.shared.errors import ParseError
+from diag.shared.records import to_data
 
 # fact -> the file whose first line it is
 FILE_FACTS = {

@@ -1,7 +1,7 @@
 """The typed records of one host's sample: the single source of every measurement's name.
 
 In: built by ``diag.probe.derive`` from a parsed probe output. Out: ``HostSample`` and the records in
-it. ``diag.records.to_data`` turns them into the dict ``register:`` stores (the Jinja view) and the
+it. ``diag.shared.records.to_data`` turns them into the dict ``register:`` stores (the Jinja view) and the
 JSON; ``from_data`` rebuilds them from a saved run. Field names are the keys documented in the README
 ("What `sample` registers"); a field with a default is one a saved run from an older pfdiag may lack.
 Records of one source live in that source's module (``Memory`` in meminfo, ``Psi`` in pressure, ...).
@@ -21,7 +21,7 @@ from diag.probe.meminfo import Memory
 from diag.probe.numa import Numa
 from diag.probe.pressure import Psi
 from diag.probe.swaps import SwapDevice
-from diag.records import from_data, to_data
+from diag.shared.records import from_data, to_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,26 @@ class Rates:
     numa_miss_per_s: float | None = None
     numa_foreign_per_s: float | None = None
     numa_pages_migrated_per_s: float | None = None
+
+
+class OwnPlusChildren:
+    """``total_*`` = own faults + those of the children it reaped, per second: the one definition of a
+    process's total for the records that carry both parts (a verdict's culprit, a watched process), as
+    ``Process.total_*`` holds it for the probe's rows."""
+
+    __slots__ = ()
+    minflt_per_s: float
+    majflt_per_s: float
+    children_minflt_per_s: float
+    children_majflt_per_s: float
+
+    @property
+    def total_minflt_per_s(self) -> float:
+        return self.minflt_per_s + self.children_minflt_per_s
+
+    @property
+    def total_majflt_per_s(self) -> float:
+        return self.majflt_per_s + self.children_majflt_per_s
 
 
 @dataclass(frozen=True, slots=True)

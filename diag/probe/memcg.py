@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diag.errors import ParseError
+from diag.shared.errors import ParseError
 
 # v1 prints PAGE_COUNTER_MAX * PAGE_SIZE (9223372036854771712 on x86_64) for "no limit"; anything
 # this large is no limit on any real machine.

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.source import TWICE, Source
+from diag.shared.errors import ParseError
 
 
 def parse_meminfo(lines: Sequence[str], source: str = "/proc/meminfo") -> dict[str, int]:

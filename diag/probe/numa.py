@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diag.errors import ParseError
 from diag.probe.source import ONCE, Source
+from diag.shared.errors import ParseError
 
 
 @dataclass(frozen=True, slots=True)

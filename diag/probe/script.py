@@ -17,10 +17,10 @@ import shlex
 from functools import cache
 from pathlib import Path
 
-from diag.errors import UsageError
 from diag.probe.facts import FILE_FACTS
 from diag.probe.pidstat import STATUS_KEYS
 from diag.probe.sources import ONCE, TWICE, files_arg
+from diag.shared.errors import UsageError
 
 SCRIPT_PATH = Path(__file__).with_name("probe.sh")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diag.errors import ParseError
+from diag.shared.errors import ParseError
 
 MARKER = "@@pfdiag "
 

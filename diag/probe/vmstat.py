@@ -12,15 +12,15 @@ prefix double-counts (``pgscan_direct_throttle``, ``pgsteal_anon``/``pgsteal_fil
 (2961, 15)
 >>> parse_vmstat(["pgfault -3"])
 Traceback (most recent call last):
-diag.errors.ParseError: /proc/vmstat line 1: value is negative: 'pgfault -3'
+diag.shared.errors.ParseError: /proc/vmstat line 1: value is negative: 'pgfault -3'
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from diag.errors import ParseError
 from diag.probe.source import TWICE, Source
+from diag.shared.errors import ParseError
 
 # Zone suffixes the kernel prints for per-zone event counters (TEXT_FOR_DMA ... TEXT_FOR_DEVICE).
 ZONES = ("dma", "dma32", "normal", "high", "movable", "device")

@@ -1,4 +1,5 @@
-"""Formatting of single values for tables: rates, sizes, process labels (markdown-safe text: ``diag.escape``).
+"""Formatting of single values for tables: rates, sizes, process labels (markdown-safe text:
+``diag.shared.escape``).
 
 Shared by the terminal table and the markdown report so both show numbers the same way.
 """
@@ -7,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from diag.escape import md_cell, md_code
 from diag.findings import Culprit
-from diag.units import fmt_kib, fmt_rate
+from diag.shared.escape import md_cell, md_code
+from diag.shared.units import fmt_kib, fmt_rate
 
 __all__ = ["culprit_label", "fmt_kib", "fmt_rate", "fmt_value", "md_cell", "md_code"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from diag.errors import ReportError
 from diag.fleet import EXTRA_RATE_COLUMNS, FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
-from diag.safeio import write_text
+from diag.shared.errors import ReportError
+from diag.shared.files import write_text
 
 OUTLIER_COLUMNS = [
     "peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median", "outlier",

@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from diag.escape import Markdown, escape_markdown, md_with_code
 from diag.findings import HostResult, RunResult
 from diag.fleet import FleetView
-from diag.hostlist import fold_hosts, shorten
 from diag.report.cells import fmt_kib, fmt_rate, fmt_value, md_cell, md_code
+from diag.shared.escape import Markdown, escape_markdown, md_with_code
+from diag.shared.hostlist import fold_hosts, shorten
 
 DETAIL_CAP = 20  # hosts with full details; beyond that only counts and a pointer to the CSVs
 NOT_EVALUATED_CAP = 30
@@ -32,7 +32,7 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
 def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
     """Hosts that did not finish (state) or whose counters could not be read (not-evaluable), and why."""
     hosts = fleet.hosts
-    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    unknown = hosts[~hosts["judged"]]
     out = ["## Hosts not evaluated", ""]
     if unknown.empty:
         return [*out, "Every host was evaluated.", ""]

@@ -1,7 +1,7 @@
 """Writes a finished run's report files: ``report.md`` in the run folder, the ``--json`` export, the
 ``--csv DIR`` exports and the ``--plots`` charts (``plots/*.png`` next to the report, linked from it).
 
-Input is a ``RunResult``; output is files, written by ``diag.safeio`` (temp file + rename) so a crash
+Input is a ``RunResult``; output is files, written by ``diag.shared.files`` (temp file + rename) so a crash
 never leaves half a report. The run is aggregated once (``diag.fleet.build_fleet``) and every file is
 rendered from that.
 """
@@ -17,8 +17,8 @@ from diag.findings import RunResult
 from diag.fleet import FleetView, build_fleet
 from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
-from diag.runowner import PLOTS_DIR
-from diag.safeio import json_text, write_text
+from diag.runs.owner import PLOTS_DIR
+from diag.shared.files import json_text, write_text
 
 __all__ = ["fleet_json", "render_json", "run_to_json", "write_reports"]
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from diag.escape import escape_markdown, md_fence
 from diag.findings import RunResult
 from diag.fleet import (
     KEY_RATES,
@@ -24,13 +23,15 @@ from diag.fleet import (
     Z_CUTOFF,
     FleetView,
     build_fleet,
+    verdict_rank,
 )
-from diag.hostlist import fold_hosts, shorten
 from diag.report.cells import fmt_rate, md_code
 from diag.report.deepdive import deepdive_section
 from diag.report.details import host_details, metadata_table, not_evaluated, table
 from diag.report.usual import headline_sentence
-from diag.units import plural as _plural
+from diag.shared.escape import escape_markdown, md_fence
+from diag.shared.hostlist import fold_hosts, shorten
+from diag.shared.units import plural as _plural
 
 TOP_N = 20  # rows of the outlier and culprit tables
 RATE_LABELS = {
@@ -44,7 +45,7 @@ SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
 
 def _ranked(hosts: pd.DataFrame) -> pd.DataFrame:
     """Worst first: severity, verdict (swap before file before minor), major then minor rate, name."""
-    order = hosts["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}).fillna(len(VERDICT_ORDER))
+    order = [verdict_rank(v) for v in hosts["verdict"]]
     return hosts.assign(verdict_rank=order).sort_values(
         ["severity_rank", "verdict_rank", "majflt_per_s", "minflt_per_s", "host"],
         ascending=[False, True, False, False, True],
@@ -101,7 +102,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         out.append(
             f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({escape_markdown(names)})."
         )
-    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    unknown = hosts[~hosts["judged"]]
     if not unknown.empty:
         why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
         parts = [f"{n} {state}" for state, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from diag.fleet import FleetView
-from diag.safeio import write_text
+from diag.shared.files import write_text
 
 TOP_HOSTS = 20
 RATES = (("majflt_per_s", "major faults/s"), ("minflt_per_s", "minor faults/s"))

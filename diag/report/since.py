@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from diag.errors import ReportError
-from diag.escape import escape_markdown, md_cell, md_code, md_with_code
 from diag.history.diff import Diff, Problem
-from diag.safeio import read_text, write_text
+from diag.shared.errors import ReportError
+from diag.shared.escape import escape_markdown, md_cell, md_code, md_with_code
+from diag.shared.files import read_text, write_text
 
 SECTION_TITLE = "## Since the last audit"
 MAX_ROWS = 50  # per status; the rest is in diff.json
@@ -85,7 +85,7 @@ def render_since(diff: Diff, baseline: tuple[int, str] | None, audit_id: int, no
 def prepend_since(report_path: Path, section: str) -> None:
     """Put the section at the top of ``report.md`` (written by the run before the diff existed).
 
-    Read and written like every report (``diag.safeio``): 0600, bounded, never a device replaced.
+    Read and written like every report (``diag.shared.files``): 0600, bounded, never a device replaced.
     """
     try:
         body = read_text(report_path, what="report", error=ReportError)

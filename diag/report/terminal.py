@@ -1,7 +1,7 @@
 """The terminal view of a run: one row per host, why hosts failed, an Ansible-style recap, totals.
 
 Input is a ``RunResult``; output is plain text (tabulate's ``simple`` format), no colour codes: what
-came from a host (names, reasons, process names) is shown escaped (``diag.escape``), one line each.
+came from a host (names, reasons, process names) is shown escaped (``diag.shared.escape``), one line each.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from diag.escape import escape_terminal
 from diag.findings import HOST_STATES, UNREACHABLE_STATES, VERDICT_CODES, HostResult, RunResult
 from diag.probe.measurements import Rates
 from diag.probe.pressure import Psi
 from diag.report.cells import culprit_label, fmt_rate
 from diag.report.usual import terminal_lines
+from diag.shared.escape import escape_terminal
 
 COLUMNS = ("host", "status", "verdict", "minor/s", "major/s", "swap-in/s", "PSI mem %", "top culprit")
 BASELINE_COLUMN = "vs. its audits"  # shown when the run compared its hosts with a readable history

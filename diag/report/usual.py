@@ -8,9 +8,9 @@ unchanged. The fleet's outliers (peers, not past) are another section and stay a
 
 from __future__ import annotations
 
-from diag.escape import escape_terminal
 from diag.findings import Baseline, RunResult
-from diag.hostlist import fold_hosts, shorten
+from diag.shared.escape import escape_terminal
+from diag.shared.hostlist import fold_hosts, shorten
 
 ABOVE_SHOWN = 20  # hosts above their usual named one per line in the terminal
 ABOVE_IN_HEADLINE = 3

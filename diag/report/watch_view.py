@@ -1,6 +1,8 @@
 """What a watch looks like: the live table (like ``top``), one line per event, and the timeline.
 
-In: the runner's ``WatchSummary`` and ``AlertTracker`` (live), or the run folder's events (saved).
+In: the runner's ``WatchSummary`` and ``AlertTracker`` (live: read through the small Protocols below, so
+the report stage, which comes before the watch service, never imports it), or the run folder's events
+(the records of diag/runs/events.py, live or saved).
 Out: text. The live table is redrawn in place on a terminal; without a terminal each alert,
 resolved, exit and host-state event is one line; ``pfdiag report`` renders a saved watch as a
 markdown timeline (alerts, resolutions, connection changes, and each host's peak rates).
@@ -8,60 +10,122 @@ markdown timeline (alerts, resolutions, connection changes, and each host's peak
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from diag.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
-from diag.units import fmt_rate
-from diag.watch.rules import AlertTracker
-from diag.watch.runner import WatchSummary
+from diag.runs.events import (
+    AlertEvent,
+    BaselineEvent,
+    ExitEvent,
+    HostStateEvent,
+    ResolvedEvent,
+    SampleEvent,
+    WatchEvent,
+)
+from diag.shared.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
+from diag.shared.units import fmt_rate
 
 CLEAR = "\x1b[H\x1b[2J"
+
+
+class LiveProcess(Protocol):
+    """A process row of the live table (the watch's ``ProcRate``)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def comm(self) -> str: ...
+    @property
+    def total_minflt_per_s(self) -> float: ...
+    @property
+    def total_majflt_per_s(self) -> float: ...
+
+
+class LiveTick(Protocol):
+    """A host's last tick (the watch's ``TickRates``): host-wide rates and its busiest processes."""
+
+    @property
+    def rates(self) -> Mapping[str, float | None]: ...
+    @property
+    def processes(self) -> Sequence[LiveProcess]: ...
+
+
+class LiveHost(Protocol):
+    """A host's line of the live table (the watch's ``HostView``)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def last(self) -> LiveTick | None: ...
+
+
+class LiveSummary(Protocol):
+    """The watch so far (the watch's ``WatchSummary``)."""
+
+    @property
+    def hosts(self) -> Mapping[str, LiveHost]: ...
+
+
+class LiveSelection(Protocol):
+    def wants(self, pid: int, comm: str) -> bool: ...
+
+
+class LiveRules(Protocol):
+    """The rules' states (the watch's ``AlertTracker``): a label per (pid, comm) of a host."""
+
+    @property
+    def selection(self) -> LiveSelection: ...
+    def labels(self, host: str) -> Mapping[tuple[int | None, str | None], tuple[str, str]]: ...
 
 
 def _clock(ts: str) -> str:
     return ts[11:19] if len(ts) >= 19 else ts
 
 
-def event_line(event: Mapping[str, Any]) -> str | None:
+def event_line(event: WatchEvent) -> str | None:
     r"""One line for an event (None for samples); what came from the host is escaped, so a process
     name cannot move the cursor, clear the screen or start a line of its own.
 
-    >>> event_line({"type": "alert", "host": "h01", "ts": "2026-12-01T19:40:01.123Z", "pid": 42,
-    ...             "comm": "java", "rule": "proc_minflt_per_s", "value": 431093.4, "threshold": 1000})
+    >>> event_line(AlertEvent("h01", "2026-12-01T19:40:01.123Z", 42, "java", "proc_minflt_per_s",
+    ...                       431093.4, 1000))
     '19:40:01 ALERT    h01 pid 42 (java) proc_minflt_per_s 431,093/s >= 1,000/s'
-    >>> event_line({"type": "baseline", "host": "h01", "ts": "2026-12-01T19:40:00.000Z",
-    ...             "summary": "usual minor/s median 3,100, p95 5,200 over 96 audits in 14 days"})
+    >>> event_line(BaselineEvent("h01", "2026-12-01T19:40:00.000Z",
+    ...                          "usual minor/s median 3,100, p95 5,200 over 96 audits in 14 days"))
     '19:40:00 BASELINE h01: usual minor/s median 3,100, p95 5,200 over 96 audits in 14 days'
-    >>> event_line({"type": "host-state", "host": "h02", "ts": "2026-12-01T19:40:02.000Z",
-    ...             "state": "unreachable", "reason": "TCP connect to 127.0.0.11:22 failed"})
+    >>> event_line(HostStateEvent("h02", "2026-12-01T19:40:02.000Z", "unreachable",
+    ...                           "TCP connect to 127.0.0.11:22 failed"))
     '19:40:02 HOST     h02 unreachable: TCP connect to 127.0.0.11:22 failed'
-    >>> event_line({"type": "exit", "host": "h01", "ts": "2026-12-01T19:40:03.000Z", "pid": 7,
-    ...             "comm": "\x1b]0;PWN\x07\nALERT"})
+    >>> event_line(ExitEvent("h01", "2026-12-01T19:40:03.000Z", 7, "\x1b]0;PWN\x07\nALERT"))
     '19:40:03 EXIT     h01 pid 7 (\\x1b]0;PWN\\x07\\nALERT) exited'
     """
-    kind, clock = event.get("type"), escape_terminal(_clock(str(event.get("ts", ""))))
-    host, rule = escape_terminal(event.get("host")), escape_terminal(event.get("rule"))
-    pid, comm = escape_terminal(event.get("pid")), escape_terminal(event.get("comm"))
-    who = "host-wide" if event.get("pid") is None else f"pid {pid} ({comm})"
-    if kind == "alert":
-        value, limit = fmt_rate(event.get("value")), fmt_rate(event.get("threshold"))
-        usual = f" (host: {escape_terminal(event['vs_usual'])})" if event.get("vs_usual") else ""
+    clock, host = escape_terminal(_clock(str(event.ts if hasattr(event, "ts") else ""))), ""
+    if event.host is not None:
+        host = escape_terminal(event.host)
+    if isinstance(event, AlertEvent | ResolvedEvent):
+        rule, who = escape_terminal(event.rule), _who(event.pid, event.comm)
+        if isinstance(event, ResolvedEvent):
+            why = escape_terminal(event.reason or "below threshold")
+            return f"{clock} RESOLVED {host} {who} {rule} ({why}; last {fmt_rate(event.value)}/s)"
+        value, limit = fmt_rate(event.value), fmt_rate(event.threshold)
+        usual = f" (host: {escape_terminal(event.vs_usual)})" if event.vs_usual else ""
         return f"{clock} ALERT    {host} {who} {rule} {value}/s >= {limit}/s{usual}"
-    if kind == "baseline":
-        where = host if event.get("host") is not None else "every host"
-        return f"{clock} BASELINE {where}: {escape_terminal(event.get('summary'))}"
-    if kind == "resolved":
-        why = escape_terminal(event.get("reason", "below threshold"))
-        return f"{clock} RESOLVED {host} {who} {rule} ({why}; last {fmt_rate(event.get('value'))}/s)"
-    if kind == "exit":
-        return f"{clock} EXIT     {host} pid {pid} ({comm}) exited"
-    if kind == "host-state":
-        if event.get("state") == "ok":
-            return f"{clock} HOST     {host} {'reconnected' if event.get('reconnected') else 'connected'}"
-        state, reason = escape_terminal(event.get("state")), escape_terminal(event.get("reason"))
+    if isinstance(event, BaselineEvent):
+        where = host if event.host is not None else "every host"
+        return f"{clock} BASELINE {where}: {escape_terminal(event.summary)}"
+    if isinstance(event, ExitEvent):
+        return f"{clock} EXIT     {host} {_who(event.pid, event.comm)} exited"
+    if isinstance(event, HostStateEvent):
+        if event.state == "ok":
+            return f"{clock} HOST     {host} {'reconnected' if event.reconnected else 'connected'}"
+        state, reason = escape_terminal(event.state), escape_terminal(event.reason)
         return f"{clock} HOST     {host} {state}: {reason}"
     return None
+
+
+def _who(pid: int | None, comm: str | None) -> str:
+    return "host-wide" if pid is None else f"pid {escape_terminal(pid)} ({escape_terminal(comm)})"
 
 
 def _cut(text: object, width: int) -> str:
@@ -84,8 +148,8 @@ def _cut(text: object, width: int) -> str:
 
 
 def render_table(
-    summary: WatchSummary,
-    tracker: AlertTracker,
+    summary: LiveSummary,
+    tracker: LiveRules,
     title: str,
     rows: int = 40,
     width: int = 100,
@@ -120,24 +184,24 @@ def render_table(
         for proc in [p for p in shown if tracker.selection.wants(p.pid, p.comm)][:per_host]:
             label, rule = labels.get((proc.pid, proc.comm), ("", ""))
             lines.append(
-                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.minflt_per_s):>11}"
-                f" {fmt_rate(proc.majflt_per_s):>9}  {label} {rule}".rstrip()
+                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.total_minflt_per_s):>11}"
+                f" {fmt_rate(proc.total_majflt_per_s):>9}  {label} {rule}".rstrip()
             )
     return "\n".join(line[:width] for line in lines[:rows])
 
 
-def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+def render_timeline(meta: Mapping[str, Any], events: Sequence[WatchEvent]) -> str:
     """A saved watch as markdown: what was asked, the events in order, each host's peaks."""
-    alerts = [e for e in events if e.get("type") == "alert"]
-    hosts = list(meta.get("hosts") or sorted({str(e.get("host")) for e in events}))
+    alerts = [e for e in events if isinstance(e, AlertEvent)]
+    hosts = list(meta.get("hosts") or sorted({str(e.host) for e in events}))
     out = [f"# pfdiag watch {escape_markdown(meta.get('started', ''))}", ""]
     state = (
         "interrupted (Ctrl-C)" if meta.get("interrupted") else f"ended ({meta.get('ended_by') or 'killed'})"
     )
     out.append(
         f"{len(hosts)} host(s), every {meta.get('every_s')} s, {state}: **{len(alerts)} alert(s)**, "
-        f"{sum(1 for e in events if e.get('type') == 'resolved')} resolved, "
-        f"{sum(1 for e in events if e.get('type') == 'host-state' and e.get('state') != 'ok')}"
+        f"{sum(1 for e in events if isinstance(e, ResolvedEvent))} resolved, "
+        f"{sum(1 for e in events if isinstance(e, HostStateEvent) and e.state != 'ok')}"
         " connection problem(s)."
     )
     out += ["", "## Timeline", ""]
@@ -153,7 +217,7 @@ def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
         "|---|---:|---:|---:|---|",
     ]
     for host in hosts:
-        samples = [e for e in events if e.get("type") == "sample" and e.get("host") == host]
+        samples = [e for e in events if isinstance(e, SampleEvent) and e.host == host]
         out.append(_peak_row(host, samples))
     thresholds = meta.get("thresholds") or {}
     if thresholds:
@@ -161,17 +225,15 @@ def render_timeline(meta: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
     return "\n".join(out) + "\n"
 
 
-def _peak_row(host: str, samples: Iterable[Mapping[str, Any]]) -> str:
-    samples = list(samples)
-    minor = max((s["rates"].get("minflt_per_s") or 0 for s in samples), default=None)
-    major = max((s["rates"].get("majflt_per_s") or 0 for s in samples), default=None)
+def _peak_row(host: str, samples: Sequence[SampleEvent]) -> str:
+    minor = max((s.rates.get("minflt_per_s") or 0 for s in samples), default=None)
+    major = max((s.rates.get("majflt_per_s") or 0 for s in samples), default=None)
     best: tuple[float, str] = (0.0, "")
     for sample in samples:
-        for proc in sample.get("processes") or ():
-            if proc.get("minflt_per_s", 0) > best[0]:
-                best = (
-                    proc["minflt_per_s"],
-                    f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(proc['minflt_per_s'])}",
-                )
+        for proc in sample.processes:
+            # own + children (in a watch saved by an older pfdiag, minflt_per_s was the total)
+            total = proc.total_minor
+            if total > best[0]:
+                best = (total, f"{proc.comm}[{proc.pid}] {fmt_rate(total)}")
     cells = [host, len(samples), fmt_rate(minor), fmt_rate(major), best[1] or "-"]
     return "| " + " | ".join(md_cell(c) for c in cells) + " |"

@@ -13,7 +13,7 @@ b'1234567890\\n[pfdiag: output cut at 10 of 16 bytes]\\n'
 
 from __future__ import annotations
 
-from diag.limits import MAX_OUTPUT_BYTES
+from diag.shared.limits import MAX_OUTPUT_BYTES
 
 
 class Capped:

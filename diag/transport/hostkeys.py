@@ -20,7 +20,7 @@ from pathlib import Path
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 
 POLICIES = ("strict", "accept-new")
 

@@ -19,11 +19,9 @@ other command (a ``command:`` task's ``cmd``) is keyed by its exact text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from diag.transport.base import CommandResult, Transport
+from diag.transport.base import CommandResult, Stream, Transport
 
 SCRIPT_PREFIX = "sh -c '"
 SCRIPT_NAME = "' pfdiag "  # $0 of pfdiag's script commands, right after the quoted script
@@ -54,30 +52,24 @@ class RecordedCommand:
     @classmethod
     def of(cls, result: CommandResult) -> RecordedCommand:
         return cls(
-            command_key(result.command), result.exit_code, result.stdout, result.stderr, result.elapsed_s
+            command_key(result.command),
+            result.exit_code,
+            result.stdout,
+            result.stderr,
+            round(result.elapsed_s, 3),  # milliseconds are all a replay's timing needs
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "exit_code": self.exit_code,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RecordedCommand:
-        """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed entry (the reader says where)."""
-        if not isinstance(data["key"], str) or not isinstance(data["stdout"], str):
-            raise TypeError(f"a recorded command needs a string key and stdout, got {dict(data)!r:.80}")
-        return cls(
-            key=data["key"],
-            exit_code=int(data["exit_code"]),
-            stdout=data["stdout"],
-            stderr=str(data.get("stderr") or ""),
-            elapsed_s=float(data.get("elapsed_s") or 0.0),
-        )
+    def __post_init__(self) -> None:
+        """A malformed hosts.jsonl entry (``diag.shared.records.from_data`` fills what is missing with
+        None) raises ``TypeError`` here, and the run folder's reader says where."""
+        if not isinstance(self.key, str) or not isinstance(self.stdout, str):
+            raise TypeError(f"a recorded command needs a string key and stdout, got {self.key!r:.40}")
+        if not isinstance(self.exit_code, int) or isinstance(self.exit_code, bool):
+            raise TypeError(f"a recorded command needs a whole-number exit_code, got {self.exit_code!r:.40}")
+        if not isinstance(self.stderr, str) or not isinstance(self.elapsed_s, int | float):
+            raise TypeError(
+                f"a recorded command's stderr and elapsed_s are a string and a number: {self.key!r:.40}"
+            )
 
 
 class RecordingTransport:
@@ -93,6 +85,10 @@ class RecordingTransport:
         result = self.inner.run(command, timeout_s=timeout_s)
         self.recorded.append(RecordedCommand.of(result))
         return result
+
+    def stream(self, command: str) -> Stream:
+        """The inner transport's stream, not recorded: a replay cannot stream anyway."""
+        return self.inner.stream(command)
 
     def close(self) -> None:
         self.inner.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import NO_DEADLINE, ConnectOptions, Deadline, Transport
 
 # (host, hostvars, options, become, deadline) -> Transport

@@ -23,7 +23,7 @@ import time
 import paramiko
 from fabric import Config, Connection
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
 from diag.transport.cutter import CUTTER
 from diag.transport.hostkeys import (
@@ -380,7 +380,7 @@ class SSHTransport:
             elapsed_s=elapsed,
         )
 
-    def open_stream(self, command: str) -> ChannelStream:
+    def stream(self, command: str) -> ChannelStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
         return ChannelStream(self._exec(self._connected(), command, stdin=True), self.where)
 

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from diag.errors import TransportError
+from diag.shared.errors import TransportError
 from diag.transport.base import ConnectOptions
 
 USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")

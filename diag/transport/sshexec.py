@@ -13,8 +13,8 @@ import time
 
 import paramiko
 
-from diag.errors import TransportError
-from diag.limits import MAX_OUTPUT_BYTES
+from diag.shared.errors import TransportError
+from diag.shared.limits import MAX_OUTPUT_BYTES
 from diag.transport.capture import Capped
 
 KILL_GRACE_S = 1.0  # after the remote watchdog's TERM, before its KILL

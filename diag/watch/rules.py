@@ -5,10 +5,10 @@ A process's minor-fault rule holds as the triage's minor-storm does: over ``proc
 guide's line) AND costing at least ``proc_minor_ms_per_s`` by the cost model (diag/probe/cost.py; the
 ticker reads no CPU time, so at the guide's least cost, 1 us a fault). ``-e proc_minor_ms_per_s=0``
 gives a watched service the guide's alert at 1,000 minor/s again.
-Out: ``alert`` and ``resolved`` event dicts. A rule fires when it holds for ``for_ticks`` ticks in a
-row; the same host + rule + process (pid and comm) does not alert again within ``cooldown_s`` (a
-storm still going when its cooldown ends alerts again); ``resolved`` comes once, when an alerted rule
-stops holding (or its process exits). Host-wide rules have no pid.
+Out: ``AlertEvent`` and ``ResolvedEvent`` records (diag/runs/events.py). A rule fires when it holds for
+``for_ticks`` ticks in a row; the same host + rule + process (pid and comm) does not alert again
+within ``cooldown_s`` (a storm still going when its cooldown ends alerts again); ``resolved`` comes once,
+when an alerted rule stops holding (or its process exits). Host-wide rules have no pid.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from diag.findings import Severity
 from diag.probe.cost import process_cost
+from diag.runs.events import AlertEvent, ExitEvent, ResolvedEvent
 from diag.watch.ticker import ProcCounters, ProcRate, TickRates
 
 # (rule = the triage var holding its threshold, what it measures, severity)
 PROCESS_RULES = (
-    ("proc_minflt_per_s", "minflt_per_s", "warning"),
-    ("proc_majflt_per_s", "majflt_per_s", "warning"),
+    ("proc_minflt_per_s", "total_minflt_per_s", Severity.warning),
+    ("proc_majflt_per_s", "total_majflt_per_s", Severity.warning),
 )
 HOST_RULES = (
-    ("host_minflt_per_s", "minflt_per_s", "warning"),
-    ("host_majflt_per_s", "majflt_per_s", "warning"),
-    ("swapin_pages_per_s", "swapin_per_s", "critical"),
+    ("host_minflt_per_s", "minflt_per_s", Severity.warning),
+    ("host_majflt_per_s", "majflt_per_s", Severity.warning),
+    ("swapin_pages_per_s", "swapin_per_s", Severity.critical),
 )
 # rule -> the triage var of the cost it must also reach (diag/probe/cost.py)
 COST_GATES = {"proc_minflt_per_s": "proc_minor_ms_per_s"}
@@ -104,12 +105,14 @@ class AlertTracker:
         gate = self.thresholds.get(COST_GATES.get(rule, ""))
         if gate is None:
             return True
-        cost = process_cost(proc.minflt_per_s, proc.majflt_per_s, None, None, interval_s)
+        cost = process_cost(proc.total_minflt_per_s, proc.total_majflt_per_s, None, None, interval_s)
         return cost.minor_ms_per_s >= gate
 
-    def evaluate(self, host: str, now_s: float, ts: str, rates: TickRates) -> list[dict[str, Any]]:
+    def evaluate(
+        self, host: str, now_s: float, ts: str, rates: TickRates
+    ) -> list[AlertEvent | ResolvedEvent]:
         """The alert / resolved events of one host's tick (``now_s`` monotonic, ``ts`` for the events)."""
-        events: list[dict[str, Any]] = []
+        events: list[AlertEvent | ResolvedEvent] = []
         held = self.candidates(host, rates)
         holding = {key for key, _v, _t in held}
         exited = {(p.pid, p.comm) for p in rates.exited}
@@ -122,7 +125,12 @@ class AlertTracker:
             if state.last_alert is not None and now_s - state.last_alert < self.cooldown_s:
                 continue  # suppressed: the same alert within the cooldown
             state.active, state.last_alert = True, now_s
-            events.append(_event("alert", key, ts, value, limit, self.for_ticks, severity=_severity(key[1])))
+            rule = key[1]
+            events.append(
+                AlertEvent(
+                    host, ts, key[2], key[3], rule, round(value, 1), limit, self.for_ticks, _severity(rule)
+                )
+            )
         for key, state in list(self.states.items()):
             if key[0] != host or key in holding:
                 continue
@@ -130,7 +138,17 @@ class AlertTracker:
                 reason = "exited" if (key[2], key[3]) in exited else "below threshold"
                 threshold = self.thresholds.get(key[1])
                 events.append(
-                    _event("resolved", key, ts, state.value, threshold, self.for_ticks, reason=reason)
+                    ResolvedEvent(
+                        host,
+                        ts,
+                        key[2],
+                        key[3],
+                        key[1],
+                        round(state.value, 1),
+                        threshold,
+                        self.for_ticks,
+                        reason,
+                    )
                 )
             state.holding, state.active = 0, False
             if state.last_alert is None or now_s - state.last_alert >= self.cooldown_s:
@@ -153,32 +171,10 @@ class AlertTracker:
         return out
 
 
-def _severity(rule: str) -> str:
-    return next((s for r, _m, s in PROCESS_RULES + HOST_RULES if r == rule), "warning")
+def _severity(rule: str) -> Severity:
+    return next((s for r, _m, s in PROCESS_RULES + HOST_RULES if r == rule), Severity.warning)
 
 
-def _event(
-    kind: str, key: Key, ts: str, value: float, limit: float | None, for_ticks: int, **extra: Any
-) -> dict[str, Any]:
-    host, rule, pid, comm = key
-    return {
-        "type": kind,
-        "host": host,
-        "ts": ts,
-        "pid": pid,
-        "comm": comm,
-        "rule": rule,
-        "value": round(value, 1),
-        "threshold": limit,
-        "for_ticks": for_ticks,
-        **extra,
-    }
-
-
-def exits(host: str, ts: str, gone: Iterable[ProcCounters], followed: frozenset[int]) -> list[dict[str, Any]]:
+def exits(host: str, ts: str, gone: Iterable[ProcCounters], followed: frozenset[int]) -> list[ExitEvent]:
     """``exit`` events for followed (``--pid``) processes that are gone, as the guide's monitor says."""
-    return [
-        {"type": "exit", "host": host, "ts": ts, "pid": p.pid, "comm": p.comm, "starttime": p.starttime}
-        for p in gone
-        if p.pid in followed
-    ]
+    return [ExitEvent(host, ts, p.pid, p.comm, p.starttime) for p in gone if p.pid in followed]

@@ -1,10 +1,11 @@
 """Run a watch: a thread per host ticking on its own clock, one consumer turning ticks into events.
 
-In: the hosts (name + vars), ``ConnectOptions`` and ``WatchOptions``. Out: events handed to
-``on_events`` in batches as they happen (``sample``, ``alert``, ``resolved``, ``exit``, ``host-state``),
-and a ``WatchSummary``. Each host thread logs in once, then exchanges one line per tick; a lost
-connection is reported (``host-state``) and retried with backoff (1 s doubling to 30 s), so one slow
-or dead host never delays another's ticks. The consumer (the caller's thread) evaluates the rules.
+In: the hosts (name + vars), ``ConnectOptions`` and ``WatchOptions``. Out: events handed to ``on_events``
+in batches as they happen (``sample``, ``alert``, ``resolved``, ``exit``, ``host-state``; the records of
+diag/runs/events.py), and a ``WatchSummary``. Each host thread logs in once, then exchanges one line per
+tick; a lost connection is reported (``host-state``) and retried with backoff (1 s doubling to 30 s), so
+one slow or dead host never delays another's ticks. The consumer (the caller's thread) evaluates the
+rules.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from diag.errors import DiagError, ParseError, TransportError
-from diag.transport import ConnectOptions
+from diag.findings import HostState
+from diag.runs.events import HostStateEvent, SampleEvent, WatchEvent
+from diag.shared.errors import DiagError, ParseError, TransportError
+from diag.shared.units import utc_stamp_ms
+from diag.transport import ConnectOptions, Stream
 from diag.watch.rules import AlertTracker, exits
-from diag.watch.stream import Stream, open_stream
+from diag.watch.stream import open_stream
 from diag.watch.ticker import ProcessTable, TickRates, parse_tick
 
 BACKOFF_FIRST_S = 1.0
@@ -45,10 +48,6 @@ class WatchOptions:
         if self.duration_s is not None:
             return max(1, int(self.duration_s / self.every_s + 1e-9))
         return None
-
-
-def now_ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -156,19 +155,18 @@ class _HostThread(threading.Thread):
 
 def _sample_event(
     host: str, ts: str, rates: TickRates, tracker: AlertTracker, keep: set[int], top_n: int, nbytes: int
-) -> dict[str, Any]:
+) -> SampleEvent:
     """The busiest ``top_n`` watched processes (``--pid``/``--match``), plus followed and alerting ones."""
     watched = [p for p in rates.processes if tracker.selection.wants(p.pid, p.comm)]
     procs = [p for i, p in enumerate(watched) if i < top_n or p.pid in keep]
-    return {
-        "type": "sample",
-        "host": host,
-        "ts": ts,
-        "interval_s": round(rates.interval_s, 3),
-        "rates": {k: None if v is None else round(v, 1) for k, v in rates.rates.items()},
-        "processes": [p.to_dict() for p in procs],
-        "bytes": nbytes,
-    }
+    return SampleEvent(
+        host,
+        ts,
+        interval_s=round(rates.interval_s, 3),
+        rates={k: None if v is None else round(v, 1) for k, v in rates.rates.items()},
+        processes=tuple(p.row() for p in procs),
+        bytes=nbytes,
+    )
 
 
 def run_watch(
@@ -176,7 +174,7 @@ def run_watch(
     connect: ConnectOptions,
     options: WatchOptions,
     tracker: AlertTracker,
-    on_events: Callable[[list[dict[str, Any]]], None],
+    on_events: Callable[[list[WatchEvent]], None],
     on_refresh: Callable[[WatchSummary, AlertTracker], None] = lambda s, t: None,
 ) -> WatchSummary:
     """Watch ``hosts`` until the end tick, or Ctrl-C (the summary then says ``interrupted``)."""
@@ -219,7 +217,7 @@ def run_watch(
                         break
             if events:
                 for event in events:
-                    summary.counts[event["type"]] = summary.counts.get(event["type"], 0) + 1
+                    summary.counts[event.type] = summary.counts.get(event.type, 0) + 1
                 on_events(events)
             if (
                 followed
@@ -270,16 +268,16 @@ def _handle(
     followed: frozenset[int],
     seen_followed: set[tuple[str, int]],
     top_n: int,
-) -> list[dict[str, Any]]:
+) -> list[WatchEvent]:
     kind, host = item[0], item[1]
     view = summary.hosts[host]
     if kind in ("done", "base"):
         return []
-    ts = now_ts()
+    ts = utc_stamp_ms()
     if kind == "state":
         _, _, state, reason, where = item
         previous = view.state
-        if state == "ok":
+        if state == HostState.ok:
             view.logins += 1
             view.where = where or view.where
         else:
@@ -287,18 +285,16 @@ def _handle(
         if state == previous and reason == view.reason:
             return []  # a retry that failed the same way again
         view.state, view.reason = state, reason
-        event = {"type": "host-state", "host": host, "ts": ts, "state": state, "reason": reason}
-        if state == "ok":
-            event["reconnected"] = view.logins > 1
-            event["where"] = view.where
-        return [event]
+        if state == HostState.ok:
+            return [HostStateEvent(host, ts, state, reason, reconnected=view.logins > 1, where=view.where)]
+        return [HostStateEvent(host, ts, state, reason)]
     _, _, mono, rates, nbytes = item
     view.last, view.ticks = rates, view.ticks + 1
     for pid in followed & rates.alive:
         seen_followed.add((host, pid))
     alerts = tracker.evaluate(host, mono, ts, rates)
-    keep = set(followed) | {e["pid"] for e in alerts if e["pid"] is not None}
+    keep = set(followed) | {e.pid for e in alerts if e.pid is not None}
     keep |= {pid for (pid, _c), (label, _r) in tracker.labels(host).items() if pid is not None and label}
-    events = [_sample_event(host, ts, rates, tracker, keep, top_n, nbytes), *alerts]
+    events: list[WatchEvent] = [_sample_event(host, ts, rates, tracker, keep, top_n, nbytes), *alerts]
     events += exits(host, ts, rates.exited, followed)
     return events

@@ -1,12 +1,12 @@
 """A saved watch read back: its run folder's ``run.json`` and ``events.jsonl``, for ``pfdiag report``.
 
-In: a run folder. Out: a ``SavedWatch`` (the metadata, the events in order, and one sentence per
-line or field that was skipped). Both files go through ``safeio.read_text`` like every file pfdiag
-reads (regular files only, bounded: a FIFO or ``/dev/zero`` is refused, not waited on). The files are
-JSON a person may edit: a line that is not an event of the expected shape (``"rates": null``, a rate
-that is a string, an alert without ``rule``, ``null``) is named by file:line and skipped, and the rest
-is rendered, as a cut last line of ``hosts.jsonl`` is; an event type this version does not know is
-kept (a newer pfdiag may write it).
+In: a run folder. Out: a ``SavedWatch`` (the metadata, the events in order as the records of
+diag/runs/events.py, and one sentence per line or field that was skipped). Both files go through
+``safeio.read_text`` like every file pfdiag reads (regular files only, bounded: a FIFO or ``/dev/zero``
+is refused, not waited on). The files are JSON a person may edit: a line that is not an event of the
+expected shape (``"rates": null``, a rate that is a string, an alert without ``rule``, ``null``) is named
+by file:line and skipped, and the rest is rendered, as a cut last line of ``hosts.jsonl`` is; an event
+type this version does not know is kept (a newer pfdiag may write it).
 """
 
 from __future__ import annotations
@@ -18,15 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diag.errors import DiagError, ReportError
-from diag.limits import MAX_RUN_LOG_BYTES, as_number
-from diag.safeio import read_text
+from diag.runs.events import WatchEvent, decode_event
+from diag.shared.errors import DiagError, ReportError
+from diag.shared.files import read_text
+from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
+
+# a process's rates in a sample event (total_*: own + children, absent from watches of older pfdiags)
+RATE_KEYS = ("minflt_per_s", "majflt_per_s", "children_minflt_per_s", "children_majflt_per_s")
+TOTAL_KEYS = ("total_minflt_per_s", "total_majflt_per_s")
 
 
 @dataclass(frozen=True, slots=True)
 class SavedWatch:
     meta: dict[str, Any]
-    events: list[dict[str, Any]]
+    events: tuple[WatchEvent, ...]
     problems: tuple[str, ...] = ()  # what was skipped, one sentence each, with file:line
 
 
@@ -55,7 +60,7 @@ def load_watch(run_dir: Path) -> SavedWatch:
     if not isinstance(meta, dict):
         raise ReportError("run.json is not a JSON object", where=str(meta_path))
     problems = [f"{meta_path}: {p}; ignored" for p in _meta_problems(meta)]
-    events: list[dict[str, Any]] = []
+    events: list[WatchEvent] = []
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -70,8 +75,8 @@ def load_watch(run_dir: Path) -> SavedWatch:
         if problem:
             problems.append(f"{events_path}:{number}: {problem}; skipped")
         else:
-            events.append(event)
-    return SavedWatch(meta, events, tuple(problems))
+            events.append(decode_event(event))
+    return SavedWatch(meta, tuple(events), tuple(problems))
 
 
 def _number(value: Any) -> bool:
@@ -109,11 +114,14 @@ def event_problem(event: Any) -> str | None:
     "an event of type 'alert' without 'rule'"
     >>> event_problem({"type": "exit", "host": "h1", "pid": 42, "comm": "java"}) is None
     True
+    >>> event_problem({"type": "baseline", "host": None, "ts": "t", "summary": "no history"}) is None
+    True
     """
     if not isinstance(event, dict):
         return f"{_shown(event)} is not a JSON object"
-    kind = event.get("type")
-    if not isinstance(kind, str) or not isinstance(event.get("host"), str):
+    kind, host = event.get("type"), event.get("host")
+    # host null: the one baseline event saying that no host has a history
+    if not isinstance(kind, str) or not (isinstance(host, str) or (kind == "baseline" and host is None)):
         return "an event needs a 'type' and a 'host' (strings)"
     if kind == "sample":
         return _sample_problem(event)
@@ -138,8 +146,6 @@ def _sample_problem(event: Mapping[str, Any]) -> str | None:
     if not isinstance(processes, list):
         return f"'processes' is {_shown(processes)}, not a list"
     for proc in processes:
-        if not isinstance(proc, dict) or not all(
-            _number(proc.get(k, 0)) for k in ("minflt_per_s", "majflt_per_s")
-        ):
+        if not isinstance(proc, dict) or not all(_number(proc.get(k, 0)) for k in (*RATE_KEYS, *TOTAL_KEYS)):
             return f"a process {_shown(proc)} without numeric rates"
     return None

@@ -1,11 +1,11 @@
 """Where a watch's events leave the process, each bounded so that a stuck receiver cannot hold the watch.
 
-In: event dicts and paths. Out: ``JsonlOut`` (``--jsonl PATH``: a FIFO without a reader is refused at
-the start, a reader that stops reading ends the watch after ``JSONL_STALL_S`` with an error, as does a
-device that refuses the bytes, ``/dev/full``), ``Notifier`` (``--notify`` / ``--notify-url`` on a
-worker thread; at the end it gets ``NOTIFY_FLUSH_S`` to deliver what is queued, and what it could not
-is said, never dropped without a word) and ``Reserve`` (room for the final ``run.json`` set aside at
-the start, so a watch that filled its disk still records how it ended).
+In: event records (diag/runs/events.py) and paths. Out: ``JsonlOut`` (``--jsonl PATH``: a FIFO without a
+reader is refused at the start, a reader that stops reading ends the watch after ``JSONL_STALL_S`` with
+an error, as does a device that refuses the bytes, ``/dev/full``), ``Notifier`` (``--notify`` /
+``--notify-url`` on a worker thread; at the end it gets ``NOTIFY_FLUSH_S`` to deliver what is queued, and
+what it could not is said, never dropped without a word) and ``Reserve`` (room for the final ``run.json``
+set aside at the start, so a watch that filled its disk still records how it ended).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import select
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from diag.errors import ReportError, UsageError
 from diag.notify import send_command, send_url
-from diag.safeio import FILE_MODE, silence
+from diag.runs.events import AlertEvent, event_data
+from diag.shared.errors import ReportError, UsageError
+from diag.shared.files import FILE_MODE, silence
 
 # A reader that has not read for this long with the pipe full is gone for the watch's purposes: the
 # events are still all in the run folder's events.jsonl.
@@ -113,28 +114,29 @@ class Notifier(threading.Thread):
     def __init__(self, cmd: str | None, url: str | None, warn: list[str]) -> None:
         super().__init__(name="watch-notify", daemon=True)
         self.cmd, self.url, self.warn = cmd, url, warn
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.pending: list[dict[str, Any]] = []  # queued or being sent, in order
+        self.queue: queue.Queue[AlertEvent | None] = queue.Queue()
+        self.pending: list[AlertEvent] = []  # queued or being sent, in order
         self.lock = threading.Lock()
         self.stopped = False
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: AlertEvent) -> None:
         with self.lock:
             self.pending.append(event)
         self.queue.put(event)
 
     def run(self) -> None:
         while (event := self.queue.get()) is not None and not self.stopped:
+            payload = event_data(event)  # the alert's events.jsonl line
             for problem in (
-                send_command(self.cmd, event) if self.cmd else None,
-                send_url(self.url, event) if self.url else None,
+                send_command(self.cmd, payload) if self.cmd else None,
+                send_url(self.url, payload) if self.url else None,
             ):
                 if problem:
                     self.warn.append(problem)
             with self.lock:
                 self.pending.remove(event)
 
-    def finish(self, wait_s: float = NOTIFY_FLUSH_S) -> list[dict[str, Any]]:
+    def finish(self, wait_s: float = NOTIFY_FLUSH_S) -> list[AlertEvent]:
         """Wait up to ``wait_s`` for the queue to drain; the alerts still undelivered, in order.
 
         A second Ctrl-C during the wait ends it too: what is left is reported, not lost silently.
@@ -147,9 +149,9 @@ class Notifier(threading.Thread):
             return list(self.pending)
 
 
-def undelivered_warning(events: list[dict[str, Any]]) -> str:
+def undelivered_warning(events: list[AlertEvent]) -> str:
     """One sentence naming the alerts the notifier did not deliver (the first ten)."""
-    names = [f"{e.get('host')} {_who(e)} {e.get('rule')}" for e in events[:10]]
+    names = [f"{e.host} {_who(e)} {e.rule}" for e in events[:10]]
     more = f" and {len(events) - 10} more" if len(events) > 10 else ""
     return (
         f"{len(events)} alert(s) not delivered to --notify/--notify-url within {NOTIFY_FLUSH_S:g} s of the"
@@ -157,8 +159,8 @@ def undelivered_warning(events: list[dict[str, Any]]) -> str:
     )
 
 
-def _who(event: dict[str, Any]) -> str:
-    return "host-wide" if event.get("pid") is None else f"pid {event.get('pid')}"
+def _who(event: AlertEvent) -> str:
+    return "host-wide" if event.pid is None else f"pid {event.pid}"
 
 
 class Reserve:

@@ -121,6 +121,6 @@ def test_nan_threshold_from_extra_vars_never_writes_nan_into_json(tmp_path, caps
     )
     code, _ = _run(capsys, "run", "pb.yml", "-e", "t=.nan", "-o", "out", "--json", "out.json")
     assert code == 5  # refused before running: a NaN threshold compares false with everything
-    from diag.safeio import json_text
+    from diag.shared.files import json_text
 
     assert json_text({"threshold": float("nan")}) == '{"threshold": null}'

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
-from diag.errors import DiagError, ReportError
-from diag.safeio import FILE_MODE, read_text, write_text
+from diag.shared.errors import DiagError, ReportError
+from diag.shared.files import FILE_MODE, read_text, write_text
 
 QUICK = """
 - name: demo
@@ -288,10 +288,12 @@ def test_report_charts_are_0600_like_the_rest_of_the_run_folder(tmp_path):
 
 
 def test_a_history_plot_keeps_a_device_and_a_link_and_a_new_one_is_0600(tmp_path):
+    from diag.history.rows import HostPoint
     from diag.report.history_plot import plot_host_rates
 
     rows = [
-        {"started": f"2026-12-01T0{n}:00:00+0000", "majflt_per_s": n, "minflt_per_s": 10 * n} for n in (1, 2)
+        HostPoint(n, f"2026-12-01T0{n}:00:00+0000", 1, "h1", majflt_per_s=n, minflt_per_s=10 * n)
+        for n in (1, 2)
     ]
     limits = {"host_majflt_per_s": 500.0, "host_minflt_per_s": 50000.0}
     device = _null_device(tmp_path / "null.png")

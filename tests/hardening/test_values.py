@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diag.cli import main
-from diag.errors import DiagError, PlaybookError, UsageError
-from diag.limits import MAX_INTERVAL_S, MIN_INTERVAL_S
-from diag.modules import MODULES
-from diag.modules.base import arg_problems
+from diag.playbook.modules import MODULES
+from diag.playbook.modules.base import arg_problems
 from diag.playbook.validate import load_playbook
+from diag.shared.errors import DiagError, PlaybookError, UsageError
+from diag.shared.limits import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 SAMPLE = """
 - name: demo
@@ -152,7 +152,7 @@ def test_fuzz_module_arguments_through_the_specs_never_crash(module, key, value)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["interval_s", "top_n", "other"]), text=st.text(max_size=20))
 def test_fuzz_extra_vars_give_a_result_or_a_usage_error(name, text):
-    from diag.api import RunRequest, check_syntax
+    from diag.run.service import RunRequest, check_syntax
 
     try:
         check_syntax(RunRequest(playbook="pb.yml", extra_vars=(f"{name}={text}",)))

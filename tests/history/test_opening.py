@@ -155,7 +155,7 @@ def _fill(filler: Path, leave_kib: int) -> None:
 
 
 def test_the_run_folder_is_said_saved_only_when_it_reads_back(tmp_path: Path, capsys: Any) -> None:
-    from diag.audit import _with_run_folder
+    from diag.audit.service import _with_run_folder
 
     run_dir = tmp_path / "run"
     triage = str(REPO / "playbooks" / "triage.yml")
@@ -181,14 +181,14 @@ def test_a_schema_1_history_gains_the_told_table_and_keeps_its_audits(tmp_path: 
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
         db.commit()
     with History(path) as history:
-        assert [r["id"] for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
+        assert [r.id for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
 
 
 def test_since_section_on_a_full_disk_is_a_report_error_and_report_md_stays_whole(tmp_path: Path) -> None:
-    from diag.errors import ReportError
     from diag.report.since import prepend_since
+    from diag.shared.errors import ReportError
 
     with tiny_filesystem(tmp_path / "full", "64k") as disk:
         report = disk / "report.md"

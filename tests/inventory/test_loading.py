@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import InventoryError
 from diag.inventory import Host, load_inventory
 from diag.inventory.ini import parse_value
 from diag.inventory.ranges import expand_host_pattern
+from diag.shared.errors import InventoryError
 from tests.inventory.conftest import DATA
 
 ERRORS = DATA / "errors"

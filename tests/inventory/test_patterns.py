@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import InventoryError
 from diag.inventory import Inventory, implicit_localhost, load_inventory
+from diag.shared.errors import InventoryError
 from tests.inventory.conftest import DATA, ansible_list_hosts, needs_ansible
 
 SOURCES = [str(DATA / "precedence" / "hosts"), str(DATA / "ranges" / "hosts")]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import PlaybookError
 from diag.playbook.validate import load_playbook
+from diag.shared.errors import PlaybookError
 from tests.playbook.helpers import run_on_localhost, write_playbook
 
 REPO = Path(__file__).resolve().parents[2]

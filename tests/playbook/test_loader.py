@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diag.errors import PlaybookError
-from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_text
+from diag.playbook.language.loader import MarkedList, MarkedMap, load_yaml_text
+from diag.shared.errors import PlaybookError
 
 
 def test_loader_records_the_line_of_each_mapping_key_and_list_item():

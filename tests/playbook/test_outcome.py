@@ -12,9 +12,9 @@ import pytest
 
 from diag.findings import Finding, Remediation, Verdict
 from diag.inventory import Host
-from diag.modules import MODULES
-from diag.modules.base import Arg, HostContext, Module, Outcome
 from diag.playbook.engine import Engine, EngineOptions
+from diag.playbook.modules import MODULES
+from diag.playbook.modules.base import Arg, HostContext, Module, Outcome
 from diag.playbook.validate import load_playbook
 from diag.transport import TRANSPORTS, CommandResult, ConnectOptions, Deadline, register_transport
 from tests.playbook.helpers import run_on_localhost, write_playbook

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diag.errors import PlaybookError
 from diag.playbook.validate import load_playbook
+from diag.shared.errors import PlaybookError
 from tests.playbook.helpers import write_playbook
 
 

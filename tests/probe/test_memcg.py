@@ -2,8 +2,8 @@
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe.memcg import parse_memcg
+from diag.shared.errors import ParseError
 
 
 def test_v1_memcg_at_its_limit_reports_usage_pct_and_failcnt_hits():

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe.pidstat import (
     RLIM_INFINITY_KIB,
     parse_memlock_limit_kib,
@@ -10,6 +9,7 @@ from diag.probe.pidstat import (
     parse_stat,
     parse_status_kib,
 )
+from diag.shared.errors import ParseError
 from tests.probe.conftest import capture, capture_lines
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe import parse_probe
 from diag.probe.sample import EXAMPLE
+from diag.shared.errors import ParseError
 from tests.probe.conftest import capture
 
 OLD_VMSTAT = "prometheus__node_exporter__proc-vmstat.txt"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe import parse_probe, probe_command
 from diag.probe.buddyinfo import buddyinfo_values, parse_buddyinfo
 from diag.probe.facts import parse_facts_lines
@@ -23,6 +22,7 @@ from diag.probe.sample import EXAMPLE
 from diag.probe.script import SCRIPT_PATH
 from diag.probe.sources import BY_PATH, SOURCES
 from diag.probe.vmstat import parse_vmstat, vmstat_rates
+from diag.shared.errors import ParseError
 from diag.transport.local import LocalTransport
 from tests.fixtures.workloads import inline_python
 from tests.probe.conftest import capture_lines

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from diag.errors import ParseError
 from diag.probe.diskstats import parse_diskstats, whole_disks
 from diag.probe.meminfo import parse_meminfo
 from diag.probe.pressure import parse_pressure
 from diag.probe.swaps import parse_swaps
 from diag.probe.vmstat import parse_vmstat, vmstat_counter
+from diag.shared.errors import ParseError
 from tests.probe.conftest import capture, capture_lines
 
 

@@ -12,8 +12,8 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from diag.api import load_run
 from diag.findings import HostResult, RunResult, Verdict
+from diag.run.service import load_run
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 

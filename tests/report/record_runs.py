@@ -2,7 +2,7 @@
 
 In: this machine, root, the workload programs in tests/workloads/ and the loopback sshd fleet of
 tests/fixtures/sshd_fleet.py. Out: one run folder per scenario under ``tests/data/runs/<name>/``
-(``run.json`` + ``hosts.jsonl``, exactly what ``diag.runstore.load_run`` reads; ``report.md`` is dropped).
+(``run.json`` + ``hosts.jsonl``, exactly what ``diag.runs.store.load_run`` reads; ``report.md`` is dropped).
 
 Run: ``python -m tests.report.record_runs [--out tests/data/runs] [--interval 2]``
 """
@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from diag.api import RunRequest, run_playbook
+from diag.run.service import RunRequest, run_playbook
 from tests.fixtures import workloads as wl
 from tests.fixtures.sshd_fleet import start_fleet
 

@@ -15,8 +15,8 @@ from markdown_it import MarkdownIt
 
 from diag.findings import RunResult
 from diag.fleet import build_fleet
-from diag.hostlist import fold_hosts
 from diag.report.markdown import render_markdown
+from diag.shared.hostlist import fold_hosts
 from tests.report.fleets import FLEETS, mixed_fleet, thousand_fleet
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
