@@ -14,6 +14,7 @@ from typing import Any
 
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
+from diag.probe.workload import Workload
 from diag.shared.errors import UsageError
 from diag.shared.records import from_data, to_data
 
@@ -106,6 +107,7 @@ class Culprit:
     # faults of the children it reaped during the interval (short-lived workers), per second
     children_minflt_per_s: float = 0.0
     children_majflt_per_s: float = 0.0
+    workload: Workload | None = None  # the unit, pod or container it runs in (diag/probe/workload.py)
 
     @property
     def total_minflt_per_s(self) -> float:
@@ -116,11 +118,15 @@ class Culprit:
         return self.majflt_per_s + self.children_majflt_per_s
 
     def to_dict(self) -> dict[str, Any]:
-        return _fields(self)
+        data = _fields(self)
+        data["workload"] = to_data(self.workload)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
         fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if fields.get("workload") is not None:
+            fields["workload"] = from_data(Workload, fields["workload"])
         return cls(**fields)
 
 

@@ -16,13 +16,13 @@ from diag.probe.cost import host_cost, process_cost
 from diag.probe.diskstats import DiskStat, disk_rates
 from diag.probe.measurements import HostSample, Perf, Process, ProcessTotals, Rates
 from diag.probe.memcgstat import WorkloadFaults, name_workload
-from diag.probe.workload import Workload
 from diag.probe.meminfo import memory_values, pct
 from diag.probe.numa import numa_values
 from diag.probe.pressure import RESOURCES, Pressure, psi_values
 from diag.probe.snapshot import RawSample, Snapshot
 from diag.probe.swaps import SwapDevice
 from diag.probe.vmstat import rate, vmstat_rates
+from diag.probe.workload import Workload
 
 HIDEPID_OFF = (None, "none", "0", "off", "noaccess")
 
@@ -139,7 +139,9 @@ def _inside(process: Process, memcg: str) -> bool:
     return path is not None and (path == memcg or path.startswith(memcg.rstrip("/") + "/"))
 
 
-def _workloads(s: RawSample, processes: tuple[Process, ...], ne: dict[str, str]) -> tuple[WorkloadFaults, ...]:
+def _workloads(
+    s: RawSample, processes: tuple[Process, ...], ne: dict[str, str]
+) -> tuple[WorkloadFaults, ...]:
     """Each reported memory cgroup's faults, rated, named, and how much of them its listed processes make."""
     if s.memcgs is None:
         ne["workloads"] = "no memory cgroup controller mounted (or a probe from before per-workload faults)"
@@ -150,9 +152,14 @@ def _workloads(s: RawSample, processes: tuple[Process, ...], ne: dict[str, str])
     rows = []
     for m in s.memcgs:
         inside = [p for p in processes if _inside(p, m.path)]
-        made = sum(p.minflt_delta + p.majflt_delta + p.children_minflt_delta + p.children_majflt_delta for p in inside)
+        made = sum(
+            p.minflt_delta + p.majflt_delta + p.children_minflt_delta + p.children_majflt_delta
+            for p in inside
+        )
         faults = m.minflt_delta + m.majflt_delta
-        busiest = max(inside, key=lambda p: (p.total_majflt_per_s or 0, p.total_minflt_per_s or 0), default=None)
+        busiest = max(
+            inside, key=lambda p: (p.total_majflt_per_s or 0, p.total_minflt_per_s or 0), default=None
+        )
         rows.append(
             WorkloadFaults(
                 memcg=m.path, workload=name_workload(m.path, s.bundles),

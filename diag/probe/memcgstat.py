@@ -13,7 +13,7 @@ every container at once, which per-process deltas cannot give.
 >>> rows, bundles, note = parse_workloads_section("1 212 0 /sys/fs/cgroup/memory", (
 ...     "memcg 0 412345 2 /kubepods/besteffort/pod3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60/" + "9b" * 32,
 ...     'bundle-key ' + "9b" * 32 + ' "io.kubernetes.cri.sandbox-name":"checkout-7d9f8-x2bq4"',
-...     "bundle " + "9b" * 32 + " ok keys /run/containerd/io.containerd.runtime.v2.task/k8s.io/9b9b/config.json",
+...     "bundle " + "9b" * 32 + " ok keys /run/containerd/io.containerd.runtime.v2.task/k8s.io/9b/c.json",
 ...     "memcg 1 800 0 /system.slice/cron.service",
 ... ))
 >>> rows[0].minflt_delta, rows[0].majflt_delta, rows[1].new, rows[1].path, note
@@ -89,7 +89,9 @@ def parse_workloads_section(args: str, lines: Sequence[str]) -> tuple[list[Memcg
     head = args.split(" ", 3)
     note = None
     if len(head) >= 3 and head[2] == "1":
-        note = f"more memory cgroups than the probe reads ({head[1]}): per-workload faults of the rest not read"
+        note = (
+            f"more memory cgroups than the probe reads ({head[1]}): per-workload faults of the rest not read"
+        )
     rows: list[MemcgDelta] = []
     keys: dict[str, list[str]] = {}
     bundles: Bundles = {}
@@ -101,14 +103,14 @@ def parse_workloads_section(args: str, lines: Sequence[str]) -> tuple[list[Memcg
             keys.setdefault(cid, []).append(pair)
         elif line.startswith("bundle "):
             # bundle ID ok keys|nokeys FILE, or bundle ID unreadable FILE REASON (one per file tried)
-            _, cid, state, rest = (line.split(" ", 3) + ["", "", ""])[:4]
+            _, cid, state, rest = [*line.split(" ", 3), "", "", ""][:4]
             if state == "ok":
                 found, _, path = rest.partition(" ")
                 why = None if found == "keys" else f"no names in the first bytes of {path}"
                 bundles[cid] = (parse_bundle_keys(keys.get(cid, [])), why)
             elif cid not in bundles or bundles[cid][1] is not None:
                 path, _, reason = rest.partition(" ")
-                earlier = bundles[cid][1] + "; " if cid in bundles else ""
+                earlier = f"{bundles[cid][1]}; " if cid in bundles else ""
                 bundles[cid] = ({}, f"{earlier}bundle {path} not readable: {reason or 'unknown error'}")
     return rows, bundles, note
 

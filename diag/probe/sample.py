@@ -203,7 +203,8 @@ def parse_raw(text: str) -> RawSample:
     facts, facts_missing = parse_facts_lines(facts_lines)
     return RawSample(
         (snaps[0], snaps[1]), once, once_missing, facts, facts_missing, blockdevs_of(facts_lines),
-        perf_state, perf_reason, perf_counts, totals, list(procs.values()), locked, memcgs, bundles, memcgs_note,
+        perf_state, perf_reason, perf_counts, totals, list(procs.values()), locked,
+        memcgs, bundles, memcgs_note,
     )  # fmt: skip
 
 

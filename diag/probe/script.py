@@ -92,7 +92,7 @@ def probe_command(
     if not re.fullmatch(r"/[A-Za-z0-9_./-]*", oci_root):
         # the probe quotes it inside an awk-built command line: letters, digits, _ . / - only
         raise UsageError(
-            f"pfdiag_oci_root must be an absolute path of letters, digits, '_', '.', '/', '-', got {oci_root!r}"
+            f"pfdiag_oci_root must be an absolute path of letters, digits and _./- only, got {oci_root!r}"
         )
     return _command(
         "probe", interval_s, top_n, perf, deadline_s, exclude_pid, exclude_boot_id, locked_min_kib, oci_root

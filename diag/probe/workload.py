@@ -31,7 +31,9 @@ ANNOTATIONS = {
 SANDBOX_KEYS = ("io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_POD_UID = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?")
+_POD_UID = re.compile(
+    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?"
+)
 _QOS = re.compile(r"kubepods-(burstable|besteffort)\.slice|(burstable|besteffort)")
 _SCOPE = re.compile(r"(?:cri-containerd|crio|docker|libpod)-([0-9a-f]{64})\.scope")
 _KEY = re.compile(r'"([^"]+)":"([^"]*)"')
@@ -91,17 +93,23 @@ def name_cgroup(path: str) -> Workload:
 
     >>> name_cgroup("/system.slice/nginx.service").label
     'unit nginx.service'
-    >>> name_cgroup("/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-1.scope").unit
-    'app-gnome-firefox-1.scope'
+    >>> name_cgroup("/user.slice/user-1000.slice/session-4.scope").label
+    'unit session-4.scope'
+    >>> name_cgroup("/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1.scope").unit
+    'app-firefox-1.scope'
     >>> w = name_cgroup("/kubepods/burstable/pod3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60/" + "9b1e" * 16)
-    >>> w.kind, w.pod_uid, w.qos, w.container_id[:8], w.label
-    ('pod', '3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60', 'burstable', '9b1e9b1e', 'pod uid 3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60 container 9b1e9b1e9b1e')
-    >>> w = name_cgroup("/kubepods.slice/kubepods-burstable.slice/"
-    ...     "kubepods-burstable-pod3f6c1a2e_8d4b_4c1e_9a7f_0b2c3d4e5f60.slice/cri-containerd-" + "ab" * 32 + ".scope")
+    >>> w.kind, w.pod_uid, w.qos, w.container_id[:8]
+    ('pod', '3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60', 'burstable', '9b1e9b1e')
+    >>> w.label
+    'pod uid 3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60 container 9b1e9b1e9b1e'
+    >>> w = name_cgroup("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+    ...     "3f6c1a2e_8d4b_4c1e_9a7f_0b2c3d4e5f60.slice/cri-containerd-" + "ab" * 32 + ".scope")
     >>> w.pod_uid, w.runtime, w.container_id == "ab" * 32, w.unit
     ('3f6c1a2e-8d4b-4c1e-9a7f-0b2c3d4e5f60', 'containerd', True, None)
-    >>> name_cgroup("/kubepods.slice/kubepods-pod3f6c1a2e_8d4b_4c1e_9a7f_0b2c3d4e5f60.slice/crio-" + "cd" * 32 + ".scope").qos
-    'guaranteed'
+    >>> w = name_cgroup("/kubepods.slice/kubepods-pod3f6c1a2e_8d4b_4c1e_9a7f_0b2c3d4e5f60.slice/crio-"
+    ...     + "cd" * 32 + ".scope")
+    >>> w.qos, w.runtime
+    ('guaranteed', 'crio')
     >>> w = name_cgroup("/system.slice/docker-" + "ef" * 32 + ".scope")
     >>> w.kind, w.runtime, w.label
     ('container', 'docker', 'container efefefefefef (docker)')
@@ -123,7 +131,9 @@ def name_cgroup(path: str) -> Workload:
             return Workload("pod", path, label, pod_uid=uid, container_id=cid, runtime=runtime, qos=qos)
     if runtime is not None:
         cid = parts[-1].rsplit("-", 1)[-1].removesuffix(".scope")
-        return Workload("container", path, f"container {cid[:12]} ({runtime})", container_id=cid, runtime=runtime)
+        return Workload(
+            "container", path, f"container {cid[:12]} ({runtime})", container_id=cid, runtime=runtime
+        )
     unit = _unit(parts)
     if unit is not None:
         return Workload("unit", path, f"unit {unit}", unit=unit)
@@ -170,9 +180,39 @@ def with_bundle(w: Workload, keys: dict[str, str] | None, problem: str | None) -
             f" container {container}" if container else " (sandbox)"
         )
         return replace(
-            w, kind="pod", label=label, namespace=names.get("namespace"), pod=names["pod"], container=container
+            w,
+            kind="pod",
+            label=label,
+            namespace=names.get("namespace"),
+            pod=names["pod"],
+            container=container,
         )
     name = keys.get("Name", "").lstrip("/")
     if name:
-        return replace(w, kind="container", label=f"container {name} ({w.runtime or 'docker'})", container=name)
+        return replace(
+            w, kind="container", label=f"container {name} ({w.runtime or 'docker'})", container=name
+        )
     return replace(w, reason="no names in the bundle")
+
+
+# The suffixes controllers give replicas: Deployment <rs-hash>-<5>, DaemonSet/Job <5>, StatefulSet <n>
+_REPLICA = re.compile(r"-(?:[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")
+
+
+def workload_group(w: Workload) -> str:
+    """What a fleet groups replicas under: the pod's name with its replica suffix as ``*``; a unit, or a
+    Docker container, by its name.
+
+    >>> pod = Workload("pod", "/kubepods/x", "", namespace="shop", pod="checkout-7d9f8c6b5-x2bq4",
+    ...                container="cart-api")
+    >>> workload_group(pod)
+    'pod shop/checkout-* container cart-api'
+    >>> workload_group(Workload("pod", "/kubepods/x", "", namespace="db", pod="pg-0", container="postgres"))
+    'pod db/pg-* container postgres'
+    >>> workload_group(Workload("unit", "/system.slice/nginx.service", "unit nginx.service"))
+    'unit nginx.service'
+    """
+    if w.kind == "pod" and w.pod:
+        base = _REPLICA.sub("-*", w.pod)
+        return f"pod {w.namespace or '?'}/{base}" + (f" container {w.container}" if w.container else "")
+    return w.label
