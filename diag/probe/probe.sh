@@ -146,7 +146,7 @@ function memstat(path,   line, w, f, pf, mf) {
 function memlisted(line,   path) {
 	# one memory.stat path from the listing of snap(): what is left of it once the mount is cut off
 	if (index(line, "*")) return
-	if (++NMEMCG[snap] > memcgmax) { MEMCUT = 1; return }
+	if (++NMEMCG[snap] > memcgmax + 0) { MEMCUT = 1; return }
 	path = substr(line, length(MEMROOT) + 1)
 	sub(/\/memory\.stat$/, "", path)
 	memstat(path)
@@ -287,7 +287,8 @@ function reduce(   p, q, dmin, dmaj, cmin, cmaj, dut, dsy, cut, csy, isnew, seen
 	}
 	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
 	if (readfiles && lockmin + 0 > 0) locked()
-	if (readfiles && MEMROOT != "") workloads()
+	# canned input (mode reduce) may list memory cgroups too: their files are read, like the real ones
+	if (MEMROOT != "") workloads()
 }
 function locked(   p, f, line, w, lck, pin, lim) {
 	# every process holding locked or pinned memory: one status read per process, only when asked
@@ -442,7 +443,12 @@ function readbundle(id, f,   cmd, line, got, key, why) {
 	print "bundle " id " unreadable " f " " (why == "" ? "empty" : why)
 	return 0
 }
-BEGIN { snap = -1; instat = 0; inmem = 0; pend = "" }
+BEGIN {
+	snap = -1; instat = 0; inmem = 0; pend = ""
+	if (memcgmax == "") memcgmax = 4096
+	if (bundlebytes == "") bundlebytes = 65536
+	if (ociroot == "") ociroot = "/"
+}
 /^@@pfdiag pad/ { next }
 /^@@pfdiag memcgs / { inmem = 1; MEMV = $3 + 0; MEMROOT = substr($0, length("@@pfdiag memcgs " $3 " ") + 1); next }
 /^@@pfdiag memcgs-end$/ { inmem = 0; next }
