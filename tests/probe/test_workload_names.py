@@ -181,3 +181,12 @@ def test_the_reducer_rates_leaf_cgroups_and_cgroups_created_during_the_interval(
         "/system.slice/new.service": (69, 1, True),
     }
     assert note is None
+
+
+@pytest.mark.parametrize("root", ["relative/dir", "/tmp/x'y", "/tmp/a b", ""])
+def test_a_runtime_root_the_probe_cannot_quote_safely_is_refused(root):
+    from diag.probe import probe_command
+    from diag.shared.errors import UsageError
+
+    with pytest.raises(UsageError, match="pfdiag_oci_root must be an absolute path"):
+        probe_command(interval_s=1, oci_root=root)
