@@ -52,7 +52,8 @@ HOST_COLUMNS = [
     *RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS,
     "top_culprit", "culprit_comms", "interval_s", "kernel", "elapsed_s",
 ]  # fmt: skip
-HOST_FRAME_COLUMNS = [*HOST_COLUMNS, *EXTRA_RATE_COLUMNS]
+# top_workload: where the top culprit runs (report.md's headline); not a hosts.csv column
+HOST_FRAME_COLUMNS = [*HOST_COLUMNS, *EXTRA_RATE_COLUMNS, "top_workload"]
 PROCESS_COLUMNS = [
     "host", "group", "verdict", "culprit", "pid", "comm", "state", "minflt_per_s", "majflt_per_s",
     "rss_kib", "swap_kib", "lck_kib", "new", "cgroup", "children_minflt_per_s", "children_majflt_per_s",
@@ -110,6 +111,7 @@ def _host_row(host: HostResult) -> dict[str, Any]:
         **{k: getattr(psi, k.removeprefix("psi_")) for k in PSI_COLUMNS},
         **{k: getattr(memory, k) for k in MEMORY_COLUMNS},
         "top_culprit": f"{culprits[0].comm}[{culprits[0].pid}]" if culprits else None,
+        "top_workload": _named(culprits[0].workload) if culprits else None,
         "culprit_comms": ";".join(dict.fromkeys(c.comm for c in culprits)),
         "interval_s": sample.interval_s if sample else None,
         "kernel": facts.kernel if facts else None,
@@ -141,6 +143,11 @@ def process_frame(run: RunResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PROCESS_FRAME_COLUMNS)
 
 
+def _named(w: Workload | None) -> str | None:
+    """The label of a workload a user knows (a unit, pod or container), None for a plain cgroup."""
+    return w.label if w is not None and w.named else None
+
+
 def _workload_cells(w: Workload | None) -> dict[str, Any]:
     if w is None:
         return {}
@@ -156,7 +163,7 @@ def workload_groups(run: RunResult) -> pd.DataFrame:
     for host in run.hosts:
         named = {c.workload.memcg for c in host.verdict.culprits if c.workload} if host.verdict else set()
         for w in host.sample.workloads if host.sample else ():
-            if w.workload.kind != "cgroup" and (w.minflt_delta or w.majflt_delta):
+            if w.workload.named and (w.minflt_delta or w.majflt_delta):
                 rows.append([workload_group(w.workload), w.workload.kind, host.host, w.memcg in named,
                              w.minflt_per_s or 0.0, w.majflt_per_s or 0.0])  # fmt: skip
     if not rows:

@@ -123,7 +123,7 @@ def _workload_note(verdict: Verdict) -> str:
     ' (java in unit tomcat.service)'
     """
     top = verdict.culprits[0] if verdict.culprits else None
-    if top is None or top.workload is None or top.workload.kind == "cgroup":
+    if top is None or top.workload is None or not top.workload.named:
         return ""
     return f" ({top.comm} in {top.workload.label})"
 

@@ -61,6 +61,11 @@ class Workload:
     qos: str | None = None
     reason: str | None = None
 
+    @property
+    def named(self) -> bool:
+        """Named as something a user knows (a unit, pod or container), not only by its cgroup path."""
+        return self.kind != "cgroup"
+
 
 def _unit(parts: list[str]) -> str | None:
     """The innermost systemd unit of a path: a ``.service`` or ``.scope``, else the last ``.slice``."""

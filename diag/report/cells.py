@@ -65,4 +65,4 @@ def workload_suffix(culprit: Culprit) -> str:
     ' in unit nginx.service'
     """
     w = culprit.workload
-    return f" in {w.label}" if w is not None and w.kind != "cgroup" else ""
+    return f" in {w.label}" if w is not None and w.named else ""

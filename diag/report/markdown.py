@@ -82,6 +82,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         worst = sick.iloc[0]
         same = sick.loc[sick["verdict"].eq(worst["verdict"]), "host"]
         culprit = f", top culprit {md_code(worst['top_culprit'])}" if worst["top_culprit"] else ""
+        if culprit and isinstance(worst["top_workload"], str):
+            culprit += f" in {md_code(worst['top_workload'])}"
         out.append(
             f"Worst: **{worst['verdict']}** on {escape_markdown(shorten(fold_hosts(same), 60))} "
             f"({escape_markdown(worst['host'])}: {fmt_rate(worst['majflt_per_s'])} major/s, "
