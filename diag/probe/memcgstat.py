@@ -99,8 +99,10 @@ def parse_workloads_section(args: str, lines: Sequence[str]) -> tuple[list[Memcg
         if line.startswith("memcg "):
             rows.append(parse_memcg_row(line))
         elif line.startswith("bundle-key "):
-            _, cid, pair = line.split(" ", 2)
-            keys.setdefault(cid, []).append(pair)
+            words = line.split(" ", 2)
+            if len(words) != 3:
+                raise ParseError(f"expected 'bundle-key ID KEY:VALUE': {line!r}", where="probe workloads")
+            keys.setdefault(words[1], []).append(words[2])
         elif line.startswith("bundle "):
             # bundle ID ok keys|nokeys FILE, or bundle ID unreadable FILE REASON (one per file tried)
             _, cid, state, rest = [*line.split(" ", 3), "", "", ""][:4]

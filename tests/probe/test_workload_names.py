@@ -190,3 +190,11 @@ def test_a_runtime_root_the_probe_cannot_quote_safely_is_refused(root):
 
     with pytest.raises(UsageError, match="pfdiag_oci_root must be an absolute path"):
         probe_command(interval_s=1, oci_root=root)
+
+
+@pytest.mark.parametrize("line", ["memcg 0 12 x /a", "memcg 2 1 1 /a", "memcg 0 1 1 nopath", "bundle-key abc"])
+def test_a_malformed_workloads_row_is_a_parse_error_quoting_it(line):
+    from diag.shared.errors import ParseError
+
+    with pytest.raises(ParseError, match=r"expected '(memcg|bundle-key) "):
+        parse_workloads_section("1 1 0 /sys/fs/cgroup/memory", (line,))
