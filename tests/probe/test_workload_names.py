@@ -192,7 +192,7 @@ def test_a_runtime_root_the_probe_cannot_quote_safely_is_refused(root):
         probe_command(interval_s=1, oci_root=root)
 
 
-@pytest.mark.parametrize("line", ["memcg 0 12 x /a", "memcg 2 1 1 /a", "memcg 0 1 1 nopath", "bundle-key abc"])
+@pytest.mark.parametrize("line", ["memcg 0 12 x /a", "memcg 2 1 1 /a", "memcg 0 1 1 x", "bundle-key abc"])
 def test_a_malformed_workloads_row_is_a_parse_error_quoting_it(line):
     from diag.shared.errors import ParseError
 
