@@ -427,7 +427,8 @@ function bundle(id, runtime, path,   r) {
 		if (readbundle(id, r "/run/containerd/io.containerd.runtime.v2.task/k8s.io/" id "/config.json")) return
 	if (runtime == "crio" || runtime == "kube")
 		if (readbundle(id, r "/run/containers/storage/overlay-containers/" id "/userdata/config.json")) return
-	if (runtime == "docker") readbundle(id, r "/var/lib/docker/containers/" id "/config.v2.json")
+	# a kubelet cgroupfs path does not say its runtime: containerd, CRI-O, then Docker (dockershim)
+	if (runtime == "docker" || runtime == "kube") readbundle(id, r "/var/lib/docker/containers/" id "/config.v2.json")
 }
 function readbundle(id, f,   cmd, line, got, key, why) {
 	# Only the first bundlebytes of the file (an OCI spec holds the whole seccomp profile and env), and

@@ -31,8 +31,9 @@ ANNOTATIONS = {
 SANDBOX_KEYS = ("io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# a UUID, or for a static pod (kube-apiserver, etcd) the 32-hex hash of its manifest
 _POD_UID = re.compile(
-    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?"
+    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice)?"
 )
 _QOS = re.compile(r"kubepods-(burstable|besteffort)\.slice|(burstable|besteffort)")
 _SCOPE = re.compile(r"(?:cri-containerd|crio|docker|libpod)-([0-9a-f]{64})\.scope")

@@ -35,6 +35,12 @@ def test_kubelet_paths_of_both_drivers_and_qos_layouts_give_pod_uid_qos_and_cont
     assert w.memcg == path and w.label == f"pod uid {UID} container {CID[:12]}"
 
 
+def test_a_static_pod_is_named_by_its_manifest_hash():
+    slice_ = f"kubepods-burstable-pod{'7b' * 16}.slice"
+    w = name_cgroup(f"/kubepods.slice/kubepods-burstable.slice/{slice_}/crio-{CID}.scope")
+    assert (w.kind, w.pod_uid, w.container_id, w.runtime) == ("pod", "7b" * 16, CID, "crio")
+
+
 @pytest.mark.parametrize(
     ("path", "unit"),
     [
