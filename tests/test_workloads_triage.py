@@ -174,3 +174,25 @@ def test_the_audit_problem_notification_and_textfile_name_the_pod(
         f'pod="{POD}"' in s and 'namespace="shop"' in s and 'container="cart-api"' in s for s in series
     )
     assert len(series) <= 3
+
+
+@pytest.mark.ssh
+def test_over_ssh_the_triage_names_the_pod_with_the_host_variable_for_the_runtime_root(
+    ssh_fleet: Any, minor_storm: Workload, pod: tuple[Path, Path], tmp_path: Path, capsys: Any
+) -> None:
+    from tests.test_fleet import ssh_options
+
+    cgroup, root = pod
+    join(cgroup, minor_storm.pid)
+    name = ssh_fleet.healthy[0]
+    pairs = " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items())
+    (tmp_path / "inv.ini").write_text(f"{name} {pairs} pfdiag_oci_root={root}\n")
+    argv = ["run", TRIAGE, "-i", str(tmp_path / "inv.ini"), "-e", "interval_s=1", "-o", str(tmp_path / "out")]
+    code = main([*argv, "--json", str(tmp_path / "r.json"), *ssh_options(ssh_fleet)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and code == 0, out + err
+    host = json.loads((tmp_path / "r.json").read_text())["hosts"][name]
+    assert host["status"] == "ok" and host["verdict"] == "minor-storm", host["reason"] or host["summary"]
+    culprit = next(c for c in host["culprits"] if c["pid"] == minor_storm.pid)
+    assert culprit["workload"]["label"] == LABEL
+    assert f"in {LABEL}" in next(line for line in out.splitlines() if line.startswith(f"{name} "))
