@@ -4,9 +4,9 @@ In: a YAML file with a ``plugin:`` key, or one named as Ansible's plugins expect
 Out: the ``ansible-inventory -i ... --list --export`` JSON of the ``-i`` sources, which ``saved_list``
 then reads like any saved ``--list``. Cloud, CMDB and Kubernetes plugins need Ansible's own code,
 credentials and collections, so pfdiag does not reimplement them: it runs ``ansible-inventory`` (an
-argv, no shell; a timeout; its stderr in the error) when ansible-core is installed (``pip install 'pfdiag[ansible]'``) and says so
-when it is not. Unparsed sources are made fatal (Ansible would otherwise print a warning and an empty
-inventory, and a run would reach no host without saying why).
+argv, no shell; a timeout; its stderr in the error) when ansible-core is installed
+(``pip install 'pfdiag[ansible]'``) and says so when it is not. Unparsed sources are made fatal (Ansible
+would otherwise print a warning and an empty inventory, and a run would reach no host without saying why).
 """
 
 from __future__ import annotations
