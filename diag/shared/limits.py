@@ -27,6 +27,9 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 # or a sample a tick; a generous cap, only so that a device or a runaway file is refused instead of
 # filling the controller's memory.
 MAX_RUN_LOG_BYTES = 4 * 1024**3
+# An inventory plugin evaluated by `ansible-inventory` (cloud APIs, CMDBs): a 10,000-instance EC2 account
+# pages through its API in about a minute; five minutes is a hung endpoint, not a slow one.
+INVENTORY_PLUGIN_TIMEOUT_S = 300.0
 # YAML nodes after alias expansion: a "billion laughs" document expands 491 bytes to 10^9 nodes.
 MAX_YAML_NODES = 2_000_000
 # A YAML document nested deeper than this is refused before Python's recursion limit is hit.
