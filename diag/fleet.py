@@ -9,7 +9,7 @@ report and export renders from these frames; this is the one module that imports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 
 from diag.findings import HostResult, RunResult, Severity, VerdictCode, was_judged
 from diag.probe.measurements import Memory, Process, Psi, Rates
+from diag.probe.workload import Workload, workload_group
 from diag.shared.hostlist import fold_hosts
 
 # Outliers: Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers": a modified z-score
@@ -52,10 +53,17 @@ HOST_COLUMNS = [
     *RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS,
     "top_culprit", "culprit_comms", "interval_s", "kernel", "elapsed_s",
 ]  # fmt: skip
-HOST_FRAME_COLUMNS = [*HOST_COLUMNS, *EXTRA_RATE_COLUMNS]
+# top_workload: where the top culprit runs (report.md's headline); not a hosts.csv column
+HOST_FRAME_COLUMNS = [*HOST_COLUMNS, *EXTRA_RATE_COLUMNS, "top_workload"]
 PROCESS_COLUMNS = [
     "host", "group", "verdict", "culprit", "pid", "comm", "state", "minflt_per_s", "majflt_per_s",
     "rss_kib", "swap_kib", "lck_kib", "new", "cgroup", "children_minflt_per_s", "children_majflt_per_s",
+]  # fmt: skip
+# What the process runs in (diag/probe/workload.py), after the documented columns so none moves.
+WORKLOAD_COLUMNS = ["workload", "workload_kind", "unit", "namespace", "pod", "container", "container_id"]
+PROCESS_FRAME_COLUMNS = [*PROCESS_COLUMNS, *WORKLOAD_COLUMNS]
+WORKLOAD_GROUP_COLUMNS = [
+    "workload", "kind", "hosts", "of_hosts", "host_range", "culprit_hosts", "minflt_per_s", "majflt_per_s",
 ]  # fmt: skip
 FINDING_COLUMNS = [
     "host", "group", "verdict", "check", "task", "status", "severity", "value", "op", "threshold",
@@ -116,6 +124,7 @@ def _host_row(host: HostResult) -> dict[str, Any]:
         **{k: getattr(psi, k.removeprefix("psi_")) for k in PSI_COLUMNS},
         **{k: getattr(memory, k) for k in MEMORY_COLUMNS},
         "top_culprit": f"{culprits[0].comm}[{culprits[0].pid}]" if culprits else None,
+        "top_workload": _named(culprits[0].workload) if culprits else None,
         "culprit_comms": ";".join(dict.fromkeys(c.comm for c in culprits)),
         "interval_s": sample.interval_s if sample else None,
         "kernel": facts.kernel if facts else None,
@@ -144,8 +153,49 @@ def process_frame(run: RunResult) -> pd.DataFrame:
         for proc in processes:
             row = {k: getattr(proc, k) for k in PROCESS_COLUMNS[4:]}
             row.update(host=host.host, group=host_group(host), verdict=verdict, culprit=proc.pid in named)
+            row.update(_workload_cells(proc.workload))
             rows.append(row)
-    return pd.DataFrame(rows, columns=PROCESS_COLUMNS)
+    return pd.DataFrame(rows, columns=PROCESS_FRAME_COLUMNS)
+
+
+def _named(w: Workload | None) -> str | None:
+    """The label of a workload a user knows (a unit, pod or container), None for a plain cgroup."""
+    return w.label if w is not None and w.named else None
+
+
+def _workload_cells(w: Workload | None) -> dict[str, Any]:
+    if w is None:
+        return {}
+    return {"workload": w.label, "workload_kind": w.kind, "unit": w.unit, "namespace": w.namespace,
+            "pod": w.pod, "container": w.container, "container_id": w.container_id}  # fmt: skip
+
+
+def workload_groups(run: RunResult) -> pd.DataFrame:
+    """Named workloads (pods, units, containers) across hosts: replicas of one pod (``shop/checkout-*``)
+    are one row, with the hosts it faulted on, on how many a culprit ran in it, and its faults summed
+    over the fleet (memory.stat: the processes that exited included). Most faults first."""
+    rows = []
+    for host in run.hosts:
+        named = {c.workload.memcg for c in host.verdict.culprits if c.workload} if host.verdict else set()
+        for w in host.sample.workloads if host.sample else ():
+            if w.workload.named and (w.minflt_delta or w.majflt_delta):
+                rows.append([workload_group(w.workload), w.workload.kind, host.host, w.memcg in named,
+                             w.minflt_per_s or 0.0, w.majflt_per_s or 0.0])  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=WORKLOAD_GROUP_COLUMNS)
+    frame = pd.DataFrame(
+        rows, columns=["workload", "kind", "host", "culprit", "minflt_per_s", "majflt_per_s"]
+    )
+    table = frame.groupby(["workload", "kind"], sort=False).agg(
+        hosts=("host", "nunique"),
+        host_range=("host", lambda s: fold_hosts(sorted(set(s)))),
+        culprit_hosts=("culprit", "sum"),
+        minflt_per_s=("minflt_per_s", "sum"),
+        majflt_per_s=("majflt_per_s", "sum"),
+    )
+    table["of_hosts"] = len(run.hosts)
+    table = table.reset_index().sort_values(["majflt_per_s", "minflt_per_s"], ascending=False)
+    return table[WORKLOAD_GROUP_COLUMNS].reset_index(drop=True)
 
 
 def findings_frame(run: RunResult) -> pd.DataFrame:
@@ -314,6 +364,7 @@ class FleetView:
     culprits: pd.DataFrame
     finding_groups: pd.DataFrame
     floors: dict[str, float]  # the rate a host needs to be an outlier (FLOOR_RULES)
+    workloads: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WORKLOAD_GROUP_COLUMNS))
 
     def counts(self, column: str) -> dict[str, int]:
         """Hosts per value of ``state`` or ``verdict`` (missing values left out)."""
@@ -340,4 +391,5 @@ def build_fleet(run: RunResult) -> FleetView:
         culprits=culprit_groups(processes, hosts),
         finding_groups=finding_groups(findings),
         floors=floors,
+        workloads=workload_groups(run),
     )

@@ -15,6 +15,7 @@ from typing import Any
 from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample, OwnPlusChildren
+from diag.probe.workload import Workload
 from diag.shared.records import from_data, to_data
 
 
@@ -55,6 +56,7 @@ class Culprit(OwnPlusChildren):
     # faults of the children it reaped during the interval (short-lived workers), per second
     children_minflt_per_s: float = 0.0
     children_majflt_per_s: float = 0.0
+    workload: Workload | None = None  # the unit, pod or container it runs in (diag/probe/workload.py)
 
 
 @dataclass(frozen=True, slots=True)

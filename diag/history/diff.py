@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from diag.findings import HostResult, Severity, VerdictCode, was_judged
+from diag.findings import HostResult, Severity, Verdict, VerdictCode, was_judged
 
 PROBLEM_SEVERITY = Severity.warning  # checks below this are context, not problems
 DIFF_KEYS = ("new", "persisting", "resolved", "unknown")
@@ -90,6 +90,22 @@ def _check_comm(evidence: Mapping[str, Any]) -> str:
     return ""
 
 
+def _workload_note(verdict: Verdict) -> str:
+    """`` (java in pod shop/checkout-7d9f8-x2bq4 container cart-api)``: where the top culprit runs, so the
+    diff and the notifications say which pod or unit; nothing when its cgroup names none.
+
+    >>> from diag.probe.workload import name_cgroup
+    >>> from diag.findings import Culprit
+    >>> java = Culprit(7, "java", 5e3, 0, workload=name_cgroup("/system.slice/tomcat.service"))
+    >>> _workload_note(Verdict("minor-storm", "warning", "storm", (java,)))
+    ' (java in unit tomcat.service)'
+    """
+    top = verdict.culprits[0] if verdict.culprits else None
+    if top is None or top.workload is None or not top.workload.named:
+        return ""
+    return f" ({top.comm} in {top.workload.label})"
+
+
 def host_problems(result: HostResult, now: str) -> list[Problem]:
     """The problems a host shows in this audit (nothing unless it was evaluated)."""
     if not _judged(result) or result.verdict is None:
@@ -98,7 +114,8 @@ def host_problems(result: HostResult, now: str) -> list[Problem]:
     verdict = result.verdict
     if VerdictCode.read(verdict.code).problem:
         comm = verdict.culprits[0].comm if verdict.culprits else ""
-        found.append(Problem(result.host, verdict.code, comm, "verdict", verdict.severity, verdict.summary))
+        summary = verdict.summary + _workload_note(verdict)
+        found.append(Problem(result.host, verdict.code, comm, "verdict", verdict.severity, summary))
     for finding in result.findings:
         if finding.status == "fail" and Severity.read(finding.severity) >= PROBLEM_SEVERITY:
             comm = _check_comm(finding.evidence)

@@ -20,7 +20,9 @@ from typing import Any
 from diag.inventory.data import BuildError, InventoryData
 from diag.inventory.ini import parse_ini
 from diag.inventory.model import Inventory, implicit_localhost
+from diag.inventory.plugin import evaluate, plugin_name
 from diag.inventory.ranges import parse_address
+from diag.inventory.saved_list import is_saved_list, parse_saved_list
 from diag.inventory.vars_dirs import VarsDirs
 from diag.inventory.yaml_source import YamlInventoryError, load_yaml, parse_yaml
 from diag.shared.errors import InventoryError
@@ -97,6 +99,11 @@ def parse_file(path: Path, inv: InventoryData) -> InventoryData:
     text = _read(path)
     yaml_error: YamlInventoryError | None = None
     if path.suffix in YAML_EXTS:
+        saved = _saved_list(text)
+        if saved is not None:
+            attempt = copy.deepcopy(inv)
+            parse_saved_list(saved, str(path), attempt)
+            return attempt
         attempt = copy.deepcopy(inv)
         try:
             parse_yaml(text, str(path), attempt)
@@ -116,6 +123,36 @@ def parse_file(path: Path, inv: InventoryData) -> InventoryData:
                 f"not a valid YAML inventory: {yaml_error}", where=where, hint=f"as INI: {ini_error.message}"
             ) from None
         raise  # an extensionless file that is not YAML: the INI error says what is wrong
+
+
+def _saved_list(text: str) -> Any:
+    """A saved ``--list`` answer as parsed, or None for any other file."""
+    try:
+        data = load_yaml(text)  # JSON is YAML: one loader, with its size and alias guards
+    except YamlInventoryError:
+        return None
+    return data if is_saved_list(data) else None
+
+
+def _plugin_configs(path: Path) -> list[tuple[Path, str]]:
+    """The plugin configs in one ``-i`` source (a file, or the files of a folder), with their plugins."""
+    if path.is_dir():
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            return []  # parse_folder says why
+        return [
+            found for name in names if not _IGNORED.search(name) for found in _plugin_configs(path / name)
+        ]
+    if path.suffix not in YAML_EXTS or path.suffix == ".json":
+        return []
+    text = _read(path)  # refuses an executable script before Ansible could run it
+    try:
+        data = load_yaml(text)
+    except YamlInventoryError:
+        data = None
+    plugin = plugin_name(path, data)
+    return [] if plugin is None or is_saved_list(data) else [(path, plugin)]
 
 
 def _is_yaml_mapping(text: str) -> bool:
@@ -189,10 +226,15 @@ def load_inventory(
     cwd = cwd or Path.cwd()
     data = InventoryData()
     bases: list[Path] = []
-    for value in values:
-        if not value:
-            continue
-        path = resolve_source(value, cwd)
+    sources = [(value, resolve_source(value, cwd)) for value in values if value]
+    plugins = [found for _, path in sources if path is not None for found in _plugin_configs(path)]
+    if plugins:
+        # Ansible evaluates plugins (and every source beside them, so `constructed` sees their hosts)
+        answer = evaluate([str(path) if path else value for value, path in sources], plugins)
+        parse_saved_list(answer, ", ".join(values), data)
+        bases = [p.resolve() if p.is_dir() else p.parent.resolve() for _, p in sources if p is not None]
+        sources = []
+    for value, path in sources:
         try:
             if path is None:
                 parse_host_list(value, data)

@@ -15,6 +15,7 @@ from diag.probe.buddyinfo import BuddyZone, buddyinfo_values
 from diag.probe.cost import host_cost, process_cost
 from diag.probe.diskstats import DiskStat, disk_rates
 from diag.probe.measurements import HostSample, Perf, Process, ProcessTotals, Rates
+from diag.probe.memcgstat import WorkloadFaults, name_workload
 from diag.probe.meminfo import memory_values, pct
 from diag.probe.numa import numa_values
 from diag.probe.pidstat import cap_children
@@ -22,6 +23,7 @@ from diag.probe.pressure import RESOURCES, Pressure, psi_values
 from diag.probe.snapshot import RawSample, Snapshot
 from diag.probe.swaps import SwapDevice
 from diag.probe.vmstat import rate, vmstat_rates
+from diag.probe.workload import Workload
 
 HIDEPID_OFF = (None, "none", "0", "off", "noaccess")
 
@@ -83,6 +85,7 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
                 children_minflt_delta=cmin, children_majflt_delta=cmaj,
                 total_minflt_per_s=rate(dmin + cmin, dt), total_majflt_per_s=rate(dmaj + cmaj, dt),
                 cost=process_cost(rate(dmin + cmin, dt), rate(dmaj + cmaj, dt), p.cpu, clk_tck, dt),
+                workload=_process_workload(p.memcg.path if p.memcg else p.cgroup, s),
             )
         )  # fmt: skip
     rows.sort(
@@ -119,6 +122,50 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
         attributed_pct=None if attributed is None else min(attributed, 100.0),
     )
     return tuple(rows), totals
+
+
+def _process_workload(path: str | None, s: RawSample) -> Workload | None:
+    """The workload of a process's memory cgroup; none for the root cgroup (nothing names it)."""
+    return None if path in (None, "", "/") else name_workload(str(path), s.bundles)
+
+
+def _inside(process: Process, memcg: str) -> bool:
+    path = process.workload.memcg if process.workload else None
+    return path is not None and (path == memcg or path.startswith(memcg.rstrip("/") + "/"))
+
+
+def _workloads(
+    s: RawSample, processes: tuple[Process, ...], ne: dict[str, str]
+) -> tuple[WorkloadFaults, ...]:
+    """Each reported memory cgroup's faults, rated, named, and how much of them its listed processes make."""
+    if s.memcgs is None:
+        ne["workloads"] = "no memory cgroup controller mounted (or a probe from before per-workload faults)"
+        return ()
+    if s.memcgs_note:
+        ne["workloads.cut"] = s.memcgs_note
+    dt = s.interval_s
+    rows = []
+    for m in s.memcgs:
+        inside = [p for p in processes if _inside(p, m.path)]
+        made = sum(
+            p.minflt_delta + p.majflt_delta + p.children_minflt_delta + p.children_majflt_delta
+            for p in inside
+        )
+        faults = m.minflt_delta + m.majflt_delta
+        busiest = max(
+            inside, key=lambda p: (p.total_majflt_per_s or 0, p.total_minflt_per_s or 0), default=None
+        )
+        rows.append(
+            WorkloadFaults(
+                memcg=m.path, workload=name_workload(m.path, s.bundles),
+                minflt_per_s=rate(m.minflt_delta, dt), majflt_per_s=rate(m.majflt_delta, dt),
+                minflt_delta=m.minflt_delta, majflt_delta=m.majflt_delta, new=m.new, processes=len(inside),
+                process_share_pct=min(pct(made, faults) or 0.0, 100.0) if faults else None,
+                busiest_pid=busiest.pid if busiest else None, busiest_comm=busiest.comm if busiest else None,
+            )
+        )  # fmt: skip
+    rows.sort(key=lambda w: (-w.majflt_delta, -w.minflt_delta, w.memcg))
+    return tuple(rows)
 
 
 def _perf(s: RawSample, ne: dict[str, str]) -> Perf:
@@ -182,5 +229,6 @@ def host_sample(s: RawSample) -> HostSample:
         numa=numa_values(_get(s.once, "numa")),
         locked_processes=locked or (),
         cost=host_cost(rates.minflt_per_s, rates.majflt_per_s, psi.memory_some_pct, psi.memory_full_pct),
+        workloads=_workloads(s, processes, ne),
         not_evaluable=ne,
     )

@@ -17,10 +17,12 @@ from diag.probe.buddyinfo import Buddyinfo
 from diag.probe.cost import FaultCost, HostCost
 from diag.probe.facts import Facts
 from diag.probe.memcg import MemCgroup
+from diag.probe.memcgstat import WorkloadFaults
 from diag.probe.meminfo import Memory
 from diag.probe.numa import Numa
 from diag.probe.pressure import Psi
 from diag.probe.swaps import SwapDevice
+from diag.probe.workload import Workload
 from diag.shared.records import from_data, to_data
 
 
@@ -105,6 +107,7 @@ class Process:
     total_minflt_per_s: float | None = None
     total_majflt_per_s: float | None = None
     cost: FaultCost | None = None  # what those faults cost in time (diag/probe/cost.py)
+    workload: Workload | None = None  # the unit, pod or container its memory cgroup runs (probe/workload.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,8 @@ class HostSample:
     numa: Numa = field(default_factory=Numa)
     locked_processes: tuple[LockedProcess, ...] = ()
     cost: HostCost | None = None  # what the host's faults cost in time (diag/probe/cost.py)
+    # per memory cgroup (unit, pod container): its faults over the interval, busiest first (memcgstat.py)
+    workloads: tuple[WorkloadFaults, ...] = ()
     not_evaluable: Mapping[str, str] = field(default_factory=dict)
 
     def view(self) -> dict[str, Any]:

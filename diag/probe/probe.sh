@@ -1,6 +1,6 @@
-# pfdiag probe: POSIX sh (dash, busybox ash) + /proc + cat/awk/sleep only; writes no files.
+# pfdiag probe: POSIX sh (dash, busybox ash) + /proc + cat/awk/sleep/find/dd only; writes no files.
 # Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S [EXCLUDE_PID [EXCLUDE_BOOT_ID [TWICE [ONCE
-#        [CAT [FACT_FILES [STATUS_KEYS [LOCKED_MIN_KIB]]]]]]]]
+#        [CAT [FACT_FILES [STATUS_KEYS [LOCKED_MIN_KIB [OCI_ROOT [MEMCG_MAX [BUNDLE_BYTES]]]]]]]]]]]
 #   MODE     probe (facts + two samples + reduced per-process deltas), facts, or reduce
 #            (run only the per-process reducer over stdin: used by the tests with canned input)
 #   PERF     1 to measure the interval with `perf stat -a` when usable, 0 for plain sleep
@@ -14,6 +14,12 @@
 #   FACT_FILES  `key=PATH ...`: facts that are the first line of a file
 #   STATUS_KEYS the /proc/PID/status lines sent for the top processes, e.g. `VmRSS|VmSwap`
 #   LOCKED_MIN_KIB  > 0: also list every process with VmLck or VmPin >= this many KiB
+#   OCI_ROOT  where the container runtimes keep their state (/ on a real host): the bundles read are
+#            OCI_ROOT/run/containerd/io.containerd.runtime.v2.task/k8s.io/ID/config.json (containerd),
+#            OCI_ROOT/run/containers/storage/overlay-containers/ID/userdata/config.json (CRI-O) and
+#            OCI_ROOT/var/lib/docker/containers/ID/config.v2.json (Docker), for the container ids of
+#            the top processes and top workloads only, at most BUNDLE_BYTES of each
+#   MEMCG_MAX  leaf memory cgroups whose memory.stat is read at each snapshot (more: said, not read)
 # The file lists come from the source modules' declarations (diag/probe/sources.py).
 # Output: lines `@@pfdiag <section> [args]` each followed by that section's raw lines;
 # the last line is `@@pfdiag end`. diag/probe/sections.py reads it back.
@@ -31,6 +37,9 @@ catfiles=${10:-}
 factfiles=${11:-}
 statuskeys=${12:-VmRSS|VmSwap|VmLck}
 lockmin=${13:-0}
+ociroot=${14:-/}
+memcgmax=${15:-1024}
+bundlebytes=${16:-65536}
 root=$$
 PAD="x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"  # 56 lines of padding (see snap)
 
@@ -118,6 +127,43 @@ function pfdiagawk(p, comm,   f, line, found) {
 	while (!found && (getline line < f) > 0) if (index(line, "@@pfdiag ")) found = 1
 	close(f)
 	return found
+}
+function memstat(path,   line, w, f, pf, mf) {
+	# the faults of a cgroup, its descendants included (v1 total_*, v2 is hierarchical already), so a
+	# container counts the faults of processes that exited before the second snapshot
+	f = MEMROOT path "/memory.stat"
+	pf = ""; mf = ""
+	while ((getline line < f) > 0) {
+		split(line, w, " ")
+		if (w[1] == (MEMV == 1 ? "total_pgfault" : "pgfault")) pf = w[2]
+		else if (w[1] == (MEMV == 1 ? "total_pgmajfault" : "pgmajfault")) mf = w[2]
+	}
+	close(f)
+	if (pf == "" || mf == "") return
+	if (snap == 0) { PF0[path] = pf; MF0[path] = mf }
+	else { PF1[path] = pf; MF1[path] = mf }
+}
+function memlisted(line,   path) {
+	# one memory.stat path from the listing of snap(): what is left of it once the mount is cut off
+	path = substr(line, length(MEMROOT) + 1)
+	sub(/\/memory\.stat$/, "", path)
+	if (path != "" && substr(line, 1, length(MEMROOT)) == MEMROOT) LISTED[++NLISTED] = path
+}
+function memleaves(   i, q) {
+	# Only the leaves are read (a container, a unit: what a workload is), at most memcgmax of them: the
+	# kernel makes memory.stat anew at each read, and a pod or slice above them counts the same faults.
+	split("", INNER)
+	for (i = 1; i <= NLISTED; i++) {
+		q = LISTED[i]
+		sub(/\/[^\/]*$/, "", q)
+		INNER[q] = 1
+	}
+	for (i = 1; i <= NLISTED; i++) {
+		if (LISTED[i] in INNER) continue
+		if (++NMEMCG[snap] > memcgmax + 0) { MEMCUT = 1; break }
+		memstat(LISTED[i])
+	}
+	NLISTED = 0
 }
 function kept(p) {
 	# the same process at both samples (a pid with another start time is another process)
@@ -255,6 +301,8 @@ function reduce(   p, q, dmin, dmaj, cmin, cmaj, dut, dsy, cut, csy, isnew, seen
 	}
 	if (readfiles) for (i = 1; i <= norder; i++) details(ORDER[i])
 	if (readfiles && lockmin + 0 > 0) locked()
+	# canned input (mode reduce) may list memory cgroups too: their files are read, like the real ones
+	if (MEMROOT != "") workloads()
 }
 function locked(   p, f, line, w, lck, pin, lim) {
 	# every process holding locked or pinned memory: one status read per process, only when asked
@@ -322,17 +370,98 @@ function memcg(v1, v2,   line, m, d) {
 		close("/proc/mounts")
 	}
 	if (v1 != "" && CG1 != "") {
+		WANT[v1] = 1
 		d = CG1 (v1 == "/" ? "" : v1)
 		print "memcg 1 limit=" one(d "/memory.limit_in_bytes") " usage=" one(d "/memory.usage_in_bytes") \
 			" hits=" one(d "/memory.failcnt") " oom_kill=" keyed(d "/memory.oom_control", "oom_kill") " path=" v1
 	} else if (v2 != "" && v2 != "/" && CG2 != "") {
+		WANT[v2] = 1
 		d = CG2 v2
 		print "memcg 2 limit=" one(d "/memory.max") " high=" one(d "/memory.high") " usage=" one(d "/memory.current") \
 			" hits=" keyed(d "/memory.events", "max") " oom_kill=" keyed(d "/memory.events", "oom_kill") " path=" v2
 	}
 }
-BEGIN { snap = -1; instat = 0; pend = "" }
+function workloads(   p, q, i, n, dmin, dmaj) {
+	# The memory cgroups that matter: the top_n leaves (a container, a unit) by major and by minor
+	# faults over the interval, and every leaf holding a top process. A cgroup first seen at the
+	# second snapshot was created during the interval: all its faults are in it.
+	for (p in PF1) {
+		if (p in PF0) { dmin = PF1[p] - PF0[p]; dmaj = MF1[p] - MF0[p] } else { dmin = PF1[p]; dmaj = MF1[p] }
+		dmin -= dmaj  # pgfault counts every fault, pgmajfault the major ones among them
+		WMIN[p] = dmin < 0 ? 0 : dmin; WMAJ[p] = dmaj < 0 ? 0 : dmaj
+		if (WMAJ[p] > 0) LMAJ[p] = WMAJ[p]
+		if (WMIN[p] > 0) LMIN[p] = WMIN[p]
+	}
+	norder = 0
+	split("", PICKED)
+	pickmax(LMAJ, top, 3)
+	pickmax(LMIN, top, 4)
+	for (p in WANT) if ((p in PF1) && !(p in PICKED)) { PICKED[p] = 1; ORDER[++norder] = p }
+	printf "@@pfdiag workloads %d %d %d %s\n", MEMV, NMEMCG[1], MEMCUT, MEMROOT
+	for (i = 1; i <= norder; i++) {
+		p = ORDER[i]
+		printf "memcg %d %.0f %.0f %s\n", !(p in PF0), WMIN[p], WMAJ[p], p
+		n = cid(p)
+		if (n != "" && !(n in BUNDLED)) { BUNDLED[n] = 1; bundle(n, RUNTIME, p) }
+	}
+}
+function cid(path,   last) {
+	# the container id a runtime names its cgroup after: <id>, docker-<id>.scope, cri-containerd-<id>.scope,
+	# crio-<id>.scope (64 hex digits); the controller reads the rest of the path
+	last = path
+	sub(/^.*\//, "", last)
+	sub(/\.scope$/, "", last)
+	RUNTIME = ""
+	if (sub(/^cri-containerd-/, "", last)) RUNTIME = "containerd"
+	else if (sub(/^crio-/, "", last)) RUNTIME = "crio"
+	else if (sub(/^docker-/, "", last)) RUNTIME = "docker"
+	else if (path ~ /\/docker\//) RUNTIME = "docker"
+	else if (path ~ /kubepods/) RUNTIME = "kube"
+	if (length(last) != 64 || last ~ /[^0-9a-f]/ || RUNTIME == "") return ""
+	return last
+}
+function bundle(id, runtime, path,   r) {
+	r = ociroot
+	sub(/\/$/, "", r)
+	if (runtime == "containerd" || runtime == "kube")
+		if (readbundle(id, r "/run/containerd/io.containerd.runtime.v2.task/k8s.io/" id "/config.json")) return
+	if (runtime == "crio" || runtime == "kube")
+		if (readbundle(id, r "/run/containers/storage/overlay-containers/" id "/userdata/config.json")) return
+	# a kubelet cgroupfs path does not say its runtime: containerd, CRI-O, then Docker (dockershim)
+	if (runtime == "docker" || runtime == "kube") readbundle(id, r "/var/lib/docker/containers/" id "/config.v2.json")
+}
+function readbundle(id, f,   cmd, line, got, key, why) {
+	# Only the first bundlebytes of the file (an OCI spec holds the whole seccomp profile and env), and
+	# of it only the name keys: runtimes write it as one line, so match them anywhere in it.
+	cmd = "dd if=\047" f "\047 bs=" bundlebytes " count=1 2>/dev/null"
+	got = 0; key = 0
+	while ((cmd | getline line) > 0) {
+		got = 1
+		while (match(line, /"(io\.kubernetes\.(cri\.(sandbox-namespace|sandbox-name|container-name|container-type)|pod\.(namespace|name)|container\.name|cri-o\.ContainerType)|Name)":"[^"]*"/)) {
+			print "bundle-key " id " " substr(line, RSTART, RLENGTH)
+			key = 1
+			line = substr(line, RSTART + RLENGTH)
+		}
+	}
+	close(cmd)
+	if (got) { print "bundle " id " ok " (key ? "keys" : "nokeys") " " f; return 1 }
+	why = ""
+	cmd = "cat \047" f "\047 2>&1 >/dev/null"
+	while ((cmd | getline line) > 0) if (why == "") { why = line; sub(/^.*: /, "", why) }
+	close(cmd)
+	print "bundle " id " unreadable " f " " (why == "" ? "empty" : why)
+	return 0
+}
+BEGIN {
+	snap = -1; instat = 0; inmem = 0; pend = ""
+	if (memcgmax == "") memcgmax = 1024
+	if (bundlebytes == "") bundlebytes = 65536
+	if (ociroot == "") ociroot = "/"
+}
 /^@@pfdiag pad/ { next }
+/^@@pfdiag memcgs / { inmem = 1; MEMV = $3 + 0; MEMROOT = substr($0, length("@@pfdiag memcgs " $3 " ") + 1); next }
+/^@@pfdiag memcgs-end$/ { inmem = 0; memleaves(); next }
+inmem { memlisted($0); next }
 /^@@pfdiag snap / { snap = $3 + 0; if (snap == 0) up0 = $4 + 0; print; emitlist(twice); next }
 /^@@pfdiag stat$/ { instat = 1; pend = ""; next }
 /^@@pfdiag stat-end$/ {
@@ -449,11 +578,34 @@ psi() {
 	done
 }
 
+# The memory controller (the v1 mount when there is one, hybrid hosts too, else cgroup2): find lists
+# every cgroup, the reducer reads the memory.stat of the leaves.
+memroot() {
+	cg1= cg2=
+	while read -r _ mnt fs opts _; do
+		case $fs in
+		cgroup2) if [ -z "$cg2" ] || [ "$mnt" = /sys/fs/cgroup ]; then cg2=$mnt; fi ;;
+		cgroup) case ,$opts, in *,memory,*) cg1=$mnt ;; esac ;;
+		esac
+	done </proc/mounts
+	if [ -n "$cg1" ]; then memv=1 memdir=$cg1; else memv=2 memdir=$cg2; fi
+}
+
+memcgs() {
+	[ -n "$memdir" ] || return 0
+	echo "@@pfdiag memcgs $memv $memdir"
+	# find skips files by their directory entry type: a shell glob 7 levels deep stat()ed every file of
+	# every cgroup (2.4 s for 500 cgroups here, find 0.1 s)
+	find "$memdir" -name memory.stat 2>/dev/null
+	echo "@@pfdiag memcgs-end"
+}
+
 snap() {
 	up=
 	read -r up _ </proc/uptime
 	echo "@@pfdiag snap $1 $up"
 	psi
+	memcgs
 	echo "@@pfdiag stat"
 	cat /proc/[0-9]*/stat 2>&1
 	echo "@@pfdiag stat-end"
@@ -482,6 +634,7 @@ probe() {
 	# version 2: `children` rows after `proc` rows, files from the source declarations
 	echo "@@pfdiag probe 2 interval=$interval top=$top"
 	facts
+	memroot
 	snap 0
 	pause
 	snap 1
@@ -494,7 +647,8 @@ main() {
 	*)
 		perfcheck
 		probe | awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=1 \
-			-v twice="$twice" -v once="$once" -v statuskeys="$statuskeys" -v lockmin="$lockmin" "$STATLIB$REDUCER"
+			-v twice="$twice" -v once="$once" -v statuskeys="$statuskeys" -v lockmin="$lockmin" \
+			-v ociroot="$ociroot" -v memcgmax="$memcgmax" -v bundlebytes="$bundlebytes" "$STATLIB$REDUCER"
 		;;
 	esac
 	echo "@@pfdiag end"

@@ -21,6 +21,7 @@ from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
 from diag.probe.measurements import HostSample, LockedProcess
 from diag.probe.memcg import parse_memcg
+from diag.probe.memcgstat import Bundles, MemcgDelta, parse_workloads_section
 from diag.probe.perfstat import parse_perf_counters
 from diag.probe.pidstat import (
     parse_cgroup_path,
@@ -154,6 +155,9 @@ def parse_raw(text: str) -> RawSample:
     totals: dict[str, int] = {}
     procs: dict[int, ProcInfo] = {}
     locked: list[LockedProcess] | None = None
+    memcgs: list[MemcgDelta] | None = None
+    bundles: Bundles = {}
+    memcgs_note: str | None = None
     for s in sections[1:]:
         if s.kind in ("file", "unreadable") and uptime >= 0:
             source = BY_PATH.get(s.args.split(" ", 1)[0])
@@ -188,6 +192,8 @@ def parse_raw(text: str) -> RawSample:
                 procs[pid] = _details(procs[pid], s)
         elif s.kind == "locked":
             locked = [parse_locked_row(line) for line in s.lines if line]
+        elif s.kind == "workloads":
+            memcgs, bundles, memcgs_note = parse_workloads_section(s.args, s.lines)
     if len(snaps) != 2:
         raise ParseError(f"expected 2 snapshots, found {len(snaps)}", where="probe output")
     if snaps[1].uptime_s < snaps[0].uptime_s:
@@ -199,6 +205,7 @@ def parse_raw(text: str) -> RawSample:
     return RawSample(
         (snaps[0], snaps[1]), once, once_missing, facts, facts_missing, blockdevs_of(facts_lines),
         perf_state, perf_reason, perf_counts, totals, list(procs.values()), locked,
+        memcgs, bundles, memcgs_note,
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from diag.probe.facts import FILE_FACTS
 from diag.probe.pidstat import STATUS_KEYS
 from diag.probe.sources import ONCE, TWICE, files_arg
 from diag.shared.errors import UsageError
+from diag.shared.limits import MAX_BUNDLE_BYTES, MAX_MEMCGS
 
 SCRIPT_PATH = Path(__file__).with_name("probe.sh")
 
@@ -45,6 +46,7 @@ def _command(
     exclude_pid: int | None = None,
     exclude_boot_id: str | None = None,
     locked_min_kib: int = 0,
+    oci_root: str = "/",
 ) -> str:
     args = [mode, _number(interval_s), str(top_n), "1" if perf else "0"]
     args.append("" if deadline_s is None else _number(max(1.0, deadline_s)))
@@ -53,6 +55,7 @@ def _command(
     args += [files_arg(TWICE, via_cat=False), files_arg(ONCE, via_cat=False), files_arg(TWICE, via_cat=True)]
     args.append(" ".join(f"{key}={path}" for key, path in FILE_FACTS.items()))
     args += ["|".join(STATUS_KEYS), str(max(0, int(locked_min_kib)))]
+    args += [oci_root, str(MAX_MEMCGS), str(MAX_BUNDLE_BYTES)]
     return "sh -c " + shlex.quote(probe_script()) + " pfdiag " + " ".join(shlex.quote(a) for a in args)
 
 
@@ -64,6 +67,7 @@ def probe_command(
     exclude_pid: int | None = None,
     exclude_boot_id: str | None = None,
     locked_min_kib: int = 0,
+    oci_root: str = "/",
 ) -> str:
     """One sh command: facts, two samples ``interval_s`` apart, top ``top_n`` processes.
 
@@ -74,7 +78,8 @@ def probe_command(
     controller's /proc/sys/kernel/random/boot_id) only on the machine with that boot id, so the
     controller is left out of its own host's ranking over SSH too (a bastion in its inventory), and
     a process of another host that happens to have the same pid is not. ``locked_min_kib`` > 0 also
-    lists every process with VmLck or VmPin of at least that many KiB.
+    lists every process with VmLck or VmPin of at least that many KiB. ``oci_root`` is where the
+    container runtimes keep their bundles (``/`` on a real host; the host variable ``pfdiag_oci_root``).
     """
     if not 0 < interval_s <= 3600:
         raise UsageError(f"interval must be in (0, 3600] seconds, got {interval_s}")
@@ -84,8 +89,13 @@ def probe_command(
         raise UsageError(f"deadline must be > 0 seconds, got {deadline_s}")
     if exclude_boot_id is not None and not re.fullmatch(r"[0-9a-f-]{1,64}", exclude_boot_id):
         raise UsageError(f"boot id must be a UUID, got {exclude_boot_id!r}")
+    if not re.fullmatch(r"/[A-Za-z0-9_./-]*", oci_root):
+        # the probe quotes it inside an awk-built command line: letters, digits, _ . / - only
+        raise UsageError(
+            f"pfdiag_oci_root must be an absolute path of letters, digits and _./- only, got {oci_root!r}"
+        )
     return _command(
-        "probe", interval_s, top_n, perf, deadline_s, exclude_pid, exclude_boot_id, locked_min_kib
+        "probe", interval_s, top_n, perf, deadline_s, exclude_pid, exclude_boot_id, locked_min_kib, oci_root
     )
 
 

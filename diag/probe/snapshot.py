@@ -13,6 +13,7 @@ from diag.probe.cost import CpuTicks
 from diag.probe.facts import Facts
 from diag.probe.measurements import LockedProcess
 from diag.probe.memcg import MemCgroup
+from diag.probe.memcgstat import Bundles, MemcgDelta
 from diag.probe.perfstat import PerfCounter
 from diag.probe.pidstat import ProcDelta
 
@@ -59,6 +60,9 @@ class RawSample:
     totals: dict[str, int]
     processes: list[ProcInfo] = field(default_factory=list)
     locked: list[LockedProcess] | None = None  # None: not asked for (locked_min_kib 0)
+    memcgs: list[MemcgDelta] | None = None  # None: no memory controller, or an older probe
+    bundles: Bundles = field(default_factory=dict)  # container id -> (name keys, why unreadable)
+    memcgs_note: str | None = None  # why some cgroups were not read
 
     @property
     def interval_s(self) -> float:

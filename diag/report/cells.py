@@ -50,4 +50,19 @@ def _label(culprit: Culprit, own: float, children: float, unit: str) -> str:
     'batch (runner)[812] 2,300 min/s + 210,000/s in exited children'
     """
     text = f"{culprit.comm}[{culprit.pid}] {fmt_rate(own)} {unit}"
-    return text + (f" + {fmt_rate(children)}/s in exited children" if children else "")
+    text += f" + {fmt_rate(children)}/s in exited children" if children else ""
+    return text + workload_suffix(culprit)
+
+
+def workload_suffix(culprit: Culprit) -> str:
+    """`` in pod shop/checkout-7d9f8-x2bq4 container cart-api`` (or a unit, a container) when the culprit's
+    memory cgroup names one; nothing for a plain cgroup.
+
+    >>> from diag.probe.workload import name_cgroup
+    >>> web = Culprit(pid=7, comm="nginx", minflt_per_s=1.0, majflt_per_s=0.0,
+    ...               workload=name_cgroup("/system.slice/nginx.service"))
+    >>> workload_suffix(web)
+    ' in unit nginx.service'
+    """
+    w = culprit.workload
+    return f" in {w.label}" if w is not None and w.named else ""

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from diag.fleet import EXTRA_RATE_COLUMNS, FINDING_COLUMNS, HOST_COLUMNS, PROCESS_COLUMNS, FleetView
+from diag.fleet import (
+    EXTRA_RATE_COLUMNS,
+    FINDING_COLUMNS,
+    HOST_COLUMNS,
+    PROCESS_COLUMNS,
+    WORKLOAD_COLUMNS,
+    FleetView,
+)
 from diag.shared.errors import ReportError
 from diag.shared.files import write_text
 
@@ -21,7 +28,7 @@ OUTLIER_COLUMNS = [
 ]  # fmt: skip
 # columns added later go last, so that no documented column moves
 HOSTS_CSV = [*HOST_COLUMNS, *OUTLIER_COLUMNS, *EXTRA_RATE_COLUMNS]
-PROCESSES_CSV = PROCESS_COLUMNS
+PROCESSES_CSV = [*PROCESS_COLUMNS, *WORKLOAD_COLUMNS]
 FINDINGS_CSV = FINDING_COLUMNS
 
 

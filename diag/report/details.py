@@ -90,7 +90,8 @@ def host_section(host: HostResult) -> str:
                 _with_children(p.majflt_per_s, p.children_majflt_per_s),
                 fmt_kib(p.rss_kib),
                 fmt_kib(p.swap_kib),
-                p.cgroup or "",
+                # the unit, pod or container a user knows, else the path (the JSON and CSV keep both)
+                p.workload.label if p.workload and p.workload.named else (p.cgroup or ""),
             ]
             for p in processes[:PROCESS_ROWS]
         ]

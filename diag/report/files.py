@@ -34,7 +34,8 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 
 def fleet_json(fleet: FleetView) -> dict[str, Any]:
-    """The fleet-level additions to the JSON document: rate percentiles, outliers, cross-host culprits."""
+    """The fleet-level additions to the JSON document: rate percentiles, outliers, cross-host culprits,
+    named workloads across hosts."""
     percentiles = fleet.percentiles.astype(object)
     return {
         "rates": {
@@ -44,6 +45,7 @@ def fleet_json(fleet: FleetView) -> dict[str, Any]:
             fleet.outliers, ["host", "group", "verdict", "majflt_per_s", "minflt_per_s", *SCORES]
         ),
         "culprits": _records(fleet.culprits, list(fleet.culprits.columns)),
+        "workloads": _records(fleet.workloads, list(fleet.workloads.columns)),
     }
 
 

@@ -83,6 +83,8 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         worst = sick.iloc[0]
         same = sick.loc[sick["verdict"].eq(worst["verdict"]), "host"]
         culprit = f", top culprit {md_code(worst['top_culprit'])}" if worst["top_culprit"] else ""
+        if culprit and isinstance(worst["top_workload"], str):
+            culprit += f" in {md_code(worst['top_workload'])}"
         out.append(
             f"Worst: **{worst['verdict']}** on {escape_markdown(shorten(fold_hosts(same), 60))} "
             f"({escape_markdown(worst['host'])}: {fmt_rate(worst['majflt_per_s'])} major/s, "
@@ -243,6 +245,24 @@ def culprits_section(fleet: FleetView) -> list[str]:
     return out
 
 
+def workloads_section(fleet: FleetView) -> list[str]:
+    """Named workloads across hosts (replicas of a pod as one row), their faults summed: memory.stat
+    counts those of processes that exited too. Left out when no host named one."""
+    groups = fleet.workloads
+    if groups.empty:
+        return []
+    out = ["## Workloads", "", "Pods, units and containers by their faults over the fleet, most first.", ""]
+    rows = [
+        [md_code(r["workload"]), f"{r['hosts']} of {r['of_hosts']}", shorten(r["host_range"], 50),
+         str(int(r["culprit_hosts"])), fmt_rate(r["minflt_per_s"]), fmt_rate(r["majflt_per_s"])]
+        for _, r in groups.head(TOP_N).iterrows()
+    ]  # fmt: skip
+    out += [table(rows, ["workload", "on", "which", "culprit on", "minor/s in all", "major/s in all"]), ""]
+    if len(groups) > TOP_N:
+        out += [f"{len(groups) - TOP_N:,} more in the JSON (`summary.workloads`).", ""]
+    return out
+
+
 def remediation_section(run: RunResult, fleet: FleetView) -> list[str]:
     """Per problem verdict: the hosts, the remediation once, the failed checks once with their host range."""
     out = ["## Remediation by verdict", ""]
@@ -293,6 +313,7 @@ def render_markdown(run: RunResult, fleet: FleetView | None = None, plots: Seque
         *rates_section(fleet, plots),
         *outliers_section(fleet),
         *culprits_section(fleet),
+        *workloads_section(fleet),
         *remediation_section(run, fleet),
         *deepdive_section(run),
         *not_evaluated(run, fleet),

@@ -5,8 +5,9 @@ In: the audit's ``RunResult``, its diff counts and the last complete audit's fin
 file; a device or FIFO is written in place and a symlink's target is written, never replaced), mode
 0644: node_exporter often runs as another user, and the file holds host names and rates, no command
 lines. Names are prefixed ``pfdiag_``, rates per second, times in seconds. Series: 6 per host (state,
-verdict, severity, three fault rates) plus at most 9 host-state counts, 4 problem counts and 3 audit
-gauges; the README states the cardinality.
+verdict, severity, three fault rates), at most 2 x ``WORKLOADS_PER_HOST`` per host (the busiest named
+workloads' fault rates, labelled ``unit``, ``namespace``, ``pod``, ``container``), plus at most 9
+host-state counts, 4 problem counts and 3 audit gauges; the README states the cardinality.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from diag.findings import HOST_STATES, RunResult, Severity
+from diag.findings import HOST_STATES, HostResult, RunResult, Severity
 from diag.shared.files import write_text
 from diag.shared.units import stamp_seconds
 
@@ -25,6 +26,31 @@ RATE_METRICS = (
     ("minor_faults_per_second", "minflt_per_s", "Minor page faults per second over the sampling interval"),
     ("swap_ins_per_second", "swapin_per_s", "Pages swapped in (pswpin + zswpin) per second"),
 )
+
+
+# Named workloads (pods, units, containers) per host whose fault rates are exported: a node runs ~100
+# pods, and a series per pod and audit would churn the TSDB; the busiest few are the story.
+WORKLOADS_PER_HOST = 3
+WORKLOAD_LABELS = ["host", "unit", "namespace", "pod", "container"]
+
+
+def workload_series(host: HostResult) -> list[tuple[list[str], float, float]]:
+    """(label values, minor/s, major/s) of the host's busiest named workloads, at most WORKLOADS_PER_HOST."""
+    rows = host.sample.workloads if host.sample is not None else ()
+    named = [w for w in rows if w.workload.named and (w.minflt_delta or w.majflt_delta)]
+    out = []
+    for w in named[:WORKLOADS_PER_HOST]:
+        n = w.workload
+        # a Docker container's name goes in ``container``; a unit's in ``unit``
+        values = [
+            host.host,
+            n.unit or "",
+            n.namespace or "",
+            n.pod or "",
+            n.container or n.container_id or "",
+        ]
+        out.append((values, w.minflt_per_s or 0.0, w.majflt_per_s or 0.0))
+    return out
 
 
 def write_textfile(
@@ -55,6 +81,11 @@ def write_textfile(
         key: Gauge(f"pfdiag_host_{name}", text, ["host"], registry=registry)
         for name, key, text in RATE_METRICS
     }
+    workload_rates = [
+        Gauge(f"pfdiag_workload_{kind}_faults_per_second", f"{kind.capitalize()} page faults per second of a "
+              "workload's memory cgroup (its exited processes included)", WORKLOAD_LABELS, registry=registry)
+        for kind in ("minor", "major")
+    ]  # fmt: skip
     hosts = Gauge("pfdiag_audit_hosts", "Hosts of the last audit per state", ["state"], registry=registry)
     problems = Gauge(
         "pfdiag_audit_problems",
@@ -81,6 +112,9 @@ def write_textfile(
             value = getattr(measured, key, None)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 gauge.labels(host.host).set(float(value))
+        for labels, minor, major in workload_series(host):
+            workload_rates[0].labels(*labels).set(minor)
+            workload_rates[1].labels(*labels).set(major)
     for name, number in per_state.items():
         hosts.labels(name).set(number)
     for name in ("new", "persisting", "resolved", "unknown"):

@@ -27,6 +27,9 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 # or a sample a tick; a generous cap, only so that a device or a runaway file is refused instead of
 # filling the controller's memory.
 MAX_RUN_LOG_BYTES = 4 * 1024**3
+# An inventory plugin evaluated by `ansible-inventory` (cloud APIs, CMDBs): a 10,000-instance EC2 account
+# pages through its API in about a minute; five minutes is a hung endpoint, not a slow one.
+INVENTORY_PLUGIN_TIMEOUT_S = 300.0
 # YAML nodes after alias expansion: a "billion laughs" document expands 491 bytes to 10^9 nodes.
 MAX_YAML_NODES = 2_000_000
 # A YAML document nested deeper than this is refused before Python's recursion limit is hit.
@@ -41,6 +44,13 @@ MAX_TOP_N = 10_000
 # The deep dive (``profile``): each process profiled runs perf stat and perf record on its host for the
 # interval and a perf report of its data after; a few culprits is a deep dive, thousands are a load.
 MAX_PROFILED = 100
+# Leaf memory cgroups whose memory.stat the probe reads at each snapshot (per-workload fault rates): the
+# kernel builds the file at each read (~0.35 ms here), a Kubernetes node runs ~110 pods of a few
+# containers, a systemd host a few hundred units; past 1,024 the rest are not read (and that is said).
+MAX_MEMCGS = 1024
+# What is read of one container's OCI bundle config.json (or Docker config.v2.json) to find its names:
+# the annotations come before the linux section (seccomp profile), 64 KiB holds them in the real ones.
+MAX_BUNDLE_BYTES = 64 * 1024
 # A process id: Linux's PID_MAX_LIMIT (4,194,304 on 64-bit); kernel.pid_max cannot be set higher.
 MAX_PID = 4_194_304
 # --workers: each local worker is a Python process (~100 MiB, ~1 s of CPU to import dask and pfdiag),

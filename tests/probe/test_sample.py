@@ -53,7 +53,7 @@ def test_as_vars_has_exactly_the_contract_keys() -> None:
     v = parse_probe(EXAMPLE).as_vars()
     assert set(v) == {
         "interval_s", "rates", "psi", "memory", "swaps", "processes", "process_totals", "facts", "perf",
-        "buddyinfo", "numa", "locked_processes", "cost", "not_evaluable",
+        "buddyinfo", "numa", "locked_processes", "cost", "workloads", "not_evaluable",
     }  # fmt: skip
     assert set(v["cost"]) == {  # type: ignore[arg-type]
         "minor_ms_per_s_low", "minor_ms_per_s_high", "major_stall_ms_per_s_low", "major_stall_ms_per_s_high",

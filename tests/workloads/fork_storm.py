@@ -25,13 +25,18 @@ from tests.fixtures.workload_process import die_with_parent, set_comm, workload_
 MADV_NOHUGEPAGE = 15
 
 
-def child(size: int) -> None:
+def child(size: int, cgroup: str | None = None) -> None:
     """Touch ``size`` bytes of fresh anonymous memory, one write per page, and leave without cleanup.
 
     MADV_NOHUGEPAGE so every 4 KiB page is one fault whatever the THP setting; ``os._exit`` so the
-    child runs none of the parent's Python teardown.
+    child runs none of the parent's Python teardown. With ``cgroup``, the child first moves into that
+    memory cgroup: its faults are charged there while its parent, outside, reaps it (a runtime's shim
+    reaping the ``exec`` probes it ran in a pod).
     """
     try:
+        if cgroup is not None:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+                procs.write(str(os.getpid()))
         die_with_parent()
         region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         region.madvise(MADV_NOHUGEPAGE)
@@ -40,7 +45,7 @@ def child(size: int) -> None:
         os._exit(0)
 
 
-def storm(size: int, rate: float, deadline: float) -> None:
+def storm(size: int, rate: float, deadline: float, cgroup: str | None = None) -> None:
     """Fork a child every 1/rate s and reap it before the next, until the deadline."""
     period = 1.0 / rate
     ready = False
@@ -48,7 +53,7 @@ def storm(size: int, rate: float, deadline: float) -> None:
     while time.monotonic() < deadline:
         pid = os.fork()
         if pid == 0:
-            child(size)
+            child(size, cgroup)
         os.waitpid(pid, 0)  # reaping adds the child's faults to our cminflt
         if not ready:
             print("READY", flush=True)
@@ -61,9 +66,10 @@ def main(argv: list[str]) -> int:
     parser = workload_parser(__doc__, name="batch (runner)")
     parser.add_argument("--mb", type=int, default=16, help="MiB of anonymous memory each child writes")
     parser.add_argument("--rate", type=float, default=50.0, help="children per second")
+    parser.add_argument("--child-cgroup", help="a memory cgroup directory each child moves into first")
     args = parser.parse_args(argv)
     set_comm(args.name)
-    storm(args.mb * 1024 * 1024, args.rate, time.monotonic() + args.seconds)
+    storm(args.mb * 1024 * 1024, args.rate, time.monotonic() + args.seconds, args.child_cgroup)
     return 0
 
 

@@ -100,6 +100,8 @@ class SampleModule(Module):
             exclude_pid=os.getpid() if transport.local or boot_id else None,
             exclude_boot_id=None if transport.local else boot_id,
             locked_min_kib=int(as_float(args["locked_min_kib"], "locked_min_kib") or 0),
+            # where the host's container runtimes keep their bundles: / unless a test or chroot says
+            oci_root=str(ctx.variables.get("pfdiag_oci_root") or "/"),
         )
         result = transport.run(command, timeout_s=ctx.command_timeout(interval_s + TIMEOUT_MARGIN_S))
         raw = result.stdout

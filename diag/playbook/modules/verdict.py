@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, TaskSkipped, as_float
-from diag.shared.records import to_data
+from diag.probe.workload import Workload
+from diag.shared.records import from_data, to_data
 
 VERDICT_SEVERITIES = tuple(s.value for s in Severity)
 
@@ -85,4 +86,5 @@ def _culprit(item: Any) -> Culprit:
         cgroup=None if item.get("cgroup") is None else str(item["cgroup"]),
         children_minflt_per_s=as_float(item.get("children_minflt_per_s"), "children_minflt_per_s") or 0.0,
         children_majflt_per_s=as_float(item.get("children_majflt_per_s"), "children_majflt_per_s") or 0.0,
+        workload=from_data(Workload, item["workload"]) if isinstance(item.get("workload"), Mapping) else None,
     )
