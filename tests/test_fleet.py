@@ -22,6 +22,7 @@ import pytest
 
 from diag.cli import main
 from diag.findings import VERDICT_CODES
+from diag.runs.store import load_recording
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -104,7 +105,8 @@ def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_co
             assert name in report and state in report
     saved = [json.loads(line) for line in (tmp_path / "run" / "hosts.jsonl").read_text().splitlines()]
     assert sorted(entry["host"] for entry in saved) == sorted(expected)
-    assert all(entry["raw"] for entry in saved if entry["host"] in ssh_fleet.healthy)
+    recorded = {h.result.host: h.result.raw for h in load_recording(tmp_path / "run").hosts}
+    assert all(recorded[name] for name in ssh_fleet.healthy)  # each probe's answer is saved
 
 
 def test_command_failing_on_ssh_hosts_fails_them_with_exit_code_and_stderr_and_exits_2(

@@ -13,21 +13,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from diag.findings import HostResult, RunResult
 from diag.inventory.model import Group, Host, Inventory
 from diag.runs.meta import PLANNED_HOSTS, check_metadata, never_finished
 from diag.runs.owner import check_claimable, is_marked, mark_run_dir
 from diag.shared.errors import ReportError, UsageError
-from diag.shared.files import check_output_dir, json_text, open_append_new, read_text, write_text
+from diag.shared.files import check_output_dir, json_text, open_append_new, read_lines, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.secrets import Redactor
-from diag.transport.recording import RecordedCommand, command_key
+from diag.transport.recording import RecordedCommand, command_key, pack_stdout
 
+T = TypeVar("T")
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
 
 
@@ -106,14 +107,7 @@ class HostsFile:
         commands: Sequence[RecordedCommand] = (),
         host_vars: Mapping[str, Any] | None = None,
     ) -> None:
-        entry = {
-            "host": result.host,
-            "result": result.to_dict(),
-            "raw": result.raw,
-            "commands": [c.to_dict() for c in commands],
-            "vars": dict(host_vars or {}),
-        }
-        line = json_text(self.redactor.data(entry))
+        line = json_text(host_entry(result, commands, host_vars, self.redactor), compact=True)
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
@@ -130,6 +124,32 @@ class HostsFile:
             self.handle.close()
         except OSError as exc:
             raise write_error(self.path, exc) from None
+
+
+def host_entry(
+    result: HostResult,
+    commands: Sequence[RecordedCommand],
+    host_vars: Mapping[str, Any] | None,
+    redactor: Redactor,
+) -> dict[str, Any]:
+    """A host's line of ``hosts.jsonl``, secrets masked, each thing once (~20 KB for a probed host).
+
+    The result in its stored form (``HostResult.to_stored``); the probe's answer only in the recorded
+    command that printed it (``raw_command`` is its index; ``raw`` as text only when no recorded
+    command printed it); long outputs packed (``pack_stdout``) after the secrets are masked.
+    """
+    entry: dict[str, Any] = {"host": result.host, "result": result.to_stored()}
+    raw = result.raw
+    at = next((i for i, c in enumerate(commands) if c.stdout is raw or c.stdout == raw), None)
+    if raw is not None and at is None:
+        entry["raw"] = raw
+    entry["commands"] = [c.to_dict() for c in commands]
+    if raw is not None and at is not None:
+        entry["raw_command"] = at
+    entry["vars"] = dict(host_vars or {})
+    masked: dict[str, Any] = redactor.data(entry)
+    masked["commands"] = [pack_stdout(c) for c in masked["commands"]]
+    return masked
 
 
 # hosts.jsonl is pfdiag's own output and grows with the fleet (diag/shared/limits.py says why this cap)
@@ -160,12 +180,11 @@ def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, di
     """Each line of hosts.jsonl as (where, is-last, entry); what is missing or cut goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
-        text = read_text(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
+        lines = read_lines(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
     except FileNotFoundError:
         problems.append(f"{hosts_path} is missing: no host result was saved")
         return
-    lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
+    for number, line, last in lines:  # one at a time: the file is GBs at 100,000 hosts
         if not line.strip():
             continue
         try:
@@ -173,11 +192,11 @@ def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, di
             if not isinstance(entry, dict):
                 raise TypeError("a line must be a JSON object")
         except (ValueError, TypeError) as exc:
-            if number == len(lines):
+            if last:
                 problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
                 return
             raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-        yield f"{hosts_path}:{number}", number == len(lines), entry
+        yield f"{hosts_path}:{number}", last, entry
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -190,9 +209,11 @@ def read_run(run_dir: Path) -> tuple[RunResult, list[str]]:
 
     A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is skipped and said; each
     host ``run.json`` planned that has no line gets a result ``interrupted`` ("never finished").
+    The reports need no host's raw output nor its recorded commands: neither is kept (read line by
+    line, a 2,000-host folder is reported holding its results only).
     """
-    recording = load_recording(run_dir)
-    return recording.run, list(recording.problems)
+    run, _hosts, problems = _read(run_dir, _reported_host)
+    return run, problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +251,13 @@ class Recording:
 
 def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     raw = entry.get("raw")
-    result = HostResult.from_dict(entry["result"], raw=raw)
     if "commands" in entry:
         commands = tuple(RecordedCommand.from_dict(c) for c in entry["commands"] or ())
+        if "raw_command" in entry:  # written since the probe's answer is stored once
+            raw = commands[int(entry["raw_command"])].stdout
     else:  # folders written before commands were recorded: the probe's output is all there is
         commands = () if raw is None else (RecordedCommand(PROBE_KEY, 0, str(raw)),)
+    result = HostResult.from_dict(entry["result"], raw=raw)
     host_vars = entry.get("vars")
     return RecordedHost(
         result=result,
@@ -244,24 +267,35 @@ def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     )
 
 
+def _reported_host(entry: Mapping[str, Any]) -> HostResult:
+    return HostResult.from_dict(entry["result"])
+
+
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
+    run, hosts, problems = _read(run_dir, _recorded_host)
+    return Recording(run_dir, run, tuple(hosts), tuple(problems))
+
+
+def _read(run_dir: Path, parse: Callable[[Mapping[str, Any]], T]) -> tuple[RunResult, list[T], list[str]]:
+    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``_recorded_host`` or
+    ``_reported_host``); the run's hosts are the parsed results, with the never-finished added."""
     run, planned = _metadata(run_dir)
     problems: list[str] = []
-    hosts: list[RecordedHost] = []
+    hosts: list[T] = []
     for where, last, entry in _entries(run_dir, problems):
         try:
-            hosts.append(_recorded_host(entry))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            hosts.append(parse(entry))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")
                 break
             raise ReportError(f"bad line in run folder: {exc}", where=where) from None
-    run.hosts = [h.result for h in hosts]
+    run.hosts = [h.result if isinstance(h, RecordedHost) else cast(HostResult, h) for h in hosts]
     missing = never_finished(planned, run.hosts)
     if missing:
         names = ", ".join(h.host for h in missing[:10]) + (", ..." if len(missing) > 10 else "")
         problems.append(f"{len(missing)} planned host(s) never finished: {names}")
         run.hosts.extend(missing)
         run.interrupted = True
-    return Recording(run_dir, run, tuple(hosts), tuple(problems))
+    return run, hosts, problems

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
-from diag.runs.store import load_run
+from diag.runs.store import load_recording, load_run
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -91,7 +91,10 @@ def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
     assert {recorded[h][1] for h in ("h01", "h02")} == {"ok"}
     entries = {e["host"]: e for e in map(json.loads, (live / "hosts.jsonl").read_text().splitlines())}
     assert [c["key"] for c in entries["h01"]["commands"]] == ["pfdiag probe", "cat /proc/loadavg"]
-    assert entries["h01"]["raw"] == entries["h01"]["commands"][0]["stdout"]  # raw kept as before
+    # the probe's answer is stored once, in its recorded command, and read back as the host's raw output
+    assert "raw" not in entries["h01"] and entries["h01"]["raw_command"] == 0
+    h01 = next(h for h in load_recording(live).hosts if h.result.host == "h01")
+    assert h01.result.raw and h01.result.raw == h01.commands[0].stdout
     assert entries["h01"]["vars"]["ansible_port"] == ssh_fleet.hosts["h01"]["ansible_port"]
     assert entries["refused"]["commands"] == []
 
