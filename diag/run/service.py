@@ -356,6 +356,7 @@ def _run_prepared(
         if baselines is not None:
             result.baseline = baselines.for_result(result)
         hosts_file.write(result, commands, _host_vars_of(vars_of, result.host))
+        result.raw = None  # on disk now; the reports never read it, and 1,000 hosts' outputs are ~20 MB
         progress.host_done(result)
 
     def emit(line: str) -> None:

@@ -249,7 +249,9 @@ class Recording:
         return Inventory(hosts, groups)
 
 
-def _recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+    """A line of ``hosts.jsonl`` (any age: ``raw`` only, ``raw`` + ``commands``, or ``raw_command``)
+    back as its host; ``ValueError``/``KeyError``/``TypeError``/``IndexError`` when malformed."""
     raw = entry.get("raw")
     if "commands" in entry:
         commands = tuple(RecordedCommand.from_dict(c) for c in entry["commands"] or ())
@@ -273,12 +275,12 @@ def _reported_host(entry: Mapping[str, Any]) -> HostResult:
 
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
-    run, hosts, problems = _read(run_dir, _recorded_host)
+    run, hosts, problems = _read(run_dir, recorded_host)
     return Recording(run_dir, run, tuple(hosts), tuple(problems))
 
 
 def _read(run_dir: Path, parse: Callable[[Mapping[str, Any]], T]) -> tuple[RunResult, list[T], list[str]]:
-    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``_recorded_host`` or
+    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``recorded_host`` or
     ``_reported_host``); the run's hosts are the parsed results, with the never-finished added."""
     run, planned = _metadata(run_dir)
     problems: list[str] = []

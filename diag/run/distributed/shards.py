@@ -28,6 +28,9 @@ from diag.playbook.engine import Engine, EngineOptions, HostDone
 from diag.playbook.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
+from diag.runs.store import host_entry, recorded_host
+from diag.shared.files import json_text
+from diag.shared.secrets import Redactor
 from diag.transport.recording import RecordedCommand
 
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
@@ -87,8 +90,8 @@ def run_shard(
     local: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
-        entry = {"result": result.to_dict(), "raw": result.raw, "commands": [c.to_dict() for c in commands]}
-        local.put(("host", json.dumps(entry, default=str)))
+        # the line hosts.jsonl will hold (~20 KB), not the --json view with every output twice (~78 KB)
+        local.put(("host", json_text(host_entry(result, commands, None, Redactor(())), compact=True)))
 
     engine = Engine(options, emit=lambda line: local.put(("emit", line)), on_host_done=host_done)
     thread = threading.Thread(target=engine.run, args=(pairs,), name=f"pfdiag-shard-{run_id}", daemon=True)
@@ -192,14 +195,13 @@ class ShardedEngine:
                 have = [name for name in self._shards[index] if name in self.results]
                 Variable(f"pfdiag-{self._run_id}-done-{index}", client=self.cluster.client).set(have)
                 continue
-            entry = json.loads(item["text"])
-            result = HostResult.from_dict(entry["result"], raw=entry.get("raw"))
+            recorded = recorded_host(json.loads(item["text"]))
+            result = recorded.result
             if result.host in self.results:  # a rescheduled shard ran it again: the first one counts
                 continue
             self.results[result.host] = result
             if self._on_host_done is not None:
-                commands = tuple(RecordedCommand.from_dict(c) for c in entry.get("commands") or ())
-                self._on_host_done(result, commands)
+                self._on_host_done(result, recorded.commands)
 
     def _shard_errors(
         self, futures: Sequence[Future], shards: Sequence[Sequence[tuple[HostLike, Sequence[Play]]]]
