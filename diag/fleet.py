@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diag.findings import HostResult, RunResult, Severity
+from diag.findings import HostResult, RunResult, Severity, VerdictCode, was_judged
 from diag.probe.measurements import Memory, Process, Psi, Rates
 from diag.shared.hostlist import fold_hosts
 
@@ -35,8 +35,9 @@ FLOOR_RULES = {
 # swap-ins are pswpin + zswpin, the value the verdict uses
 KEY_RATES = ("majflt_per_s", "minflt_per_s", "swapin_per_s", "psi_memory_some_pct")
 SUMMARY_RATES = (*KEY_RATES, "pswpin_per_s")  # the JSON summary keeps the pswpin it always had
-PROBLEM_VERDICTS = ("major-swap", "major-file", "minor-storm")
-VERDICT_ORDER = ("major-swap", "major-file", "minor-storm", "not-evaluable", "ok")
+# Worst first, by the one verdict rank (``VerdictCode.rank``): the order of every fleet table.
+VERDICT_ORDER = tuple(c.value for c in VerdictCode.worst_first())
+PROBLEM_VERDICTS = tuple(c.value for c in VerdictCode.worst_first() if c.problem)
 
 RATE_COLUMNS = [
     "minflt_per_s", "majflt_per_s", "pgfault_per_s", "pswpin_per_s", "pswpout_per_s",
@@ -68,13 +69,25 @@ def host_group(host: HostResult) -> str:
     return host.group_names[0] if host.group_names else "all"
 
 
-def severity_rank(name: str | None) -> int:
-    """``critical`` 3 ... ``ok`` 0; unknown or missing -1.
+def severity_rank(name: object) -> int:
+    """``critical`` 3 ... ``ok`` 0 (``Severity.read``: an unknown name ranks as ``info``); no verdict -1.
 
-    >>> severity_rank("critical"), severity_rank(None)
-    (3, -1)
+    >>> severity_rank("critical"), severity_rank("severe"), severity_rank(None)
+    (3, 1, -1)
     """
-    return int(Severity[name]) if name is not None and name in Severity.__members__ else -1
+    return Severity.read(name).rank if isinstance(name, str) else -1  # None, or NaN in a frame
+
+
+def verdict_rank(code: object) -> int:
+    """Worst first: 0 for ``major-swap`` ... 4 for ``ok`` (``VerdictCode.read``: unknown ranks as
+    ``not-evaluable``); no verdict last.
+
+    >>> verdict_rank("major-swap"), verdict_rank("not-evaluable"), verdict_rank("ok"), verdict_rank(None)
+    (0, 3, 4, 5)
+    """
+    if not isinstance(code, str):  # None, or NaN in a frame
+        return len(VERDICT_ORDER)
+    return VERDICT_ORDER.index(VerdictCode.read(code))
 
 
 def _host_row(host: HostResult) -> dict[str, Any]:
@@ -86,7 +99,7 @@ def _host_row(host: HostResult) -> dict[str, Any]:
     culprits = host.verdict.culprits if host.verdict else ()
     # The verdict lists culprits in probe order (majors first); the top one is the one with the most
     # faults of the kind that made the verdict.
-    minor = host.verdict is not None and host.verdict.code == "minor-storm"
+    minor = host.verdict is not None and host.verdict.code == VerdictCode.minor_storm
     culprits = tuple(
         sorted(culprits, key=lambda c: -(c.total_minflt_per_s if minor else c.total_majflt_per_s))
     )
@@ -116,6 +129,8 @@ def host_frame(run: RunResult) -> pd.DataFrame:
     numeric = [*RATE_COLUMNS, *EXTRA_RATE_COLUMNS, *PSI_COLUMNS, *MEMORY_COLUMNS, "interval_s", "elapsed_s"]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
     frame["severity_rank"] = [severity_rank(s) for s in frame["severity"]]
+    # completed with a verdict that judged it (``was_judged``: an unknown stored code is not a judgement)
+    frame["judged"] = [was_judged(h.status, h.verdict.code if h.verdict else None) for h in run.hosts]
     return frame
 
 
@@ -253,7 +268,7 @@ def culprit_groups(processes: pd.DataFrame, hosts: pd.DataFrame) -> pd.DataFrame
     group_sizes = hosts.groupby("group")["host"].size()
     rows = []
     for (comm, verdict), part in culprits.groupby(["comm", "verdict"], sort=False):
-        rate = "minflt_per_s" if verdict == "minor-storm" else "majflt_per_s"
+        rate = "minflt_per_s" if verdict == VerdictCode.minor_storm else "majflt_per_s"
         # own + children: a parent named for its short-lived workers' faults
         totals = part[rate] + part[f"children_{rate}"].fillna(0)
         per_host = totals.groupby(part["host"]).max()
@@ -264,7 +279,7 @@ def culprit_groups(processes: pd.DataFrame, hosts: pd.DataFrame) -> pd.DataFrame
         rows.append([comm, verdict, len(names), of_hosts, scope, fold_hosts(names), names, rate,
                      per_host.median(), per_host.max()])  # fmt: skip
     table = pd.DataFrame(rows, columns=columns)
-    table["order"] = [VERDICT_ORDER.index(v) if v in VERDICT_ORDER else 9 for v in table["verdict"]]
+    table["order"] = [verdict_rank(v) for v in table["verdict"]]
     table = table.sort_values(["hosts", "order", "max", "comm"], ascending=[False, True, False, True])
     return table.drop(columns="order").reset_index(drop=True)
 

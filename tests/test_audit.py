@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 
 from diag.cli import main
+from tests.fixtures.processes import all_stats
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 from tests.fixtures.webhook import webhook_receiver
 from tests.fixtures.workloads import _running, comm_of
-from tests.test_fleet import ssh_options
 
 REPO = Path(__file__).resolve().parent
 AUDIT = str(REPO.parent / "playbooks" / "audit.yml")
@@ -58,16 +59,8 @@ mlock_limit_pct: 1000
 
 
 def _minflt_by_pid() -> dict[int, tuple[str, int]]:
-    counts = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        # own minor faults + those of reaped children: the triage ranks a process by both
-        counts[int(stat.parent.name)] = (comm, int(rest[7]) + int(rest[8]))
-    return counts
+    # own minor faults + those of reaped children: the triage ranks a process by both
+    return {stat.pid: (stat.comm, stat.minflt + stat.cminflt) for stat in all_stats()}
 
 
 def wait_for_no_other_storm(limit_per_s: float, timeout_s: float = 60.0) -> None:
@@ -129,7 +122,7 @@ def test_quiet_storm_quiet_gives_new_then_resolved_per_host_and_notifies_once_ea
                     "--textfile",
                     str(textfile),
                     "--fail-on-new",
-                    *ssh_options(ssh_fleet),
+                    *ssh_options(ssh_fleet, 3),
                 ]
             )
             out, err = capsys.readouterr()

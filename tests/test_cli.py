@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
+from tests.fixtures.hosts_jsonl import read_host_lines
 
 GOOD = """
 - name: demo
@@ -60,8 +61,7 @@ def test_good_playbook_runs_writes_the_run_folder_and_exits_0(tmp_path, capsys):
     host = doc["hosts"]["localhost"]
     assert (host["status"], host["verdict"], host["summary"]) == ("ok", "ok", "3 lines")
     assert host["findings"][0]["status"] == "pass"
-    lines = (tmp_path / "out" / "hosts.jsonl").read_text().splitlines()
-    assert [json.loads(line)["host"] for line in lines] == ["localhost"]
+    assert [entry["host"] for entry in read_host_lines(tmp_path / "out")] == ["localhost"]
     meta = json.loads((tmp_path / "out" / "run.json").read_text())
     assert meta["finished"] is not None and meta["interrupted"] is False
     assert (tmp_path / "out" / "report.md").exists()
@@ -219,7 +219,7 @@ def test_sigterm_keeps_finished_hosts_on_disk_marks_the_run_interrupted_and_exit
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 99, err
     assert "Traceback" not in out + err
-    saved = [json.loads(line) for line in (tmp_path / "out" / "hosts.jsonl").read_text().splitlines()]
+    saved = read_host_lines(tmp_path / "out")
     assert saved[0]["host"] == "h0" and saved[0]["result"]["verdict"] == "ok"
     assert len(saved) < 3
     assert json.loads((tmp_path / "out" / "run.json").read_text())["interrupted"] is True

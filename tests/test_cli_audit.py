@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.cli import build_parser, main
+from tests.fixtures.processes import children
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -188,25 +189,14 @@ def test_notifier_tokens_are_masked_in_run_json_report_history_and_messages(
     assert "s3cret" not in capsys.readouterr().err
 
 
-def _children(pid: int) -> list[str]:
-    """Child pids of any thread of ``pid`` (the local transport starts the probe from a host thread)."""
-    found: list[str] = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += path.read_text().split()
-        except OSError:
-            continue
-    return found
-
-
 def test_sigterm_stops_an_audit_which_is_kept_as_interrupted_and_exits_99(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "diag", "audit", "-e", "interval_s=5", "--history", "h.sqlite"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not _children(proc.pid) and time.monotonic() < deadline:
+    while not children(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling for the probe (a child of a host thread): the hosts are sampling
-    assert _children(proc.pid), "the audit never started its probe"
+    assert children(proc.pid), "the audit never started its probe"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 99, err.decode()

@@ -7,7 +7,6 @@ deep dive is not evaluable with the reason, and never fails; the host keeps no t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,6 +22,9 @@ from typing import Any
 import pytest
 
 from diag.cli import main
+from tests.fixtures.inventories import one_host_inventory
+from tests.fixtures.processes import cmdlines
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import LOGIN_USER, Fleet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,7 +148,7 @@ def test_perf_names_the_faulting_function_over_ssh(
     ssh_fleet: Fleet, touch_binary: Path, tmp_path: Path, capsys: Any
 ) -> None:
     inventory = tmp_path / "inv.ini"
-    inventory.write_text("h01 " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["h01"].items()) + "\n")
+    one_host_inventory(ssh_fleet, inventory, "h01")
     home_debug = Path(f"~{LOGIN_USER}").expanduser() / ".debug"
     had_debug = home_debug.exists()
     before = leftovers()
@@ -159,10 +161,7 @@ def test_perf_names_the_faulting_function_over_ssh(
             str(inventory),
             "-e",
             f"pid={proc.pid}",
-            "--known-hosts",
-            str(ssh_fleet.known_hosts),
-            "--ssh-config",
-            str(ssh_fleet.ssh_config),
+            *ssh_options(ssh_fleet),
         )
         assert proc.poll() is None
     finally:
@@ -214,7 +213,7 @@ def test_perf_not_permitted_over_ssh_is_not_evaluable_with_the_reason(
     ssh_fleet: Fleet, touching: subprocess.Popen[bytes], tmp_path: Path, capsys: Any
 ) -> None:
     inventory = tmp_path / "inv.ini"
-    inventory.write_text("h01 " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["h01"].items()) + "\n")
+    one_host_inventory(ssh_fleet, inventory, "h01")
     code, doc, _ = deepdive(
         capsys,
         tmp_path,
@@ -222,10 +221,7 @@ def test_perf_not_permitted_over_ssh_is_not_evaluable_with_the_reason(
         str(inventory),
         "-e",
         f"pid={touching.pid}",  # root's process; the login user may not profile it
-        "--known-hosts",
-        str(ssh_fleet.known_hosts),
-        "--ssh-config",
-        str(ssh_fleet.ssh_config),
+        *ssh_options(ssh_fleet),
     )
     assert code == 0
     host = doc["hosts"]["h01"]
@@ -319,9 +315,4 @@ def test_sigterm_mid_deep_dive_stops_perf_and_removes_its_temp_folder(
 
 
 def _cmdlines() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-    return found
+    return [line.replace(b"\0", b" ").decode(errors="replace") for line in cmdlines().values()]

@@ -26,6 +26,10 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
+from tests.fixtures.hosts_jsonl import read_host_lines, wait_for_hosts
+from tests.fixtures.inventories import host_line, write_inventory
+from tests.fixtures.processes import cmdline, descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet, free_port
 
 pytest.importorskip("distributed")
@@ -120,21 +124,8 @@ def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
 
 
 def _inventory(fleet: Fleet, path: Path, names: list[str], interval_of: dict[str, int] | None = None) -> Path:
-    lines = []
-    for name in names:
-        pairs = {**fleet.hosts[name], "interval_s": (interval_of or {}).get(name, 1)}
-        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _ssh_args(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "5"]
-
-
-def _lines(run_dir: Path) -> list[dict[str, object]]:
-    path = run_dir / "hosts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    lines = [host_line(fleet, name, interval_s=(interval_of or {}).get(name, 1)) for name in names]
+    return write_inventory(path, lines)
 
 
 def _verdicts(json_path: Path) -> dict[str, tuple[object, object]]:
@@ -155,11 +146,11 @@ def test_a_run_on_a_dask_cluster_writes_every_host_once(ssh_fleet, dask_cluster,
         str(out),
         "--json",
         str(json_path),
-        *_ssh_args(ssh_fleet),
+        *ssh_options(ssh_fleet, 5),
     ]
     code = main([*argv, "--scheduler", dask_cluster.address])
     assert code == 0
-    hosts = [entry["host"] for entry in _lines(out)]
+    hosts = [entry["host"] for entry in read_host_lines(out)]
     assert sorted(hosts) == sorted(names)
     assert {status for status, _ in _verdicts(json_path).values()} == {"ok"}
     assert (out / "report.md").exists()
@@ -173,15 +164,17 @@ def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, da
     inventory = _inventory(ssh_fleet, tmp_path / "inv", names, slow)
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(out)]
-    argv += [*_ssh_args(ssh_fleet), "--scheduler", dask_cluster.address, "--json", str(tmp_path / "r.json")]
+    argv += [
+        *ssh_options(ssh_fleet, 5),
+        "--scheduler",
+        dask_cluster.address,
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     argv += ["-v"]  # a task line per host and task: shows which hosts sampled, and how often
     run = subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while {e["host"] for e in _lines(out)} != fast:
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline, _lines(out)
-            time.sleep(0.1)  # polling interval of hosts.jsonl
+        wait_for_hosts(out, fast, run, exactly=True, timeout_s=60)
         victim = dask_cluster.workers[0]
         assert victim.poll() is None
         os.kill(victim.pid, signal.SIGKILL)  # its shard's slow hosts are mid-sample
@@ -190,12 +183,12 @@ def test_a_worker_killed_mid_run_loses_no_host_and_duplicates_none(ssh_fleet, da
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, stderr.decode()
-    hosts = [entry["host"] for entry in _lines(out)]
+    hosts = [entry["host"] for entry in read_host_lines(out)]
     assert sorted(hosts) == sorted(names), "every host once, none twice"
     sampled = [line for line in stdout.decode().splitlines() if line.startswith("ok: [") and "Sample" in line]
     # the killed worker's fast host was in before the kill: the rerun of its shard skips it
     assert sorted(line.split("]")[0][5:] for line in sampled) == sorted(names), sampled
-    statuses = {entry["host"]: entry["result"]["status"] for entry in _lines(out)}
+    statuses = {entry["host"]: entry["result"]["status"] for entry in read_host_lines(out)}
     assert set(statuses.values()) == {"ok"}, statuses
     assert victim.poll() == -signal.SIGKILL
 
@@ -212,7 +205,7 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_any_host_is_contacted(
             str(inventory),
             "-o",
             str(out),
-            *_ssh_args(ssh_fleet),
+            *ssh_options(ssh_fleet, 5),
             "-T",
             "2",
             "--scheduler",
@@ -239,11 +232,11 @@ def test_workers_2_gives_the_verdicts_of_a_single_controller(ssh_fleet, tmp_path
     inventory = ssh_fleet.write_inventory(tmp_path / "inv")  # healthy and bad hosts
     single, sharded = tmp_path / "single.json", tmp_path / "sharded.json"
     base = ["run", TRIAGE, "-i", str(inventory), "-e", "interval_s=1", "-e", "proc_minflt_per_s=100000"]
-    base += _ssh_args(ssh_fleet)
+    base += ssh_options(ssh_fleet, 5)
     assert main([*base, "-o", str(tmp_path / "a"), "--json", str(single)]) == 4
     assert main([*base, "-o", str(tmp_path / "b"), "--json", str(sharded), "--workers", "2"]) == 4
     assert _verdicts(sharded) == _verdicts(single)
-    assert sorted(e["host"] for e in _lines(tmp_path / "b")) == sorted(ssh_fleet.hosts)
+    assert sorted(e["host"] for e in read_host_lines(tmp_path / "b")) == sorted(ssh_fleet.hosts)
 
 
 def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
@@ -262,16 +255,8 @@ def test_without_scheduler_or_workers_dask_is_never_imported(tmp_path):
 
 def _start_run(fleet: Fleet, tmp_path: Path, inventory: Path, *extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
-    argv += [*_ssh_args(fleet), *extra]
+    argv += [*ssh_options(fleet, 5), *extra]
     return subprocess.Popen(argv, env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _wait_for(run: subprocess.Popen[bytes], run_dir: Path, names: set[str]) -> None:
-    deadline = time.monotonic() + 60
-    while {e["host"] for e in _lines(run_dir)} != names:
-        assert run.poll() is None, run.communicate()
-        assert time.monotonic() < deadline, _lines(run_dir)
-        time.sleep(0.1)  # polling interval of hosts.jsonl
 
 
 def test_a_lost_cluster_ends_the_run_with_what_arrived_and_exit_99(ssh_fleet, dask_cluster, tmp_path):
@@ -280,7 +265,7 @@ def test_a_lost_cluster_ends_the_run_with_what_arrived_and_exit_99(ssh_fleet, da
     inventory = _inventory(ssh_fleet, tmp_path / "inv", names, {n: 1 if n in fast else 30 for n in names})
     run = _start_run(ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address)
     try:
-        _wait_for(run, tmp_path / "run", fast)
+        wait_for_hosts(tmp_path / "run", fast, run, exactly=True, timeout_s=60)
         os.kill(dask_cluster.scheduler.pid, signal.SIGKILL)
         _stdout, stderr = run.communicate(timeout=60)
     finally:
@@ -288,7 +273,7 @@ def test_a_lost_cluster_ends_the_run_with_what_arrived_and_exit_99(ssh_fleet, da
             run.kill()
     assert run.returncode == 99, stderr.decode()
     assert "Traceback" not in stderr.decode(), stderr.decode()
-    statuses = {e["host"]: e["result"]["status"] for e in _lines(tmp_path / "run")}
+    statuses = {e["host"]: e["result"]["status"] for e in read_host_lines(tmp_path / "run")}
     assert statuses == {name: "ok" for name in fast}
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["interrupted"] is True
@@ -303,7 +288,7 @@ def test_ctrl_c_cancels_the_shards_and_keeps_what_arrived(ssh_fleet, dask_cluste
         ssh_fleet, tmp_path, inventory, "--scheduler", dask_cluster.address, "--json", str(json_path)
     )
     try:
-        _wait_for(run, tmp_path / "run", fast)
+        wait_for_hosts(tmp_path / "run", fast, run, exactly=True, timeout_s=60)
         started = time.monotonic()
         run.send_signal(signal.SIGINT)
         _stdout, stderr = run.communicate(timeout=60)
@@ -313,7 +298,7 @@ def test_ctrl_c_cancels_the_shards_and_keeps_what_arrived(ssh_fleet, dask_cluste
             run.kill()
     assert run.returncode == 99, stderr.decode()
     assert took < 20, f"Ctrl-C took {took:.1f} s (the slow hosts sample for 30 s)"
-    lines = _lines(tmp_path / "run")
+    lines = read_host_lines(tmp_path / "run")
     assert len(lines) == len({e["host"] for e in lines})
     assert {e["host"] for e in lines if e["result"]["status"] == "ok"} == fast
     hosts = json.loads(json_path.read_text())["hosts"]
@@ -391,26 +376,8 @@ def test_more_local_workers_than_the_bound_is_a_bad_option(tmp_path, workers):
     assert f"--workers must be a whole number from 1 to 256, got {workers}" in err
 
 
-def _descendants(root: int) -> list[int]:
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                parent_of[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        children = [pid for pid, parent in parent_of.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
 def _probe_running_below(root: int) -> bool:
-    for pid in _descendants(root):
-        with contextlib.suppress(OSError):
-            if b"\0pfdiag\0probe\0" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-    return False
+    return any(b"\0pfdiag\0probe\0" in (cmdline(pid) or b"") for pid in descendants([root]))
 
 
 @pytest.mark.parametrize("to_group", [True, False], ids=["terminal-ctrl-c", "sigint-to-pfdiag"])

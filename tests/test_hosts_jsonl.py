@@ -18,7 +18,7 @@ import pytest
 
 from diag.cli import main
 from diag.findings import HostResult
-from diag.runs.store import host_entry, load_recording, recorded_host
+from diag.runs.store import host_line, load_recording, read_host_line
 from diag.shared.errors import ReportError
 from diag.shared.secrets import Redactor
 from diag.transport.recording import RecordedCommand
@@ -117,17 +117,18 @@ def test_a_secret_in_a_long_output_is_masked_before_the_output_is_packed() -> No
     stdout = "".join(f"line {i} token={secret}\n" for i in range(500))  # long enough to be packed
     result = HostResult("h1", raw=stdout)
     commands = [RecordedCommand("pfdiag probe", 0, stdout), RecordedCommand("echo hi", 0, "hi\n")]
-    entry = host_entry(result, commands, {"ansible_password": secret}, Redactor({secret}))
+    line = host_line(result, commands, {"ansible_password": secret}, Redactor({secret}))
+    entry = json.loads(line)
     assert "stdout_zlib" in entry["commands"][0] and entry["raw_command"] == 0 and "raw" not in entry
-    back = recorded_host(json.loads(json.dumps(entry)))
+    back = read_host_line(line)
     assert secret not in back.commands[0].stdout and "token=********" in back.commands[0].stdout
     assert back.result.raw == back.commands[0].stdout and back.commands[1].stdout == "hi\n"
-    assert secret not in json.dumps(entry)
+    assert secret not in line
 
 
 def test_a_damaged_packed_output_is_a_bad_line_named_by_number_not_a_traceback(tmp_path: Path) -> None:
     recorded = clone(QUIET, tmp_path / "recorded", 0)
-    entry = host_entry(HostResult("h1"), [RecordedCommand("pfdiag probe", 0, "x" * 5000)], None, Redactor(()))
+    entry = json.loads(host_line(HostResult("h1"), [RecordedCommand("pfdiag probe", 0, "x" * 5000)]))
     damaged = {**entry, "commands": [{**entry["commands"][0], "stdout_zlib": "eJzLSMzLBgAGAAH="}]}
     lines = [json.dumps({**entry, "host": "h0"}), json.dumps({**damaged, "host": "h1"}), json.dumps(entry)]
     (recorded / "hosts.jsonl").write_text("\n".join(lines) + "\n")

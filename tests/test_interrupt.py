@@ -20,6 +20,10 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
+from tests.fixtures.hosts_jsonl import saved_hosts, wait_for_hosts
+from tests.fixtures.inventories import host_line, write_inventory
+from tests.fixtures.processes import descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -31,21 +35,19 @@ COMMAND_TIMEOUT_S = 24  # the remote watchdog kills a probe after this, with or 
 WATCHDOG_BOUND_S = COMMAND_TIMEOUT_S + 5  # + the watchdog's TERM-to-KILL grace and a margin
 
 
-def write_inventory(fleet: Fleet, path: Path) -> tuple[list[str], list[str]]:
+def write_fast_and_slow(fleet: Fleet, path: Path) -> tuple[list[str], list[str]]:
     """Healthy hosts only; the first half samples 1 s, the rest SLOW_INTERVAL_S. Returns (fast, slow)."""
     names = list(fleet.healthy)
     fast, slow = names[: len(names) // 2], names[len(names) // 2 :]
-    lines = []
-    for name in names:
-        pairs = {**fleet.hosts[name], "interval_s": 1 if name in fast else SLOW_INTERVAL_S}
-        lines.append(name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
-    path.write_text("\n".join(lines) + "\n")
+    write_inventory(
+        path, [host_line(fleet, n, interval_s=1 if n in fast else SLOW_INTERVAL_S) for n in names]
+    )
     return fast, slow
 
 
 def start_run(fleet: Fleet, tmp_path: Path, inventory: Path) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "diag", "run", TRIAGE, "-i", str(inventory), "-o", str(tmp_path / "run")]
-    argv += ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config)]
+    argv += ssh_options(fleet)
     argv += ["--command-timeout", str(COMMAND_TIMEOUT_S)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
@@ -53,57 +55,16 @@ def start_run(fleet: Fleet, tmp_path: Path, inventory: Path) -> subprocess.Popen
     )
 
 
-def saved_hosts(run_dir: Path) -> dict[str, dict[str, object]]:
-    """host -> result from hosts.jsonl; every line but a torn last one must be whole JSON."""
-    path = run_dir / "hosts.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    entries = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            assert number == len(lines), f"line {number} of {len(lines)} is not JSON: {line[:80]!r}"
-            continue
-        entries[entry["host"]] = entry["result"]
-    return entries
-
-
-def wait_for_hosts(run_dir: Path, names: list[str], proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not set(names) <= set(saved_hosts(run_dir)):
-        assert proc.poll() is None, f"run ended early: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"fast hosts not saved: {sorted(saved_hosts(run_dir))}"
-        time.sleep(0.1)  # polling interval of hosts.jsonl
-
-
 def session_pids(fleet: Fleet) -> set[int]:
     """Every live process below the fleet's sshd daemons: SSH sessions and what they run."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if fields[0] != "Z":
-                parent_of[int(entry.name)] = int(fields[1])
-    roots = {proc.pid for proc in fleet.processes.values()}
-    found: set[int] = set()
-    for pid in parent_of:
-        ancestor = parent_of.get(pid)
-        while ancestor is not None and ancestor not in roots and ancestor > 1:
-            ancestor = parent_of.get(ancestor)
-        if ancestor in roots:
-            found.add(pid)
-    return found
+    return descendants(proc.pid for proc in fleet.processes.values())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_interrupted_fleet_run_keeps_every_finished_host_and_leaves_no_probe_behind(
     ssh_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str], sig: signal.Signals
 ) -> None:
-    fast, slow = write_inventory(ssh_fleet, tmp_path / "inv.ini")
+    fast, slow = write_fast_and_slow(ssh_fleet, tmp_path / "inv.ini")
     run_dir = tmp_path / "run"
     before = session_pids(ssh_fleet)  # other tests' sessions on the shared fleet are not ours
     started = time.monotonic()

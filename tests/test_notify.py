@@ -21,6 +21,8 @@ import pytest
 
 from diag.history.diff import Diff, Problem
 from diag.notify import due_again, notify, send_command, send_url
+from diag.shared.records import to_data
+from tests.fixtures.processes import is_alive
 from tests.fixtures.webhook import Receiver, raw_server, webhook_receiver
 
 FIRST_SEEN = "2026-12-01T10:00:00+0000"
@@ -53,7 +55,7 @@ def test_command_and_webhook_both_receive_the_payload(tmp_path: Path, receiver: 
 
 
 def test_a_resolved_problem_is_sent_as_a_resolved_alert(receiver: Receiver) -> None:
-    gone = Problem(**{**STORM.to_dict(), "status": "resolved"})
+    gone = Problem(**{**to_data(STORM), "status": "resolved"})
     assert notify(Diff(resolved=(gone,)), AUDIT, command=None, url=receiver.url).status == "sent"
     [posted] = receiver.bodies
     assert posted["status"] == "resolved" and posted["resolved"][0]["code"] == "minor-storm"
@@ -61,14 +63,14 @@ def test_a_resolved_problem_is_sent_as_a_resolved_alert(receiver: Receiver) -> N
 
 
 def test_nothing_new_or_resolved_sends_nothing(receiver: Receiver) -> None:
-    told = Problem(**{**STORM.to_dict(), "status": "persisting", "last_notified": _now()})
+    told = Problem(**{**to_data(STORM), "status": "persisting", "last_notified": _now()})
     assert notify(Diff(persisting=(told,)), AUDIT, command="exit 1", url=receiver.url).status == "nothing"
     assert receiver.bodies == []
 
 
 def test_a_persisting_problem_is_repeated_after_renotify_after_or_when_never_delivered() -> None:
-    told = Problem(**{**STORM.to_dict(), "status": "persisting", "last_notified": "2026-12-01T10:00:00+0000"})
-    never = Problem(**{**STORM.to_dict(), "host": "h02", "status": "persisting", "last_notified": None})
+    told = Problem(**{**to_data(STORM), "status": "persisting", "last_notified": "2026-12-01T10:00:00+0000"})
+    never = Problem(**{**to_data(STORM), "host": "h02", "status": "persisting", "last_notified": None})
     diff = Diff(persisting=(told, never))
     from datetime import datetime
 
@@ -231,7 +233,7 @@ def test_a_notifier_that_backgrounds_a_child_is_done_when_it_exits(tmp_path: Pat
     child = int(pidfile.read_text())
     try:
         assert error is None and elapsed < 20  # waiting for the child's end of stdout: "timed out"
-        assert _alive(child)  # what it put in the background is its own business
+        assert is_alive(child)  # what it put in the background is its own business
     finally:
         os.kill(child, signal.SIGKILL)
 
@@ -242,9 +244,9 @@ def test_a_timed_out_notifier_leaves_no_process_behind(tmp_path: Path) -> None:
     assert error == "--notify command timed out after 1 s"
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while is_alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling for the kill to land (the child is reaped by init)
-    if _alive(child):
+    if is_alive(child):
         os.kill(child, signal.SIGKILL)
         pytest.fail("the notifier's background child survived its timeout")
 
@@ -253,15 +255,6 @@ def test_a_notifier_that_reads_no_stdin_is_not_blocked_by_a_large_payload() -> N
     big = {"alerts": ["x" * 1000] * 2000}  # 2 MB: more than a pipe holds
     assert send_command("exit 0", big, timeout_s=20) is None
     assert send_command("exit 4", big, timeout_s=20) == "--notify command exited 4"
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for init counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def test_notify_url_at_file_reads_the_url_at_each_run_and_a_missing_file_is_a_usage_error(

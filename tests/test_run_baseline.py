@@ -20,12 +20,12 @@ import pytest
 
 from diag.cli import main
 from diag.history.baseline import MIN_AUDITS
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
 from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, Workload, _running
 from tests.history.test_baseline import recorded
 from tests.test_audit import PROC_MINFLT_PER_S, wait_for_no_other_storm
-from tests.test_fleet import ssh_options
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_KEYS = {"status", "audits", "days", "minflt_per_s", "majflt_per_s", "ratio", "summary", "label"}
@@ -136,12 +136,12 @@ def test_over_ssh_each_host_is_compared_with_its_own_audits_and_a_host_never_aud
     monkeypatch.delenv("PFDIAG_HISTORY", raising=False)
     inventory = str(ssh_fleet.write_inventory(tmp_path / "inv.ini"))
     audited, fresh = ssh_fleet.healthy[0], ssh_fleet.healthy[1]
-    record_audits(capsys, "-i", inventory, "-l", audited, "--history", "h.sqlite", *ssh_options(ssh_fleet))
+    record_audits(capsys, "-i", inventory, "-l", audited, "--history", "h.sqlite", *ssh_options(ssh_fleet, 3))
 
     code, out, _ = run(
         capsys,
         *("-i", inventory, "-l", f"{audited}:{fresh}", "--history", "h.sqlite", "--json", "run.json"),
-        *ssh_options(ssh_fleet),
+        *ssh_options(ssh_fleet, 3),
     )
     hosts = json.loads((tmp_path / "run.json").read_text())["hosts"]
     assert code == 0

@@ -7,6 +7,7 @@ Runs replay a recorded folder (tests/data/runs), so nothing is sampled and the w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 
 from diag.cli import ExitCode, main
-from diag.runs.store import load_run
+from diag.runs.store import HostsFile, host_line, load_recording, load_run, read_host_line
 from diag.shared.errors import ReportError
+from diag.shared.secrets import Redactor
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET = REPO / "tests" / "data" / "runs" / "quiet"
@@ -79,3 +81,38 @@ def test_a_bad_line_inside_hosts_jsonl_is_named_with_its_number(tmp_path: Path) 
     # a truncated last line (a killed run) is ignored
     (tmp_path / "hosts.jsonl").write_text(lines[0] + "\n" + lines[1][:100])
     assert [h.host for h in load_run(tmp_path).hosts] == ["web02"]
+
+
+def _written_line(path: Path, result: Any, commands: Any, host_vars: dict[str, Any]) -> str:
+    hosts = HostsFile(path, Redactor({"s3cr3t-pw"}))
+    hosts.write(result, commands, host_vars)
+    hosts.close()
+    return path.read_text()
+
+
+@pytest.mark.parametrize(
+    "folder", sorted(p.name for p in (REPO / "tests" / "data" / "runs").iterdir() if p.is_dir())
+)
+def test_a_sharded_hosts_line_is_byte_for_byte_the_local_one(tmp_path: Path, folder: str) -> None:
+    """The worker sends ``host_line`` (run/distributed/shards.py) and the client decodes it with
+    ``read_host_line`` before writing: the folder must hold what a local run writes for that result."""
+    for n, recorded in enumerate(load_recording(REPO / "tests" / "data" / "runs" / folder).hosts):
+        result = recorded.result
+        result.reason = "ssh: login with s3cr3t-pw refused" if result.status != "ok" else result.reason
+        host_vars = {**recorded.vars, "ansible_password": "s3cr3t-pw"}
+        local = _written_line(tmp_path / f"local-{n}.jsonl", result, recorded.commands, host_vars)
+        wire = read_host_line(host_line(result, recorded.commands))  # what crosses from worker to client
+        sharded = _written_line(tmp_path / f"sharded-{n}.jsonl", wire.result, wire.commands, host_vars)
+        assert sharded == local
+        assert "s3cr3t-pw" not in local and read_host_line(local).result.host == result.host
+
+
+def test_a_nan_in_a_result_is_null_on_the_wire_and_in_the_folder(tmp_path: Path) -> None:
+    recorded = load_recording(QUIET).hosts[0]
+    finding = recorded.result.findings[0]
+    recorded.result.findings[0] = dataclasses.replace(finding, value=float("nan"))
+    wire = host_line(recorded.result, recorded.commands)
+    assert "NaN" not in wire and read_host_line(wire).result.findings[0].value is None
+    local = _written_line(tmp_path / "a.jsonl", recorded.result, recorded.commands, {})
+    sharded = _written_line(tmp_path / "b.jsonl", read_host_line(wire).result, recorded.commands, {})
+    assert sharded == local

@@ -364,3 +364,34 @@ def test_what_the_scheduled_audit_would_refuse_is_refused_before_a_unit_or_cron_
     out, err = capsys.readouterr()
     assert out == "" and err.count("ERROR:") == 2 and "Traceback" not in err
     assert not (tmp_path / "units").exists()
+
+
+# Every spelling either of the two old parsers took (the watch's: 90, 90s, 5m, 1.5h, 2d; the
+# audit's: those and sec/secs/min/mins/hr/hour/hours/day/days), with the value it gave.
+OLD_SPELLINGS = {
+    "90": 90.0, " 90 ": 90.0, "90s": 90.0, "1.5s": 1.5, "5m": 300.0, "1.5m": 90.0, "1.5h": 5400.0,
+    "2d": 172800.0, "30sec": 30.0, "30 secs": 30.0, "5min": 300.0, "15mins": 900.0, "2hr": 7200.0,
+    "1hour": 3600.0, "4hours": 14400.0, "1day": 86400.0, "7days": 604800.0, "0": 0.0, "5 m": 300.0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", ["--cooldown", "--duration", "--renotify-after", "--every"])
+def test_every_duration_flag_keeps_every_spelling_either_old_parser_took(flag: str) -> None:
+    from diag.shared.units import parse_duration
+
+    assert {text: parse_duration(text, flag) for text in OLD_SPELLINGS} == OLD_SPELLINGS
+
+
+@pytest.mark.parametrize("text", ["soon", "5 minutes", "-5m", "5M", "1e3", "m", ""])
+def test_what_no_old_parser_took_is_still_a_usage_error_naming_the_flag(text: str) -> None:
+    from diag.shared.errors import UsageError
+    from diag.shared.units import parse_duration
+
+    with pytest.raises(UsageError, match=r"--cooldown: .* is not a duration"):
+        parse_duration(text, "--cooldown")
+
+
+def test_print_cron_every_takes_the_watch_spelling_5m(tmp_path: Path, capsys: Any, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--print-cron", "--every", "5m", "--renotify-after", "90sec"]) == 0
+    assert capsys.readouterr().out.startswith("*/5 * * * *")

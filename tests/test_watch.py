@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.inventories import host_line, write_inventory
+from tests.fixtures.processes import children, descendants
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import SSHD, Fleet, start_fleet
 from tests.fixtures.terminal import on_a_terminal
 from tests.fixtures.workloads import MINOR_STORM_NAME, _running, inline_python
@@ -30,14 +33,8 @@ STORM_MATCH = r"^pf \(storm\)"
 Event = dict[str, Any]
 
 
-def ssh_args(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "3"]
-
-
 def inventory(fleet: Fleet, path: Path, names: tuple[str, ...]) -> Path:
-    lines = ["[watched]"] + [f"{n} " + " ".join(f"{k}={v}" for k, v in fleet.hosts[n].items()) for n in names]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_inventory(path, [host_line(fleet, name) for name in names], group="watched")
 
 
 def start_watch(tmp_path: Path, *argv: str) -> subprocess.Popen[bytes]:
@@ -95,25 +92,7 @@ def of_type(events: list[Event], kind: str) -> list[Event]:
 
 def sshd_children(pid: int) -> set[int]:
     """The per-connection sshd processes of one listener: one child per login."""
-    kids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.add(int(entry.name))
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = sshd_children(todo.pop())
-        out += kids
-        todo += kids
-    return out
+    return children(pid)
 
 
 def saved_events(tmp_path: Path) -> list[Event]:
@@ -149,7 +128,7 @@ def test_a_storm_started_mid_watch_alerts_once_per_host_with_its_pid_over_one_lo
         str(count),
         "--match",
         STORM_MATCH,
-        *ssh_args(ssh_fleet),
+        *ssh_options(ssh_fleet, 3),
     )
     stopper.append(proc)
     reader = Reader(proc)
@@ -315,12 +294,14 @@ def test_a_host_that_drops_mid_watch_is_reported_and_reconnected(
 ) -> None:
     with start_fleet(1, bad_hosts=False) as fleet:
         inv = inventory(fleet, tmp_path / "inv.ini", ("h01",))
-        proc = start_watch(tmp_path, "-i", str(inv), "--every", "0.5", "--duration", "60", *ssh_args(fleet))
+        proc = start_watch(
+            tmp_path, "-i", str(inv), "--every", "0.5", "--duration", "60", *ssh_options(fleet, 3)
+        )
         stopper.append(proc)
         reader = Reader(proc)
         reader.until(lambda ev: len(samples(ev)) >= 2, 20)
         listener = fleet.processes["h01"]
-        for pid in descendants(listener.pid):
+        for pid in descendants([listener.pid]):
             with contextlib.suppress(ProcessLookupError):  # the awk's cat comes and goes every tick
                 os.kill(pid, signal.SIGKILL)  # the sessions die with the listener: a host that went away
         listener.kill()
@@ -375,7 +356,7 @@ def test_a_watch_of_a_busy_but_healthy_host_raises_no_alert_unless_the_guides_li
         code, _ = reader.finish()
         assert code == 0
         runs[name] = reader.events
-    over = [p for e in samples(runs["cost"]) for p in e["processes"] if p["minflt_per_s"] >= 1000]
+    over = [p for e in samples(runs["cost"]) for p in e["processes"] if p["total_minflt_per_s"] >= 1000]
     assert over  # the load crossed the guide's line during the watch...
     assert not of_type(runs["cost"], "alert"), [short(e) for e in runs["cost"]]  # ...and cost too little
     alerts = of_type(runs["guide"], "alert")

@@ -21,6 +21,8 @@ from diag.runs.store import check_out_dir, make_run_dir
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import check_notify_timeout
+from diag.shared.records import to_data
+from diag.shared.units import now_stamp
 
 if TYPE_CHECKING:
     from diag.history.diff import Diff
@@ -55,7 +57,7 @@ class AuditResult:
     run: RunResult
     run_id: int
     baseline: tuple[int, str] | None
-    diff: Any
+    diff: Diff  # this audit against the previous complete one (``diff.json``)
     notify_status: str
     notify_error: str | None = None
     textfile: Path | None = None
@@ -81,7 +83,7 @@ def _check_out_dir(history: Path, out_dir: Path | None, cwd: Path) -> None:
 def run_audit(request: AuditRequest) -> AuditResult:
     """Run the audit playbook, record it in the history (one transaction), diff, notify, export, prune."""
     from diag.history.diff import diff_problems
-    from diag.history.store import History, HistoryError, now_iso
+    from diag.history.store import History, HistoryError
     from diag.report.since import prepend_since, render_since
 
     check_notify_timeout(request.notify_timeout_s)  # before anything is recorded, not when it is used
@@ -95,7 +97,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
     with History(path) as history:
         previous = history.previous_hosts(scope)
         run_dir = make_run_dir(request.run.out_dir, cwd, playbook.stem).resolve()
-        extra = json.dumps({"audit_previous": previous})
+        extra = json.dumps({"audit_previous": to_data(previous)})
         run_request = replace(  # the hosts are compared with the audits of this same history
             request.run, out_dir=run_dir, extra_vars=(*request.run.extra_vars, extra), history=path
         )
@@ -112,7 +114,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
             raise
         try:
             recorded = history.record(
-                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso())
+                run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_stamp())
             )
         except HistoryError as exc:
             raise _with_run_folder(exc, run_dir) from None
@@ -145,7 +147,7 @@ def run_audit(request: AuditRequest) -> AuditResult:
         try:  # the audit is recorded (and told): a full disk here is said, and the rest still runs
             write_text(
                 run_dir / "diff.json",
-                json.dumps({"audit": audit_info, **recorded.diff.to_dict()}, indent=2) + "\n",
+                json.dumps({"audit": audit_info, **to_data(recorded.diff)}, indent=2) + "\n",
                 what="report file",
             )
             prepend_since(run_dir / "report.md", render_since(recorded.diff, baseline, run_id, told))
@@ -176,7 +178,6 @@ def _tell_each_target(
 ) -> NotifyOutcome:
     """Each notifier hears what IT has not been told yet (``diag.history.told``); one outcome in all:
     ``failed`` if one failed, else ``sent`` if one was sent, else ``nothing`` (or ``off``)."""
-    from diag.history.store import now_iso
     from diag.history.told import for_target, target_id
     from diag.notify import NotifyOutcome, notify
 
@@ -198,7 +199,7 @@ def _tell_each_target(
         )
         if outcome.status == "sent":
             firing = [p for p in [*heard.new, *heard.persisting] if p.key in set(outcome.told)]
-            history.mark_told(target, scope, firing, heard.resolved, now_iso())
+            history.mark_told(target, scope, firing, heard.resolved, now_stamp())
         outcomes.append(outcome)
     statuses = {o.status for o in outcomes}
     status = next((s for s in ("failed", "sent", "nothing") if s in statuses), "off")

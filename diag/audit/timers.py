@@ -25,15 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from diag.playbook.variables import parse_extra_var
+from diag.playbook.language.variables import parse_extra_var
 from diag.shared.errors import UsageError
 from diag.shared.files import write_text
 from diag.shared.limits import MAX_EVERY_S, MAX_UNIT_NAME_CHARS, MIN_EVERY_S
 from diag.shared.secrets import redact_argv, secret_names
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days)?\s*$")
-_UNITS_S = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hour": 3600}
-_UNITS_S |= {"hours": 3600, "d": 86400, "day": 86400, "days": 86400}
 # systemd's unit name characters minus "@" (a template instance needs a template file) and "\\"
 # (systemd's own escapes); a leading "." hides the file, a leading "-" reads as an option to systemctl.
 _UNIT_NAME = re.compile(r"[A-Za-z0-9:_][A-Za-z0-9:_.-]*")
@@ -41,18 +38,6 @@ _UNIT_NAME = re.compile(r"[A-Za-z0-9:_][A-Za-z0-9:_.-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Flags that schedule the audit rather than being part of it: (flag, takes a value).
 SCHEDULING_FLAGS = {"--install-timer": True, "--every": True, "--unit-dir": True, "--print-cron": False}
-
-
-def parse_duration(text: str, flag: str = "duration") -> float:
-    """``30s``, ``5m``/``5min``, ``4h``, ``1d`` (a bare number is seconds) -> seconds.
-
-    >>> parse_duration("15min"), parse_duration("4h"), parse_duration("90"), parse_duration("1.5m")
-    (900.0, 14400.0, 90.0, 90.0)
-    """
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(f"{flag}: {text!r} is not a duration", hint="e.g. 30s, 5min, 4h, 1d")
-    return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
 
 
 def on_calendar(period_s: float) -> str:

@@ -1,22 +1,20 @@
-"""The command line of ``pfdiag audit`` and ``pfdiag history``: their arguments and what they print.
+"""The command line of ``pfdiag audit`` and ``pfdiag history``: their arguments and their requests.
 
 In: parsed arguments (``audit`` takes every option of ``run``, copied from its parser, plus its own).
-Out: text on stdout/stderr; ``diag.cli`` maps the outcome to exit codes as for ``run``.
+Out: an ``AuditRequest`` / ``ScheduleRequest`` for ``diag.cli.main``, and ``pfdiag history``'s one call
+(``diag.audit.history_query``) with its text printed; ``diag.cli`` maps outcomes to exit codes.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.findings import Severity
 from diag.shared.errors import UsageError
-from diag.shared.escape import escape_terminal
 from diag.shared.limits import (
     MAX_KEEP_RUNS,
     MAX_NOTIFY_TIMEOUT_S,
@@ -25,6 +23,10 @@ from diag.shared.limits import (
     check_notify_timeout,
     whole_number,
 )
+from diag.shared.units import parse_duration
+
+if TYPE_CHECKING:  # the audit and the history are imported when their subcommand runs
+    from diag.audit.service import AuditResult
 
 DEFAULT_PLAYBOOK = "audit.yml"
 
@@ -128,7 +130,6 @@ def check_retention(args: argparse.Namespace) -> None:
 
 def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     from diag.audit.service import AuditRequest
-    from diag.audit.timers import parse_duration
 
     check_retention(args)
     if args.textfile is not None and importlib.util.find_spec("prometheus_client") is None:
@@ -148,205 +149,52 @@ def audit_request(args: argparse.Namespace, run_request: Any) -> Any:
     )
 
 
-def schedule(args: argparse.Namespace, argv: list[str]) -> None:
-    """``--install-timer`` / ``--print-cron``: write or print, run nothing."""
-    from diag.audit import timers
-    from diag.audit.service import history_path
-    from diag.notify.delivery import notify_url
+def schedule_request(args: argparse.Namespace, argv: list[str]) -> Any:
+    """``--install-timer`` / ``--print-cron``: what to schedule, checked as the audit would check it."""
+    from diag.audit.schedule import ScheduleRequest
 
     check_retention(args)
-    # what the scheduled audit would refuse at every run is refused now, before a unit or line is made
-    notify_url(args.notify_url)
-    check_notify_timeout(args.notify_timeout)
-    period = timers.parse_duration(args.every, "--every")
-    command = timers.audit_command(argv)
-    cwd = Path.cwd()
-    if args.print_cron:
-        timers.check_no_secrets(args.extra_vars, "--print-cron", "the crontab line")
-        timers.check_no_notifier_secrets(argv, "--print-cron", "the crontab line")
-        lock = history_path(args.history, cwd).with_suffix(".lock")
-        print(timers.cron_line(command, period, cwd, lock))
-        return
-    timers.check_no_secrets(args.extra_vars, "--install-timer", "the unit file")
-    timers.check_no_notifier_secrets(argv, "--install-timer", "the unit file")
-    units = timers.timer_units(args.install_timer, command, period, cwd)
-    # absolute: the files are named in `systemctl link`, which refuses a relative path
-    unit_dir = Path(os.path.abspath(args.unit_dir)) if args.unit_dir else timers.default_unit_dir()
-    for path in timers.install_timer(units, unit_dir):
-        print(f"wrote {path}")
-    print("enable it with:\n" + timers.enable_hint(units, unit_dir))
+    return ScheduleRequest(
+        argv=tuple(argv),
+        every=args.every,
+        cwd=Path.cwd(),
+        extra_vars=tuple(args.extra_vars),
+        unit_name=args.install_timer,
+        print_cron=args.print_cron,
+        unit_dir=args.unit_dir,
+        history=args.history,
+        notify_url=args.notify_url,
+        notify_timeout_s=args.notify_timeout,
+    )
 
 
-def print_audit(result: Any) -> None:
-    from diag.report.since import terminal_counts
-
-    print(terminal_counts(result.diff, result.baseline))
-    if result.notify_status != "off":
-        print(
-            f"notification: {result.notify_status}"
-            + (f" ({escape_terminal(result.notify_error)})" if result.notify_error else "")
-        )
-    if result.textfile is not None:
-        print(f"textfile: {result.textfile}")
-    if result.pruned:
-        print(f"pruned {len(result.pruned)} old audit(s): {', '.join(map(str, result.pruned))}")
-    print(f"history: {result.history} (audit #{result.run_id})")
-    for warning in result.warnings:
-        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
-
-
-def new_at_or_above(result: Any, fail_on: str | None) -> bool:
+def new_at_or_above(result: AuditResult, fail_on: str | None) -> bool:
     """``--fail-on-new``: a problem new since the last audit at ``--fail-on`` (default warning) or worse."""
     limit = Severity.parse(fail_on or "warning")
-    return any(Severity.__members__.get(p.severity, Severity.info) >= limit for p in result.diff.new)
+    return any(Severity.read(p.severity) >= limit for p in result.diff.new)
 
 
 # -- pfdiag history ---------------------------------------------------------------------------------
 
 
-def cmd_history(args: argparse.Namespace) -> int:
-    from diag.audit.service import history_path
-    from diag.history.store import History, HistoryError
+def cmd_history(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.audit.history_query import HistoryQuery, query_history
 
-    path = history_path(args.history, Path.cwd())
-    if not path.exists():
-        raise HistoryError(
-            f"no audit history at {str(path)!r}", hint="run `pfdiag audit` first, or give --history"
+    command = args.history_command
+    answer = query_history(
+        HistoryQuery(
+            command=command,
+            cwd=Path.cwd(),
+            history=args.history,
+            as_json=args.json,
+            run_id=getattr(args, "run_id", None),
+            a=getattr(args, "a", None),
+            b=getattr(args, "b", None),
+            host=getattr(args, "host", None),
+            plot=getattr(args, "plot", None),
         )
-    with History(path) as history:
-        command = args.history_command
-        if command == "show":
-            data: Any = history.run(args.run_id)
-            text = _show_text(data)
-        elif command == "diff":
-            a, b = args.a, args.b
-            if a is None:
-                a, b = history.latest_pair()
-            elif b is None:
-                a, b = history.before(a), a
-            data = {"a": a, "b": b, **history.diff_runs(a, b).to_dict()}
-            text = _diff_text(data)
-        elif command == "host":
-            data = history.host_series(args.host)
-            if not data:
-                raise HistoryError(f"host {args.host!r} is in no recorded audit")
-            if args.plot is not None:
-                _plot_host(args.host, data, args.plot, history)
-            text = _host_text(data)
-        else:
-            data = history.runs()
-            text = _runs_text(data)
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
-    if command == "host" and args.plot is not None:
-        print(f"plot: {args.plot}", file=sys.stderr if args.json else sys.stdout)
-    return 0
-
-
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    """A terminal table of recorded values: host names, process names, culprits shown escaped."""
-    from tabulate import tabulate
-
-    shown = [
-        [c if c is None or isinstance(c, int | float) else escape_terminal(c) for c in row] for row in rows
-    ]
-    return tabulate(shown, headers=headers, tablefmt="simple")
-
-
-def _scope_label(run: dict[str, Any]) -> str:
-    playbook = Path(run.get("playbook") or "?").name
-    inventory = ",".join(run.get("inventory") or []) or "localhost"
-    limit = f" -l {run['host_limit']}" if run.get("host_limit") else ""
-    return f"{playbook} -i {inventory}{limit}"
-
-
-def _runs_text(runs: list[dict[str, Any]]) -> str:
-    rows = []
-    for r in runs:
-        states = " ".join(f"{k}={v}" for k, v in (r["states"] or {}).items())
-        done = "complete" if r["complete"] else ("interrupted" if r["interrupted"] else "INCOMPLETE")
-        counts = "" if r["new"] is None else f"{r['new']}/{r['persisting']}/{r['resolved']}/{r['unknown']}"
-        rows.append([r["id"], r["started"], _scope_label(r), r["hosts"] or "", states, counts, done])
-    headers = ["id", "started", "scope", "hosts", "states", "new/pers/res/unk", ""]
-    return _table(rows, headers) if rows else "no audits recorded"
-
-
-def _show_text(data: dict[str, Any]) -> str:
-    done = "complete" if data["complete"] else "incomplete"
-    lines = [
-        f"audit #{data['id']} {data['started']} .. {data['finished'] or '?'} ({done}) "
-        + escape_terminal(_scope_label(data))
-    ]
-    lines.append(
-        f"run folder: {escape_terminal(data['run_dir'])}; notification: {data['notify_status'] or '-'}"
     )
-    hosts = [
-        [h["host"], h["state"], h["verdict"], h["culprit"] or "", h["majflt_per_s"], h["minflt_per_s"]]
-        for h in data["hosts_detail"]
-    ]
-    lines.append(_table(hosts, ["host", "state", "verdict", "culprit", "major/s", "minor/s"]))
-    problems = [
-        [p["status"], p["host"], p["code"], p["comm"], p["severity"], p["first_seen"]]
-        for p in data["problems"]
-    ]
-    if problems:
-        lines.append("")
-        lines.append(_table(problems, ["status", "host", "problem", "process", "severity", "first seen"]))
-    return "\n".join(lines)
-
-
-def _diff_text(data: dict[str, Any]) -> str:
-    lines = [f"audit #{data['b']} against #{data['a']}:"]
-    for key in ("new", "persisting", "resolved", "unknown"):
-        lines.append(f"  {key}: {len(data[key])}")
-        lines.extend(
-            escape_terminal(
-                f"    {p['host']} {p['code']} {p['comm']} ({p['severity']}): {p['summary'][:100]}"
-            )
-            for p in data[key]
-        )
-    return "\n".join(lines)
-
-
-def _host_text(rows: list[dict[str, Any]]) -> str:
-    table = [
-        [
-            r["run_id"],
-            r["started"],
-            r["state"],
-            r["verdict"],
-            r["culprit"] or "",
-            r["majflt_per_s"],
-            r["minflt_per_s"],
-        ]
-        for r in rows
-    ]
-    return _table(table, ["audit", "time", "state", "verdict", "culprit", "major/s", "minor/s"])
-
-
-def _thresholds(playbook: str | None) -> dict[str, float]:
-    """The host-wide fault thresholds of the audit's playbook (its play vars), for the plot."""
-    found = {"host_majflt_per_s": 500.0, "host_minflt_per_s": 50000.0}
-    if not playbook or not os.path.exists(playbook):
-        return found
-    from diag.playbook.validate import load_playbook
-
-    try:
-        plays = load_playbook(Path(playbook)).plays
-    except Exception:  # a playbook edited since: the defaults will do for a picture
-        return found
-    for play in plays:
-        for key in found:
-            value = play.vars.get(key)
-            if isinstance(value, int | float):
-                found[key] = float(value)
-    return found
-
-
-def _plot_host(host: str, rows: list[dict[str, Any]], path: Path, history: Any) -> None:
-    from diag.report.history_plot import plot_host_rates
-
-    run = history.run(rows[-1]["run_id"])
-    plot_host_rates(host, rows, _thresholds(run.get("playbook")), path)
+    print(answer.text)
+    if answer.plot is not None:
+        print(f"plot: {answer.plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0

@@ -1,5 +1,8 @@
-"""The command line: parse arguments, call ``diag.run.service``, print, and map outcomes to exit codes.
+"""The command line: parse arguments into a request, make one library call, print, map to an exit code.
 
+Each subcommand is a row of ``COMMANDS``; what it prints is text the library returns (``diag.report``
+renders it), and files, SQL and playbooks are the services' (``diag.run``, ``diag.audit``,
+``diag.watch``, ``diag.inventory.show``).
 In: ``argv`` (``pfdiag run|report|inventory ...``). Out: text on stdout/stderr and an exit code:
 0 ok; 1 other error (a file named on the command line is missing, the Dask scheduler unreachable...);
 2 a host failed; 4 a host unreachable, or a playbook/inventory/YAML/expression error; 5 bad options;
@@ -12,88 +15,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
-import itertools
-import json
 import os
 import sys
 import threading
 import traceback
-from enum import IntEnum
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import diag
-from diag.cli.audit import add_audit_parsers, cmd_history
-from diag.findings import UNREACHABLE_STATES, RunResult, Severity
-from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
-from diag.playbook import DEFAULT_FORKS  # not .engine: `inventory` and `report` need no Jinja
+from diag.cli import audit as cli_audit
+from diag.cli.exits import REPORT_TO, ExitCode, error_exit_code, run_exit_code
+from diag.cli.options import build_parser, connect_options, positive, split_csv
 from diag.shared.errors import (
     DiagError,
-    InventoryError,
-    ParseError,
-    PlaybookError,
-    ReportError,
-    TransportError,
     UsageError,
 )
 from diag.shared.escape import escape_lines, escape_terminal
-from diag.shared.limits import check_scheduler, check_workers, finite_positive
-from diag.shared.secrets import Redactor, mask_assignments, secret_values
-from diag.transport import ConnectOptions
-
-REPORT_TO = "please report it, with the command line and `pfdiag --version`, to the pfdiag maintainers"
-FAILED_STATES = ("failed", "timeout")
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    ERROR = 1
-    HOST_FAILED = 2
-    UNREACHABLE_OR_PARSE = 4
-    BAD_OPTIONS = 5
-    FAIL_ON = 10
-    INTERRUPTED = 99
-    INTERNAL = 250
-
-
-def error_exit_code(exc: DiagError) -> ExitCode:
-    """The exit code of an error that stopped the command."""
-    if isinstance(exc, UsageError):
-        return ExitCode.BAD_OPTIONS
-    if isinstance(exc, PlaybookError | InventoryError | ParseError | TransportError):
-        return ExitCode.UNREACHABLE_OR_PARSE
-    return ExitCode.ERROR
-
-
-def run_exit_code(run: RunResult, fail_on: str | None) -> ExitCode:
-    """Exit code of a finished run: interrupted > unreachable (4) > failed (2) > ``--fail-on`` (10) > 0."""
-    if run.interrupted:
-        return ExitCode.INTERRUPTED
-    states = {host.status for host in run.hosts}
-    if states & set(UNREACHABLE_STATES):
-        return ExitCode.UNREACHABLE_OR_PARSE
-    if states & set(FAILED_STATES):
-        return ExitCode.HOST_FAILED
-    if fail_on is not None:
-        limit = Severity.parse(fail_on)
-        severities = [h.verdict.severity for h in run.hosts if h.verdict]
-        if any(Severity[s] >= limit for s in severities if s in Severity.__members__):
-            return ExitCode.FAIL_ON
-    return ExitCode.OK
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises ``UsageError`` (exit 5) instead of exiting with 2."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # no prefix matching: `--extra api_token=...` must not silently mean --extra-vars (and then
-        # escape the masking of -e values in run.json)
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
+from diag.shared.limits import check_scheduler, check_workers
+from diag.shared.secrets import Redactor, argv_redactor, mask_assignments
+from diag.shared.units import parse_duration
 
 
 def _out(text: object = "", *, end: str = "\n") -> None:
@@ -110,148 +52,13 @@ def _out(text: object = "", *, end: str = "\n") -> None:
             raise DiagError(f"cannot write to standard output: {exc.strerror}") from None
 
 
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(t.strip() for v in values or [] for t in v.split(",") if t.strip())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pfdiag", description="Agentless, Ansible-style page-fault triage.")
-    parser.add_argument("--version", action="version", version=f"pfdiag {diag.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = sub.add_parser("run", help="run a playbook (a path, or a shipped name such as triage)")
-    run.add_argument("playbook")
-    run.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
-    run.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
-    run.add_argument("-e", "--extra-vars", action="append", default=[], help="k=v, JSON/YAML, or @file")
-    run.add_argument(
-        "-f", "--forks", type=int, default=DEFAULT_FORKS, help=f"hosts in parallel (default {DEFAULT_FORKS})"
-    )
-    run.add_argument("-t", "--tags", action="append", help="only tasks with these tags")
-    run.add_argument("--skip-tags", action="append", help="skip tasks with these tags")
-    run.add_argument("-v", "--verbose", action="count", default=0, help="-v task lines, -vvv tracebacks")
-    run.add_argument("--list-hosts", action="store_true", help="print the hosts each play would run on")
-    run.add_argument("--list-tasks", action="store_true", help="print the tasks that would run")
-    run.add_argument("--syntax-check", action="store_true", help="validate the playbook, run nothing")
-    run.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-<playbook>/)")
-    run.add_argument("--json", type=Path, help="also write the whole result as JSON here")
-    run.add_argument("--csv", type=Path, metavar="DIR", help="also write hosts/processes/findings.csv here")
-    run.add_argument("--plots", action="store_true", help="add PNG charts to the report (needs matplotlib)")
-    run.add_argument("--fail-on", choices=[s.name for s in Severity], help="exit 10 at a verdict this bad")
-    _add_connection_options(run)
-    run.add_argument("--command-timeout", type=float, help="per-command timeout, s (default: the task's)")
-    run.add_argument("--host-deadline", type=float, help="time budget per host, s (default 60 + interval)")
-    run.add_argument("-b", "--become", action="store_true", help="run probes with sudo -n")
-    run.add_argument(
-        "--replay",
-        type=Path,
-        metavar="RUN_DIR",
-        help="answer from a recorded run folder instead of the hosts (contacts nothing)",
-    )
-    _add_baseline_options(run)
-    shard = run.add_mutually_exclusive_group()
-    shard.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="shard the run over this Dask cluster")
-    shard.add_argument("--workers", type=int, metavar="N", help="shard the run over N local worker processes")
-
-    report = sub.add_parser("report", help="render a saved run folder again")
-    report.add_argument("run_dir", type=Path)
-    report.add_argument("--format", choices=["md", "json", "csv"], default="md")
-    report.add_argument(
-        "-o", "--output", type=Path, help="write here instead of stdout (csv: a folder for all three files)"
-    )
-
-    _add_watch(sub)
-
-    inv = sub.add_parser("inventory", help="show an inventory as ansible-inventory does")
-    inv.add_argument("-i", "--inventory", action="append", required=True)
-    view = inv.add_mutually_exclusive_group()
-    view.add_argument("--list", action="store_true")
-    view.add_argument("--graph", action="store_true")
-    view.add_argument("--host")
-    add_audit_parsers(sub, run)
-    return parser
-
-
-def _add_watch(sub: Any) -> None:
-    watch = sub.add_parser("watch", help="follow fault rates on every host and alert on spikes")
-    watch.add_argument("-i", "--inventory", action="append", default=[], help="inventory (repeatable)")
-    watch.add_argument("-l", "--limit", help="host pattern, e.g. 'web:&prod:!web03'")
-    watch.add_argument("-e", "--extra-vars", action="append", default=[], help="threshold overrides, k=v")
-    watch.add_argument("--every", type=float, required=True, metavar="SECONDS", help="tick period")
-    end = watch.add_mutually_exclusive_group()
-    end.add_argument("--count", type=int, metavar="N", help="stop after N ticks")
-    end.add_argument("--duration", metavar="DUR", help="stop after DUR (90, 90s, 5m, 1h)")
-    watch.add_argument("--pid", type=int, action="append", default=[], help="follow this pid (repeatable)")
-    watch.add_argument("--match", action="append", default=[], metavar="REGEX", help="only comms matching")
-    watch.add_argument(
-        "--for", dest="for_ticks", type=int, default=1, metavar="K", help="alert after K ticks"
-    )
-    watch.add_argument("--cooldown", default="5m", metavar="DUR", help="no repeat alert within DUR (5m)")
-    watch.add_argument("--notify", metavar="CMD", help="run CMD with each alert as JSON on stdin")
-    watch.add_argument("--notify-url", metavar="URL", help="POST each alert as JSON to URL")
-    watch.add_argument("--jsonl", metavar="PATH", help="stream events as JSON lines to PATH (- for stdout)")
-    watch.add_argument("-o", "--output-dir", type=Path, help="run folder (default reports/<time>-watch/)")
-    _add_baseline_options(watch)
-    _add_connection_options(watch)
-
-
-def _add_baseline_options(parser: argparse.ArgumentParser) -> None:
-    """``run`` and ``watch`` compare each host with its own audits (``audit`` takes these from ``run``)."""
-    parser.add_argument(
-        "--history",
-        type=Path,
-        help="audits to compare with (default $PFDIAG_HISTORY or reports/history.sqlite)",
-    )
-    parser.add_argument(
-        "--baseline-days",
-        type=float,
-        default=DEFAULT_BASELINE_DAYS,
-        metavar="DAYS",
-        help=f"compare with the audits of the last DAYS days (default {DEFAULT_BASELINE_DAYS:g})",
-    )
-
-
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """The SSH options ``run``, ``audit`` and ``watch`` share (``_connect_options`` reads them back)."""
-    parser.add_argument("-u", "--user", help="SSH user")
-    parser.add_argument("--private-key", help="SSH private key file")
-    parser.add_argument(
-        "-T", "--timeout", type=float, default=10.0, help="SSH connect + banner timeout, s (10)"
-    )
-    parser.add_argument("--host-key-policy", choices=["strict", "accept-new"], default="strict")
-    parser.add_argument("--ssh-config", help="ssh_config file to read instead of ~/.ssh/config (ssh -F)")
-    parser.add_argument(
-        "--known-hosts", action="append", default=[], help="extra known_hosts file (repeatable)"
-    )
-
-
-def _connect_options(args: argparse.Namespace) -> ConnectOptions:
-    """``ConnectOptions`` from the shared SSH options (and ``--command-timeout``/``-b`` where the
-    subcommand has them)."""
-    _positive(args.timeout, "-T/--timeout")
-    command_timeout = getattr(args, "command_timeout", None)
-    _positive(command_timeout, "--command-timeout")
-    return ConnectOptions(
-        user=args.user,
-        private_key=args.private_key,
-        # like OpenSSH's ConnectTimeout: a host that accepts TCP but never sends its banner counts too
-        connect_timeout_s=args.timeout,
-        banner_timeout_s=args.timeout,
-        command_timeout_s=command_timeout,
-        host_key_policy=args.host_key_policy,
-        ssh_config=args.ssh_config,
-        known_hosts=tuple(args.known_hosts),
-        become=getattr(args, "become", False),
-    )
-
-
 def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     from diag.notify.delivery import notify_url
-    from diag.watch.service import WatchRequest, parse_duration, watch
+    from diag.watch.service import WatchRequest, watch
 
-    _positive(args.count, "--count")
-    _positive(args.baseline_days, "--baseline-days")
-    connect = _connect_options(args)
+    positive(args.count, "--count")
+    positive(args.baseline_days, "--baseline-days")
+    connect = connect_options(args)
     request = WatchRequest(
         every_s=args.every,
         count=args.count,
@@ -276,7 +83,7 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     )
     outcome = watch(request)
     for warning in outcome.warnings:
-        print(f"[WARNING]: {escape_terminal(warning)}", file=sys.stderr)
+        _warn(warning)
     if outcome.error is not None:
         raise outcome.error
     never = [escape_terminal(name) for name, view in outcome.summary.hosts.items() if view.logins == 0]
@@ -290,20 +97,15 @@ def cmd_watch(args: argparse.Namespace, argv: list[str]) -> int:
     return ExitCode.OK
 
 
-def _positive(value: float | int | None, flag: str) -> None:
-    if value is not None:
-        finite_positive(value, flag)  # nan and inf too: they would mean "never" or "at once"
-
-
 def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     from diag.run.service import RunRequest
 
-    _positive(args.forks, "-f/--forks")
-    connect = _connect_options(args)
-    _positive(args.host_deadline, "--host-deadline")
+    positive(args.forks, "-f/--forks")
+    connect = connect_options(args)
+    positive(args.host_deadline, "--host-deadline")
     if args.workers is not None:
         check_workers(args.workers)
-    _positive(args.baseline_days, "--baseline-days")
+    positive(args.baseline_days, "--baseline-days")
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
 
@@ -319,8 +121,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
         limit=args.limit,
         extra_vars=tuple(args.extra_vars),
         forks=args.forks,
-        tags=_split(args.tags),
-        skip_tags=_split(args.skip_tags),
+        tags=split_csv(args.tags),
+        skip_tags=split_csv(args.skip_tags),
         connect=connect,
         host_deadline_s=args.host_deadline,
         out_dir=args.output_dir,
@@ -340,11 +142,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> Any:
     )
 
 
-def _play_header(index: int, play: Any) -> str:
-    return f"  play #{index} ({play.hosts}): {play.name}"
-
-
 def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.report import plan_view, render_terminal
     from diag.run import service as api
 
     request = _request(args, argv)
@@ -352,25 +151,14 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         # say so before sampling a fleet, not after
         raise UsageError("--plots needs matplotlib", hint="pip install 'pfdiag[plots]'")
     if args.syntax_check:
-        playbook = api.check_syntax(request)
-        _out(f"playbook: {playbook.path}")
+        _out(plan_view.render_syntax_ok(api.check_syntax(request).path))
         return ExitCode.OK
     if args.list_tasks:
-        _out(f"playbook: {request.playbook}\n")
-        for i, (play, tasks) in enumerate(api.list_tasks(request), 1):
-            _out(_play_header(i, play) + "\n    tasks:")
-            for task in tasks:
-                _out(f"      {task.name}\tTAGS: [{', '.join(task.tags)}]")
+        _out(plan_view.render_task_list(request.playbook, api.list_tasks(request)))
         return ExitCode.OK
     if args.list_hosts:
-        _out(f"playbook: {request.playbook}\n")
-        for i, (play, hosts) in enumerate(api.list_hosts(request), 1):
-            _out(_play_header(i, play) + f"\n    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
-            for name in hosts:
-                _out(f"      {escape_terminal(name)}")
+        _out(plan_view.render_host_list(request.playbook, api.list_hosts(request)))
         return ExitCode.OK
-    from diag.report import render_terminal
-
     run = api.run_playbook(request)
     _out(render_terminal(run))
     if run.interrupted:
@@ -380,20 +168,19 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     """``pfdiag audit``: ``run`` plus the history, diff, notifications, textfile; or write a timer."""
-    from diag.audit import service as audit
-    from diag.cli import audit as cli_audit
+    from diag.audit.schedule import schedule_audit
+    from diag.audit.service import run_audit
+    from diag.report.audit_view import render_audit
 
     if args.syntax_check or args.list_tasks or args.list_hosts:
         return cmd_run(args, argv)
     if args.install_timer is not None or args.print_cron:
-        cli_audit.schedule(args, argv)
+        _out(schedule_audit(cli_audit.schedule_request(args, argv)))
         return ExitCode.OK
-    request = cli_audit.audit_request(args, _request(args, argv))
-    from diag.report import render_terminal
-
-    result = audit.run_audit(request)
-    print(render_terminal(result.run))
-    cli_audit.print_audit(result)
+    result = run_audit(cli_audit.audit_request(args, _request(args, argv)))
+    _out(render_audit(result))
+    for warning in result.warnings:
+        _warn(warning)
     if result.run.interrupted:
         print("interrupted: finished hosts are saved; the audit is recorded as incomplete", file=sys.stderr)
     code = run_exit_code(result.run, None if args.fail_on_new else args.fail_on)
@@ -402,100 +189,50 @@ def cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     return code
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from diag.run import service as api
-    from diag.watch.saved import is_watch_run
+def cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.run.rerender import RerenderRequest
+    from diag.watch.report import rerender
 
-    if is_watch_run(args.run_dir):
-        return _report_watch(args)
-
-    run, problems = api.read_run(args.run_dir)
-    for problem in problems:  # what is there is rendered all the same
-        print(f"[WARNING]: {escape_terminal(problem)}", file=sys.stderr)
-    # no hosts.jsonl at all: the report would show nothing but the plan, and the exit code says so
-    done = ExitCode.OK if (args.run_dir / "hosts.jsonl").exists() else ExitCode.ERROR
-    if args.format == "md":
-        from diag.report.markdown import render_markdown
-
-        text = render_markdown(run)
-    elif args.format == "json":
-        from diag.report.files import run_to_json
-        from diag.shared.files import json_text
-
-        text = json_text(run_to_json(run), indent=2) + "\n"
-    elif args.output is not None:
-        from diag.report import write_csv
-
-        try:
-            for path in write_csv(run, args.output):
-                _out(path)
-        except OSError as exc:
-            raise ReportError(f"cannot write CSV files into {str(args.output)!r}: {exc}") from None
-        return done
-    else:
-        from diag.report import render_csv
-
-        text = render_csv(run)
-        if sys.stdout.isatty():  # exact in a file or a pipe; on a screen host text must not drive it
-            text = escape_lines(text)
-    if args.output is None:
-        _out(text, end="")
-    else:
-        from diag.shared.files import write_text
-
-        write_text(args.output, text, what="report")
-    return done
+    request = RerenderRequest(
+        run_dir=args.run_dir,
+        format=args.format,
+        output=args.output,
+        escape=sys.stdout.isatty(),
+        warn=lambda line: print(f"[WARNING]: {line}", file=sys.stderr),
+    )
+    done = rerender(request)
+    if done.text:
+        _out(done.text, end="")
+    return ExitCode.OK if done.complete else ExitCode.ERROR
 
 
-def _report_watch(args: argparse.Namespace) -> int:
-    """A saved watch renders as its timeline (markdown) or its events (json)."""
-    from diag.report.watch_view import render_timeline
-    from diag.watch.saved import load_watch
+def cmd_inventory(args: argparse.Namespace, argv: list[str]) -> int:
+    from diag.inventory.show import show_inventory
 
-    if args.format == "csv":
-        raise UsageError("a watch has no CSV form", hint="use --format md or json")
-    saved = load_watch(args.run_dir)
-    for problem in saved.problems:  # what is there is rendered all the same
-        print(f"[WARNING]: {problem}", file=sys.stderr)
-    meta, events = saved.meta, saved.events
-    if args.format == "json":
-        text = json.dumps({"run": meta, "events": events}, indent=2, default=str) + "\n"
-    else:
-        text = render_timeline(meta, events)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        from diag.shared.files import write_text
-
-        write_text(args.output, text, what="report")
+    _out(show_inventory(args.inventory, Path.cwd(), graph=args.graph, host=args.host))
     return ExitCode.OK
 
 
-def cmd_inventory(args: argparse.Namespace) -> int:
-    from diag.inventory import load_inventory
+def _warn(text: str) -> None:
+    print(f"[WARNING]: {escape_terminal(text)}", file=sys.stderr)
 
-    inv = load_inventory(list(args.inventory), cwd=Path.cwd())
-    if args.graph:
-        _out(escape_lines(inv.graph()))
-    elif args.host:
-        if args.host not in inv.hosts:
-            raise InventoryError(f"host {args.host!r} is not in the inventory")
-        _out(json.dumps(inv.host_vars_json(args.host), indent=4, sort_keys=True, default=str))
-    else:
-        _out(json.dumps(inv.to_list_json(), indent=4, sort_keys=True, default=str))
-    return ExitCode.OK
+
+# The subcommands: each parses into one request and makes one library call.
+COMMANDS: dict[str, Callable[[argparse.Namespace, list[str]], int]] = {
+    "run": cmd_run,
+    "report": cmd_report,
+    "audit": cmd_audit,
+    "history": cli_audit.cmd_history,
+    "watch": cmd_watch,
+    "inventory": cmd_inventory,
+}
 
 
 def _argv_redactor(argv: list[str]) -> Redactor:
     """Masks the values of secret ``-e`` variables (those that parse) in an error message."""
-    from diag.playbook.variables import parse_extra_var
+    from diag.playbook.language.variables import parse_extra_var
 
-    values: set[str] = set()
-    for flag, value in itertools.pairwise(argv):
-        if flag in ("-e", "--extra-vars"):
-            with contextlib.suppress(DiagError):
-                values |= secret_values(parse_extra_var(value, cwd=Path.cwd()))
-    return Redactor(values)
+    return argv_redactor(argv, functools.partial(parse_extra_var, cwd=Path.cwd()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,17 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         verbosity = getattr(args, "verbose", 0)
-        if args.command == "run":
-            return int(cmd_run(args, argv))
-        if args.command == "report":
-            return int(cmd_report(args))
-        if args.command == "audit":
-            return int(cmd_audit(args, argv))
-        if args.command == "history":
-            return int(cmd_history(args))
-        if args.command == "watch":
-            return int(cmd_watch(args, argv))
-        return int(cmd_inventory(args))
+        return int(COMMANDS[args.command](args, argv))
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except DiagError as exc:

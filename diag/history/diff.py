@@ -28,10 +28,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from diag.findings import HostResult, Severity
+from diag.findings import HostResult, Severity, VerdictCode, was_judged
 
 PROBLEM_SEVERITY = Severity.warning  # checks below this are context, not problems
-NOT_PROBLEM_VERDICTS = ("ok", "not-evaluable")
 DIFF_KEYS = ("new", "persisting", "resolved", "unknown")
 
 
@@ -54,28 +53,14 @@ class Problem:
     def key(self) -> tuple[str, str, str]:
         return (self.host, self.code, self.comm)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "code": self.code,
-            "comm": self.comm,
-            "kind": self.kind,
-            "severity": self.severity,
-            "summary": self.summary,
-            "status": self.status,
-            "first_seen": self.first_seen,
-            "streak": self.streak,
-            "last_notified": self.last_notified,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """This audit against the previous one; ``open`` is what the next audit compares against."""
+    """This audit against the previous one; ``open`` is what the next audit compares against.
+
+    Its plain data (``diag.shared.records.to_data``) is ``{new, persisting, resolved, unknown}``, each a
+    list of problems: the ``diff.json`` of an audit and ``pfdiag history --diff --json``.
+    """
 
     new: tuple[Problem, ...] = ()
     persisting: tuple[Problem, ...] = ()
@@ -88,13 +73,6 @@ class Diff:
 
     def counts(self) -> dict[str, int]:
         return {key: len(getattr(self, key)) for key in DIFF_KEYS}
-
-    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
-        return {key: [p.to_dict() for p in getattr(self, key)] for key in DIFF_KEYS}
-
-
-def _severity(name: str | None) -> Severity:
-    return Severity.__members__.get(name or "", Severity.info)
 
 
 def _check_comm(evidence: Mapping[str, Any]) -> str:
@@ -114,15 +92,15 @@ def _check_comm(evidence: Mapping[str, Any]) -> str:
 
 def host_problems(result: HostResult, now: str) -> list[Problem]:
     """The problems a host shows in this audit (nothing unless it was evaluated)."""
-    if result.status != "ok" or result.verdict is None or result.verdict.code == "not-evaluable":
+    if not _judged(result) or result.verdict is None:
         return []
     found: list[Problem] = []
     verdict = result.verdict
-    if verdict.code not in NOT_PROBLEM_VERDICTS:
+    if VerdictCode.read(verdict.code).problem:
         comm = verdict.culprits[0].comm if verdict.culprits else ""
         found.append(Problem(result.host, verdict.code, comm, "verdict", verdict.severity, verdict.summary))
     for finding in result.findings:
-        if finding.status == "fail" and _severity(finding.severity) >= PROBLEM_SEVERITY:
+        if finding.status == "fail" and Severity.read(finding.severity) >= PROBLEM_SEVERITY:
             comm = _check_comm(finding.evidence)
             found.append(
                 Problem(result.host, finding.check, comm, "check", finding.severity, finding.message)
@@ -131,11 +109,13 @@ def host_problems(result: HostResult, now: str) -> list[Problem]:
     return [replace(p, first_seen=now) for p in unique.values()]
 
 
+def _judged(result: HostResult) -> bool:
+    return was_judged(result.status, result.verdict.code if result.verdict else None)
+
+
 def _evaluated(result: HostResult | None, problem: Problem) -> bool:
     """Whether this audit could see ``problem`` at all (host evaluated, its check not skipped)."""
-    if result is None or result.status != "ok" or result.verdict is None:
-        return False
-    if result.verdict.code == "not-evaluable":
+    if result is None or not _judged(result):
         return False
     if problem.kind == "check":
         # skipped (not evaluable) -> unknown; passed, or its branch not taken (`when:` false) -> resolved

@@ -1,19 +1,20 @@
 """Reading the audit history: baselines, problems, audits, diffs between stored audits, a host's series.
 
 In: an open SQLite connection (``History`` in ``diag.history.store`` opens it and inherits these reads).
-Out: plain dicts and ``Problem`` / ``Diff`` records for ``pfdiag audit`` (the baseline and what the
-playbook needs from the previous audit) and ``pfdiag history``.
+Out: records (``diag.history.rows``: audits, hosts, a host's series; ``Problem`` / ``Diff``) for
+``pfdiag audit`` (the baseline and what the playbook needs from the previous audit) and ``pfdiag history``.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
+from diag.findings import was_judged
 from diag.history.diff import Diff, Problem, compare
+from diag.history.rows import AuditDetail, AuditRow, HostPoint, PreviousHost, audit_detail, audit_row
 from diag.shared.errors import DiagError
+from diag.shared.records import from_data
 
 # Newest first, by when an audit was recorded (started + duration, set by ``record`` in its
 # transaction): two audits at once are recorded in the other order from the one they started in.
@@ -69,9 +70,9 @@ class HistoryQueries:
         if open_only:
             query += " AND status != 'resolved'"
         rows = self.db.execute(query + " ORDER BY host, code, comm", (run_id,)).fetchall()
-        return [Problem.from_dict(dict(row)) for row in rows]
+        return [from_data(Problem, dict(row)) for row in rows]
 
-    def previous_hosts(self, scope: str) -> dict[str, dict[str, Any]]:
+    def previous_hosts(self, scope: str) -> dict[str, PreviousHost]:
         """Per host of the last complete audit of ``scope``: OOM-kill counter, boot id, time."""
         baseline = self.baseline(scope)
         if baseline is None:
@@ -82,12 +83,7 @@ class HistoryQueries:
             (baseline,),
         ).fetchall()
         return {
-            row["host"]: {
-                "oom_kill_total": row["oom_kill_total"],
-                "boot_id": row["boot_id"],
-                "time": row["started"],
-            }
-            for row in rows
+            row["host"]: PreviousHost(row["oom_kill_total"], row["boot_id"], row["started"]) for row in rows
         }
 
     def diff_runs(self, a: int, b: int) -> Diff:
@@ -105,7 +101,7 @@ class HistoryQueries:
 
         def evaluated(problem: Problem) -> bool:
             host = hosts.get(problem.host)
-            if host is None or host["state"] != "ok" or host["verdict"] in (None, "not-evaluable"):
+            if host is None or not was_judged(host["state"], host["verdict"]):
                 return False
             return problem.kind != "check" or checks.get((problem.host, problem.code)) != {"skip"}
 
@@ -130,35 +126,21 @@ class HistoryQueries:
             raise HistoryError(f"audit {run_id} has no earlier audit to compare with")
         return int(earlier["id"])
 
-    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def runs(self, limit: int | None = None) -> list[AuditRow]:
         query = "SELECT * FROM runs ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return [_run_row(row) for row in self.db.execute(query).fetchall()]
+        return [audit_row(row) for row in self.db.execute(query).fetchall()]
 
-    def run(self, run_id: int) -> dict[str, Any]:
+    def run(self, run_id: int) -> AuditDetail:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise HistoryError(f"no audit {run_id} in {str(self.path)!r}", hint="`pfdiag history` lists them")
-        data = _run_row(row)
-        data["hosts_detail"] = [
-            dict(r)
-            for r in self.db.execute("SELECT * FROM host_results WHERE run_id = ? ORDER BY host", (run_id,))
-        ]
-        data["problems"] = [p.to_dict() for p in self.problems(run_id)]
-        return data
+        hosts = self.db.execute("SELECT * FROM host_results WHERE run_id = ? ORDER BY host", (run_id,))
+        return audit_detail(row, hosts.fetchall(), self.problems(run_id))
 
-    def host_series(self, host: str) -> list[dict[str, Any]]:
+    def host_series(self, host: str) -> list[HostPoint]:
         rows = self.db.execute(
             "SELECT r.id AS run_id, r.started, r.complete, h.* FROM host_results h"
             " JOIN runs r ON r.id = h.run_id WHERE h.host = ? ORDER BY r.id",
             (host,),
         ).fetchall()
-        return [dict(row) for row in rows]
-
-
-def _run_row(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["inventory"] = json.loads(data["inventory"] or "[]")
-    data["states"] = json.loads(data["states"] or "{}")
-    data["complete"] = bool(data["complete"])
-    data["interrupted"] = bool(data["interrupted"])
-    return data
+        return [from_data(HostPoint, dict(row)) for row in rows]

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from diag.history.told import TOLD_SCHEMA, ToldRecords
 from diag.runs.owner import remove_run_dir
 from diag.shared.errors import UsageError
 from diag.shared.files import FILE_MODE
+from diag.shared.units import now_stamp
 
 BUSY_TIMEOUT_S = 60.0
 SCHEMA_VERSION = 2  # 2: the ``told`` table (diag.history.told); a version-1 file gains it when opened
@@ -64,10 +65,6 @@ CREATE TABLE IF NOT EXISTS problems (
   status TEXT NOT NULL, first_seen TEXT, streak INTEGER, last_notified TEXT,
   PRIMARY KEY (run_id, host, code, comm, status));
 """
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +194,7 @@ class History(HistoryQueries, ToldRecords):
             cursor = db.execute(
                 "INSERT INTO runs (started, started_ts, scope, playbook, inventory, host_limit, run_dir)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), time.time(), scope, playbook, json.dumps(inventory), limit, run_dir),
+                (now_stamp(), time.time(), scope, playbook, json.dumps(inventory), limit, run_dir),
             )
             return int(cursor.lastrowid or 0)
 
@@ -253,7 +250,7 @@ class History(HistoryQueries, ToldRecords):
                 " states = ?, baseline_id = ?, new = ?, persisting = ?, resolved = ?, unknown = ?,"
                 " run_dir = ? WHERE id = ?",
                 (
-                    run.finished or now_iso(),
+                    run.finished or now_stamp(),
                     duration,
                     complete,
                     int(run.interrupted),
@@ -273,7 +270,7 @@ class History(HistoryQueries, ToldRecords):
     @staticmethod
     def _write_host(db: sqlite3.Connection, run_id: int, host: HostResult) -> None:
         verdict = host.verdict
-        oom: Mapping[str, Any] = next((f.evidence for f in host.findings if f.check == "oom-kills"), {})
+        carried = _carried(host)
         measured = host.sample.rates if host.sample is not None else None
         rates = [getattr(measured, name, None) for name in KEY_RATES]
         db.execute(
@@ -288,8 +285,8 @@ class History(HistoryQueries, ToldRecords):
                 verdict.summary if verdict else None,
                 verdict.culprits[0].comm if verdict and verdict.culprits else None,
                 *rates,
-                oom.get("oom_kill_total"),
-                oom.get("boot_id"),
+                carried.get("oom_kill_total"),
+                carried.get("boot_id"),
             ),
         )
         # Only failing and skipped checks: a pass is what "no row" means (on a host that was evaluated),
@@ -324,7 +321,7 @@ class History(HistoryQueries, ToldRecords):
                 "UPDATE runs SET notify_status = ?, notify_error = ? WHERE id = ?", (status, error, run_id)
             )
             if status == "sent":
-                stamp = now_iso()
+                stamp = now_stamp()
                 for host, code, comm in keys:
                     db.execute(
                         "UPDATE problems SET last_notified = ? WHERE run_id = ? AND host = ? AND code = ?"
@@ -370,3 +367,19 @@ class History(HistoryQueries, ToldRecords):
             db.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(doomed))
         kept = [remove_run_dir(Path(folder)) for folder in sorted(f for f in folders if f)]
         return Pruned(tuple(sorted(doomed)), tuple(reason for reason in kept if reason))
+
+
+# What the next audit's ``previous`` offers a playbook per host (``previous.oom_kill_total``,
+# ``previous.boot_id``: see ``queries.previous_hosts``). The history takes them from whichever finding's
+# evidence carries them, so it knows the names it stores and no playbook's check ids.
+CARRIED = ("oom_kill_total", "boot_id")
+
+
+def _carried(host: HostResult) -> dict[str, Any]:
+    """The carried values of ``host``: the first finding whose evidence holds each name."""
+    found: dict[str, Any] = {}
+    for finding in host.findings:
+        for name in CARRIED:
+            if name not in found and finding.evidence.get(name) is not None:
+                found[name] = finding.evidence[name]
+    return found

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from diag.history.diff import Diff, Problem
+from diag.shared.records import from_data, to_data
 
 TOLD_SCHEMA = """
 CREATE TABLE IF NOT EXISTS told (
@@ -73,7 +74,9 @@ class ToldRecords:
         rows = self.db.execute(
             "SELECT problem, told_at FROM told WHERE target = ? AND scope = ?", (target, scope)
         ).fetchall()
-        heard = [Problem.from_dict({**json.loads(r["problem"]), "last_notified": r["told_at"]}) for r in rows]
+        heard = [
+            from_data(Problem, {**json.loads(r["problem"]), "last_notified": r["told_at"]}) for r in rows
+        ]
         return {p.key: p for p in heard}
 
     def mark_told(
@@ -87,5 +90,5 @@ class ToldRecords:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO told VALUES (?,?,?,?,?,?,?)",
-                [(target, scope, *p.key, json.dumps(p.to_dict()), stamp) for p in firing],
+                [(target, scope, *p.key, json.dumps(to_data(p)), stamp) for p in firing],
             )

@@ -18,11 +18,10 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from diag.history.diff import Diff, Problem
 from diag.notify.delivery import NOTIFY_TIMEOUT_S, send_command, send_url
+from diag.shared.units import rfc3339, stamp_seconds
 
 __all__ = [
     "NOTIFY_TIMEOUT_S",
@@ -39,6 +38,42 @@ DEFAULT_RENOTIFY_AFTER_S = 4 * 3600.0
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 
 
+class Problem(Protocol):
+    """What a notification says of one problem (the history's ``Problem`` is one; notify needs no more)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def comm(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def first_seen(self) -> str | None: ...
+    @property
+    def streak(self) -> int: ...
+    @property
+    def last_notified(self) -> str | None: ...
+    @property
+    def key(self) -> tuple[str, str, str]: ...
+
+
+class Diff(Protocol):
+    """An audit's change as notify reads it: what is new, still open and resolved (the history's ``Diff``)."""
+
+    @property
+    def new(self) -> Sequence[Problem]: ...
+    @property
+    def persisting(self) -> Sequence[Problem]: ...
+    @property
+    def resolved(self) -> Sequence[Problem]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyOutcome:
     """``status``: ``sent``, ``failed``, ``nothing`` (no change worth telling) or ``off`` (no notifier)."""
@@ -49,27 +84,21 @@ class NotifyOutcome:
     payload: dict[str, Any] | None = None
 
 
-def rfc3339(stamp: str | None) -> str:
-    """``2026-12-01T19:20:04+0000`` (as runs store it) -> ``2026-12-01T19:20:04+00:00``.
+def alert_time(stamp: str | None) -> str:
+    """A stored stamp as Alertmanager's RFC 3339 time; none is Alertmanager's zero time, an unreadable
+    one passes through as it is.
 
-    >>> rfc3339("2026-12-01T19:20:04+0000"), rfc3339(None)
-    ('2026-12-01T19:20:04+00:00', '0001-01-01T00:00:00Z')
+    >>> alert_time("2026-12-01T19:20:04+0000"), alert_time(None), alert_time("soon")
+    ('2026-12-01T19:20:04+00:00', '0001-01-01T00:00:00Z', 'soon')
     """
     if not stamp:
         return ZERO_TIME
-    try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").isoformat()
-    except ValueError:
-        return stamp
+    return rfc3339(stamp) or stamp
 
 
 def _age_s(stamp: str | None, now: float) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return now - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None
+    told = stamp_seconds(stamp)
+    return None if told is None else now - told
 
 
 def due_again(diff: Diff, renotify_after_s: float, now: float | None = None) -> list[Problem]:
@@ -105,7 +134,7 @@ def _alert(problem: Problem, status: str, ended: str) -> dict[str, Any]:
         "status": status,
         "labels": labels,
         "annotations": {"summary": problem.summary},
-        "startsAt": rfc3339(problem.first_seen),
+        "startsAt": alert_time(problem.first_seen),
         "endsAt": ended if status == "resolved" else ZERO_TIME,
         "generatorURL": "",
         "fingerprint": fingerprint,
@@ -114,7 +143,7 @@ def _alert(problem: Problem, status: str, ended: str) -> dict[str, Any]:
 
 def build_payload(diff: Diff, repeated: Sequence[Problem], audit: dict[str, Any]) -> dict[str, Any]:
     """The JSON both notifiers get (Alertmanager webhook v4 shape + ``new``/``resolved``/``repeated``)."""
-    ended = rfc3339(audit.get("finished"))
+    ended = alert_time(audit.get("finished"))
     firing = [_alert(p, "firing", ended) for p in [*diff.new, *repeated]]
     resolved = [_alert(p, "resolved", ended) for p in diff.resolved]
     return {

@@ -6,7 +6,7 @@ In: a validated ``Playbook`` and the parsed ``-e`` vars. Out: nothing, or a ``Us
 would fail every host at run time, so it is refused now. Templates that need host data are left to
 the run-time check. ``interval_s`` is also checked as a variable, since ``sample`` reads it directly.
 
->>> from diag.playbook.model import Play, Playbook, Task
+>>> from diag.playbook.language.model import Play, Playbook, Task
 >>> task = Task("s", "sample", {"top_n": "{{ top_n }}"}, "pb.yml", 3)
 >>> book = Playbook(Path("pb.yml"), (Play("p", "all", "pb.yml", 1, {}, {}, (task,)),))
 >>> check_extra_var_args(book, {"top_n": 5})
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path  # noqa: F401  (the doctest's Playbook path)
 from typing import Any
 
-from diag.playbook.expressions import Templar, is_template, lazy_vars
-from diag.playbook.model import Playbook
+from diag.playbook.language.expressions import Templar, is_template, lazy_vars
+from diag.playbook.language.model import Playbook
 from diag.playbook.modules import MODULES
 from diag.shared.errors import UsageError
 from diag.shared.limits import check_interval

@@ -23,14 +23,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
-from diag.findings import HOST_STATES, HostResult, Verdict
+from diag.findings import HostResult, HostState, Verdict
 from diag.playbook import DEFAULT_FORKS
-from diag.playbook.expressions import ExpressionError, Templar
-from diag.playbook.model import Play, Task, task_selected
+from diag.playbook.language.expressions import ExpressionError, Templar
+from diag.playbook.language.model import Play, Task, task_selected
+from diag.playbook.language.variables import lazy_vars, play_scope, task_scope
 from diag.playbook.modules import MODULES
 from diag.playbook.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped, arg_problems
 from diag.playbook.schedule import HostLike
-from diag.playbook.variables import lazy_vars, play_scope, task_scope
 from diag.shared.errors import DiagError, TransportError
 from diag.transport import ConnectOptions, Deadline, Transport, open_transport
 from diag.transport.recording import RecordedCommand, RecordingTransport
@@ -123,7 +123,7 @@ class _HostRun:
             self.fail("timeout", f"host deadline of {limit:g} s passed before task {task.name!r}")
 
     def fail(self, state: str, reason: str) -> NoReturn:
-        self.result.status = state if state in HOST_STATES else "failed"
+        self.result.status = HostState.read(state)
         self.result.reason = reason
         raise _StopHost
 

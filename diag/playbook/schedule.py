@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from diag.playbook.model import Play, Playbook
+from diag.playbook.language.model import Play, Playbook
 
 
 class HostLike(Protocol):

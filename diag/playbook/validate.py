@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from diag.playbook.expressions import ExpressionError, Templar
-from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_file
-from diag.playbook.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
+from diag.playbook.language.expressions import ExpressionError, Templar
+from diag.playbook.language.loader import MarkedList, MarkedMap, load_yaml_file
+from diag.playbook.language.model import PLAY_KEYS, TASK_KEYS, Play, Playbook, Task
 from diag.playbook.modules import MODULES
 from diag.playbook.modules.base import Module, arg_problems
 from diag.shared.errors import PlaybookError

@@ -46,10 +46,17 @@ class Buddyinfo:
 
 
 def parse_buddyinfo(lines: Sequence[str], source: str = "/proc/buddyinfo") -> tuple[BuddyZone, ...]:
-    """Zones in file order; a line of another shape is a ParseError quoting it."""
+    """Zones in file order; a ``Node`` line of another shape is a ParseError quoting it.
+
+    A zone the kernel adds (``Device``) or more orders (arm64 with 64 KiB pages) read like any other;
+    a line that is not a ``Node`` line, which a newer kernel might add, is skipped.
+
+    >>> parse_buddyinfo(["Node 1, zone   Device      1      2      3 ", "Total free: 12"])
+    (BuddyZone(node=1, zone='Device', free=(1, 2, 3)),)
+    """
     zones: list[BuddyZone] = []
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.startswith("Node"):
             continue
         head, comma, rest = line.partition(",")
         words, counts = head.split(), rest.split()

@@ -17,6 +17,7 @@ from diag.probe.diskstats import DiskStat, disk_rates
 from diag.probe.measurements import HostSample, Perf, Process, ProcessTotals, Rates
 from diag.probe.meminfo import memory_values, pct
 from diag.probe.numa import numa_values
+from diag.probe.pidstat import cap_children
 from diag.probe.pressure import RESOURCES, Pressure, psi_values
 from diag.probe.snapshot import RawSample, Snapshot
 from diag.probe.swaps import SwapDevice
@@ -50,12 +51,6 @@ def _psi(a: Snapshot, b: Snapshot, dt: float, ne: dict[str, str]) -> Any:
     return psi_values(read(a), read(b), missing, dt, ne)
 
 
-def _cap(delta: int, host_per_s: float | None, dt: float) -> int:
-    """At most the host-wide count of the interval: more was made before it (a child the probe did not
-    see at the first sample, e.g. hidden or reparented, reaped now with its whole life's faults)."""
-    return delta if host_per_s is None else min(delta, int(host_per_s * dt + 0.5))
-
-
 def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Process, ...], ProcessTotals]:
     dt = s.interval_s
     host_faults_per_s = rates.pgfault_per_s
@@ -71,8 +66,8 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
     for p in s.processes:
         d = p.delta
         dmin, dmaj = max(d.minflt_delta, 0), max(d.majflt_delta, 0)
-        cmin = _cap(p.children_minflt_delta, rates.minflt_per_s, dt)
-        cmaj = _cap(p.children_majflt_delta, rates.majflt_per_s, dt)
+        cmin = cap_children(p.children_minflt_delta, rates.minflt_per_s, dt)
+        cmaj = cap_children(p.children_majflt_delta, rates.majflt_per_s, dt)
         if (cmin, cmaj) != (p.children_minflt_delta, p.children_majflt_delta):
             ne[f"processes.{d.pid}.children"] = (
                 f"{d.comm}[{d.pid}]: faults of exited children capped at the host-wide count of the interval"
@@ -135,17 +130,26 @@ def _perf(s: RawSample, ne: dict[str, str]) -> Perf:
         ne["perf"] = reason or "perf not used"
 
     def count(event: str) -> int | None:
-        return s.perf_counts.get(event) if usable else None
+        if not usable:
+            return None
+        counter = s.perf_counts.get(event)
+        if counter is None or counter.count is None:
+            # unknown, with perf's reason: never 0, never a silent gap
+            why = f"<{counter.unknown}>" if counter is not None else "no line"
+            ne[f"perf.{event.replace('-', '_')}"] = f"perf stat printed {why} for {event}"
+            return None
+        return counter.count
 
+    page, minor, major = count("page-faults"), count("minor-faults"), count("major-faults")
     return Perf(
         usable=usable,
         reason=reason,
-        page_faults=count("page-faults"),
-        page_faults_per_s=rate(count("page-faults"), s.interval_s),
-        minor_faults=count("minor-faults"),
-        minor_faults_per_s=rate(count("minor-faults"), s.interval_s),
-        major_faults=count("major-faults"),
-        major_faults_per_s=rate(count("major-faults"), s.interval_s),
+        page_faults=page,
+        page_faults_per_s=rate(page, s.interval_s),
+        minor_faults=minor,
+        minor_faults_per_s=rate(minor, s.interval_s),
+        major_faults=major,
+        major_faults_per_s=rate(major, s.interval_s),
     )
 
 

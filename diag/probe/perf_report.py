@@ -1,19 +1,31 @@
 """Parsers of the deep dive's output (``deepdive.sh``): perf stat, perf report, smaps, bpftrace.
 
-In: the text the host sent back, in ``== name [pid]`` sections. Out: plain dicts (``parse_deepdive``):
-capabilities, and per process its perf counters, top symbols and folded call chains per event with
-their share, the files behind the faulting addresses, smaps_rollup, the biggest mappings and the
-VmLck / VmSwap lines. Each parser is pure; the samples in the doctests are real output of this
-machine's perf 6.1 on kernel 6.18.
+In: the text the host sent back, in ``== name [pid]`` sections. Out: a ``DeepDive`` record
+(``diag.probe.deepdive``, ``parse_deepdive``): capabilities, and per process its perf counters, top
+symbols and folded call chains per event with their share, the files behind the faulting addresses,
+smaps_rollup, the biggest mappings and the VmLck / VmSwap lines. Each parser is pure; the samples in
+the doctests are real output of this machine's perf 6.1 on kernel 6.18.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from diag.probe.deepdive import (
+    BpfCounts,
+    ChainShare,
+    DeepDive,
+    MappingRss,
+    ProcessCapture,
+    SymbolShare,
+    TargetShare,
+)
+from diag.probe.perfstat import parse_perf_stat
 from diag.shared.errors import ParseError
+
+Row = TypeVar("Row")
 
 _SAMPLES = re.compile(r"^# Samples: (\S+)\s+of event '([^'/]+)")
 # "    50.10%  /tmp/pftry/t2  0x11c3             d [.] touch_pages" (perf report -v --sort dso,sym)
@@ -27,10 +39,10 @@ def _event(line: str) -> str | None:
     return match[2] if match else None
 
 
-def _per_event(text: str, row: Callable[[str], dict[str, Any] | None]) -> dict[str, list[dict[str, Any]]]:
+def _per_event(text: str, row: Callable[[str], Row | None]) -> dict[str, tuple[Row, ...]]:
     """``perf report`` text cut at its ``# Samples: ... of event 'E'`` headers: E -> the rows ``row`` reads
     from the lines under it (``row`` returns None for a line that is not one)."""
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[Row]] = {}
     current: str | None = None
     for line in text.splitlines():
         event = _event(line)
@@ -39,28 +51,10 @@ def _per_event(text: str, row: Callable[[str], dict[str, Any] | None]) -> dict[s
             out.setdefault(current, [])
         elif current is not None and (found := row(line)) is not None:
             out[current].append(found)
-    return out
+    return {event: tuple(rows) for event, rows in out.items()}
 
 
-def parse_perf_stat(text: str) -> dict[str, int | None]:
-    """``perf stat -x,`` counters by event name (``:u`` dropped; ``<not counted>`` -> None).
-
-    >>> parse_perf_stat('''22038,,page-faults,148420861,100.00,,
-    ... 5,,major-faults:u,148420861,100.00,,
-    ... <not supported>,,exceptions:page_fault_user,0,100.00,,''')
-    {'page-faults': 22038, 'major-faults': 5, 'exceptions:page_fault_user': None}
-    """
-    out: dict[str, int | None] = {}
-    for line in text.splitlines():
-        parts = line.split(",")
-        if len(parts) < 3 or not parts[2]:
-            continue
-        name = parts[2].removesuffix(":u")
-        out[name] = int(parts[0]) if parts[0].isdigit() else None
-    return out
-
-
-def parse_symbols(text: str) -> dict[str, list[dict[str, Any]]]:
+def parse_symbols(text: str) -> dict[str, tuple[SymbolShare, ...]]:
     """Top symbols per event from ``perf report --stdio -v --sort dso,sym -g none``.
 
     >>> parse_symbols('''# Samples: 109  of event 'page-faults/freq=1000/'
@@ -68,50 +62,50 @@ def parse_symbols(text: str) -> dict[str, list[dict[str, Any]]]:
     ...     49.90%  /usr/lib/x86_64-linux-gnu/libc.so.6  0x9a1b0   g [.] __memset_avx2_unaligned_erms
     ... # Samples: 13  of event 'major-faults/freq=1000/'
     ...    100.00%  [kernel.kallsyms]  0xffffffff81a0  g [k] clear_page_erms''')["page-faults"][0]
-    {'pct': 50.1, 'dso': '/tmp/pftry/t2', 'symbol': 'touch_pages', 'kernel': False}
+    SymbolShare(pct=50.1, dso='/tmp/pftry/t2', symbol='touch_pages', kernel=False)
     """
 
-    def row(line: str) -> dict[str, Any] | None:
+    def row(line: str) -> SymbolShare | None:
         match = _SYMBOL.match(line)
         if not match:
             return None
         pct, dso, level, symbol = match.groups()
-        return {"pct": float(pct), "dso": dso, "symbol": symbol, "kernel": level == "k"}
+        return SymbolShare(float(pct), dso, symbol, kernel=level == "k")
 
     return _per_event(text, row)
 
 
-def parse_chains(text: str) -> dict[str, list[dict[str, Any]]]:
+def parse_chains(text: str) -> dict[str, tuple[ChainShare, ...]]:
     """Folded call chains (outermost caller first) per event from ``perf report -g folded,...,caller``.
 
     >>> parse_chains('''# Samples: 109  of event 'page-faults/freq=1000/'
     ...     50.10%  [.] touch_pages
     ... 50.10% __libc_start_call_main;main;touch_pages
     ... 49.90% __libc_start_call_main;main;read_file''')
-    {'page-faults': [{'pct': 50.1, 'chain': ['__libc_start_call_main', 'main', 'touch_pages']}, \
-{'pct': 49.9, 'chain': ['__libc_start_call_main', 'main', 'read_file']}]}
+    {'page-faults': (ChainShare(pct=50.1, chain=('__libc_start_call_main', 'main', 'touch_pages')), \
+ChainShare(pct=49.9, chain=('__libc_start_call_main', 'main', 'read_file')))}
     """
 
-    def row(line: str) -> dict[str, Any] | None:
+    def row(line: str) -> ChainShare | None:
         match = _CHAIN.match(line)  # the folded lines start in column 0; symbol lines are indented
-        return {"pct": float(match[1]), "chain": match[2].split(";")} if match else None
+        return ChainShare(float(match[1]), tuple(match[2].split(";"))) if match else None
 
     return _per_event(text, row)
 
 
-def parse_shares(text: str) -> dict[str, list[dict[str, Any]]]:
+def parse_shares(text: str) -> dict[str, tuple[TargetShare, ...]]:
     """What the faulting addresses belong to, per event (``perf report --mem-mode --sort dso_daddr``).
 
     >>> parse_shares('''# Samples: 13  of event 'major-faults/freq=1000/'
     ...    100.00%  /var/tmp/pfdata
     ... # Samples: 109  of event 'page-faults/freq=1000/'
     ...     77.06%  //anon''')["major-faults"]
-    [{'pct': 100.0, 'target': '/var/tmp/pfdata'}]
+    (TargetShare(pct=100.0, target='/var/tmp/pfdata'),)
     """
 
-    def row(line: str) -> dict[str, Any] | None:
+    def row(line: str) -> TargetShare | None:
         match = _SHARE.match(line)
-        return {"pct": float(match[1]), "target": match[2]} if match else None
+        return TargetShare(float(match[1]), match[2]) if match else None
 
     return _per_event(text, row)
 
@@ -131,26 +125,26 @@ def parse_kib_lines(text: str) -> dict[str, int]:
     return out
 
 
-def parse_maps(text: str) -> list[dict[str, Any]]:
+def parse_maps(text: str) -> tuple[MappingRss, ...]:
     """The biggest mappings by RSS (``rss_kib perms path`` lines, reduced on the host).
 
     >>> parse_maps("652 r-xp /usr/lib/x86_64-linux-gnu/libc.so.6\\n404 rw-p [anon]")
-    [{'rss_kib': 652, 'perms': 'r-xp', 'path': '/usr/lib/x86_64-linux-gnu/libc.so.6'}, \
-{'rss_kib': 404, 'perms': 'rw-p', 'path': '[anon]'}]
+    (MappingRss(rss_kib=652, perms='r-xp', path='/usr/lib/x86_64-linux-gnu/libc.so.6'), \
+MappingRss(rss_kib=404, perms='rw-p', path='[anon]'))
     """
     out = []
     for line in text.splitlines():
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[0].isdigit():
-            out.append({"rss_kib": int(parts[0]), "perms": parts[1], "path": parts[2]})
-    return out
+            out.append(MappingRss(int(parts[0]), parts[1], parts[2]))
+    return tuple(out)
 
 
-def parse_bpftrace(text: str) -> dict[str, Any]:
+def parse_bpftrace(text: str) -> BpfCounts:
     """``@faults[comm]: N`` counts and the latency histogram's lines from the bpftrace one-liner.
 
     >>> parse_bpftrace("@faults[app]: 1200\\n@faults[sshd]: 3\\n@latency_us:\\n[0]  900 |@@@@|\\n")
-    {'faults_by_comm': {'app': 1200, 'sshd': 3}, 'latency_us': ['[0]  900 |@@@@|']}
+    BpfCounts(faults_by_comm={'app': 1200, 'sshd': 3}, latency_us=('[0]  900 |@@@@|',))
     """
     counts: dict[str, int] = {}
     histogram: list[str] = []
@@ -160,7 +154,7 @@ def parse_bpftrace(text: str) -> dict[str, Any]:
             counts[match[1]] = int(match[2])
         elif line.startswith("[") or (histogram and line.strip()):
             histogram.append(line.rstrip())
-    return {"faults_by_comm": counts, "latency_us": histogram}
+    return BpfCounts(counts, tuple(histogram))
 
 
 def _sections(text: str) -> list[tuple[str, str, list[str]]]:
@@ -174,12 +168,23 @@ def _sections(text: str) -> list[tuple[str, str, list[str]]]:
     return sections
 
 
-def parse_deepdive(text: str) -> dict[str, Any]:
-    """The whole output: ``{caps, matched, processes: {pid: {...}}, bpftrace}``.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "stat": parse_perf_stat,
+    "symbols": parse_symbols,
+    "chains": parse_chains,
+    "daddr": parse_shares,
+    "rollup": parse_kib_lines,
+    "status": parse_kib_lines,
+    "maps": parse_maps,
+}
+
+
+def parse_deepdive(text: str) -> DeepDive:
+    """The whole output: capabilities, the pids a match found, each process, bpftrace's counts.
 
     >>> d = parse_deepdive("== caps\\nperf -\\nuid 1000\\n== pid 7\\ncomm app\\n"
     ...                    "== rollup 7\\nRss: 8 kB\\n== end\\n")
-    >>> d["caps"]["perf"], d["processes"][7]["comm"], d["processes"][7]["rollup"]
+    >>> d.caps["perf"], d.processes[7].comm, d.processes[7].rollup
     (None, 'app', {'Rss': 8})
     >>> parse_deepdive("== caps\\nperf /usr/bin/perf\\n")
     Traceback (most recent call last):
@@ -195,8 +200,9 @@ def parse_deepdive(text: str) -> dict[str, Any]:
     if not sections or sections[-1][0] != "end":
         raise ParseError("deep dive output ends early (no '== end' line): the script was cut off")
     caps: dict[str, str | None] = {}
-    processes: dict[int, dict[str, Any]] = {}
-    out: dict[str, Any] = {"caps": caps, "matched": None, "processes": processes, "bpftrace": None}
+    processes: dict[int, dict[str, Any]] = {}  # each process's fields, as its sections arrive
+    matched: tuple[int, ...] | None = None
+    bpftrace: BpfCounts | None = None
     for name, arg, lines in sections:
         body = "\n".join(lines)
         if name == "caps":
@@ -204,9 +210,9 @@ def parse_deepdive(text: str) -> dict[str, Any]:
                 key, _, value = line.partition(" ")
                 caps[key] = None if value in ("", "-") else value
         elif name == "matched":
-            out["matched"] = [int(p) for p in arg.split()]
+            matched = tuple(int(p) for p in arg.split())
         elif name == "bpftrace":
-            out["bpftrace"] = parse_bpftrace(body)
+            bpftrace = parse_bpftrace(body)
         elif name == "pid":
             proc: dict[str, Any] = {"pid": int(arg), "gone": lines[:1] == ["gone"]}
             for line in lines:
@@ -216,17 +222,9 @@ def parse_deepdive(text: str) -> dict[str, Any]:
             processes[int(arg)] = proc
         elif arg.isdigit() and int(arg) in processes:
             proc = processes[int(arg)]
-            parsers: dict[str, Any] = {
-                "stat": parse_perf_stat,
-                "symbols": parse_symbols,
-                "chains": parse_chains,
-                "daddr": parse_shares,
-                "rollup": parse_kib_lines,
-                "status": parse_kib_lines,
-                "maps": parse_maps,
-            }
-            if name in parsers:
-                proc[name] = parsers[name](body)
+            if name in _PARSERS:
+                proc[name] = _PARSERS[name](body)
             elif name in ("stat-error", "record-error"):
                 proc[name.replace("-", "_")] = body.strip() or None
-    return out
+    captures = {pid: ProcessCapture(**fields) for pid, fields in processes.items()}
+    return DeepDive(caps=caps, matched=matched, processes=captures, bpftrace=bpftrace)

@@ -54,6 +54,17 @@ class ProcDelta:
     comm: str
 
 
+def cap_children(delta: int, host_per_s: float | None, dt: float) -> int:
+    """Faults of reaped children counted in an interval, at most the host-wide count of the interval:
+    more was made before it (a child not seen at the first sample, e.g. hidden or reparented, reaped
+    now with its whole life's faults). The probe's samples and the watch's ticks cap alike.
+
+    >>> cap_children(420_000, 1_000.0, 2.0), cap_children(300, 1_000.0, 2.0), cap_children(5, None, 1.0)
+    (2000, 300, 5)
+    """
+    return delta if host_per_s is None else min(delta, int(host_per_s * dt + 0.5))
+
+
 def parse_stat(text: str, source: str = "/proc/PID/stat") -> ProcStat:
     """One stat record (may span lines when comm holds a newline); ParseError quotes it."""
     head, paren, tail = text.rpartition(")")

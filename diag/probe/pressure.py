@@ -3,7 +3,8 @@
 
 ``avg*`` are percent of wall time; ``total`` is cumulative stall time in microseconds, so the
 stall percentage over any interval is Δtotal / Δt. Some files have only a ``full`` line
-(``/proc/pressure/irq``) and some end without a newline.
+(``/proc/pressure/irq``) and some end without a newline. A line type other than ``some``/``full`` is
+skipped, as prometheus/procfs does: the kernel may add one, and it must not fail the whole sample.
 
 >>> p = parse_pressure(["some avg10=70.24 avg60=62.50 avg300=40.63 total=3461209614",
 ...                     "full avg10=57.59 avg60=51.44 avg300=33.70 total=2843815604"])
@@ -31,12 +32,16 @@ class Pressure:
 
 
 def parse_pressure(lines: Sequence[str], source: str = "/proc/pressure") -> dict[str, Pressure]:
-    """``some``/``full`` -> Pressure; a malformed line is a ParseError quoting it."""
+    """``some``/``full`` -> Pressure; a malformed ``some``/``full`` line is a ParseError quoting it.
+
+    >>> sorted(parse_pressure(["some avg10=0.00 avg60=0.00 avg300=0.00 total=5", "stall max_us=12"]))
+    ['some']
+    """
     result: dict[str, Pressure] = {}
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        kind, _, rest = line.partition(" ")
+        kind, _, rest = line.strip().partition(" ")
+        if kind not in ("some", "full"):
+            continue  # blank, or a line type of a newer kernel
         try:
             fields = dict(item.split("=", 1) for item in rest.split())
             result[kind] = Pressure(
@@ -49,8 +54,6 @@ def parse_pressure(lines: Sequence[str], source: str = "/proc/pressure") -> dict
             raise ParseError(
                 f"expected 'some|full avg10=.. total=..': {line!r}", where=f"{source} line {n}"
             ) from None
-        if kind not in ("some", "full"):
-            raise ParseError(f"unknown PSI line kind {kind!r}: {line!r}", where=f"{source} line {n}")
     return result
 
 

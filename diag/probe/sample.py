@@ -21,6 +21,7 @@ from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
 from diag.probe.measurements import HostSample, LockedProcess
 from diag.probe.memcg import parse_memcg
+from diag.probe.perfstat import parse_perf_counters
 from diag.probe.pidstat import (
     parse_cgroup_path,
     parse_children_row,
@@ -175,7 +176,7 @@ def parse_raw(text: str) -> RawSample:
         elif s.kind == "perf":
             perf_state, _, reason = s.args.partition(" ")
             perf_reason = reason or None
-            perf_counts = _perf_counts(s.lines)
+            perf_counts = parse_perf_counters(s.lines)
         elif s.kind == "procs":
             _procs(s, procs, totals)
         elif s.kind == "pid":
@@ -204,17 +205,3 @@ def parse_raw(text: str) -> RawSample:
 def parse_probe(text: str) -> HostSample:
     """Parse a complete probe output into the host's records; ParseError (quoting the line) when not."""
     return host_sample(parse_raw(text))
-
-
-def _perf_counts(lines: tuple[str, ...]) -> dict[str, int]:
-    """``perf stat -x,`` rows: ``count,unit,event,...``; ``<not counted>`` rows are left out.
-
-    >>> _perf_counts(("86788,,page-faults,404242819,100.00,,", "<not supported>,,major-faults,0,0,,"))
-    {'page-faults': 86788}
-    """
-    counts: dict[str, int] = {}
-    for line in lines:
-        parts = line.split(",")
-        if len(parts) >= 3 and parts[0].isascii() and parts[0].isdigit():
-            counts[parts[2].split(":")[0]] = int(parts[0])
-    return counts

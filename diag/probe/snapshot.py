@@ -13,6 +13,7 @@ from diag.probe.cost import CpuTicks
 from diag.probe.facts import Facts
 from diag.probe.measurements import LockedProcess
 from diag.probe.memcg import MemCgroup
+from diag.probe.perfstat import PerfCounter
 from diag.probe.pidstat import ProcDelta
 
 
@@ -54,7 +55,7 @@ class RawSample:
     blockdevs: tuple[str, ...] | None
     perf_state: str  # ok / failed / unused
     perf_reason: str | None
-    perf_counts: dict[str, int]
+    perf_counts: dict[str, PerfCounter]
     totals: dict[str, int]
     processes: list[ProcInfo] = field(default_factory=list)
     locked: list[LockedProcess] | None = None  # None: not asked for (locked_min_kib 0)

@@ -32,7 +32,7 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
 def not_evaluated(run: RunResult, fleet: FleetView) -> list[str]:
     """Hosts that did not finish (state) or whose counters could not be read (not-evaluable), and why."""
     hosts = fleet.hosts
-    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    unknown = hosts[~hosts["judged"]]
     out = ["## Hosts not evaluated", ""]
     if unknown.empty:
         return [*out, "Every host was evaluated.", ""]

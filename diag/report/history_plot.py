@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from diag.history.rows import HostPoint
 from diag.shared.errors import UsageError
 from diag.shared.files import write_text
+from diag.shared.units import parse_stamp
 
 SERIES = (
     ("majflt_per_s", "host_majflt_per_s", "major faults/s"),
@@ -22,12 +22,8 @@ SERIES = (
 )
 
 
-def _when(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
-
-
 def plot_host_rates(
-    host: str, rows: Sequence[Mapping[str, Any]], thresholds: Mapping[str, float], path: Path
+    host: str, rows: Sequence[HostPoint], thresholds: Mapping[str, float], path: Path
 ) -> Path:
     """Write the trend of ``host``'s major and minor fault rates to ``path``."""
     try:
@@ -39,7 +35,9 @@ def plot_host_rates(
         raise UsageError("--plot needs matplotlib", hint="pip install 'pfdiag[plots]'") from None
     fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     for axis, (rate, limit, label) in zip(axes, SERIES, strict=True):
-        points = [(_when(r["started"]), float(r[rate])) for r in rows if r.get(rate) is not None]
+        # a row whose stamp does not read (a hand-edited history) has no place on the time axis
+        stamped = [(parse_stamp(r.started), getattr(r, rate)) for r in rows]
+        points = [(when, float(value)) for when, value in stamped if when is not None and value is not None]
         if points:
             axis.plot([t for t, _ in points], [max(v, 0.1) for _, v in points], marker="o", color="#4c72b0")
         axis.axhline(

@@ -23,6 +23,7 @@ from diag.fleet import (
     Z_CUTOFF,
     FleetView,
     build_fleet,
+    verdict_rank,
 )
 from diag.report.cells import fmt_rate, md_code
 from diag.report.deepdive import deepdive_section
@@ -44,7 +45,7 @@ SHORT = {"majflt_per_s": "major/s", "minflt_per_s": "minor/s"}
 
 def _ranked(hosts: pd.DataFrame) -> pd.DataFrame:
     """Worst first: severity, verdict (swap before file before minor), major then minor rate, name."""
-    order = hosts["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}).fillna(len(VERDICT_ORDER))
+    order = [verdict_rank(v) for v in hosts["verdict"]]
     return hosts.assign(verdict_rank=order).sort_values(
         ["severity_rank", "verdict_rank", "majflt_per_s", "minflt_per_s", "host"],
         ascending=[False, True, False, False, True],
@@ -101,7 +102,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         out.append(
             f"{_plural(len(fleet.outliers), 'host')} stand out from their peers ({escape_markdown(names)})."
         )
-    unknown = hosts[hosts["state"].ne("ok") | hosts["verdict"].eq("not-evaluable")]
+    unknown = hosts[~hosts["judged"]]
     if not unknown.empty:
         why = unknown["verdict"].where(unknown["state"].eq("ok"), unknown["state"]).value_counts()
         parts = [f"{n} {state}" for state, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0]))]

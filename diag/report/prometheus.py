@@ -11,13 +11,12 @@ gauges; the README states the cardinality.
 
 from __future__ import annotations
 
-import calendar
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from diag.findings import HOST_STATES, RunResult, Severity
 from diag.shared.files import write_text
+from diag.shared.units import stamp_seconds
 
 TEXTFILE_MODE = 0o644  # read by node_exporter, often another user than the audit's
 
@@ -26,21 +25,6 @@ RATE_METRICS = (
     ("minor_faults_per_second", "minflt_per_s", "Minor page faults per second over the sampling interval"),
     ("swap_ins_per_second", "swapin_per_s", "Pages swapped in (pswpin + zswpin) per second"),
 )
-
-
-def parse_stamp(stamp: str | None) -> float | None:
-    """``2026-12-01T19:20:04+0000`` -> Unix seconds.
-
-    >>> parse_stamp("1970-01-02T00:00:00+0000"), parse_stamp(None)
-    (86400.0, None)
-    """
-    if not stamp:
-        return None
-    try:
-        parsed = time.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-    return float(calendar.timegm(parsed) - (parsed.tm_gmtoff or 0))
 
 
 def write_textfile(
@@ -91,9 +75,7 @@ def write_textfile(
         state.labels(host.host, host.status).set(1)
         if host.verdict is not None:
             verdict.labels(host.host, host.verdict.code).set(1)
-            level = Severity.__members__.get(host.verdict.severity)
-            if level is not None:
-                severity.labels(host.host).set(int(level))
+            severity.labels(host.host).set(Severity.read(host.verdict.severity).rank)
         measured = host.sample.rates if host.sample is not None else None
         for key, gauge in rates.items():
             value = getattr(measured, key, None)
@@ -106,7 +88,7 @@ def write_textfile(
     complete.set(0 if run.interrupted else 1)
     if duration_s is not None:
         duration.set(duration_s)
-    stamp = parse_stamp(last_success)
+    stamp = stamp_seconds(last_success)
     if stamp is not None:
         success.set(stamp)
     write_text(path, generate_latest(registry), what="the textfile", mode=TEXTFILE_MODE)

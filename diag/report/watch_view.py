@@ -1,6 +1,8 @@
 """What a watch looks like: the live table (like ``top``), one line per event, and the timeline.
 
-In: the runner's ``WatchSummary`` and ``AlertTracker`` (live), or the run folder's events (saved).
+In: the runner's ``WatchSummary`` and ``AlertTracker`` (live: read through the small Protocols below, so
+the report stage, which comes before the watch service, never imports it), or the run folder's events
+(saved).
 Out: text. The live table is redrawn in place on a terminal; without a terminal each alert,
 resolved, exit and host-state event is one line; ``pfdiag report`` renders a saved watch as a
 markdown timeline (alerts, resolutions, connection changes, and each host's peak rates).
@@ -9,14 +11,64 @@ markdown timeline (alerts, resolutions, connection changes, and each host's peak
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from diag.shared.escape import escape_markdown, escape_terminal, md_cell, md_code, md_fence
 from diag.shared.units import fmt_rate
-from diag.watch.rules import AlertTracker
-from diag.watch.runner import WatchSummary
 
 CLEAR = "\x1b[H\x1b[2J"
+
+
+class LiveProcess(Protocol):
+    """A process row of the live table (the watch's ``ProcRate``)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def comm(self) -> str: ...
+    @property
+    def total_minflt_per_s(self) -> float: ...
+    @property
+    def total_majflt_per_s(self) -> float: ...
+
+
+class LiveTick(Protocol):
+    """A host's last tick (the watch's ``TickRates``): host-wide rates and its busiest processes."""
+
+    @property
+    def rates(self) -> Mapping[str, float | None]: ...
+    @property
+    def processes(self) -> Sequence[LiveProcess]: ...
+
+
+class LiveHost(Protocol):
+    """A host's line of the live table (the watch's ``HostView``)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def last(self) -> LiveTick | None: ...
+
+
+class LiveSummary(Protocol):
+    """The watch so far (the watch's ``WatchSummary``)."""
+
+    @property
+    def hosts(self) -> Mapping[str, LiveHost]: ...
+
+
+class LiveSelection(Protocol):
+    def wants(self, pid: int, comm: str) -> bool: ...
+
+
+class LiveRules(Protocol):
+    """The rules' states (the watch's ``AlertTracker``): a label per (pid, comm) of a host."""
+
+    @property
+    def selection(self) -> LiveSelection: ...
+    def labels(self, host: str) -> Mapping[tuple[int | None, str | None], tuple[str, str]]: ...
 
 
 def _clock(ts: str) -> str:
@@ -84,8 +136,8 @@ def _cut(text: object, width: int) -> str:
 
 
 def render_table(
-    summary: WatchSummary,
-    tracker: AlertTracker,
+    summary: LiveSummary,
+    tracker: LiveRules,
     title: str,
     rows: int = 40,
     width: int = 100,
@@ -120,8 +172,8 @@ def render_table(
         for proc in [p for p in shown if tracker.selection.wants(p.pid, p.comm)][:per_host]:
             label, rule = labels.get((proc.pid, proc.comm), ("", ""))
             lines.append(
-                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.minflt_per_s):>11}"
-                f" {fmt_rate(proc.majflt_per_s):>9}  {label} {rule}".rstrip()
+                f"{'':<12} {proc.pid:>8} {_cut(proc.comm, 16):<16} {fmt_rate(proc.total_minflt_per_s):>11}"
+                f" {fmt_rate(proc.total_majflt_per_s):>9}  {label} {rule}".rstrip()
             )
     return "\n".join(line[:width] for line in lines[:rows])
 
@@ -168,10 +220,9 @@ def _peak_row(host: str, samples: Iterable[Mapping[str, Any]]) -> str:
     best: tuple[float, str] = (0.0, "")
     for sample in samples:
         for proc in sample.get("processes") or ():
-            if proc.get("minflt_per_s", 0) > best[0]:
-                best = (
-                    proc["minflt_per_s"],
-                    f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(proc['minflt_per_s'])}",
-                )
+            # own + children; in a watch saved by an older pfdiag, minflt_per_s was the total
+            total = proc.get("total_minflt_per_s", proc.get("minflt_per_s", 0))
+            if total > best[0]:
+                best = (total, f"{proc.get('comm')}[{proc.get('pid')}] {fmt_rate(total)}")
     cells = [host, len(samples), fmt_rate(minor), fmt_rate(major), best[1] or "-"]
     return "| " + " | ".join(md_cell(c) for c in cells) + " |"

@@ -30,11 +30,11 @@ from diag.history.baseline import Baselines, check_days, read_baselines
 from diag.playbook import DEFAULT_FORKS
 from diag.playbook.argcheck import check_extra_var_args
 from diag.playbook.engine import Engine, EngineOptions
-from diag.playbook.model import Play, Playbook, Task, task_selected
+from diag.playbook.language.model import Play, Playbook, Task, task_selected
+from diag.playbook.language.variables import parse_extra_vars
 from diag.playbook.resolve import resolve_playbook
 from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
-from diag.playbook.variables import parse_extra_vars
 from diag.report.progress import Progress
 from diag.runs.meta import PLANNED_HOSTS
 from diag.runs.store import (
@@ -51,6 +51,7 @@ from diag.shared.errors import UsageError
 from diag.shared.files import check_output_dir, check_output_file
 from diag.shared.secrets import Redactor, redact_argv, redact_vars, secret_values
 from diag.shared.signals import sigterm_as_interrupt
+from diag.shared.units import now_stamp
 from diag.transport import ConnectOptions
 from diag.transport.recording import RecordedCommand
 from diag.transport.replay import REPLAY_VAR
@@ -164,19 +165,27 @@ def prepare(request: RunRequest) -> Prepared:
     check_extra_var_args(playbook, extra_vars)
     if request.replay is not None:
         return _prepare_replay(request, playbook, extra_vars)
+    inventory, hosts, warnings = select_hosts(request.inventories, request.limit, cwd)
+    for warning in warnings:
+        _emit(request, f"[WARNING]: {warning}")
+    return Prepared(playbook, extra_vars, hosts, schedule(playbook, inventory, hosts))
+
+
+def select_hosts(
+    inventories: Sequence[str], limit: str | None, cwd: Path
+) -> tuple[Any, list[HostLike], list[str]]:
+    """The hosts ``-i`` and ``-l`` select (no ``-i``: the implicit localhost), the inventory the plays
+    are scheduled against, and the selection's warnings; ``run`` and ``watch`` both select here."""
     from diag.inventory import implicit_localhost, load_inventory
 
-    if request.inventories:
-        inventory: Any = load_inventory(list(request.inventories), cwd=cwd)
-        selection = inventory.select(request.limit or "all")
+    if inventories:
+        inventory: Any = load_inventory(list(inventories), cwd=cwd)
+        selection = inventory.select(limit or "all")
     else:
         inventory = implicit_localhost()
-        selection = inventory.select(request.limit) if request.limit else inventory.select("localhost")
+        selection = inventory.select(limit) if limit else inventory.select("localhost")
         inventory = _AllHosts(selection)
-    for warning in getattr(selection, "warnings", []):
-        _emit(request, f"[WARNING]: {warning}")
-    hosts: list[HostLike] = list(selection)
-    return Prepared(playbook, extra_vars, hosts, schedule(playbook, inventory, hosts))
+    return inventory, list(selection), list(getattr(selection, "warnings", []))
 
 
 def _prepare_replay(request: RunRequest, playbook: Playbook, extra_vars: dict[str, Any]) -> Prepared:
@@ -327,7 +336,7 @@ def _run_prepared(
         playbook=str(prepared.playbook.path),
         inventory=list(request.inventories) if recording is None else list(recording.run.inventory),
         limit=request.limit,
-        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        started=now_stamp(),
         argv=redact_argv(request.argv),
         extra_vars=redactor.data(redact_vars(prepared.extra_vars)),
         interval_s=_interval_s(prepared) if recording is None else recording.run.interval_s,
@@ -398,7 +407,7 @@ def _run_prepared(
     run.interrupted = engine.interrupted
     if run.interval_s is None:
         run.interval_s = next((h.sample.interval_s for h in run.hosts if h.sample), None)
-    run.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run.finished = now_stamp()
     write_json(run_dir / "run.json", {**run.metadata(), **planned})
     if preload is not None:
         preload.join()

@@ -2,17 +2,16 @@
 
 In: a ``RunResult`` being built and each host as it finishes. Out: ``run.json`` (metadata, written at
 the start and again at the end), ``hosts.jsonl`` (one line per finished host, flushed and fsynced:
-``{"host", "result", "raw", "commands", "vars"}``) and back: ``load_run`` (``pfdiag report``) and
-``load_recording`` (``pfdiag run --replay``) read the same lines. Any ``OSError`` while writing is a
-``ReportError`` naming the path (disk full, permission); a truncated last line (a killed run) is
-ignored on reading.
+``{"host", "result", "commands", "raw_command", "vars"}``, each thing once) and back: ``load_run``
+(``pfdiag report``) and ``load_recording`` (``pfdiag run --replay``) read the same lines. Any
+``OSError`` while writing is a ``ReportError`` naming the path (disk full, permission); a truncated
+last line (a killed run) is ignored on reading.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,10 @@ from diag.runs.owner import check_claimable, is_marked, mark_run_dir
 from diag.shared.errors import ReportError, UsageError
 from diag.shared.files import check_output_dir, json_text, open_append_new, read_lines, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
+from diag.shared.records import from_data, to_data
 from diag.shared.secrets import Redactor
-from diag.transport.recording import RecordedCommand, command_key, pack_stdout
+from diag.shared.units import folder_stamp
+from diag.transport.recording import RecordedCommand, command_key, pack_stdout, unpack_command
 
 T = TypeVar("T")
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
@@ -58,7 +59,7 @@ def make_run_dir(out_dir: Path | None, cwd: Path, stem: str) -> Path:
         if not is_marked(run_dir):
             mark_run_dir(run_dir, made=not existed)
         return run_dir
-    base = cwd / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    base = cwd / "reports" / f"{folder_stamp()}-{stem}"
     for n in range(1, 100):
         run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:
@@ -78,6 +79,34 @@ def write_error(path: Path, exc: OSError) -> ReportError:
         f"cannot write {str(path)!r}: {exc.strerror or exc}",
         hint="check the free space and the permissions of that folder (or choose another with -o)",
     )
+
+
+def host_line(
+    result: HostResult,
+    commands: Sequence[RecordedCommand] = (),
+    host_vars: Mapping[str, Any] | None = None,
+    redactor: Redactor | None = None,
+) -> str:
+    """One host as its line of ``hosts.jsonl`` (no newline): the one encoder of a host's line.
+
+    A sharded run sends this very text from the worker, so its folder holds the bytes a local run writes.
+    Each thing is stored once (~20 KB for a probed host, ~78 KB before): the result in its stored form
+    (``HostResult.to_stored``); the probe's answer only in the recorded command that printed it
+    (``raw_command`` is its index; ``raw`` as text only when no recorded command printed it); outputs
+    over 2 KiB packed (``pack_stdout``) after the secrets are masked.
+    """
+    entry: dict[str, Any] = {"host": result.host, "result": result.to_stored()}
+    raw = result.raw
+    at = next((i for i, c in enumerate(commands) if c.stdout is raw or c.stdout == raw), None)
+    if raw is not None and at is None:
+        entry["raw"] = raw
+    entry["commands"] = to_data(tuple(commands))
+    if raw is not None and at is not None:
+        entry["raw_command"] = at
+    entry["vars"] = dict(host_vars or {})
+    masked: dict[str, Any] = entry if redactor is None else redactor.data(entry)
+    masked["commands"] = [pack_stdout(c) for c in masked["commands"]]
+    return json_text(masked, compact=True)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -107,7 +136,7 @@ class HostsFile:
         commands: Sequence[RecordedCommand] = (),
         host_vars: Mapping[str, Any] | None = None,
     ) -> None:
-        line = json_text(host_entry(result, commands, host_vars, self.redactor), compact=True)
+        line = host_line(result, commands, host_vars, self.redactor)
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
@@ -126,47 +155,31 @@ class HostsFile:
             raise write_error(self.path, exc) from None
 
 
-def host_entry(
-    result: HostResult,
-    commands: Sequence[RecordedCommand],
-    host_vars: Mapping[str, Any] | None,
-    redactor: Redactor,
-) -> dict[str, Any]:
-    """A host's line of ``hosts.jsonl``, secrets masked, each thing once (~20 KB for a probed host).
-
-    The result in its stored form (``HostResult.to_stored``); the probe's answer only in the recorded
-    command that printed it (``raw_command`` is its index; ``raw`` as text only when no recorded
-    command printed it); long outputs packed (``pack_stdout``) after the secrets are masked.
-    """
-    entry: dict[str, Any] = {"host": result.host, "result": result.to_stored()}
-    raw = result.raw
-    at = next((i for i, c in enumerate(commands) if c.stdout is raw or c.stdout == raw), None)
-    if raw is not None and at is None:
-        entry["raw"] = raw
-    entry["commands"] = [c.to_dict() for c in commands]
-    if raw is not None and at is not None:
-        entry["raw_command"] = at
-    entry["vars"] = dict(host_vars or {})
-    masked: dict[str, Any] = redactor.data(entry)
-    masked["commands"] = [pack_stdout(c) for c in masked["commands"]]
-    return masked
-
-
 # hosts.jsonl is pfdiag's own output and grows with the fleet (diag/shared/limits.py says why this cap)
 HOSTS_FILE_MAX_BYTES = MAX_RUN_LOG_BYTES
 
 
-def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
-    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+def read_run_json(run_dir: Path) -> Any:
+    """The decoded ``run.json`` of any run folder (a run's, an audit's, a watch's), unchecked.
+
+    ``ReportError`` when it is missing, unreadable (a FIFO, too big) or not JSON; the caller checks the
+    fields its kind of folder needs (``check_metadata`` for a run).
+    """
     meta_path = run_dir / "run.json"
     try:
         text = read_text(meta_path, what="run metadata", error=ReportError)
     except FileNotFoundError:
         raise ReportError(f"{str(run_dir)!r} is not a run folder (no run.json)") from None
     try:
-        meta = check_metadata(json.loads(text), str(meta_path))
+        return json.loads(text)
     except ValueError as exc:
         raise ReportError(f"run.json is not JSON: {exc}", where=str(meta_path)) from None
+
+
+def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
+    """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
+    meta_path = run_dir / "run.json"
+    meta = check_metadata(read_run_json(run_dir), str(meta_path))
     fields = set(RunResult.__dataclass_fields__) - {"hosts"}
     try:
         run = RunResult(**{k: v for k, v in meta.items() if k in fields})
@@ -176,8 +189,8 @@ def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
     return run, [str(h) for h in meta.get(PLANNED_HOSTS) or []]
 
 
-def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, dict[str, Any]]]:
-    """Each line of hosts.jsonl as (where, is-last, entry); what is missing or cut goes to ``problems``."""
+def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str]]:
+    """Each line of hosts.jsonl as (where, is-last, line); a missing file goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
         lines = read_lines(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
@@ -185,18 +198,8 @@ def _entries(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, di
         problems.append(f"{hosts_path} is missing: no host result was saved")
         return
     for number, line, last in lines:  # one at a time: the file is GBs at 100,000 hosts
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise TypeError("a line must be a JSON object")
-        except (ValueError, TypeError) as exc:
-            if last:
-                problems.append(f"{hosts_path}:{number} is cut short (the run was killed mid-write)")
-                return
-            raise ReportError(f"bad line in run folder: {exc}", where=f"{hosts_path}:{number}") from None
-        yield f"{hosts_path}:{number}", last, entry
+        if line.strip():
+            yield f"{hosts_path}:{number}", last, line
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -249,12 +252,23 @@ class Recording:
         return Inventory(hosts, groups)
 
 
+def read_host_line(line: str) -> RecordedHost:
+    """A line of ``hosts.jsonl`` (``host_line``) back as the host's result, commands and vars.
+
+    ValueError, KeyError or TypeError when it is not such a line; the folder reader says where.
+    """
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise TypeError("a line must be a JSON object")
+    return recorded_host(entry)
+
+
 def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
-    """A line of ``hosts.jsonl`` (any age: ``raw`` only, ``raw`` + ``commands``, or ``raw_command``)
-    back as its host; ``ValueError``/``KeyError``/``TypeError``/``IndexError`` when malformed."""
+    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version:
+    ``raw`` only, ``raw`` + ``commands``, ``commands`` + ``raw_command`` with packed outputs)."""
     raw = entry.get("raw")
     if "commands" in entry:
-        commands = tuple(RecordedCommand.from_dict(c) for c in entry["commands"] or ())
+        commands = tuple(from_data(RecordedCommand, unpack_command(c)) for c in entry["commands"] or ())
         if "raw_command" in entry:  # written since the probe's answer is stored once
             raw = commands[int(entry["raw_command"])].stdout
     else:  # folders written before commands were recorded: the probe's output is all there is
@@ -269,25 +283,28 @@ def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     )
 
 
-def _reported_host(entry: Mapping[str, Any]) -> HostResult:
+def _reported_host(line: str) -> HostResult:
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise TypeError("a line must be a JSON object")
     return HostResult.from_dict(entry["result"])
 
 
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
-    run, hosts, problems = _read(run_dir, recorded_host)
+    run, hosts, problems = _read(run_dir, read_host_line)
     return Recording(run_dir, run, tuple(hosts), tuple(problems))
 
 
-def _read(run_dir: Path, parse: Callable[[Mapping[str, Any]], T]) -> tuple[RunResult, list[T], list[str]]:
-    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``recorded_host`` or
+def _read(run_dir: Path, parse: Callable[[str], T]) -> tuple[RunResult, list[T], list[str]]:
+    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``read_host_line`` or
     ``_reported_host``); the run's hosts are the parsed results, with the never-finished added."""
     run, planned = _metadata(run_dir)
     problems: list[str] = []
     hosts: list[T] = []
-    for where, last, entry in _entries(run_dir, problems):
+    for where, last, line in _lines(run_dir, problems):
         try:
-            hosts.append(parse(entry))
+            hosts.append(parse(line))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")

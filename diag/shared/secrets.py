@@ -10,6 +10,8 @@ name is known (mappings, ``-e k=v``) and by value everywhere else (a secret temp
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import re
 import urllib.parse
@@ -18,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from diag.shared.errors import DiagError
 from diag.shared.yamlsafe import load_text
 
 MASK = "********"
@@ -250,6 +253,23 @@ def mask_assignments(text: str) -> str:
         return f"{match['name']}{match['sep']}{MASK}"
 
     return _ASSIGNMENT.sub(mask, text)
+
+
+def argv_redactor(argv: Sequence[str], parse: Callable[[str], Mapping[str, Any]]) -> Redactor:
+    """A ``Redactor`` of the secret ``-e`` values on a command line, for its error messages.
+
+    ``parse`` reads one ``-e`` value (``diag.playbook.language.variables.parse_extra_var``, which may read an
+    ``@file``); a value that does not parse is skipped: its error is the message being masked.
+
+    >>> argv_redactor(["run", "-e", "ssh_pass=hunter22", "-e", "x=1"], lambda v: dict([v.split("=")])).values
+    ['hunter22']
+    """
+    values: set[str] = set()
+    for flag, value in itertools.pairwise(argv):
+        if flag in ("-e", "--extra-vars"):
+            with contextlib.suppress(DiagError):
+                values |= secret_values(parse(value))
+    return Redactor(values)
 
 
 class Redactor:

@@ -1,7 +1,8 @@
-"""What every transport shares: ``CommandResult``, ``Transport`` (Protocol), ``Deadline``, ``ConnectOptions``.
+"""What every transport shares: ``CommandResult``, ``Transport`` and ``Stream`` (Protocols), ``Deadline``,
+``ConnectOptions``.
 
-In: nothing. Out: the records the transports (local, ssh, replay) and the engine exchange; the
-registry in ``diag.transport.registry`` and the package re-export them.
+In: nothing. Out: the records the transports (local, ssh, replay) and their callers (the engine, the
+watch) exchange; the registry in ``diag.transport.registry`` and the package re-export them.
 """
 
 from __future__ import annotations
@@ -36,17 +37,43 @@ class CommandResult:
 TAIL_CHARS = 2000
 
 
+class Stream(Protocol):
+    """A command left running on a host (the watch's ticker): one line in, its answer back, many times.
+
+    ``exchange`` sends ``line`` and returns the output up to and including ``marker``; it raises
+    ``TransportError`` when the command ended, the channel dropped or no answer came within
+    ``timeout_s``. ``bytes_in``/``bytes_out`` count what travelled; ``where`` names the host for messages.
+    """
+
+    where: str
+
+    @property
+    def bytes_in(self) -> int: ...
+
+    @property
+    def bytes_out(self) -> int: ...
+
+    def exchange(self, line: bytes, marker: bytes, timeout_s: float) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class Transport(Protocol):
-    """Runs POSIX-sh command strings on one host.
+    """Runs POSIX-sh command strings on one host: once (``run``) or kept running (``stream``).
 
     ``run`` raises ``TransportError`` (with ``state`` set) when the host cannot be reached or the
     command times out; a command that runs and exits non-zero is a ``CommandResult``, not an error.
+    ``stream`` starts a command that reads its stdin for as long as the stream is open (one login for
+    a whole watch); a transport that cannot hold one (replay) raises ``TransportError`` saying so.
+    Closing the transport does not close its streams: close each stream, then the transport.
     """
 
     host: str
     local: bool  # True when commands run on the controller itself (its own processes are visible)
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult: ...
+
+    def stream(self, command: str) -> Stream: ...
 
     def close(self) -> None: ...
 

@@ -1,12 +1,14 @@
 """Local transport: runs a command string with ``/bin/sh -c`` on this machine, no SSH.
 
-Used for the implicit ``localhost`` and for hosts with ``ansible_connection=local``.
+Used for the implicit ``localhost`` and for hosts with ``ansible_connection=local``. ``run`` waits for
+the command; ``stream`` keeps one running in its own process group (``LocalStream``: the watch's ticker).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -37,14 +39,21 @@ class LocalTransport:
         self._closed = False
         self._closed_at: float | None = None  # time.monotonic() of the first close()
 
-    def run(self, command: str, *, timeout_s: float) -> CommandResult:
-        started = time.monotonic()
+    def _argv(self, command: str) -> list[str]:
         argv = [self.shell, "-c", command]
         if self.become and os.geteuid() != 0:
             argv = ["sudo", "-n", *argv]  # -n: fail at once rather than prompt
+        return argv
+
+    def stream(self, command: str) -> LocalStream:
+        """Start ``command`` with a pipe on its stdin, kept running until the stream is closed."""
+        return LocalStream(self._argv(command), self.host)
+
+    def run(self, command: str, *, timeout_s: float) -> CommandResult:
+        started = time.monotonic()
         try:
             proc = subprocess.Popen(
-                argv,
+                self._argv(command),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -139,3 +148,62 @@ def _read_capped(
     proc.stderr.close()
     out, err = streams.values()
     return out.value(), err.value()
+
+
+class LocalStream:
+    """A command kept running in a local subprocess (its own process group, killed on close)."""
+
+    def __init__(self, argv: list[str], where: str) -> None:
+        self.where = where
+        self.buffer = b""
+        self.bytes_in = 0
+        self.bytes_out = 0
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise TransportError(f"cannot start {argv[0]}: {exc}", state="failed", where=where) from None
+
+    def exchange(self, line: bytes, marker: bytes, timeout_s: float) -> bytes:
+        """Send ``line``, return the output up to and including ``marker``."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise TransportError(
+                f"the watch command ended: {exc}", state="failed", where=self.where
+            ) from None
+        self.bytes_out += len(line)
+        deadline = time.monotonic() + timeout_s
+        fd = self.proc.stdout.fileno()
+        while marker not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(f"no answer within {timeout_s:g} s", state="timeout", where=self.where)
+            if not select.select([fd], [], [], left)[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise TransportError(
+                    f"the watch command exited ({self.proc.poll()})", state="failed", where=self.where
+                )
+            self.bytes_in += len(chunk)
+            self.buffer += chunk
+        end = self.buffer.index(marker) + len(marker)
+        out, self.buffer = self.buffer[:end], self.buffer[end:]
+        return out
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diag.shared.limits import MAX_OUTPUT_BYTES
-from diag.transport.base import CommandResult, Transport
+from diag.transport.base import CommandResult, Stream, Transport
 
 SCRIPT_PREFIX = "sh -c '"
 SCRIPT_NAME = "' pfdiag "  # $0 of pfdiag's script commands, right after the quoted script
@@ -58,33 +58,24 @@ class RecordedCommand:
     @classmethod
     def of(cls, result: CommandResult) -> RecordedCommand:
         return cls(
-            command_key(result.command), result.exit_code, result.stdout, result.stderr, result.elapsed_s
+            command_key(result.command),
+            result.exit_code,
+            result.stdout,
+            result.stderr,
+            round(result.elapsed_s, 3),  # milliseconds are all a replay's timing needs
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "exit_code": self.exit_code,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RecordedCommand:
-        """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed entry (the reader says where).
-
-        ``stdout`` is the text as it is, or ``stdout_zlib`` that text packed by ``pack_stdout``."""
-        stdout = unpack_stdout(data["stdout_zlib"]) if "stdout_zlib" in data else data["stdout"]
-        if not isinstance(data["key"], str) or not isinstance(stdout, str):
-            raise TypeError(f"a recorded command needs a string key and stdout, got {dict(data)!r:.80}")
-        return cls(
-            key=data["key"],
-            exit_code=int(data["exit_code"]),
-            stdout=stdout,
-            stderr=str(data.get("stderr") or ""),
-            elapsed_s=float(data.get("elapsed_s") or 0.0),
-        )
+    def __post_init__(self) -> None:
+        """A malformed hosts.jsonl entry (``diag.shared.records.from_data`` fills what is missing with
+        None) raises ``TypeError`` here, and the run folder's reader says where."""
+        if not isinstance(self.key, str) or not isinstance(self.stdout, str):
+            raise TypeError(f"a recorded command needs a string key and stdout, got {self.key!r:.40}")
+        if not isinstance(self.exit_code, int) or isinstance(self.exit_code, bool):
+            raise TypeError(f"a recorded command needs a whole-number exit_code, got {self.exit_code!r:.40}")
+        if not isinstance(self.stderr, str) or not isinstance(self.elapsed_s, int | float):
+            raise TypeError(
+                f"a recorded command's stderr and elapsed_s are a string and a number: {self.key!r:.40}"
+            )
 
 
 # A probe's answer is ~16-19 KB of /proc text that zlib packs ~4x: hosts.jsonl stores an output over
@@ -93,12 +84,12 @@ PACK_OVER_CHARS = 2048
 
 
 def pack_stdout(command: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``to_dict`` form whose long ``stdout`` is stored as ``stdout_zlib`` (``from_dict`` reads both).
+    """A recorded command's plain data whose long ``stdout`` is stored as ``stdout_zlib``.
 
     >>> packed = pack_stdout({"key": "k", "exit_code": 0, "stdout": "cpu 1 2 3\\n" * 400})
     >>> sorted(packed), len(packed["stdout_zlib"]) < 200
     (['exit_code', 'key', 'stdout_zlib'], True)
-    >>> RecordedCommand.from_dict(packed).stdout == "cpu 1 2 3\\n" * 400
+    >>> unpack_command(packed)["stdout"] == "cpu 1 2 3\\n" * 400
     True
     """
     stdout = command.get("stdout")
@@ -107,6 +98,15 @@ def pack_stdout(command: Mapping[str, Any]) -> dict[str, Any]:
     packed = {k: v for k, v in command.items() if k != "stdout"}
     packed["stdout_zlib"] = base64.b64encode(zlib.compress(stdout.encode("utf-8"), 6)).decode("ascii")
     return packed
+
+
+def unpack_command(command: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A recorded command's plain data with its ``stdout`` as text, packed or not (``pack_stdout``)."""
+    if "stdout_zlib" not in command:
+        return command
+    unpacked = {k: v for k, v in command.items() if k != "stdout_zlib"}
+    unpacked["stdout"] = unpack_stdout(command["stdout_zlib"])
+    return unpacked
 
 
 def unpack_stdout(packed: object) -> str:
@@ -137,6 +137,10 @@ class RecordingTransport:
         result = self.inner.run(command, timeout_s=timeout_s)
         self.recorded.append(RecordedCommand.of(result))
         return result
+
+    def stream(self, command: str) -> Stream:
+        """The inner transport's stream, not recorded: a replay cannot stream anyway."""
+        return self.inner.stream(command)
 
     def close(self) -> None:
         self.inner.close()

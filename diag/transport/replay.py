@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import NoReturn
 
 from diag.shared.errors import TransportError
 from diag.transport.base import CommandResult
@@ -64,6 +65,15 @@ class ReplayTransport:
         recorded = answers.popleft()
         return CommandResult(
             command, recorded.exit_code, recorded.stdout, recorded.stderr, recorded.elapsed_s
+        )
+
+    def stream(self, command: str) -> NoReturn:
+        """A recording holds answers to commands that ended, not a live channel: nothing to stream."""
+        raise TransportError(
+            "a replayed host cannot stream (a recorded run holds answers, not a live channel)",
+            state="failed",
+            where=self.host,
+            hint="watch the live host: a replay answers only `pfdiag run --replay`",
         )
 
     def close(self) -> None:

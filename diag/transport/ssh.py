@@ -380,7 +380,7 @@ class SSHTransport:
             elapsed_s=elapsed,
         )
 
-    def open_stream(self, command: str) -> ChannelStream:
+    def stream(self, command: str) -> ChannelStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
         return ChannelStream(self._exec(self._connected(), command, stdin=True), self.where)
 

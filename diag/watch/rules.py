@@ -18,18 +18,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag.findings import Severity
 from diag.probe.cost import process_cost
 from diag.watch.ticker import ProcCounters, ProcRate, TickRates
 
 # (rule = the triage var holding its threshold, what it measures, severity)
 PROCESS_RULES = (
-    ("proc_minflt_per_s", "minflt_per_s", "warning"),
-    ("proc_majflt_per_s", "majflt_per_s", "warning"),
+    ("proc_minflt_per_s", "total_minflt_per_s", Severity.warning),
+    ("proc_majflt_per_s", "total_majflt_per_s", Severity.warning),
 )
 HOST_RULES = (
-    ("host_minflt_per_s", "minflt_per_s", "warning"),
-    ("host_majflt_per_s", "majflt_per_s", "warning"),
-    ("swapin_pages_per_s", "swapin_per_s", "critical"),
+    ("host_minflt_per_s", "minflt_per_s", Severity.warning),
+    ("host_majflt_per_s", "majflt_per_s", Severity.warning),
+    ("swapin_pages_per_s", "swapin_per_s", Severity.critical),
 )
 # rule -> the triage var of the cost it must also reach (diag/probe/cost.py)
 COST_GATES = {"proc_minflt_per_s": "proc_minor_ms_per_s"}
@@ -104,7 +105,7 @@ class AlertTracker:
         gate = self.thresholds.get(COST_GATES.get(rule, ""))
         if gate is None:
             return True
-        cost = process_cost(proc.minflt_per_s, proc.majflt_per_s, None, None, interval_s)
+        cost = process_cost(proc.total_minflt_per_s, proc.total_majflt_per_s, None, None, interval_s)
         return cost.minor_ms_per_s >= gate
 
     def evaluate(self, host: str, now_s: float, ts: str, rates: TickRates) -> list[dict[str, Any]]:
@@ -153,8 +154,8 @@ class AlertTracker:
         return out
 
 
-def _severity(rule: str) -> str:
-    return next((s for r, _m, s in PROCESS_RULES + HOST_RULES if r == rule), "warning")
+def _severity(rule: str) -> Severity:
+    return next((s for r, _m, s in PROCESS_RULES + HOST_RULES if r == rule), Severity.warning)
 
 
 def _event(

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from diag.findings import HostState
 from diag.shared.errors import DiagError, ParseError, TransportError
-from diag.transport import ConnectOptions
+from diag.shared.units import utc_stamp_ms
+from diag.transport import ConnectOptions, Stream
 from diag.watch.rules import AlertTracker, exits
-from diag.watch.stream import Stream, open_stream
+from diag.watch.stream import open_stream
 from diag.watch.ticker import ProcessTable, TickRates, parse_tick
 
 BACKOFF_FIRST_S = 1.0
@@ -45,10 +46,6 @@ class WatchOptions:
         if self.duration_s is not None:
             return max(1, int(self.duration_s / self.every_s + 1e-9))
         return None
-
-
-def now_ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -275,11 +272,11 @@ def _handle(
     view = summary.hosts[host]
     if kind in ("done", "base"):
         return []
-    ts = now_ts()
+    ts = utc_stamp_ms()
     if kind == "state":
         _, _, state, reason, where = item
         previous = view.state
-        if state == "ok":
+        if state == HostState.ok:
             view.logins += 1
             view.where = where or view.where
         else:
@@ -288,7 +285,7 @@ def _handle(
             return []  # a retry that failed the same way again
         view.state, view.reason = state, reason
         event = {"type": "host-state", "host": host, "ts": ts, "state": state, "reason": reason}
-        if state == "ok":
+        if state == HostState.ok:
             event["reconnected"] = view.logins > 1
             event["where"] = view.where
         return [event]

@@ -22,6 +22,10 @@ from diag.shared.errors import DiagError, ReportError
 from diag.shared.files import read_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
 
+# a process's rates in a sample event (total_*: own + children, absent from watches of older pfdiags)
+RATE_KEYS = ("minflt_per_s", "majflt_per_s", "children_minflt_per_s", "children_majflt_per_s")
+TOTAL_KEYS = ("total_minflt_per_s", "total_majflt_per_s")
+
 
 @dataclass(frozen=True, slots=True)
 class SavedWatch:
@@ -109,11 +113,14 @@ def event_problem(event: Any) -> str | None:
     "an event of type 'alert' without 'rule'"
     >>> event_problem({"type": "exit", "host": "h1", "pid": 42, "comm": "java"}) is None
     True
+    >>> event_problem({"type": "baseline", "host": None, "ts": "t", "summary": "no history"}) is None
+    True
     """
     if not isinstance(event, dict):
         return f"{_shown(event)} is not a JSON object"
-    kind = event.get("type")
-    if not isinstance(kind, str) or not isinstance(event.get("host"), str):
+    kind, host = event.get("type"), event.get("host")
+    # host null: the one baseline event saying that no host has a history
+    if not isinstance(kind, str) or not (isinstance(host, str) or (kind == "baseline" and host is None)):
         return "an event needs a 'type' and a 'host' (strings)"
     if kind == "sample":
         return _sample_problem(event)
@@ -138,8 +145,6 @@ def _sample_problem(event: Mapping[str, Any]) -> str | None:
     if not isinstance(processes, list):
         return f"'processes' is {_shown(processes)}, not a list"
     for proc in processes:
-        if not isinstance(proc, dict) or not all(
-            _number(proc.get(k, 0)) for k in ("minflt_per_s", "majflt_per_s")
-        ):
+        if not isinstance(proc, dict) or not all(_number(proc.get(k, 0)) for k in (*RATE_KEYS, *TOTAL_KEYS)):
             return f"a process {_shown(proc)} without numeric rates"
     return None

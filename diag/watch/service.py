@@ -20,24 +20,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-import yaml
-
 import diag
 from diag.history import history_path
 from diag.history.baseline import DEFAULT_DAYS as DEFAULT_BASELINE_DAYS
 from diag.history.baseline import Baselines, check_days, read_baselines
+from diag.playbook.language.variables import parse_extra_vars
 from diag.playbook.resolve import resolve_playbook
-from diag.playbook.variables import parse_extra_vars
+from diag.playbook.validate import load_playbook
 from diag.report.watch_view import CLEAR, event_line, render_table
+from diag.run.service import select_hosts
 from diag.runs.store import make_run_dir, write_error, write_json
 from diag.shared.errors import DiagError, ReportError, UsageError
 from diag.shared.files import open_append_new
 from diag.shared.limits import check_interval, finite_positive
 from diag.shared.secrets import redact_argv
 from diag.shared.signals import sigterm_as_interrupt
+from diag.shared.units import now_stamp, utc_stamp_ms
 from diag.transport import ConnectOptions
 from diag.watch.rules import THRESHOLD_VARS, AlertTracker, Selection
-from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, now_ts, run_watch
+from diag.watch.runner import MISSING_PIDS, WatchOptions, WatchSummary, run_watch
 from diag.watch.sinks import (
     JsonlOut,
     Notifier,
@@ -86,29 +87,20 @@ class WatchOutcome:
     error: DiagError | None = None  # what ended the watch early (run.json says it too), for the CLI
 
 
-def parse_duration(text: str, flag: str) -> float:
-    """Seconds from ``90``, ``90s``, ``5m``, ``1.5h``.
-
-    >>> parse_duration("5m", "--cooldown"), parse_duration("90", "--duration"), parse_duration("1.5h", "x")
-    (300.0, 90.0, 5400.0)
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", text)
-    if not match:
-        raise UsageError(f"{flag}: {text!r} is not a duration", hint="e.g. 90, 90s, 5m, 1h")
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2] or "s"]
+TRIAGE = "triage.yml"  # whose vars are the thresholds: found as `pfdiag run triage.yml` finds it
 
 
 def thresholds(request: WatchRequest, cwd: Path) -> dict[str, float]:
-    """The triage's thresholds (``playbooks/triage.yml`` vars), ``-e`` overriding them."""
-    path = resolve_playbook("triage.yml", cwd=cwd)
-    try:
-        plays = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise DiagError(f"cannot read the triage thresholds from {path}: {exc}") from None
+    """The triage's thresholds (its plays' vars), ``-e`` overriding them.
+
+    The playbook is found and read as ``pfdiag run triage.yml`` finds and reads it (a ``./triage.yml``
+    included, size and alias guards, validation), so the watch alerts on the numbers a run checks.
+    """
+    playbook = load_playbook(resolve_playbook(TRIAGE, cwd=cwd))
     merged: dict[str, Any] = {}
-    for play in plays if isinstance(plays, list) else []:
-        if isinstance(play, dict) and isinstance(play.get("vars"), dict):
-            merged.update({k: v for k, v in play["vars"].items() if k not in merged})
+    for play in playbook.plays:
+        for layer in (play.vars, play.vars_files_vars):
+            merged.update({k: v for k, v in layer.items() if k not in merged})
     merged.update(parse_extra_vars(request.extra_vars, cwd=cwd))
     out: dict[str, float] = {}
     for name in THRESHOLD_VARS:
@@ -122,18 +114,13 @@ def thresholds(request: WatchRequest, cwd: Path) -> dict[str, float]:
     return out
 
 
-def _hosts(request: WatchRequest, cwd: Path) -> list[tuple[str, Mapping[str, object]]]:
-    from diag.inventory import implicit_localhost, load_inventory
-
-    if request.inventories:
-        selection = load_inventory(list(request.inventories), cwd=cwd).select(request.limit or "all")
-    else:
-        inventory = implicit_localhost()
-        selection = inventory.select(request.limit) if request.limit else inventory.select("localhost")
+def _hosts(request: WatchRequest, cwd: Path) -> tuple[list[tuple[str, Mapping[str, object]]], list[str]]:
+    """The hosts ``-i`` and ``-l`` select, as ``run`` selects them, and the selection's warnings."""
+    _, selection, warnings = select_hosts(request.inventories, request.limit, cwd)
     hosts: list[tuple[str, Mapping[str, object]]] = [(h.name, h.vars) for h in selection]
     if not hosts:
         raise UsageError("no hosts to watch", hint="check -i and -l")
-    return hosts
+    return hosts, warnings
 
 
 def _run_dir(request: WatchRequest, cwd: Path) -> Path:
@@ -249,7 +236,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
         raise UsageError(f"--match: bad regular expression: {exc}") from None
     limits = thresholds(request, cwd)
     days = check_days(request.baseline_days)
-    hosts = _hosts(request, cwd)
+    hosts, selection_warnings = _hosts(request, cwd)
     baselines = read_baselines(
         history_path(request.history, cwd), (name for name, _ in hosts), days, time.time()
     )
@@ -262,7 +249,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     meta: dict[str, Any] = {
         "kind": "watch",
         "version": diag.__version__,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": now_stamp(),
         "finished": None,
         "argv": redact_argv(request.argv),
         "inventory": list(request.inventories),
@@ -288,7 +275,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
             jsonl.close()
         raise
     reserve = Reserve(run_dir / "run.json")
-    warnings: list[str] = [baselines.warning] if baselines.warning else []
+    warnings = [*selection_warnings, *([baselines.warning] if baselines.warning else [])]
     notifier = (
         Notifier(request.notify, request.notify_url, warnings)
         if request.notify or request.notify_url
@@ -349,7 +336,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
     if summary.missing_pids and summary.ended_by != MISSING_PIDS:
         warnings.append(f"--pid {', '.join(map(str, summary.missing_pids))}: no such process on any host")
     meta.update(
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        finished=now_stamp(),
         interrupted=interrupted,
         ended_by="interrupted" if interrupted else summary.ended_by,
         counts=summary.counts,
@@ -371,7 +358,7 @@ def watch(request: WatchRequest) -> WatchOutcome:
 def _baseline_events(baselines: Baselines, hosts: list[str]) -> list[dict[str, Any]]:
     """What each host's usual is, said once at the start; without a readable history, one event
     (host None) saying so."""
-    ts = now_ts()
+    ts = utc_stamp_ms()
     if not baselines.found or baselines.warning:
         return [{"type": "baseline", "host": None, "ts": ts, "summary": baselines.note}]
     return [{"type": "baseline", "host": h, "ts": ts, "summary": baselines.describe(h)} for h in hosts]

@@ -3,8 +3,9 @@
 In: the text one tick returns (``ticker.awk``: a ``T`` header, ``P`` lines for new or changed
 processes, ``X`` lines for the ones gone, ``E`` at the end). Out: a ``Tick``, and from two
 consecutive ticks a ``TickRates`` (host minor/major/swap-in per second, per-process rates keyed by
-pid + starttime, own + children faults as in the triage). Processes that did not change since the
-last tick do not travel; the ``ProcessTable`` keeps what the host sent before.
+pid + starttime: own, children and total faults, named and capped as the probe's ``Process``).
+Processes that did not change since the last tick do not travel; the ``ProcessTable`` keeps what the
+host sent before.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from diag.probe.pidstat import unescape_comm
+from diag.probe.pidstat import cap_children, unescape_comm
 from diag.shared.errors import ParseError
 
 SCRIPT_PATH = Path(__file__).with_name("ticker.awk")
@@ -130,7 +131,11 @@ def parse_tick(text: str) -> Tick:
 
 @dataclass(frozen=True, slots=True)
 class ProcRate:
-    """A process's fault rates over one tick; ``minflt_per_s`` and ``majflt_per_s`` include children."""
+    """A process's fault rates over one tick, named as on the probe's ``Process`` (a name means the same
+    thing in a run and in a watch): ``minflt_per_s``/``majflt_per_s`` its own faults (stat fields 10
+    and 12), ``children_*`` those of the children it reaped (11 and 13, capped as the probe caps them),
+    ``total_*`` own + children: what the rules, the ranking and the live table use, as the triage's
+    per-process thresholds do."""
 
     pid: int
     starttime: int
@@ -141,6 +146,14 @@ class ProcRate:
     children_majflt_per_s: float
     new: bool
 
+    @property
+    def total_minflt_per_s(self) -> float:
+        return self.minflt_per_s + self.children_minflt_per_s
+
+    @property
+    def total_majflt_per_s(self) -> float:
+        return self.majflt_per_s + self.children_majflt_per_s
+
     def to_dict(self) -> dict[str, object]:
         return {
             "pid": self.pid,
@@ -150,6 +163,8 @@ class ProcRate:
             "majflt_per_s": round(self.majflt_per_s, 1),
             "children_minflt_per_s": round(self.children_minflt_per_s, 1),
             "children_majflt_per_s": round(self.children_majflt_per_s, 1),
+            "total_minflt_per_s": round(self.total_minflt_per_s, 1),
+            "total_majflt_per_s": round(self.total_majflt_per_s, 1),
             "new": self.new,
         }
 
@@ -220,8 +235,6 @@ class ProcessTable:
             "majflt_per_s": majflt,
             "swapin_per_s": None if pswpin is None else pswpin + (zswpin or 0.0),
         }
-        cap_min = None if host["minflt_per_s"] is None else round(host["minflt_per_s"] * dt)
-        cap_maj = None if majflt is None else round(majflt * dt)
         rates: list[ProcRate] = []
         for proc in tick.changed:
             old = before.get(proc.pid)
@@ -234,8 +247,8 @@ class ProcessTable:
             if not new:
                 kid_min = max(0, kid_min - earlier_min.get(proc.pid, 0))
                 kid_maj = max(0, kid_maj - earlier_maj.get(proc.pid, 0))
-            kid_min = kid_min if cap_min is None else min(kid_min, cap_min)
-            kid_maj = kid_maj if cap_maj is None else min(kid_maj, cap_maj)
+            kid_min = cap_children(kid_min, host["minflt_per_s"], dt)
+            kid_maj = cap_children(kid_maj, majflt, dt)
             if own_min + own_maj + kid_min + kid_maj <= 0:
                 continue
             rates.append(
@@ -243,12 +256,12 @@ class ProcessTable:
                     pid=proc.pid,
                     starttime=proc.starttime,
                     comm=proc.comm,
-                    minflt_per_s=(own_min + kid_min) / dt,
-                    majflt_per_s=(own_maj + kid_maj) / dt,
+                    minflt_per_s=own_min / dt,
+                    majflt_per_s=own_maj / dt,
                     children_minflt_per_s=kid_min / dt,
                     children_majflt_per_s=kid_maj / dt,
                     new=new,
                 )
             )
-        rates.sort(key=lambda r: (r.majflt_per_s, r.minflt_per_s), reverse=True)
+        rates.sort(key=lambda r: (r.total_majflt_per_s, r.total_minflt_per_s), reverse=True)
         return TickRates(dt, host, tuple(rates), frozenset(self.procs), tuple(exited))

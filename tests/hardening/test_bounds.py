@@ -13,7 +13,7 @@ import pytest
 
 from diag.cli import main
 from diag.inventory import load_inventory
-from diag.playbook.expressions import ExpressionError, Templar
+from diag.playbook.language.expressions import ExpressionError, Templar
 
 LOOPS = [
     "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x",

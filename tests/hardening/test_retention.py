@@ -253,7 +253,7 @@ def test_keep_days_never_prunes_the_last_complete_audit_of_a_scope(tmp_path: Pat
             (time.time() - 50 * 86400,),
         )
         assert history.prune("a", keep_days=14, keep_runs=1).run_ids == (1,)
-        assert [r["id"] for r in history.runs()] == [4, 3, 2]
+        assert [r.id for r in history.runs()] == [4, 3, 2]
 
 
 def test_same_scope_audits_at_once_the_one_recorded_second_diffs_against_the_first(tmp_path: Path) -> None:

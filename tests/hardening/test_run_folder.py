@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from diag.cli import main
+from tests.fixtures.hosts_jsonl import read_host_lines, wait_for_hosts
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW = """
@@ -116,11 +117,7 @@ def test_ctrl_c_records_a_stalled_running_host_as_interrupted_on_disk(tmp_path, 
         # a terminal's Ctrl-C: SIGINT with its default handler (a background job would ignore it)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    hosts = tmp_path / "run" / "hosts.jsonl"
-    deadline = time.monotonic() + 30
-    while not (hosts.exists() and '"a"' in hosts.read_text()):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)  # polling interval of hosts.jsonl
+    wait_for_hosts(tmp_path / "run", ["a"], proc)
     signalled = time.monotonic()
     for _ in range(presses):
         proc.send_signal(signal.SIGINT)
@@ -128,7 +125,7 @@ def test_ctrl_c_records_a_stalled_running_host_as_interrupted_on_disk(tmp_path, 
     _, err = proc.communicate(timeout=45)
     assert proc.returncode == 99, err
     assert time.monotonic() - signalled < 30  # not the 60 s the stalled command would take
-    saved = {json.loads(line)["host"]: json.loads(line)["result"] for line in hosts.read_text().splitlines()}
+    saved = {entry["host"]: entry["result"] for entry in read_host_lines(tmp_path / "run")}
     assert saved["a"]["status"] == "ok"
     assert saved["b"]["status"] == "interrupted" and "while this host was running" in saved["b"]["reason"]
     os.kill(int((tmp_path / "b.pid").read_text()), signal.SIGKILL)  # the stalled command we started

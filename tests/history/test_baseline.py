@@ -14,8 +14,9 @@ from pathlib import Path
 from diag.findings import HostResult, RunResult, Verdict
 from diag.history.baseline import MIN_AUDITS, READ_TIMEOUT_S, read_baselines
 from diag.history.diff import diff_problems
-from diag.history.store import History, now_iso
+from diag.history.store import History
 from diag.probe.measurements import HostSample
+from diag.shared.units import now_stamp
 
 SCOPE = '{"playbook": "audit.yml", "inventory": ["fleet"], "limit": null}'
 
@@ -28,9 +29,9 @@ def sampled(host: str, minflt_per_s: float, majflt_per_s: float = 0.0) -> HostRe
 
 
 def audit(history: History, *hosts: HostResult) -> None:
-    run = RunResult("audit.yml", ["fleet"], None, now_iso(), finished=now_iso(), hosts=list(hosts))
+    run = RunResult("audit.yml", ["fleet"], None, now_stamp(), finished=now_stamp(), hosts=list(hosts))
     run_id = history.begin(SCOPE, "audit.yml", ["fleet"], None, "")
-    history.record(run_id, run, SCOPE, lambda before: diff_problems(before, run.hosts, now_iso()))
+    history.record(run_id, run, SCOPE, lambda before: diff_problems(before, run.hosts, now_stamp()))
 
 
 def recorded(path: Path, minor_rates: list[float], host: str = "web01") -> Path:

@@ -181,7 +181,7 @@ def test_a_schema_1_history_gains_the_told_table_and_keeps_its_audits(tmp_path: 
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
         db.commit()
     with History(path) as history:
-        assert [r["id"] for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
+        assert [r.id for r in history.runs()] == [1] and history.told_firing("t", "s") == {}
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
 

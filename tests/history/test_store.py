@@ -15,8 +15,9 @@ import pytest
 
 from diag.findings import Culprit, Finding, HostResult, RunResult, Verdict
 from diag.history.diff import diff_problems
-from diag.history.store import History, now_iso
+from diag.history.store import History
 from diag.runs.store import make_run_dir
+from diag.shared.units import now_stamp
 
 SCOPE = '{"playbook": "audit.yml", "inventory": ["fleet"], "limit": null}'
 
@@ -31,10 +32,10 @@ def quiet(host: str) -> HostResult:
 
 
 def audit(history: History, *hosts: HostResult, scope: str = SCOPE, interrupted: bool = False):
-    run = RunResult("audit.yml", ["fleet"], None, now_iso(), finished=now_iso(), hosts=list(hosts))
+    run = RunResult("audit.yml", ["fleet"], None, now_stamp(), finished=now_stamp(), hosts=list(hosts))
     run.interrupted = interrupted
     run_id = history.begin(scope, "audit.yml", ["fleet"], None, "")
-    return history.record(run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_iso()))
+    return history.record(run_id, run, scope, lambda before: diff_problems(before, run.hosts, now_stamp()))
 
 
 def keys(problems) -> list[tuple[str, str, str]]:
@@ -99,13 +100,13 @@ def test_audits_of_another_scope_or_incomplete_ones_are_not_the_baseline(tmp_pat
         audit(history, quiet("a"), interrupted=True)
         again = audit(history, storm("a"))
         assert again.baseline_id == 1 and keys(again.diff.persisting) == [("a", "minor-storm", "java")]
-        runs = {r["id"]: r for r in history.runs()}
-        assert runs[3]["complete"] is False and runs[3]["interrupted"] is True
+        runs = {r.id: r for r in history.runs()}
+        assert runs[3].complete is False and runs[3].interrupted is True
 
 
 def test_a_crash_inside_the_write_leaves_nothing_half_written(tmp_path: Path) -> None:
     with History(tmp_path / "h.sqlite") as history:
-        run = RunResult("audit.yml", [], None, now_iso(), hosts=[storm("a")])
+        run = RunResult("audit.yml", [], None, now_stamp(), hosts=[storm("a")])
         run_id = history.begin(SCOPE, "audit.yml", [], None, "")
 
         def crash(before):
@@ -113,7 +114,7 @@ def test_a_crash_inside_the_write_leaves_nothing_half_written(tmp_path: Path) ->
 
         with pytest.raises(RuntimeError):
             history.record(run_id, run, SCOPE, crash)
-        assert history.runs()[0]["complete"] is False
+        assert history.runs()[0].complete is False
         db = history.db
         assert db.execute("SELECT count(*) FROM host_results").fetchone()[0] == 0
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -133,12 +134,14 @@ def test_retention_prunes_old_and_surplus_audits_with_their_rows_and_run_folders
             (folder / "run.json").write_text("{}")
             folders.append(folder)
             run_id = history.begin(SCOPE, "audit.yml", [], None, str(folder))
-            run = RunResult("audit.yml", [], None, now_iso(), hosts=[storm("a")], run_dir=str(folder))
-            history.record(run_id, run, SCOPE, lambda before: diff_problems(before, [storm("a")], now_iso()))
+            run = RunResult("audit.yml", [], None, now_stamp(), hosts=[storm("a")], run_dir=str(folder))
+            history.record(
+                run_id, run, SCOPE, lambda before: diff_problems(before, [storm("a")], now_stamp())
+            )
         history.db.execute("UPDATE runs SET started_ts = ? WHERE id = 1", (time.time() - 20 * 86400,))
         assert list(history.prune(SCOPE, keep_days=14, keep_runs=None).run_ids) == [1]
         assert list(history.prune(SCOPE, keep_days=14, keep_runs=2).run_ids) == [2]
-        assert [r["id"] for r in history.runs()] == [4, 3]
+        assert [r.id for r in history.runs()] == [4, 3]
         assert [f.exists() for f in folders] == [False, False, True, True]
         assert history.db.execute("SELECT count(*) FROM problems WHERE run_id < 3").fetchone()[0] == 0
 
@@ -160,8 +163,10 @@ def test_pruning_keeps_a_run_folder_that_a_kept_audit_still_uses(tmp_path: Path)
     with History(tmp_path / "h.sqlite") as history:
         for n in range(3):
             run_id = history.begin(SCOPE, "audit.yml", [], None, f"{folder}-{n}")
-            run = RunResult("audit.yml", [], None, now_iso(), hosts=[quiet("a")], run_dir=f"{folder}-{n}")
-            history.record(run_id, run, SCOPE, lambda before: diff_problems(before, [quiet("a")], now_iso()))
+            run = RunResult("audit.yml", [], None, now_stamp(), hosts=[quiet("a")], run_dir=f"{folder}-{n}")
+            history.record(
+                run_id, run, SCOPE, lambda before: diff_problems(before, [quiet("a")], now_stamp())
+            )
         # a history written before -o was refused for a second audit: all three rows name one folder
         history.db.execute("UPDATE runs SET run_dir = ?", (str(folder),))
         assert list(history.prune(SCOPE, keep_days=None, keep_runs=1).run_ids) == [1, 2]

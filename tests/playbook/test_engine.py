@@ -194,11 +194,17 @@ def test_host_whose_transport_cannot_open_gets_its_state_and_others_still_run(tm
 
 
 def test_hosts_run_in_parallel(tmp_path):
-    playbook = load_playbook(write_playbook(tmp_path, "- hosts: all\n  tasks:\n    - command: 'sleep 0.5'\n"))
+    # A barrier, not a stopwatch: each host's command waits until all four have started, so the run
+    # can only succeed when the four run at the same time (in series the first gives up after ~30 s).
+    barrier = tmp_path / "started"
+    barrier.mkdir()
+    wait_for_all = (
+        f"mktemp -p {barrier} >/dev/null; n=0; "
+        f'while [ "$(ls {barrier} | wc -l)" -lt 4 ]; do '
+        "n=$((n+1)); [ $n -gt 600 ] && exit 1; sleep 0.05; done"
+    )
+    text = f"- hosts: all\n  tasks:\n    - command: '{wait_for_all}'\n"
+    playbook = load_playbook(write_playbook(tmp_path, text))
     hosts = [Host(f"h{i}", {"ansible_connection": "local"}, ()) for i in range(4)]
-    import time
-
-    started = time.monotonic()
     results = Engine(EngineOptions(forks=4)).run([(h, list(playbook.plays)) for h in hosts])
     assert [r.status for r in results] == ["ok"] * 4
-    assert time.monotonic() - started < 1.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diag.playbook.expressions import ExpressionError, Lazy, Templar
+from diag.playbook.language.expressions import ExpressionError, Lazy, Templar
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diag.playbook.loader import MarkedList, MarkedMap, load_yaml_text
+from diag.playbook.language.loader import MarkedList, MarkedMap, load_yaml_text
 from diag.shared.errors import PlaybookError
 
 

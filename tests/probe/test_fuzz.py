@@ -26,6 +26,7 @@ from diag.probe.facts import parse_facts_lines
 from diag.probe.memcg import parse_memcg
 from diag.probe.meminfo import parse_meminfo
 from diag.probe.numa import parse_node_list
+from diag.probe.perfstat import parse_perf_counters
 from diag.probe.pidstat import (
     parse_cgroup_path,
     parse_children_row,
@@ -36,11 +37,12 @@ from diag.probe.pidstat import (
     parse_status_kib,
 )
 from diag.probe.pressure import parse_pressure
-from diag.probe.sample import EXAMPLE, _perf_counts, _totals
+from diag.probe.sample import EXAMPLE, _totals
 from diag.probe.sections import split_sections
 from diag.probe.swaps import parse_swaps
 from diag.probe.vmstat import parse_vmstat
 from diag.shared.errors import ParseError
+from tests.fixtures.hosts_jsonl import read_host_lines
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 # Kept small so the suite stays quick on 2 shared cores; PFDIAG_FUZZ_EXAMPLES=2000 for a long hunt.
@@ -52,8 +54,8 @@ def recorded_outputs() -> list[str]:
     """The raw probe outputs of the recorded runs (real hosts), plus the module's example."""
     outputs = [EXAMPLE]
     for path in sorted(RUNS.glob("*/hosts.jsonl")):
-        for line in path.read_text().splitlines():
-            raw = json.loads(line).get("raw")
+        for entry in read_host_lines(path.parent):
+            raw = entry.get("raw")
             if raw and raw.startswith("@@pfdiag probe"):
                 outputs.append(raw)
                 break
@@ -83,7 +85,7 @@ LINE_PARSERS: dict[str, Callable[[list[str]], Any]] = {
     "numa": parse_node_list,
     "status": parse_status_kib,
     "facts": parse_facts_lines,
-    "perf": lambda lines: _perf_counts(tuple(lines)),
+    "perf": parse_perf_counters,
 }
 ROW_PARSERS: dict[str, Callable[[str], Any]] = {
     "stat": parse_stat,

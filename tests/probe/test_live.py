@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -18,7 +17,10 @@ import pytest
 from diag.probe import facts_command, parse_facts, parse_probe, probe_command
 from diag.shared.errors import ParseError
 from diag.transport.local import LocalTransport
+from tests.fixtures.inventories import one_host_inventory
+from tests.fixtures.processes import all_stats, cmdline
 from tests.fixtures.sleepers import sleepers
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.workloads import inline_python
 
 FAULTER = r"""
@@ -77,11 +79,12 @@ def test_probe_under_busybox_ash_finds_the_same_process(faulter: int) -> None:
     check_invariants(run_busybox(probe_command(interval_s=1, top_n=10, perf=False)), faulter)
 
 
-def test_facts_command_is_fast_and_parses() -> None:
+def test_facts_command_ends_within_its_timeout_and_parses() -> None:
+    # How fast it is (a few ms) is measured by bench/facts_cost.py, not asserted on a shared machine.
     result = LocalTransport().run(facts_command(), timeout_s=10)
+    assert result.ok, result.stderr
     facts = parse_facts(result.stdout)
     assert facts["clk_tck"] and facts["page_size"] and facts["cpus"]
-    assert result.elapsed_s < 5
 
 
 AWKS = {"awk", "mawk", "gawk"}
@@ -89,10 +92,9 @@ AWKS = {"awk", "mawk", "gawk"}
 
 def processes() -> Iterator[tuple[int, str, bytes]]:
     """(pid, comm, command line) of every process on this machine that is still there to read."""
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError):
-                yield int(d.name), (d / "comm").read_text().strip(), (d / "cmdline").read_bytes()
+    for stat in all_stats():
+        if (line := cmdline(stat.pid)) is not None:
+            yield stat.pid, stat.comm, line
 
 
 def leftovers(arg: str) -> list[int]:
@@ -103,7 +105,7 @@ def leftovers(arg: str) -> list[int]:
 def test_watchdog_stops_the_probe_and_its_children_past_the_deadline() -> None:
     started = time.monotonic()
     result = LocalTransport().run(probe_command(interval_s=37.25, deadline_s=1, perf=False), timeout_s=30)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # the 1 s deadline, not the 37 s interval
     assert "@@pfdiag watchdog" in result.stdout
     with pytest.raises(ParseError, match="watchdog"):
         parse_probe(result.stdout)
@@ -179,10 +181,9 @@ def test_a_pfdiag_watch_on_the_host_is_not_a_culprit(ssh_fleet, tmp_path: Path) 
     """A watch at 0.2 s reads /proc through a child of its awk at every tick: its awk showed ~1,560
     minor/s (own + reaped children) in a triage before its command line carried pfdiag's marker."""
     name = ssh_fleet.healthy[0]
-    pairs = " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items())
-    (tmp_path / "inv.ini").write_text(f"{name} {pairs}\n")
+    one_host_inventory(ssh_fleet, tmp_path / "inv.ini", name)
     argv = [sys.executable, "-m", "diag", "watch", "-i", "inv.ini", "--every", "0.2", "--count", "100"]
-    argv += ["--known-hosts", str(ssh_fleet.known_hosts), "--ssh-config", str(ssh_fleet.ssh_config)]
+    argv += ssh_options(ssh_fleet)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     watch = subprocess.Popen([*argv, "-o", "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
     try:

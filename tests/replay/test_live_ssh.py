@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from diag.cli import main
-from diag.runs.store import load_recording, load_run
+from diag.runs.store import load_run
+from tests.fixtures.hosts_jsonl import command_stdout, read_host_lines, write_host_lines
+from tests.fixtures.inventories import host_line, write_inventory
+from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
 
 pytestmark = pytest.mark.ssh
@@ -44,10 +47,6 @@ PLAYBOOK = """\
 """
 
 
-def ssh_options(fleet: Fleet) -> list[str]:
-    return ["--known-hosts", str(fleet.known_hosts), "--ssh-config", str(fleet.ssh_config), "-T", "3"]
-
-
 def pfdiag(capsys: Any, *argv: str) -> int:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -64,11 +63,10 @@ def summaries(run_dir: Path) -> dict[str, tuple[str, str | None, str | None]]:
 
 def point_hosts_at(run_dir: Path, address: str, port: int) -> None:
     """Rewrite every recorded host's address: a replay that connected anywhere would connect there."""
-    path = run_dir / "hosts.jsonl"
-    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    entries = read_host_lines(run_dir)
     for entry in entries:
         entry["vars"].update(ansible_host=address, ansible_port=port)
-    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    write_host_lines(run_dir, entries)
 
 
 def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
@@ -77,24 +75,20 @@ def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
     playbook = tmp_path / "record.yml"
     playbook.write_text(PLAYBOOK)
     inventory = tmp_path / "hosts.ini"
-    lines = ["[healthy]"]
-    for name in ("h01", "h02"):
-        lines.append(f"{name} " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts[name].items()))
-    lines += ["[bad]", "refused " + " ".join(f"{k}={v}" for k, v in ssh_fleet.hosts["refused"].items())]
-    inventory.write_text("\n".join(lines) + "\n")
+    lines = ["[healthy]", host_line(ssh_fleet, "h01"), host_line(ssh_fleet, "h02")]
+    write_inventory(inventory, [*lines, "[bad]", host_line(ssh_fleet, "refused")])
 
     live = tmp_path / "live"
-    argv = ["run", str(playbook), "-i", str(inventory), "-o", str(live), *ssh_options(ssh_fleet)]
+    argv = ["run", str(playbook), "-i", str(inventory), "-o", str(live), *ssh_options(ssh_fleet, 3)]
     assert pfdiag(capsys, *argv) == 4  # refused is unreachable
     recorded = summaries(live)
     assert recorded["refused"][0] == "unreachable"
     assert {recorded[h][1] for h in ("h01", "h02")} == {"ok"}
-    entries = {e["host"]: e for e in map(json.loads, (live / "hosts.jsonl").read_text().splitlines())}
+    entries = {e["host"]: e for e in read_host_lines(live)}
     assert [c["key"] for c in entries["h01"]["commands"]] == ["pfdiag probe", "cat /proc/loadavg"]
     # the probe's answer is stored once, in its recorded command, and read back as the host's raw output
     assert "raw" not in entries["h01"] and entries["h01"]["raw_command"] == 0
-    h01 = next(h for h in load_recording(live).hosts if h.result.host == "h01")
-    assert h01.result.raw and h01.result.raw == h01.commands[0].stdout
+    assert "@@pfdiag" in command_stdout(entries["h01"]["commands"][0])
     assert entries["h01"]["vars"]["ansible_port"] == ssh_fleet.hosts["h01"]["ansible_port"]
     assert entries["refused"]["commands"] == []
 

@@ -17,6 +17,7 @@ import pytest
 
 from diag.cli import main
 from diag.runs.store import load_recording, load_run
+from tests.fixtures.hosts_jsonl import read_host_lines, write_host_lines
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "tests" / "data" / "runs"
@@ -193,7 +194,7 @@ def test_damaged_recorded_output_fails_the_host_with_the_parsers_reason(tmp_path
     folder = tmp_path / "damaged"
     folder.mkdir()
     shutil.copy(source / "run.json", folder / "run.json")
-    entries = [json.loads(line) for line in (source / "hosts.jsonl").read_text().splitlines()]
+    entries = read_host_lines(source)
     damage = _damaged(entries[0]["raw"])
     hosts = []
     for kind, raw in damage.items():
@@ -201,7 +202,7 @@ def test_damaged_recorded_output_fails_the_host_with_the_parsers_reason(tmp_path
             {**entries[0], "host": kind, "raw": raw, "result": {**entries[0]["result"], "host": kind}}
         )
     hosts.append(entries[1])  # one intact host: still ok
-    (folder / "hosts.jsonl").write_text("".join(json.dumps(h) + "\n" for h in hosts))
+    write_host_lines(folder, hosts)
 
     code, out_dir = replay(capsys, tmp_path, folder)
     assert code == 2

@@ -13,6 +13,8 @@ from diag.probe.measurements import HostSample, Process, Rates
 from diag.report.cells import culprit_label
 from diag.report.csv_export import HOSTS_CSV, PROCESSES_CSV, render_csvs
 from diag.report.terminal import host_row
+from diag.shared.records import from_data, to_data
+from tests.fixtures.hosts_jsonl import read_host_lines
 from tests.report.fleets import RUNS, mixed_fleet, recorded
 
 
@@ -27,8 +29,8 @@ def contains(new: Any, old: Any) -> bool:
 
 def test_every_recorded_host_loads_into_typed_records_and_writes_back_every_recorded_key() -> None:
     for folder in sorted(p for p in RUNS.iterdir() if p.is_dir()):
-        for line in (folder / "hosts.jsonl").read_text().splitlines():
-            old = json.loads(line)["result"]
+        for entry in read_host_lines(folder):
+            old = entry["result"]
             host = HostResult.from_dict(old)
             assert (host.sample is None) == (not old["sample"])
             if host.sample is not None:
@@ -115,6 +117,6 @@ def test_a_culprit_named_for_its_childrens_faults_says_so() -> None:
     assert row["children_minflt_per_s"] == 210000.0 and bool(row["culprit"])
     assert fleet.culprits.iloc[0]["max"] >= 210000.0  # ranked by own + children
     assert (
-        Finding.from_dict({**Finding("c", "t", "pass", "info", "m").to_dict(), "measures": "host.x"}).measures
+        from_data(Finding, {**to_data(Finding("c", "t", "pass", "info", "m")), "measures": "host.x"}).measures
         == "host.x"
     )

@@ -97,13 +97,21 @@ def test_refused_port_is_unreachable_and_names_address_and_port(ssh_fleet: Fleet
 
 
 def test_blackhole_costs_its_banner_timeout_and_no_more(ssh_fleet: Fleet) -> None:
-    options = replace(ssh_fleet.options, connect_timeout_s=1.0, banner_timeout_s=1.0)
+    # The later stages get 20 s each, so "its banner timeout and no more" stands 10 s clear of the
+    # next stage's: a margin a loaded 2-core machine keeps.
+    options = replace(
+        ssh_fleet.options,
+        connect_timeout_s=1.0,
+        banner_timeout_s=1.0,
+        auth_timeout_s=20.0,
+        session_timeout_s=20.0,
+    )
     started = time.monotonic()
     error = failure(transport(ssh_fleet, "blackhole", options))
     elapsed = time.monotonic() - started
     assert error.state == "unreachable"
     assert "banner" in error.message
-    assert elapsed < 1.0 + 2.0  # correctness bound: the stage timeout plus a margin
+    assert elapsed < 1.0 + 9.0  # correctness bound: the stage timeout plus a margin, below the next stage's
 
 
 def test_unknown_host_key_is_refused_in_strict_mode_with_how_to_trust_it(ssh_fleet: Fleet) -> None:
@@ -171,9 +179,8 @@ def test_refused_client_key_is_auth_failed_and_names_the_key(ssh_fleet: Fleet) -
     error = failure(t)
     assert error.state == "auth-failed"
     assert str(ssh_fleet.client_key) in error.message
-    started = time.monotonic()
-    assert failure(t).state == "auth-failed"  # a host that failed to log in fails fast afterwards
-    assert time.monotonic() - started < 0.5
+    # a host that failed to log in fails fast afterwards: the same error again, no second login attempt
+    assert failure(t) is error
 
 
 def test_command_timeout_kills_the_remote_command_and_its_children(ssh_fleet: Fleet) -> None:
@@ -184,7 +191,7 @@ def test_command_timeout_kills_the_remote_command_and_its_children(ssh_fleet: Fl
     started = time.monotonic()
     error = failure(t, f"sleep {seconds} & sleep {seconds + 1}", timeout_s=1)
     assert error.state == "timeout"
-    assert time.monotonic() - started < 1 + 3.0
+    assert time.monotonic() - started < 1 + 9.0  # the 1 s timeout, not the sleep or the 30 s host deadline
     checker = transport(ssh_fleet, "h04")
     try:
         alive = checker.run(f"pgrep -f '^sleep ({seconds}|{seconds + 1})$' || echo none", timeout_s=10)
@@ -275,7 +282,7 @@ def test_host_deadline_bounds_the_whole_host(ssh_fleet: Fleet) -> None:
         assert t.run("true", timeout_s=30).ok
         error = failure(t, "sleep 30", timeout_s=30)
         assert error.state == "timeout" and "host deadline" in error.message
-        assert time.monotonic() - started < 2.0 + 3.0
+        assert time.monotonic() - started < 2.0 + 13.0  # the 2 s deadline, not the 30 s of the sleep
         assert failure(t, "true", timeout_s=30).state == "timeout"  # nothing left of the deadline
     finally:
         t.close()

@@ -95,7 +95,9 @@ def test_rates_count_children_and_a_reused_pid_is_a_new_process() -> None:
     tick = table.apply(parse_tick("P 10 100 250 100 2 0 app\nT 2 11.00 2000 12 0 - 2\nE 2\n"))
     assert tick is not None
     (proc,) = tick.processes
-    assert (proc.minflt_per_s, proc.children_minflt_per_s, proc.majflt_per_s) == (300.0, 100.0, 2.0)
+    totals = (proc.total_minflt_per_s, proc.children_minflt_per_s, proc.total_majflt_per_s)
+    assert totals == (300.0, 100.0, 2.0)
+    assert (proc.minflt_per_s, proc.majflt_per_s) == (200.0, 2.0)  # own only, as the probe's Process
     assert tick.rates["minflt_per_s"] == 998.0 and tick.rates["swapin_per_s"] == 0.0
     reused = table.apply(parse_tick("X 10 100\nP 10 900 40 0 0 0 other\nT 3 12.00 2100 12 0 - 2\nE 3\n"))
     assert reused is not None
@@ -149,3 +151,45 @@ def test_the_minor_rule_needs_the_cost_line_too_and_zero_restores_the_guides_lin
     assert run(gated, [5000, 100_000]) == [[], ["alert:proc_minflt_per_s"]]
     guide = AlertTracker({"proc_minflt_per_s": 1000.0, "proc_minor_ms_per_s": 0.0})
     assert run(guide, [5000]) == [["alert:proc_minflt_per_s"]]
+
+
+def test_cooldown_takes_the_same_durations_as_renotify_after(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--cooldown 5min`` was refused (the watch had a second, narrower duration parser)."""
+    import json
+
+    from diag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["watch", "--every", "0.2", "--count", "1", "--cooldown", "5min", "-o", "run"]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["cooldown_s"] == 300.0
+    assert main(["watch", "--every", "0.5", "--duration", "1sec", "-o", "run2"]) == 0
+    assert json.loads((tmp_path / "run2" / "run.json").read_text())["duration_s"] == 1.0
+
+
+def test_a_watched_process_has_the_probes_rate_names_with_the_probes_meanings() -> None:
+    """minflt_per_s is a process's own faults in a run's processes[] and in a watch's sample alike;
+    own + children is total_minflt_per_s in both (the watch used minflt_per_s for the total)."""
+    import dataclasses
+
+    from diag.probe.measurements import Process
+    from diag.watch.ticker import ProcRate
+
+    probe = {f.name for f in dataclasses.fields(Process)}
+    watched = ProcRate(7, 1, "sh", 200.0, 2.0, 100.0, 1.0, False).to_dict()
+    rate_keys = {k for k in watched if k.endswith("_per_s")}
+    assert rate_keys == {
+        "minflt_per_s", "majflt_per_s", "children_minflt_per_s", "children_majflt_per_s",
+        "total_minflt_per_s", "total_majflt_per_s",
+    } and rate_keys <= probe  # fmt: skip
+    assert (watched["minflt_per_s"], watched["total_minflt_per_s"], watched["total_majflt_per_s"]) == (
+        200.0,
+        300.0,
+        3.0,
+    )
+    alert = AlertTracker({"proc_minflt_per_s": 250.0}).evaluate(
+        "h",
+        0,
+        "t",
+        TickRates(1.0, {}, (ProcRate(7, 1, "sh", 200.0, 0.0, 100.0, 0.0, False),), frozenset(), ()),
+    )
+    assert [(e["type"], e["value"]) for e in alert] == [("alert", 300.0)]  # the rule reads the total

@@ -11,30 +11,25 @@ Three loops, as on a monitored server (issue 16):
   touches 32 MiB of fresh memory as it starts (~17,000 minor faults), then serves (sleeps).
 So every interval of 1 s or more sees a process start, and the shells reap children at thousands of
 minor faults a second, over the guide's 1,000/s, while costing a few ms of CPU a second.
-Standalone on purpose (stdlib only): it can be copied to any host and run with any Python 3.11.
+Stdlib only: it can be copied to any host with tests/fixtures/workload_process.py beside it.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import shlex
-import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import die_with_parent, workload_parser
+
 SERVICE = (
     "import json, sqlite3, http.server, mmap, time; "
     "m = mmap.mmap(-1, 32 << 20); m[:: mmap.PAGESIZE] = b'\\1' * ((32 << 20) // mmap.PAGESIZE); "
     "time.sleep(1.5)"
 )
-
-
-def die_with_parent() -> None:
-    """SIGKILL when the parent dies, so a crashed pytest leaves no load behind (children: preexec)."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def loops(python: str) -> list[str]:
@@ -48,8 +43,7 @@ def loops(python: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long")
+    parser = workload_parser(__doc__, name=None, seconds=60.0)
     parser.add_argument("--python", default=sys.executable, help="interpreter the loops start")
     args = parser.parse_args(argv)
     die_with_parent()

@@ -5,44 +5,29 @@ In: ``--name`` (the comm to set), ``--seconds`` (when to stop), ``--mb`` (size o
 Out: ``READY`` on stdout once the loop is faulting; then it runs until killed or ``--seconds`` expire.
 
 What a host sees: majflt and workingset_refault_file rise, pgpgin and disk reads rise, pswpin does not.
-Standalone on purpose (stdlib only, no imports from the repo): it can be copied to any host.
+Stdlib only: it can be copied to any host with tests/fixtures/workload_process.py beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import mmap
 import os
-import signal
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import set_comm, workload_parser
+
 MADV_RANDOM = 1
 # Linux 5.4+; Python 3.11's mmap module has no constant for it.
 MADV_PAGEOUT = 21
 
 
-def set_comm(name: str) -> None:
-    """Set this process's comm, so tests see odd names (spaces, parentheses) in /proc/<pid>/stat.
-
-    The kernel keeps 15 bytes and a NUL; longer names are truncated, which the tests also expect.
-    Also asks for SIGKILL when the parent dies, so a crashed pytest leaves no workload behind.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME) failed")
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="pf (file) maj", help="comm to set (max 15 bytes kept)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="stop after this long")
+    parser = workload_parser(__doc__, name="pf (file) maj")
     parser.add_argument("--mb", type=int, default=64, help="size of the data file in MiB")
     parser.add_argument("--dir", default="/var/tmp", help="directory on a disk filesystem (not tmpfs)")
     return parser.parse_args(argv)

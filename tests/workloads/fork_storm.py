@@ -7,32 +7,22 @@ runs until killed or ``--seconds`` expire.
 
 No child lives across a probe's two samples, so only the parent's ``cminflt`` (the faults of the
 children it reaped, /proc/PID/stat field 11) shows the storm; the parent itself barely faults. This is
-the batch runner / CGI server / ``make -j`` of issue 7. Standalone on purpose (stdlib only, no imports
-from the repo): it can be copied to any host and run with any Python 3.11.
+the batch runner / CGI server / ``make -j`` of issue 7. Stdlib only: it can be copied to any host with
+tests/fixtures/workload_process.py beside it and run with any Python 3.11.
 """
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import mmap
 import os
-import signal
 import sys
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import die_with_parent, set_comm, workload_parser
+
 MADV_NOHUGEPAGE = 15
-
-
-def set_comm(name: str) -> None:
-    """Set this process's comm (15 bytes kept) and ask for SIGKILL when the parent dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME) failed")
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 def child(size: int) -> None:
@@ -42,8 +32,7 @@ def child(size: int) -> None:
     child runs none of the parent's Python teardown.
     """
     try:
-        libc = ctypes.CDLL(None)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        die_with_parent()
         region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         region.madvise(MADV_NOHUGEPAGE)
         region[:: mmap.PAGESIZE] = b"\x01" * (size // mmap.PAGESIZE)
@@ -69,9 +58,7 @@ def storm(size: int, rate: float, deadline: float) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="batch (runner)", help="the parent's comm (max 15 bytes kept)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="stop after this long")
+    parser = workload_parser(__doc__, name="batch (runner)")
     parser.add_argument("--mb", type=int, default=16, help="MiB of anonymous memory each child writes")
     parser.add_argument("--rate", type=float, default=50.0, help="children per second")
     args = parser.parse_args(argv)

@@ -5,43 +5,28 @@ Out: ``READY`` on stdout once the loop is faulting; then it runs until killed or
 
 Each round maps fresh anonymous memory, writes one byte per page (one minor fault per page: the kernel
 allocates and zeroes a page, no I/O) and drops it again with MADV_DONTNEED, so the next round faults
-every page anew. Standalone on purpose (stdlib only, no imports from the repo): it can be copied to any
-host and run with any Python 3.11.
+every page anew. Stdlib only: it can be copied to any host with tests/fixtures/workload_process.py beside
+it and run with any Python 3.11.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import mmap
-import signal
 import sys
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import set_comm, workload_parser
+
 # Python 3.11's mmap has MADV_DONTNEED but spell out the numbers for the rarer ones next to it.
 MADV_DONTNEED = 4
 MADV_NOHUGEPAGE = 15
 
 
-def set_comm(name: str) -> None:
-    """Set this process's comm, so tests see odd names (spaces, parentheses) in /proc/<pid>/stat.
-
-    The kernel keeps 15 bytes and a NUL; longer names are truncated, which the tests also expect.
-    Also asks for SIGKILL when the parent dies, so a crashed pytest leaves no storm behind.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME) failed")
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="pf (storm) x", help="comm to set (max 15 bytes kept)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="stop after this long")
+    parser = workload_parser(__doc__, name="pf (storm) x")
     parser.add_argument("--mb", type=int, default=64, help="size of the anonymous region in MiB")
     return parser.parse_args(argv)
 

@@ -9,29 +9,26 @@ Standalone on purpose (stdlib only), like the other workloads.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import mmap
 import resource
-import signal
 import sys
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import set_comm, workload_parser
+
 MADV_DONTNEED = 4
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="pf mlock x")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser = workload_parser(__doc__, name="pf mlock x")
     parser.add_argument("--limit-kib", type=int, default=8192)
     parser.add_argument("--lock-kib", type=int, default=7808)
     args = parser.parse_args(argv)
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_NAME, ctypes.c_char_p(args.name.encode()[:15]), 0, 0, 0)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    set_comm(args.name)
     limit = args.limit_kib * 1024
     resource.setrlimit(resource.RLIMIT_MEMLOCK, (limit, limit))
     size = args.lock_kib * 1024

@@ -6,41 +6,26 @@ swap). Out: ``READY`` on stdout once the working set is partly swapped out and t
 then it runs until killed or ``--seconds`` expire.
 
 What a host sees: majflt and pswpin rise together. Without swap the cgroup would OOM-kill this process
-instead. Standalone on purpose (stdlib only, no imports from the repo): it can be copied to any host.
+instead. Stdlib only: it can be copied to any host with tests/fixtures/workload_process.py beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import mmap
 import os
-import signal
 import sys
 import time
+from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, from any cwd: tests.fixtures
+from tests.fixtures.workload_process import set_comm, workload_parser
+
 MADV_NOHUGEPAGE = 15
 
 
-def set_comm(name: str) -> None:
-    """Set this process's comm, so tests see odd names (spaces, parentheses) in /proc/<pid>/stat.
-
-    The kernel keeps 15 bytes and a NUL; longer names are truncated, which the tests also expect.
-    Also asks for SIGKILL when the parent dies, so a crashed pytest leaves no workload behind.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME) failed")
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="pf (swap) maj", help="comm to set (max 15 bytes kept)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="stop after this long")
+    parser = workload_parser(__doc__, name="pf (swap) maj")
     parser.add_argument("--mb", type=int, default=128, help="working set in MiB (above the cgroup limit)")
     parser.add_argument("--cgroup", required=True, help="memory cgroup directory to join before allocating")
     return parser.parse_args(argv)

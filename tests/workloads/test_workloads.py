@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.processes import read_stat
 from tests.fixtures.workloads import (
     QUIET_MAJFLT_PER_S,
     Workload,
@@ -35,18 +36,16 @@ class FaultRates:
 
 
 def read_stat_faults(pid: int) -> tuple[int, int]:
-    """minflt and majflt of a process from /proc/<pid>/stat.
-
-    comm may contain ') ' - split after the last ')'; what follows starts at field 3 (state).
-    """
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[10 - 3]), int(fields[12 - 3])
+    """minflt and majflt of a live process from /proc/<pid>/stat."""
+    stat = read_stat(pid)
+    assert stat is not None, f"process {pid} is gone"
+    return stat.minflt, stat.majflt
 
 
 def read_comm(pid: int) -> str:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.index("(") + 1 : text.rindex(")")]
+    stat = read_stat(pid)
+    assert stat is not None, f"process {pid} is gone"
+    return stat.comm
 
 
 def read_pswpin() -> int:

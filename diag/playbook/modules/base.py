@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from diag.findings import Finding, Remediation, Verdict
-from diag.playbook.expressions import Templar, is_template
+from diag.playbook.language.expressions import Templar, is_template
+from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
 from diag.shared.errors import DiagError
@@ -145,7 +146,7 @@ class Outcome:
     display: str | None = None
     host_facts: Facts | None = None
     measurement: Measurement | None = None
-    profiles: tuple[dict[str, Any], ...] = ()  # the deep dive's, one per process
+    profiles: tuple[Profile, ...] = ()  # the deep dive's, one per process
 
 
 class TaskFailed(DiagError):

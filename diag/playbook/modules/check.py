@@ -12,8 +12,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from diag.findings import Finding
+from diag.findings import Finding, Severity
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
+from diag.shared.records import to_data
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -23,7 +24,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-CHECK_SEVERITIES = ("info", "warning", "critical")
+CHECK_SEVERITIES = tuple(s.value for s in Severity if s > Severity.ok)  # a check is never "ok"
 
 
 class CheckModule(Module):
@@ -124,7 +125,7 @@ class CheckModule(Module):
             reason=reason,
             measures=None if args.get("measures") is None else str(args["measures"]),
         )
-        registered = {"failed": bool(holds), **finding.to_dict(), "id": check_id}
+        registered = {"failed": bool(holds), **to_data(finding), "id": check_id}
         return Outcome(registered, findings=(finding,))
 
 

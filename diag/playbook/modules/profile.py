@@ -13,20 +13,25 @@ from __future__ import annotations
 import re
 import shlex
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from diag.findings import Finding, Remediation
+from diag.findings import Finding, Remediation, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, as_float, number_check
+from diag.probe.deepdive import (
+    GONE,
+    Profile,
+    build_profile,
+)
 from diag.probe.perf_report import parse_deepdive
 from diag.shared.errors import ParseError
 from diag.shared.limits import MAX_PID, MAX_PROFILED
+from diag.shared.records import to_data
 from diag.shared.units import fmt_kib
 
 SCRIPT_PATH = Path(__file__).resolve().parents[2] / "probe" / "deepdive.sh"
 MARGIN_S = 60.0  # perf record's start-up and the reports after the interval
-TOP_SYMBOLS = 5
-GONE = "the process is gone"
 _PID = number_check(1, MAX_PID, integer=True)
 # What every ERE dialect (mawk, gawk, busybox) refuses too; Python's other complaints ("multiple
 # repeat" for `a**`) are about regexes some awks take, and the host's awk has the last word.
@@ -96,84 +101,15 @@ def deepdive_command(interval_s: float, top: int, match: str, pids: list[int]) -
     )
 
 
-def by_hand(pid: int, interval_s: float) -> str:
-    return (
-        f"sudo perf record -e page-faults -e major-faults -g -p {pid} -- sleep {interval_s:g}"
-        " && sudo perf report --stdio --no-children --sort dso,sym"
-    )
-
-
-def _perf_reason(caps: dict[str, Any], proc: dict[str, Any]) -> str | None:
-    """Why perf gave nothing for this process, or None when it worked."""
-    if caps.get("perf") is None:
-        return "perf is not installed (not found in PATH)"
-    if proc.get("stat") and any(v is not None for v in proc["stat"].values()):
-        return None
-    text = proc.get("stat_error") or proc.get("record_error") or ""
-    # perf's message starts "Error:" on a line of its own; the next line says what
-    lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Error:"]
-    error = lines[0] if lines else "perf printed no counters"
-    paranoid = caps.get("paranoid")
-    if caps.get("uid") != "0" and paranoid not in (None, "-1", "0"):
-        error += f" (kernel.perf_event_paranoid={paranoid}, not root: only the login user's own processes)"
-    return error
-
-
-def _caller(chains: list[dict[str, Any]], symbol: str) -> str | None:
-    for chain in chains:
-        frames = [f for f in chain["chain"] if f]
-        if frames and frames[-1] == symbol and len(frames) >= 2:
-            return str(frames[-2])
-    return None
-
-
-def headline(proc: dict[str, Any], event: str) -> str | None:
-    """ "62 % of minor faults in `fill_buffer` (/usr/bin/app) ← `main`", from perf's top symbol."""
-    symbols = (proc.get("symbols") or {}).get(event) or []
-    if not symbols:
-        return None
-    top = symbols[0]
-    stat = proc.get("stat") or {}
-    majors, faults = stat.get("major-faults") or 0, stat.get("page-faults") or 0
-    what = (
-        "major faults"
-        if event == "major-faults"
-        else ("minor faults" if majors * 100 <= faults else "page faults")
-    )
-    text = f"{top['pct']:.0f} % of {what} in `{top['symbol']}` ({top['dso']})"
-    caller = _caller((proc.get("chains") or {}).get(event) or [], top["symbol"])
-    if caller:
-        text += f" ← `{caller}`"
-    targets = (proc.get("daddr") or {}).get(event) or []
-    files = [t["target"] for t in targets if t["target"].startswith("/") and not t["target"].startswith("//")]
-    if event == "major-faults" and files:
-        text += f", on {files[0]}"
-    return text
-
-
-def _memory(proc: dict[str, Any]) -> dict[str, Any]:
-    rollup, status = proc.get("rollup") or {}, proc.get("status") or {}
-    return {
-        "rss_kib": rollup.get("Rss", status.get("VmRSS")),
-        "anon_kib": rollup.get("Anonymous", status.get("RssAnon")),
-        "file_kib": rollup.get("Pss_File", status.get("RssFile")),
-        "shmem_kib": rollup.get("Pss_Shmem", status.get("RssShmem")),
-        "thp_kib": rollup.get("AnonHugePages"),
-        "swap_kib": rollup.get("Swap", status.get("VmSwap")),
-        "lck_kib": status.get("VmLck"),
-        "pin_kib": status.get("VmPin"),
-    }
-
-
-def remedy(profile: dict[str, Any]) -> Remediation | None:
+def remedy(profile: Profile) -> Remediation | None:
     """The fix for the hot function: prefault, MAP_POPULATE, allocator (minors); page cache, mlock."""
-    hot = profile.get("hotspot")
+    hot = profile.hotspot
     if not hot:
         return None
-    symbol, comm, pid = hot["symbol"], profile.get("comm"), profile["pid"]
-    memory = profile["memory"]
-    if hot["event"] == "major-faults":
-        target = hot.get("file") or "its file-backed pages"
+    symbol, comm, pid = hot.symbol, profile.comm, profile.pid
+    memory = profile.memory
+    if hot.event == "major-faults":
+        target = hot.file or "its file-backed pages"
         text = (
             f"`{symbol}` in {comm}[{pid}] reads {target} back from disk, page by page. "
             "Keep it in the page cache "
@@ -183,8 +119,8 @@ def remedy(profile: dict[str, Any]) -> Remediation | None:
         commands = [f"grep -E 'VmLck|RssFile' /proc/{pid}/status", "vmstat 1 5   # bi column: pages read in"]
     else:
         text = (
-            f"`{symbol}` in {comm}[{pid}] touches fresh memory (anonymous {fmt_kib(memory.get('anon_kib'))}, "
-            f"THP {fmt_kib(memory.get('thp_kib'))}): allocate the buffer once and reuse it, "
+            f"`{symbol}` in {comm}[{pid}] touches fresh memory (anonymous {fmt_kib(memory.anon_kib)}, "
+            f"THP {fmt_kib(memory.thp_kib)}): allocate the buffer once and reuse it, "
             "prefault it at start "
             "(MAP_POPULATE, or one memset), keep the allocator from giving it back to the kernel "
             "(glibc MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_, or jemalloc/tcmalloc), "
@@ -197,78 +133,37 @@ def remedy(profile: dict[str, Any]) -> Remediation | None:
     )
 
 
-def build_profile(data: dict[str, Any], pid: int, interval_s: float) -> dict[str, Any]:
-    """One process's deep-dive record (the shape ``--json`` carries under ``profiles``)."""
-    caps = data["caps"]
-    proc = data["processes"].get(pid) or {"pid": pid, "gone": True}
-    reason = GONE if proc.get("gone") else _perf_reason(caps, proc)
-    stat = proc.get("stat") or {}
-    not_evaluable: dict[str, str] = {}
-    if reason:
-        not_evaluable["perf"] = reason
-    if caps.get("bpftrace") is None:
-        not_evaluable["bpftrace"] = "bpftrace is not installed"
-    if caps.get("tracefs") is None:
-        not_evaluable["tracepoint"] = "tracefs (exceptions:page_fault_user) is not available"
-    profile: dict[str, Any] = {
-        "pid": pid,
-        "comm": proc.get("comm"),
-        "exe": proc.get("exe") or None,
-        "interval_s": interval_s,
-        "perf": {"usable": reason is None, "reason": reason, "command": by_hand(pid, interval_s)},
-        "counts": {
-            "page_faults": stat.get("page-faults"),
-            "minor_faults": stat.get("minor-faults"),
-            "major_faults": stat.get("major-faults"),
-            "page_fault_user": stat.get("exceptions:page_fault_user"),
-        },
-        "symbols": {k: v[:TOP_SYMBOLS] for k, v in (proc.get("symbols") or {}).items()},
-        "chains": {k: v[:TOP_SYMBOLS] for k, v in (proc.get("chains") or {}).items()},
-        "targets": {k: v[:TOP_SYMBOLS] for k, v in (proc.get("daddr") or {}).items()},
-        "memory": _memory(proc),
-        "mappings": proc.get("maps") or [],
-        "headlines": [h for h in (headline(proc, e) for e in ("page-faults", "major-faults")) if h],
-        "bpftrace": data.get("bpftrace"),
-        "not_evaluable": not_evaluable,
-        "hotspot": None,
-    }
-    majors = stat.get("major-faults") or 0
-    event = "major-faults" if majors and (proc.get("symbols") or {}).get("major-faults") else "page-faults"
-    top = ((proc.get("symbols") or {}).get(event) or [None])[0]
-    if top:
-        files = [
-            t["target"] for t in (proc.get("daddr") or {}).get(event) or () if t["target"].startswith("/")
-        ]
-        files = [f for f in files if not f.startswith("//")]
-        profile["hotspot"] = {**top, "event": event, "file": files[0] if files else None}
-    return profile
+def perf_rates(profile: Profile) -> tuple[float, float] | None:
+    """Minor and major faults per second as perf counted them over the interval (None: perf unusable)."""
+    if not profile.perf.usable:
+        return None
+    counts, interval = profile.counts, profile.interval_s or 1.0
+    return (counts.minor_faults or 0) / interval, (counts.major_faults or 0) / interval
 
 
-VERDICT_RANK = ("not-evaluable", "ok", "minor-storm", "major-file", "major-swap")
-SEVERITY = {
-    "not-evaluable": "info",
-    "ok": "ok",
-    "minor-storm": "warning",
-    "major-file": "critical",
-    "major-swap": "critical",
-}
-
-
-def classify(profile: dict[str, Any], minflt_per_s: float, majflt_per_s: float) -> str:
+def classify(profile: Profile, minflt_per_s: float, majflt_per_s: float) -> str:
     """The triage verdict this process earns, from perf's own counts over the interval.
 
-    A major fault on an anonymous address is a swap-in; on a file, a read from disk.
+    A major fault on an anonymous address is a swap-in; on a file, a read from disk. The profile is
+    left as it is: ``classified`` returns the copy that carries the verdict and the rates.
     """
-    if not profile["perf"]["usable"]:
+    rates = perf_rates(profile)
+    if rates is None:
         return "not-evaluable"
-    counts, interval = profile["counts"], profile["interval_s"] or 1.0
-    minor = (counts["minor_faults"] or 0) / interval
-    major = (counts["major_faults"] or 0) / interval
-    profile["minflt_per_s"], profile["majflt_per_s"] = round(minor, 1), round(major, 1)
+    minor, major = rates
     if major >= majflt_per_s:
-        targets = (profile["targets"].get("major-faults") or [{"target": ""}])[0]["target"]
-        return "major-swap" if targets in ("//anon", "[anon]", "[heap]", "[stack]") else "major-file"
+        targets = profile.targets.get("major-faults") or ()
+        top = targets[0].target if targets else ""
+        return "major-swap" if top in ("//anon", "[anon]", "[heap]", "[stack]") else "major-file"
     return "minor-storm" if minor >= minflt_per_s else "ok"
+
+
+def classified(profile: Profile, minflt_per_s: float, majflt_per_s: float) -> Profile:
+    """The profile with its verdict and perf-counted rates (rounded to 0.1/s) filled in."""
+    rates = perf_rates(profile)
+    minor, major = (None, None) if rates is None else (round(rates[0], 1), round(rates[1], 1))
+    verdict = classify(profile, minflt_per_s, majflt_per_s)
+    return replace(profile, minflt_per_s=minor, majflt_per_s=major, verdict=verdict)
 
 
 class ProfileModule(Module):
@@ -316,30 +211,29 @@ class ProfileModule(Module):
                 f"{ctx.host}: deep dive exited {result.exit_code}: {exc.render()}; {tail}"
             ) from None
         if match:
-            pids = data["matched"] or []
-        profiles = [build_profile(data, pid, interval_s) for pid in pids]
+            pids = list(data.matched or ())
         limits = (
             as_float(args["proc_minflt_per_s"], "proc_minflt_per_s") or 1000.0,
             as_float(args["proc_majflt_per_s"], "proc_majflt_per_s") or 10.0,
         )
+        profiles = [classified(build_profile(data, pid, interval_s), *limits) for pid in pids]
         findings: list[Finding] = []
         remediation: list[Remediation] = []
         for profile in profiles:
-            profile["verdict"] = classify(profile, *limits)
             finding, fix = _finding(profile, ctx.task)
             findings.append(finding)
             remediation.extend([fix] if fix is not None else [])
-        code = max((p["verdict"] for p in profiles), key=VERDICT_RANK.index, default="not-evaluable")
-        summary = "; ".join(f"{_who(p)}: {h}" for p in profiles for h in p["headlines"][:1])
-        if code == "not-evaluable":
-            summary = "; ".join(f"{_who(p)}: {p['perf']['reason']}" for p in profiles)
-        registered = {
-            "processes": profiles,
-            "caps": data["caps"],
-            "matched": data["matched"],
+        code = VerdictCode.worst_known(p.verdict or VerdictCode.not_evaluable for p in profiles)
+        summary = "; ".join(f"{_who(p)}: {h}" for p in profiles for h in p.headlines[:1])
+        if not code.judged:
+            summary = "; ".join(f"{_who(p)}: {p.perf.reason}" for p in profiles)
+        registered = {  # the Jinja view: plain data
+            "processes": to_data(profiles),
+            "caps": dict(data.caps),
+            "matched": None if data.matched is None else list(data.matched),
             "match": match or None,
             "verdict": code,
-            "severity": SEVERITY[code],
+            "severity": code.severity,
             "summary": summary or "perf recorded no page-fault samples (see the findings)",
         }
         return Outcome(
@@ -347,18 +241,17 @@ class ProfileModule(Module):
         )
 
 
-def _who(profile: dict[str, Any]) -> str:
+def _who(profile: Profile) -> str:
     """``app[42]``, or ``pid 42`` for a process that was gone before its name was read."""
-    comm = profile.get("comm")
-    return f"{comm}[{profile['pid']}]" if comm else f"pid {profile['pid']}"
+    return f"{profile.comm}[{profile.pid}]" if profile.comm else f"pid {profile.pid}"
 
 
-def _finding(profile: dict[str, Any], task: str) -> tuple[Finding, Remediation | None]:
+def _finding(profile: Profile, task: str) -> tuple[Finding, Remediation | None]:
     """The ``fault-hotspot`` finding of one profiled process, and the fix its hot function calls for."""
     who = _who(profile)
-    reason = profile["perf"]["reason"]
+    reason = profile.perf.reason
     if reason:
-        by_hand = "" if reason == GONE else f"; run by hand: {profile['perf']['command']}"
+        by_hand = "" if reason == GONE else f"; run by hand: {profile.perf.command}"
         skipped = Finding(
             check="fault-hotspot",
             task=task,
@@ -368,8 +261,8 @@ def _finding(profile: dict[str, Any], task: str) -> tuple[Finding, Remediation |
             reason=f"{who}: {reason}{by_hand}",
         )
         return skipped, None
-    counted = profile["counts"]["page_faults"] or 0
-    message = "; ".join(profile["headlines"]) or (
+    counted = profile.counts.page_faults or 0
+    message = "; ".join(profile.headlines) or (
         f"perf stat counted {counted:,} page faults but perf record took no sample of them"
         if counted
         else "no page faults during the interval"
@@ -377,10 +270,10 @@ def _finding(profile: dict[str, Any], task: str) -> tuple[Finding, Remediation |
     finding = Finding(
         check="fault-hotspot",
         task=task,
-        status="fail" if profile["hotspot"] else "pass",
+        status="fail" if profile.hotspot else "pass",
         severity="info",
         message=f"{who}: {message}",
-        value=profile["counts"]["page_faults"],
-        evidence={"hotspot": profile["hotspot"], "memory": profile["memory"]},
+        value=profile.counts.page_faults,
+        evidence={"hotspot": to_data(profile.hotspot), "memory": to_data(profile.memory)},
     )
     return finding, remedy(profile)

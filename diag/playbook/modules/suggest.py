@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Remediation
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskSkipped
+from diag.shared.records import to_data
 
 
 class SuggestModule(Module):
@@ -53,4 +54,4 @@ class SuggestModule(Module):
             commands=tuple(str(c) for c in commands),
             verdict=None if wanted is None else str(wanted),
         )
-        return Outcome(remediation.to_dict(), remediation=(remediation,))
+        return Outcome(to_data(remediation), remediation=(remediation,))

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict
+from diag.findings import VERDICT_CODES, Culprit, Severity, Verdict, VerdictCode
 from diag.playbook.modules.base import Arg, HostContext, Module, Outcome, TaskFailed, TaskSkipped, as_float
+from diag.shared.records import to_data
 
-VERDICT_SEVERITIES = tuple(s.name for s in Severity)
+VERDICT_SEVERITIES = tuple(s.value for s in Severity)
 
 
 class VerdictModule(Module):
@@ -57,8 +58,9 @@ class VerdictModule(Module):
         if raw is not None and not isinstance(raw, list | tuple):
             raise TaskFailed(f"culprits must be a list of processes, got {raw!r}")
         culprits = tuple(_culprit(item) for item in raw or [])
-        verdict = Verdict(code, severity, str(args["summary"]).strip(), culprits, task=ctx.task)
-        return Outcome(verdict.to_dict(), verdict=verdict)
+        summary = str(args["summary"]).strip()
+        verdict = Verdict(VerdictCode(code), Severity(severity), summary, culprits, task=ctx.task)
+        return Outcome(to_data(verdict), verdict=verdict)
 
 
 def _culprit(item: Any) -> Culprit:

@@ -12,7 +12,6 @@ result is dropped. A lost cluster or Ctrl-C ends the run with what arrived; the 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import queue
 import threading
@@ -25,12 +24,10 @@ from distributed import Event, Future, Queue, Variable
 
 from diag.findings import HostResult
 from diag.playbook.engine import Engine, EngineOptions, HostDone
-from diag.playbook.model import Play
+from diag.playbook.language.model import Play
 from diag.playbook.schedule import HostLike
 from diag.run.distributed.cluster import Cluster
-from diag.runs.store import host_entry, recorded_host
-from diag.shared.files import json_text
-from diag.shared.secrets import Redactor
+from diag.runs.store import host_line, read_host_line
 from diag.transport.recording import RecordedCommand
 
 POLL_S = 0.5  # how long the client waits for a result before it checks the shards and the cluster
@@ -79,9 +76,10 @@ def run_shard(
 ) -> int:
     """A Dask task: run one shard with pfdiag's engine, sending each host to the run's queue as it ends.
 
-    The engine runs in a thread; this task thread forwards its results (they are JSON text, so they
-    cross the wire as they will be written) and watches the run's stop event. A rerun of the shard
-    (its first worker died) skips the hosts the client already has. Returns hosts sent.
+    The engine runs in a thread; this task thread forwards its results (each host as its
+    ``hosts.jsonl`` line, ``diag.runs.store.host_line``: it crosses the wire as it will be written)
+    and watches the run's stop event. A rerun of the shard (its first worker died) skips the hosts
+    the client already has. Returns hosts sent.
     """
     results: Queue = Queue(f"pfdiag-{run_id}")
     stop = Event(f"pfdiag-{run_id}-stop")
@@ -90,8 +88,7 @@ def run_shard(
     local: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
-        # the line hosts.jsonl will hold (~20 KB), not the --json view with every output twice (~78 KB)
-        local.put(("host", json_text(host_entry(result, commands, None, Redactor(())), compact=True)))
+        local.put(("host", host_line(result, commands)))  # hosts.jsonl's line, vars added by the client
 
     engine = Engine(options, emit=lambda line: local.put(("emit", line)), on_host_done=host_done)
     thread = threading.Thread(target=engine.run, args=(pairs,), name=f"pfdiag-shard-{run_id}", daemon=True)
@@ -195,7 +192,7 @@ class ShardedEngine:
                 have = [name for name in self._shards[index] if name in self.results]
                 Variable(f"pfdiag-{self._run_id}-done-{index}", client=self.cluster.client).set(have)
                 continue
-            recorded = recorded_host(json.loads(item["text"]))
+            recorded = read_host_line(item["text"])
             result = recorded.result
             if result.host in self.results:  # a rescheduled shard ran it again: the first one counts
                 continue

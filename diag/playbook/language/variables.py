@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from diag.playbook.expressions import lazy_vars
+from diag.playbook.language.expressions import lazy_vars
 from diag.shared.errors import DiagError, UsageError
 from diag.shared.files import read_text
 from diag.shared.yamlsafe import load_text

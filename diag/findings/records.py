@@ -1,61 +1,21 @@
-"""Findings and verdicts: the contract everything downstream of the engine reads.
+"""The records of a result: what the engine found on each host, and the run they belong to.
 
-The playbook engine turns module results into these records; fleet aggregation, the terminal
-table, the markdown report and the JSON export read only these. A host's measurements are the typed
-``HostSample`` of the probe (``HostResult.sample``); ``HostResult.to_dict`` derives the JSON from it.
+In: module outcomes (the engine builds these). Out: ``Finding``, ``Culprit``, ``Remediation``,
+``Verdict``, ``Baseline``, ``HostResult`` and ``RunResult``: what fleet aggregation, the reports, the
+history and the JSON export read. A host's measurements are the probe's typed ``HostSample``
+(``HostResult.sample``); ``HostResult.to_dict`` derives the JSON from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from enum import IntEnum
+from dataclasses import dataclass, field
 from typing import Any
 
+from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample
-from diag.shared.errors import UsageError
 from diag.shared.records import from_data, to_data, to_sparse_data
-
-# Host states: how far the run got on a host. Only "ok" hosts have a meaningful verdict.
-HOST_STATES = (
-    "ok",
-    "failed",  # a task failed (probe failed, bad expression at run time, permission)
-    "unreachable",  # refused, timed out, no route, DNS
-    "auth-failed",
-    "hostkey-unknown",
-    "hostkey-changed",
-    "timeout",  # the command itself timed out
-    "skipped",  # no task ran (e.g. all skipped by tags, or the run was interrupted before it started)
-    "interrupted",  # Ctrl-C / SIGTERM stopped the host part-way
-)
-
-# States that mean "could not get in", which Ansible counts as unreachable (exit code 4).
-UNREACHABLE_STATES = ("unreachable", "auth-failed", "hostkey-unknown", "hostkey-changed")
-
-VERDICT_CODES = ("ok", "minor-storm", "major-swap", "major-file", "not-evaluable")
-
-
-def _fields(record: Any) -> dict[str, Any]:
-    """A record's fields as a shallow dict: ``asdict`` deep-copies every value, which a run pays per host."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
-
-
-class Severity(IntEnum):
-    """Ordered severities; ``--fail-on`` compares against these."""
-
-    ok = 0
-    info = 1
-    warning = 2
-    critical = 3
-
-    @classmethod
-    def parse(cls, name: str) -> Severity:
-        try:
-            return cls[name.strip().lower()]
-        except KeyError:
-            known = ", ".join(s.name for s in cls)
-            raise UsageError(f"unknown severity {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +31,7 @@ class Finding:
     status: str
     severity: str
     message: str
-    value: float | None = None
+    value: float | int | None = None  # a count stays a count: a saved run's JSON reads back as written
     op: str | None = None
     threshold: float | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
@@ -79,17 +39,6 @@ class Finding:
     # What the value is, as ``SCOPE.FIELD`` (``host.minflt_per_s``, ``process.majflt_per_s``): set by
     # the check's ``measures:``, so fleet aggregation finds the playbook's thresholds by measurement.
     measures: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = _fields(self)
-        data["evidence"] = dict(self.evidence)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        fields["evidence"] = dict(fields.get("evidence") or {})
-        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +64,6 @@ class Culprit:
     def total_majflt_per_s(self) -> float:
         return self.majflt_per_s + self.children_majflt_per_s
 
-    def to_dict(self) -> dict[str, Any]:
-        return _fields(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
-        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
-
 
 @dataclass(frozen=True, slots=True)
 class Remediation:
@@ -132,20 +73,6 @@ class Remediation:
     text: str
     commands: tuple[str, ...] = ()
     verdict: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = _fields(self)
-        data["commands"] = list(self.commands)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Remediation:
-        return cls(
-            title=data["title"],
-            text=data["text"],
-            commands=tuple(data.get("commands") or ()),
-            verdict=data.get("verdict"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +84,6 @@ class Verdict:
     summary: str
     culprits: tuple[Culprit, ...] = ()
     task: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "summary": self.summary,
-            "culprits": [c.to_dict() for c in self.culprits],
-            "task": self.task,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +139,7 @@ class HostResult:
     raw: str | None = None
     elapsed_s: float = 0.0
     group_names: list[str] = field(default_factory=list)
-    profiles: list[dict[str, Any]] = field(default_factory=list)  # deep dive (profile module), per process
+    profiles: list[Profile] = field(default_factory=list)  # deep dive (profile module), per process
     baseline: Baseline | None = None  # this host against its own audits (when a history was read)
 
     @property
@@ -260,9 +178,9 @@ class HostResult:
             "severity": self.verdict.severity if self.verdict else None,
             "summary": self.verdict.summary if self.verdict else None,
             "verdict_task": self.verdict.task if self.verdict else None,
-            "culprits": [c.to_dict() for c in self.verdict.culprits] if self.verdict else [],
-            "findings": [f.to_dict() for f in self.findings],
-            "remediation": [r.to_dict() for r in self.remediation],
+            "culprits": to_data(self.verdict.culprits) if self.verdict else [],
+            "findings": to_data(self.findings),
+            "remediation": to_data(self.remediation),
         }
 
     def _tail(self) -> dict[str, Any]:
@@ -270,7 +188,7 @@ class HostResult:
             "task_stats": dict(self.task_stats),
             "elapsed_s": round(self.elapsed_s, 3),
             "group_names": list(self.group_names),
-            "profiles": self.profiles,
+            "profiles": to_data(self.profiles),
             "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
@@ -283,7 +201,7 @@ class HostResult:
                 code=data["verdict"],
                 severity=data.get("severity") or "info",
                 summary=data.get("summary") or "",
-                culprits=tuple(Culprit.from_dict(c) for c in data.get("culprits") or ()),
+                culprits=tuple(from_data(Culprit, c) for c in data.get("culprits") or ()),
                 task=data.get("verdict_task"),
             )
         return cls(
@@ -291,15 +209,15 @@ class HostResult:
             status=data.get("status", "ok"),
             reason=data.get("reason"),
             verdict=verdict,
-            findings=[Finding.from_dict(f) for f in data.get("findings") or ()],
-            remediation=[Remediation.from_dict(r) for r in data.get("remediation") or ()],
+            findings=[from_data(Finding, f) for f in data.get("findings") or ()],
+            remediation=[from_data(Remediation, r) for r in data.get("remediation") or ()],
             sample=HostSample.from_view(data["sample"]) if data.get("sample") else None,
             facts=from_data(Facts, data["facts"]) if data.get("facts") else None,
             task_stats=dict(data.get("task_stats") or {}),
             raw=raw,
             elapsed_s=float(data.get("elapsed_s") or 0.0),
             group_names=list(data.get("group_names") or []),
-            profiles=list(data.get("profiles") or []),
+            profiles=[from_data(Profile, p) for p in data.get("profiles") or ()],
             baseline=from_data(Baseline, data["baseline"]) if data.get("baseline") else None,
         )
 
