@@ -90,7 +90,7 @@ def host_line(
     """One host as its line of ``hosts.jsonl`` (no newline): the one encoder of a host's line.
 
     A sharded run sends this very text from the worker, so its folder holds the bytes a local run writes.
-    Each thing is stored once (~20 KB for a probed host, ~78 KB before): the result in its stored form
+    Each thing is stored once (~24 KB for a probed host, ~78 KB before): the result in its stored form
     (``HostResult.to_stored``); the probe's answer only in the recorded command that printed it
     (``raw_command`` is its index; ``raw`` as text only when no recorded command printed it); outputs
     over 2 KiB packed (``pack_stdout``) after the secrets are masked.
