@@ -1,4 +1,4 @@
-"""What a replay costs: `pfdiag run triage --replay` of an N-host recording, wall and CPU time.
+"""What a replay costs: `pfdiag run triage --replay` of an N-host recording, wall, CPU and peak memory.
 
 The recording is tests/data/runs/quiet (5 real hosts) cloned and renamed to N hosts in 10 groups;
 each size runs in a fresh `python -m diag` (start-up and report included), `--rounds` times.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -36,19 +35,21 @@ def make_recording(folder: Path, n: int) -> Path:
     return folder
 
 
-def replay_once(recording: Path, out: Path) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def replay_once(recording: Path, out: Path) -> tuple[float, float, float]:
+    """Wall s, CPU s and peak RSS MiB (``wait4``'s ``ru_maxrss``) of one replay process."""
     started = time.perf_counter()
-    subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "diag", "run", "triage", "--replay", str(recording), "-o", str(out)],
-        check=True,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         cwd=REPO,
     )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"the replay of {recording} exited {proc.returncode}")
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -60,9 +61,10 @@ def main() -> None:
         for n in (int(s) for s in args.sizes.split(",")):
             recording = make_recording(Path(tmp) / f"rec{n}", n)
             runs = [replay_once(recording, Path(tmp) / f"out{n}-{r}") for r in range(args.rounds)]
-            walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+            walls, cpus, peaks = [w for w, _, _ in runs], [c for _, c, _ in runs], [p for _, _, p in runs]
             print(f"{n:5d} hosts: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}),"
-                  f" CPU median {statistics.median(cpus):.2f} s, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+                  f" CPU median {statistics.median(cpus):.2f} s, peak RSS max {max(peaks):.0f} MiB,"
+                  f" load {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

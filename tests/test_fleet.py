@@ -22,6 +22,7 @@ import pytest
 
 from diag.cli import main
 from diag.findings import VERDICT_CODES
+from tests.fixtures.hosts_jsonl import command_stdout
 from tests.fixtures.inventories import host_line
 from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet
@@ -104,7 +105,8 @@ def test_fleet_triage_gives_every_host_its_state_with_the_hosts_at_work_at_the_s
             assert name in report and state in report
     saved = [json.loads(line) for line in (tmp_path / "run" / "hosts.jsonl").read_text().splitlines()]
     assert sorted(entry["host"] for entry in saved) == sorted(expected)
-    assert all(entry["raw"] for entry in saved if entry["host"] in ssh_fleet.healthy)
+    raw = {e["host"]: command_stdout(e["commands"][e["raw_command"]]) for e in saved if "raw_command" in e}
+    assert all(raw[name] for name in ssh_fleet.healthy)  # each probe's answer is saved, once
 
 
 def test_command_failing_on_ssh_hosts_fails_them_with_exit_code_and_stderr_and_exits_2(

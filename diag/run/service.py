@@ -10,6 +10,7 @@ stays on disk and the run is marked ``interrupted``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -209,6 +210,9 @@ def _prepare_replay(request: RunRequest, playbook: Playbook, extra_vars: dict[st
         replay_vars = {**host.vars, "ansible_connection": "replay", REPLAY_VAR: list(entry.commands)}
         hosts.append(type(host)(host.name, replay_vars, host.groups))
     merged = {**recording.run.extra_vars, **extra_vars}
+    # what the run still needs of the recording is its metadata: its hosts' results are ~30 KB each
+    recording.run.hosts = []
+    recording = dataclasses.replace(recording, hosts=())
     return Prepared(playbook, merged, hosts, schedule(playbook, inventory, hosts), kept, recording)
 
 
@@ -365,6 +369,8 @@ def _run_prepared(
         if baselines is not None:
             result.baseline = baselines.for_result(result)
         hosts_file.write(result, commands, _host_vars_of(vars_of, result.host))
+        result.raw = None  # on disk now; the reports never read it, and 1,000 hosts' outputs are ~20 MB
+        vars_of.get(result.host, {}).pop(REPLAY_VAR, None)  # a replayed host's answers, likewise
         progress.host_done(result)
 
     def emit(line: str) -> None:

@@ -2,33 +2,34 @@
 
 In: a ``RunResult`` being built and each host as it finishes. Out: ``run.json`` (metadata, written at
 the start and again at the end), ``hosts.jsonl`` (one line per finished host, flushed and fsynced:
-``{"host", "result", "raw", "commands", "vars"}``) and back: ``load_run`` (``pfdiag report``) and
-``load_recording`` (``pfdiag run --replay``) read the same lines. Any ``OSError`` while writing is a
-``ReportError`` naming the path (disk full, permission); a truncated last line (a killed run) is
-ignored on reading.
+``{"host", "result", "commands", "raw_command", "vars"}``, each thing once) and back: ``load_run``
+(``pfdiag report``) and ``load_recording`` (``pfdiag run --replay``) read the same lines. Any
+``OSError`` while writing is a ``ReportError`` naming the path (disk full, permission); a truncated
+last line (a killed run) is ignored on reading.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from diag.findings import HostResult, RunResult
 from diag.inventory.model import Group, Host, Inventory
 from diag.runs.meta import PLANNED_HOSTS, check_metadata, never_finished
 from diag.runs.owner import check_claimable, is_marked, mark_run_dir
 from diag.shared.errors import ReportError, UsageError
-from diag.shared.files import check_output_dir, json_text, open_append_new, read_text, write_text
+from diag.shared.files import check_output_dir, json_text, open_append_new, read_lines, read_text, write_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.records import from_data, to_data
 from diag.shared.secrets import Redactor
 from diag.shared.units import folder_stamp
-from diag.transport.recording import RecordedCommand, command_key
+from diag.transport.recording import RecordedCommand, command_key, pack_stdout, unpack_command
 
+T = TypeVar("T")
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
 
 
@@ -89,15 +90,23 @@ def host_line(
     """One host as its line of ``hosts.jsonl`` (no newline): the one encoder of a host's line.
 
     A sharded run sends this very text from the worker, so its folder holds the bytes a local run writes.
+    Each thing is stored once (~24 KB for a probed host, ~78 KB before): the result in its stored form
+    (``HostResult.to_stored``); the probe's answer only in the recorded command that printed it
+    (``raw_command`` is its index; ``raw`` as text only when no recorded command printed it); outputs
+    over 2 KiB packed (``pack_stdout``) after the secrets are masked.
     """
-    entry = {
-        "host": result.host,
-        "result": result.to_dict(),
-        "raw": result.raw,
-        "commands": to_data(tuple(commands)),
-        "vars": dict(host_vars or {}),
-    }
-    return json_text(entry if redactor is None else redactor.data(entry))
+    entry: dict[str, Any] = {"host": result.host, "result": result.to_stored()}
+    raw = result.raw
+    at = next((i for i, c in enumerate(commands) if c.stdout is raw or c.stdout == raw), None)
+    if raw is not None and at is None:
+        entry["raw"] = raw
+    entry["commands"] = to_data(tuple(commands))
+    if raw is not None and at is not None:
+        entry["raw_command"] = at
+    entry["vars"] = dict(host_vars or {})
+    masked: dict[str, Any] = entry if redactor is None else redactor.data(entry)
+    masked["commands"] = [pack_stdout(c) for c in masked["commands"]]
+    return json_text(masked, compact=True)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -184,14 +193,13 @@ def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str]
     """Each line of hosts.jsonl as (where, is-last, line); a missing file goes to ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
-        text = read_text(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
+        lines = read_lines(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
     except FileNotFoundError:
         problems.append(f"{hosts_path} is missing: no host result was saved")
         return
-    lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
+    for number, line, last in lines:  # one at a time: the file is GBs at 100,000 hosts
         if line.strip():
-            yield f"{hosts_path}:{number}", number == len(lines), line
+            yield f"{hosts_path}:{number}", last, line
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -204,9 +212,11 @@ def read_run(run_dir: Path) -> tuple[RunResult, list[str]]:
 
     A truncated last line of ``hosts.jsonl`` (the run was killed mid-write) is skipped and said; each
     host ``run.json`` planned that has no line gets a result ``interrupted`` ("never finished").
+    The reports need no host's raw output nor its recorded commands: neither is kept (read line by
+    line, a 2,000-host folder is reported holding its results only).
     """
-    recording = load_recording(run_dir)
-    return recording.run, list(recording.problems)
+    run, _hosts, problems = _read(run_dir, _reported_host)
+    return run, problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +264,16 @@ def read_host_line(line: str) -> RecordedHost:
 
 
 def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
-    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version)."""
+    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version:
+    ``raw`` only, ``raw`` + ``commands``, ``commands`` + ``raw_command`` with packed outputs)."""
     raw = entry.get("raw")
-    result = HostResult.from_dict(entry["result"], raw=raw)
     if "commands" in entry:
-        commands = tuple(from_data(RecordedCommand, c) for c in entry["commands"] or ())
+        commands = tuple(from_data(RecordedCommand, unpack_command(c)) for c in entry["commands"] or ())
+        if "raw_command" in entry:  # written since the probe's answer is stored once
+            raw = commands[int(entry["raw_command"])].stdout
     else:  # folders written before commands were recorded: the probe's output is all there is
         commands = () if raw is None else (RecordedCommand(PROBE_KEY, 0, str(raw)),)
+    result = HostResult.from_dict(entry["result"], raw=raw)
     host_vars = entry.get("vars")
     return RecordedHost(
         result=result,
@@ -270,24 +283,38 @@ def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     )
 
 
+def _reported_host(line: str) -> HostResult:
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise TypeError("a line must be a JSON object")
+    return HostResult.from_dict(entry["result"])
+
+
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
+    run, hosts, problems = _read(run_dir, read_host_line)
+    return Recording(run_dir, run, tuple(hosts), tuple(problems))
+
+
+def _read(run_dir: Path, parse: Callable[[str], T]) -> tuple[RunResult, list[T], list[str]]:
+    """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``read_host_line`` or
+    ``_reported_host``); the run's hosts are the parsed results, with the never-finished added."""
     run, planned = _metadata(run_dir)
     problems: list[str] = []
-    hosts: list[RecordedHost] = []
+    hosts: list[T] = []
     for where, last, line in _lines(run_dir, problems):
         try:
-            hosts.append(read_host_line(line))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            hosts.append(parse(line))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")
                 break
             raise ReportError(f"bad line in run folder: {exc}", where=where) from None
-    run.hosts = [h.result for h in hosts]
+    run.hosts = [h.result if isinstance(h, RecordedHost) else cast(HostResult, h) for h in hosts]
     missing = never_finished(planned, run.hosts)
     if missing:
         names = ", ".join(h.host for h in missing[:10]) + (", ..." if len(missing) > 10 else "")
         problems.append(f"{len(missing)} planned host(s) never finished: {names}")
         run.hosts.extend(missing)
         run.interrupted = True
-    return Recording(run_dir, run, tuple(hosts), tuple(problems))
+    return run, hosts, problems

@@ -23,7 +23,7 @@ from diag.shared.errors import UsageError
 # Any file pfdiag reads (playbook, vars file, inventory, -e @file, run.json, hosts.jsonl): a real one
 # is KiBs; 64 MiB still holds a 100,000-host inventory, and stops `-i /dev/zero`-style reads early.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
-# What pfdiag itself appends to as a run goes (hosts.jsonl, a watch's events.jsonl): about 30 KiB a host,
+# What pfdiag itself appends to as a run goes (hosts.jsonl, a watch's events.jsonl): about 24 KB a host,
 # or a sample a tick; a generous cap, only so that a device or a runaway file is refused instead of
 # filling the controller's memory.
 MAX_RUN_LOG_BYTES = 4 * 1024**3

@@ -77,6 +77,52 @@ def _dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
     return dump
 
 
+def to_sparse_data(value: Any) -> Any:
+    """``to_data`` without the None fields that ``from_data`` restores as None anyway (their default
+    is None or they have none): what a run folder stores, where a host's ~20 process records carry
+    ~3 KB of nulls. ``from_data(cls, to_sparse_data(r)) == from_data(cls, to_data(r))``.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True, slots=True)
+    ... class Proc:
+    ...     pid: int
+    ...     rss_kib: int | None
+    ...     label: str | None = "x"
+    >>> to_sparse_data([Proc(1, None, None)])
+    [{'pid': 1, 'label': None}]
+    >>> from_data(Proc, {'pid': 1, 'label': None})
+    Proc(pid=1, rss_kib=None, label=None)
+    """
+    kind: Any = type(value)
+    if kind in _SCALARS:
+        return value
+    if hasattr(kind, "__dataclass_fields__"):
+        return _sparse_dumper(kind)(value)
+    if isinstance(value, tuple | list):
+        return [to_sparse_data(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: to_sparse_data(v) for k, v in value.items()}
+    return value
+
+
+@cache
+def _sparse_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``to_sparse_data`` for one record class, generated once like ``_dumper``."""
+    hints = typing.get_type_hints(cls)
+    lines = ["def dump(v):", "    d = {}"]
+    for f in dataclasses.fields(cls):
+        value = f"v.{f.name}" if _is_scalar(hints[f.name]) else f"to_sparse_data(v.{f.name})"
+        restored_as_none = _default_of(f)() is None if f.default_factory is dataclasses.MISSING else False
+        if restored_as_none:
+            lines += [f"    x = v.{f.name}", f"    if x is not None: d[{f.name!r}] = {value}"]
+        else:
+            lines.append(f"    d[{f.name!r}] = {value}")
+    namespace: dict[str, Any] = {"to_sparse_data": to_sparse_data}
+    exec("\n".join([*lines, "    return d", ""]), namespace)  # the names are field names
+    dump: Callable[[Any], dict[str, Any]] = namespace["dump"]
+    return dump
+
+
 def _default_of(f: dataclasses.Field[Any]) -> Callable[[], Any]:
     if f.default is not dataclasses.MISSING:
         value = f.default

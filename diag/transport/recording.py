@@ -19,8 +19,14 @@ other command (a ``command:`` task's ``cmd``) is keyed by its exact text.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from diag.shared.limits import MAX_OUTPUT_BYTES
 from diag.transport.base import CommandResult, Stream, Transport
 
 SCRIPT_PREFIX = "sh -c '"
@@ -70,6 +76,52 @@ class RecordedCommand:
             raise TypeError(
                 f"a recorded command's stderr and elapsed_s are a string and a number: {self.key!r:.40}"
             )
+
+
+# A probe's answer is ~16-19 KB of /proc text that zlib packs ~4x: hosts.jsonl stores an output over
+# this size packed (base64 of zlib, ~5 KB), the rest as text. Level 6 packs 19 KB in ~0.3 ms.
+PACK_OVER_CHARS = 2048
+
+
+def pack_stdout(command: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded command's plain data whose long ``stdout`` is stored as ``stdout_zlib``.
+
+    >>> packed = pack_stdout({"key": "k", "exit_code": 0, "stdout": "cpu 1 2 3\\n" * 400})
+    >>> sorted(packed), len(packed["stdout_zlib"]) < 200
+    (['exit_code', 'key', 'stdout_zlib'], True)
+    >>> unpack_command(packed)["stdout"] == "cpu 1 2 3\\n" * 400
+    True
+    """
+    stdout = command.get("stdout")
+    if not isinstance(stdout, str) or len(stdout) <= PACK_OVER_CHARS:
+        return dict(command)
+    packed = {k: v for k, v in command.items() if k != "stdout"}
+    packed["stdout_zlib"] = base64.b64encode(zlib.compress(stdout.encode("utf-8"), 6)).decode("ascii")
+    return packed
+
+
+def unpack_command(command: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A recorded command's plain data with its ``stdout`` as text, packed or not (``pack_stdout``)."""
+    if "stdout_zlib" not in command:
+        return command
+    unpacked = {k: v for k, v in command.items() if k != "stdout_zlib"}
+    unpacked["stdout"] = unpack_stdout(command["stdout_zlib"])
+    return unpacked
+
+
+def unpack_stdout(packed: object) -> str:
+    """The text ``pack_stdout`` packed; ``ValueError`` when it is not such a text or unpacks past
+    ``MAX_OUTPUT_BYTES`` (more than any command's output pfdiag reads)."""
+    if not isinstance(packed, str):
+        raise TypeError(f"stdout_zlib must be a string, got {type(packed).__name__}")
+    try:
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(base64.b64decode(packed, validate=True), MAX_OUTPUT_BYTES)
+        if inflate.unconsumed_tail or not inflate.eof:
+            raise ValueError(f"stdout_zlib is cut short or unpacks past {MAX_OUTPUT_BYTES} bytes")
+        return data.decode("utf-8")
+    except (zlib.error, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(f"stdout_zlib is not a packed output: {exc}") from None
 
 
 class RecordingTransport:

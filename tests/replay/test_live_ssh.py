@@ -15,7 +15,7 @@ import pytest
 
 from diag.cli import main
 from diag.runs.store import load_run
-from tests.fixtures.hosts_jsonl import read_host_lines, write_host_lines
+from tests.fixtures.hosts_jsonl import command_stdout, read_host_lines, write_host_lines
 from tests.fixtures.inventories import host_line, write_inventory
 from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Blackhole, Fleet, loopback_address
@@ -86,7 +86,9 @@ def test_a_live_ssh_run_replays_with_the_same_verdicts_and_contacts_nothing(
     assert {recorded[h][1] for h in ("h01", "h02")} == {"ok"}
     entries = {e["host"]: e for e in read_host_lines(live)}
     assert [c["key"] for c in entries["h01"]["commands"]] == ["pfdiag probe", "cat /proc/loadavg"]
-    assert entries["h01"]["raw"] == entries["h01"]["commands"][0]["stdout"]  # raw kept as before
+    # the probe's answer is stored once, in its recorded command, and read back as the host's raw output
+    assert "raw" not in entries["h01"] and entries["h01"]["raw_command"] == 0
+    assert "@@pfdiag" in command_stdout(entries["h01"]["commands"][0])
     assert entries["h01"]["vars"]["ansible_port"] == ssh_fleet.hosts["h01"]["ansible_port"]
     assert entries["refused"]["commands"] == []
 

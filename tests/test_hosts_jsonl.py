@@ -1,0 +1,137 @@
+"""hosts.jsonl at fleet size (issue 19): each thing stored once, read back one line at a time.
+
+A 1,000-host recording is made by replaying tests/data/runs/quiet (5 real hosts) cloned to 1,000; its
+lines must stay under 25 KB a host (they were ~71 KB: the probe's answer twice, the result's views of
+the sample twice) and replay to the same results. ``pfdiag report`` of a 2,000-host folder must not
+hold the hosts' raw outputs: its peak traced memory is compared with that of the same folder whose
+lines carry no output at all (tracemalloc).
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diag.cli import main
+from diag.findings import HostResult
+from diag.runs.store import host_line, load_recording, read_host_line
+from diag.shared.errors import ReportError
+from diag.shared.secrets import Redactor
+from diag.transport.recording import RecordedCommand
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = REPO / "tests" / "data" / "runs" / "quiet"
+TRIAGE = str(REPO / "playbooks" / "triage.yml")
+MAX_BYTES_PER_HOST = 25_000
+
+
+def clone(source: Path, folder: Path, hosts: int, *, outputs: bool = True) -> Path:
+    """``source``'s hosts cloned to ``hosts`` hosts in 10 groups (``outputs`` False: no raw output
+    nor recorded command on any line)."""
+    entries = [json.loads(line) for line in (source / "hosts.jsonl").read_text().splitlines()]
+    folder.mkdir(parents=True)
+    meta = json.loads((source / "run.json").read_text())
+    meta.pop("planned_hosts", None)
+    (folder / "run.json").write_text(json.dumps(meta))
+    with (folder / "hosts.jsonl").open("w") as out:
+        for i in range(hosts):
+            entry = entries[i % len(entries)]
+            name = f"h{i:05d}"
+            line = {
+                **entry,
+                "host": name,
+                "result": {**entry["result"], "host": name, "group_names": [f"g{i % 10}"]},
+            }
+            if not outputs:
+                line = {k: v for k, v in line.items() if k not in ("raw", "raw_command")} | {"commands": []}
+            out.write(json.dumps(line) + "\n")
+    return folder
+
+
+def pfdiag(capsys: Any, *argv: str) -> int:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in err, err
+    return code
+
+
+def results(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each host's stored result but its elapsed time (the one thing a replay measures anew)."""
+    lines = map(json.loads, (run_dir / "hosts.jsonl").read_text().splitlines())
+    return {e["host"]: {k: v for k, v in e["result"].items() if k != "elapsed_s"} for e in lines}
+
+
+def test_a_1000_host_recording_writes_at_most_25_kb_a_host_and_replays_identically(
+    tmp_path: Path, capsys: Any
+) -> None:
+    source = clone(QUIET, tmp_path / "source", 1000)
+    recorded = tmp_path / "recorded"
+    assert pfdiag(capsys, "run", TRIAGE, "--replay", str(source), "-o", str(recorded)) == 0
+    size = (recorded / "hosts.jsonl").stat().st_size
+    assert size <= 1000 * MAX_BYTES_PER_HOST, f"{size / 1000:.0f} bytes a host"
+
+    recording = load_recording(recorded)  # every host's probe answer is there, once, and reads back
+    assert len(recording.hosts) == 1000
+    assert all(h.result.raw and [c.stdout for c in h.commands] == [h.result.raw] for h in recording.hosts)
+
+    again = tmp_path / "again"  # the replay answers every recorded command: every host ok, same result
+    assert pfdiag(capsys, "run", TRIAGE, "--replay", str(recorded), "-o", str(again)) == 0
+    first, second = results(recorded), results(again)
+    assert len(first) == 1000 and {r["status"] for r in first.values()} == {"ok"}
+    assert second == first
+
+
+def _report_peak_bytes(capsys: Any, run_dir: Path) -> int:
+    tracemalloc.start()
+    try:
+        assert pfdiag(capsys, "report", str(run_dir)) == 0
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_report_of_a_2000_host_run_is_built_without_holding_the_hosts_raw_outputs(
+    tmp_path: Path, capsys: Any
+) -> None:
+    recorded = tmp_path / "recorded"  # today's line format, from a replay of the 5 recorded hosts
+    assert pfdiag(capsys, "run", TRIAGE, "--replay", str(QUIET), "-o", str(recorded)) == 0
+    _report_peak_bytes(capsys, clone(QUIET, tmp_path / "warm", 5))  # imports and caches, once
+    for name, source in (("old", QUIET), ("new", recorded)):  # before commands were recorded, and now
+        full = clone(source, tmp_path / f"{name}-full", 2000)
+        bare = clone(source, tmp_path / f"{name}-bare", 2000, outputs=False)
+        held = _report_peak_bytes(capsys, full) - _report_peak_bytes(capsys, bare)
+        outputs = 400 * sum(len(h.result.raw or "") for h in load_recording(source).hosts)
+        assert outputs > 2000 * 10_000  # each host's probe answer is ~17 KB
+        # holding them all would add every one of them to the peak; reading a line at a time adds one
+        assert held < outputs / 10, (
+            f"{name}: {held / 2**20:.1f} MiB more with {outputs / 2**20:.1f} MiB of outputs"
+        )
+
+
+def test_a_secret_in_a_long_output_is_masked_before_the_output_is_packed() -> None:
+    secret = "hunter2-s3cr3t"
+    stdout = "".join(f"line {i} token={secret}\n" for i in range(500))  # long enough to be packed
+    result = HostResult("h1", raw=stdout)
+    commands = [RecordedCommand("pfdiag probe", 0, stdout), RecordedCommand("echo hi", 0, "hi\n")]
+    line = host_line(result, commands, {"ansible_password": secret}, Redactor({secret}))
+    entry = json.loads(line)
+    assert "stdout_zlib" in entry["commands"][0] and entry["raw_command"] == 0 and "raw" not in entry
+    back = read_host_line(line)
+    assert secret not in back.commands[0].stdout and "token=********" in back.commands[0].stdout
+    assert back.result.raw == back.commands[0].stdout and back.commands[1].stdout == "hi\n"
+    assert secret not in line
+
+
+def test_a_damaged_packed_output_is_a_bad_line_named_by_number_not_a_traceback(tmp_path: Path) -> None:
+    recorded = clone(QUIET, tmp_path / "recorded", 0)
+    entry = json.loads(host_line(HostResult("h1"), [RecordedCommand("pfdiag probe", 0, "x" * 5000)]))
+    damaged = {**entry, "commands": [{**entry["commands"][0], "stdout_zlib": "eJzLSMzLBgAGAAH="}]}
+    lines = [json.dumps({**entry, "host": "h0"}), json.dumps({**damaged, "host": "h1"}), json.dumps(entry)]
+    (recorded / "hosts.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReportError, match="bad line in run folder: stdout_zlib is") as caught:
+        load_recording(recorded)
+    assert caught.value.where == f"{recorded / 'hosts.jsonl'}:2"
