@@ -9,7 +9,6 @@ transport) in a fresh process each time, and the probe alone, and prints a markd
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import subprocess
@@ -51,8 +50,10 @@ def time_cli(interval: float) -> tuple[float, float, int]:
         )
         wall = time.perf_counter() - t0
         cpu = children_cpu_s() - cpu0
+        from diag.runs.store import read_host_line
+
         line = Path(f"{tmp}/run/hosts.jsonl").read_text().splitlines()[0]
-        raw = json.loads(line).get("raw") or ""
+        raw = read_host_line(line).result.raw or ""  # the probe's answer, however the line stores it
         return wall, cpu, len(raw.encode())
 
 
