@@ -125,12 +125,20 @@ def parse_file(path: Path, inv: InventoryData) -> InventoryData:
         raise  # an extensionless file that is not YAML: the INI error says what is wrong
 
 
-def _saved_list(text: str) -> Any:
-    """A saved ``--list`` answer as parsed, or None for any other file."""
+def _yaml_naming(text: str, key: str) -> Any:
+    """``text`` parsed, when it names ``key`` at all (else None, unparsed: most inventories are static and
+    are parsed once, by their own reader), or None when it is not YAML."""
+    if key not in text:
+        return None
     try:
-        data = load_yaml(text)  # JSON is YAML: one loader, with its size and alias guards
+        return load_yaml(text)  # JSON is YAML: one loader, with its size and alias guards
     except YamlInventoryError:
         return None
+
+
+def _saved_list(text: str) -> Any:
+    """A saved ``--list`` answer as parsed, or None for any other file."""
+    data = _yaml_naming(text, "_meta")
     return data if is_saved_list(data) else None
 
 
@@ -147,10 +155,7 @@ def _plugin_configs(path: Path) -> list[tuple[Path, str]]:
     if path.suffix not in YAML_EXTS or path.suffix == ".json":
         return []
     text = _read(path)  # refuses an executable script before Ansible could run it
-    try:
-        data = load_yaml(text)
-    except YamlInventoryError:
-        data = None
+    data = _yaml_naming(text, "plugin")
     plugin = plugin_name(path, data)
     return [] if plugin is None or is_saved_list(data) else [(path, plugin)]
 
