@@ -40,18 +40,28 @@ def _names(cls: type) -> tuple[str, ...]:
 _SCALARS = (int, float, str, bool, type(None))
 
 
+def _walker(dumper: Callable[[type], Callable[[Any], dict[str, Any]]]) -> Callable[[Any], Any]:
+    """The walk of ``to_data`` and ``to_sparse_data``, made once for each: ``dumper`` writes one record
+    class. (A closure, not a parameter passed down: this walk runs for every value of every host.)"""
+
+    def walk(value: Any) -> Any:
+        kind: Any = type(value)
+        if kind in _SCALARS:
+            return value
+        if hasattr(kind, "__dataclass_fields__"):
+            return dumper(kind)(value)
+        if isinstance(value, tuple | list):
+            return [walk(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    return walk
+
+
 def to_data(value: Any) -> Any:
     """A record (or a tuple/list/mapping of them) as plain data, keys = field names."""
-    kind: Any = type(value)
-    if kind in _SCALARS:
-        return value
-    if hasattr(kind, "__dataclass_fields__"):
-        return _dumper(kind)(value)
-    if isinstance(value, tuple | list):
-        return [to_data(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: to_data(v) for k, v in value.items()}
-    return value
+    return _to_data(value)
 
 
 def _is_scalar(hint: Any) -> bool:
@@ -71,7 +81,7 @@ def _dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
         f"{name!r}: v.{name}" if _is_scalar(hints[name]) else f"{name!r}: to_data(v.{name})"
         for name in _names(cls)
     )
-    namespace: dict[str, Any] = {"to_data": to_data}
+    namespace: dict[str, Any] = {"to_data": _to_data}
     exec(f"def dump(v):\n    return {{{items}}}\n", namespace)  # the names are field names
     dump: Callable[[Any], dict[str, Any]] = namespace["dump"]
     return dump
@@ -93,16 +103,7 @@ def to_sparse_data(value: Any) -> Any:
     >>> from_data(Proc, {'pid': 1, 'label': None})
     Proc(pid=1, rss_kib=None, label=None)
     """
-    kind: Any = type(value)
-    if kind in _SCALARS:
-        return value
-    if hasattr(kind, "__dataclass_fields__"):
-        return _sparse_dumper(kind)(value)
-    if isinstance(value, tuple | list):
-        return [to_sparse_data(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: to_sparse_data(v) for k, v in value.items()}
-    return value
+    return _to_sparse_data(value)
 
 
 @cache
@@ -117,7 +118,7 @@ def _sparse_dumper(cls: type) -> Callable[[Any], dict[str, Any]]:
             lines += [f"    x = v.{f.name}", f"    if x is not None: d[{f.name!r}] = {value}"]
         else:
             lines.append(f"    d[{f.name!r}] = {value}")
-    namespace: dict[str, Any] = {"to_sparse_data": to_sparse_data}
+    namespace: dict[str, Any] = {"to_sparse_data": _to_sparse_data}
     exec("\n".join([*lines, "    return d", ""]), namespace)  # the names are field names
     dump: Callable[[Any], dict[str, Any]] = namespace["dump"]
     return dump
@@ -176,3 +177,7 @@ def from_data(cls: type[T], data: Mapping[str, Any]) -> T:
     }
     built: T = cls(**kwargs)
     return built
+
+
+_to_data = _walker(_dumper)
+_to_sparse_data = _walker(_sparse_dumper)
