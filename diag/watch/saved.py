@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.runs.events import WatchEvent, decode_event
+from diag.runs.store import read_run_json
 from diag.shared.errors import DiagError, ReportError
 from diag.shared.files import read_text
 from diag.shared.limits import MAX_RUN_LOG_BYTES, as_number
@@ -41,8 +42,8 @@ def is_watch_run(run_dir: Path) -> bool:
     Anything unreadable is "not a watch": the run folder reader then says what is wrong with it.
     """
     try:
-        meta = json.loads(read_text(run_dir / "run.json", what="run metadata", error=ReportError))
-    except (OSError, ValueError, DiagError):
+        meta = read_run_json(run_dir)
+    except (OSError, DiagError):
         return False
     return isinstance(meta, dict) and meta.get("kind") == "watch"
 
