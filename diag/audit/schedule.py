@@ -45,14 +45,16 @@ def schedule_audit(request: ScheduleRequest) -> str:
     check_notify_timeout(request.notify_timeout_s)
     period = parse_duration(request.every, "--every")
     command = timers.audit_command(request.argv)
-    if request.print_cron or request.unit_name is None:
-        timers.check_no_secrets(request.extra_vars, "--print-cron", "the crontab line")
-        timers.check_no_notifier_secrets(request.argv, "--print-cron", "the crontab line")
+    unit = None if request.print_cron else request.unit_name  # None: a crontab line
+    flag, written_into = (
+        ("--print-cron", "the crontab line") if unit is None else ("--install-timer", "the unit file")
+    )
+    timers.check_no_secrets(request.extra_vars, flag, written_into)
+    timers.check_no_notifier_secrets(request.argv, flag, written_into)
+    if unit is None:
         lock = history_path(request.history, request.cwd).with_suffix(".lock")
         return timers.cron_line(command, period, request.cwd, lock)
-    timers.check_no_secrets(request.extra_vars, "--install-timer", "the unit file")
-    timers.check_no_notifier_secrets(request.argv, "--install-timer", "the unit file")
-    units = timers.timer_units(request.unit_name, command, period, request.cwd)
+    units = timers.timer_units(unit, command, period, request.cwd)
     # absolute: the files are named in `systemctl link`, which refuses a relative path
     unit_dir = Path(os.path.abspath(request.unit_dir)) if request.unit_dir else timers.default_unit_dir()
     written = [f"wrote {path}" for path in timers.install_timer(units, unit_dir)]
