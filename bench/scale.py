@@ -12,6 +12,12 @@ tree, sampled every 50 ms). The simulated hosts' CPU is reported apart: it is no
 
     python -m bench.scale --hosts 1000 --interval 1 --json /tmp/scale.json
     python -m bench.scale --hosts 20 --ways single,workers2,dask2      # a smoke run
+    python -m bench.scale --slope 200,1000 --rounds 2                 # issue 19's per-host slope
+
+``--slope SMALL,LARGE`` runs a lone controller (way ``single``) over the first SMALL and then all LARGE
+of the same simulated hosts, alternating for ``--rounds``, and prints the slope (CPU of LARGE minus CPU of
+SMALL, per extra host: what one more host costs), the fixed part (CPU of SMALL minus SMALL x slope: the
+interpreter, imports and reports paid once a run) and both walls.
 """
 
 from __future__ import annotations
@@ -143,11 +149,21 @@ def _alive(proc: subprocess.Popen[bytes]) -> bool:
 
 
 def measure(
-    way: str, args: argparse.Namespace, sim: Path, hosts_pids: Callable[[], list[int]]
+    way: str,
+    args: argparse.Namespace,
+    sim: Path,
+    hosts_pids: Callable[[], list[int]],
+    hosts: int | None = None,
 ) -> Measurement:
+    """One pfdiag run over the first ``hosts`` simulated hosts (all of them by default)."""
+    hosts = hosts or args.hosts
     out = Path(tempfile.mkdtemp(prefix=f"pfdiag-scale-{way}-"))
-    argv = [sys.executable, "-m", "diag", "run", "playbooks/triage.yml", "-i", str(sim / "inventory")]
-    argv += ["-e", f"interval_s={args.interval:g}", "-f", str(args.forks or args.hosts)]
+    inventory = sim / "inventory"
+    if hosts != args.hosts:
+        inventory = out / "inventory"
+        inventory.write_text("\n".join((sim / "inventory").read_text().splitlines()[: hosts + 1]) + "\n")
+    argv = [sys.executable, "-m", "diag", "run", "playbooks/triage.yml", "-i", str(inventory)]
+    argv += ["-e", f"interval_s={args.interval:g}", "-f", str(args.forks or hosts)]
     argv += ["--known-hosts", str(sim / "known_hosts"), "--ssh-config", str(sim / "ssh_config")]
     argv += ["-T", "60", "-o", str(out / "run")]
     cluster: list[subprocess.Popen[bytes]] = []
@@ -174,7 +190,7 @@ def measure(
     if code != 0:
         print(f"{way}: exit {code}; see {out / 'stdout'}", file=sys.stderr)
     return Measurement(
-        way, args.hosts, args.interval, round(wall, 2), round(cpu, 2), round(peak, 1), ok, round(hosts_cpu, 2)
+        way, hosts, args.interval, round(wall, 2), round(cpu, 2), round(peak, 1), ok, round(hosts_cpu, 2)
     )
 
 
@@ -193,6 +209,23 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def slope(small: list[Measurement], large: list[Measurement]) -> str:
+    """Per extra host and fixed CPU from the medians of each size's runs."""
+    import statistics
+
+    cpu_small = statistics.median(m.cpu_s for m in small)
+    cpu_large = statistics.median(m.cpu_s for m in large)
+    n_small, n_large = small[0].hosts, large[0].hosts
+    per_host = (cpu_large - cpu_small) / (n_large - n_small)
+    fixed = cpu_small - n_small * per_host
+    walls = ", ".join(f"{m.hosts}: {m.wall_s:.1f} s" for m in small + large)
+    return (
+        f"slope {n_small} -> {n_large} hosts: {1e3 * per_host:.1f} ms of controller CPU per extra host;"
+        f" fixed part {fixed:.2f} s a run; medians {cpu_small:.2f} s and {cpu_large:.2f} s of CPU;"
+        f" walls {walls}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
@@ -201,7 +234,14 @@ def main() -> None:
     parser.add_argument("--ways", default=",".join(WAYS), help="subset of: " + ",".join(WAYS))
     parser.add_argument("--server-procs", type=int, default=2, help="simulated-host server processes")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--slope", help="SMALL,LARGE: per-extra-host CPU of a lone run (way single)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --slope: runs of each size, alternated")
     args = parser.parse_args()
+    if args.slope:
+        sizes = [int(n) for n in args.slope.split(",")]
+        if len(sizes) != 2 or not 0 < sizes[0] < sizes[1]:
+            parser.error("--slope takes SMALL,LARGE with 0 < SMALL < LARGE")
+        args.hosts, args.ways = sizes[1], "single"
     ways = [w for w in args.ways.split(",") if w]
     if set(ways) - set(WAYS):
         parser.error(f"unknown ways: {', '.join(sorted(set(ways) - set(WAYS)))}")
@@ -213,7 +253,20 @@ def main() -> None:
         def hosts_pids() -> list[int]:
             return sorted(_tree([server_pid]))
 
-        for way in ways:
+        if args.slope:
+            runs: dict[int, list[Measurement]] = {n: [] for n in sizes}
+            for _ in range(args.rounds):
+                for n in sizes:
+                    result = measure("single", args, sim, hosts_pids, n)
+                    print(
+                        f"{n} hosts: {result.wall_s} s wall, {result.cpu_s} s CPU,"
+                        f" {result.peak_rss_mib} MiB, {result.ok_hosts}/{n} ok",
+                        flush=True,
+                    )
+                    runs[n].append(result)
+                    results.append(result)
+            print(slope(runs[sizes[0]], runs[sizes[1]]))
+        for way in ways if not args.slope else []:
             result = measure(way, args, sim, hosts_pids)
             print(
                 f"{way}: {result.wall_s} s wall, {result.cpu_s} s CPU"
