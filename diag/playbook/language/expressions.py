@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context, missing
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 from jinja2.utils import consume
@@ -170,8 +171,9 @@ class Templar:
         self._resolving = threading.local()
         # Compiled once per distinct string, shared by every host and thread: compiling costs 0.4-0.9 ms
         # (parse + codegen + compile()), running a compiled one ~20 us, and a playbook has few strings.
-        self._expressions: dict[str, Template] = {}
-        self._templates: dict[str, Template] = {}
+        self._plans: dict[tuple[str, bool], _Plan] = {}
+        # (plan, its variables' plain values) -> the value: see _run and _memo_key
+        self._values: dict[tuple[Any, ...], Any] = {}
         # A fleet's hosts finish sampling together and then all miss the cache for the next task at
         # once: one compile per string, the others wait for it (a 200-host run compiled 238 for ~60).
         self._compile_lock = threading.Lock()
@@ -219,67 +221,73 @@ class Templar:
 
     def evaluate(self, expression: str, variables: Mapping[str, Any]) -> Any:
         """The value of a bare expression such as ``sample.rates.majflt_per_s > 100``."""
-        self._start()
-        try:
-            compiled = self._expressions.get(expression)
-            if compiled is None:
-                with self._compile_lock:
-                    compiled = self._expressions.get(expression) or self._remember(
-                        self._expressions, expression, self._compile_expression(expression)
-                    )
-            context = self._context(compiled, variables)
-            consume(compiled.root_render_func(context))
-            result = context.vars["result"]
-        except ExpressionError:
-            raise
-        except TemplateError as exc:
-            raise ExpressionError(expression, exc.message or str(exc)) from None
-        except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
-            raise ExpressionError(expression, f"{type(exc).__name__}: {exc}") from None
-        if isinstance(result, Undefined):
-            raise ExpressionError(expression, _undefined_message(result))
-        return result
+        return self._run(expression, True, variables)
 
     def render(self, value: Any, variables: Mapping[str, Any]) -> Any:
         """Render every template inside ``value`` (recursing into lists and dicts)."""
+        if type(value) is str:  # the common case first: isinstance against Mapping is an ABC check
+            return self._run(value, False, variables) if is_template(value) else value
         if isinstance(value, Mapping):
             return {k: self.render(v, variables) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.render(v, variables) for v in value]
         if not is_template(value):
             return value
-        text = str(value)
-        single = _SINGLE_EXPRESSION.match(text)
-        if single:
-            return self.evaluate(single.group("expr").strip(), variables)
-        self._start()
+        return self._run(str(value), False, variables)
+
+    def _run(self, text: str, bare: bool, variables: Mapping[str, Any]) -> Any:
+        """Run the plan of ``text`` (a bare expression when ``bare``) over ``variables``.
+
+        A plan whose variables hold the same plain values as a run before gives that run's value
+        without running (``_Plan``): the playbook's thresholds and ``interval_s`` are the same on
+        every host, and ~15 of a triage host's ~70 evaluations are such strings.
+        """
+        plan = self._plans.get((text, bare))
+        key: tuple[Any, ...] | None = None
         try:
-            template = self._templates.get(text)
-            if template is None:
+            if plan is None:
                 with self._compile_lock:
-                    template = self._templates.get(text) or self._remember(
-                        self._templates, text, self.env.from_string(text)
+                    plan = self._plans.get((text, bare)) or self._remember(
+                        self._plans, (text, bare), self._plan(text, bare)
                     )
-            rendered: str = self.env.concat(template.root_render_func(self._context(template, variables)))
-            return rendered
+            if plan.names is not None:
+                key = _memo_key(plan, variables)
+                if key is not None:
+                    known = self._values.get(key, _MISSING)
+                    if known is not _MISSING:
+                        return known
+            self._start()
+            context = _LazyContext(self.env, variables, plan.template.name, plan.template.blocks)  # type: ignore[arg-type]
+            if plan.expression:
+                consume(plan.template.root_render_func(context))
+                result = context.vars["result"]
+            else:
+                result = self.env.concat(plan.template.root_render_func(context))
         except ExpressionError:
             raise
         except TemplateError as exc:
-            raise ExpressionError(text, exc.message or str(exc)) from None
-        except Exception as exc:
-            raise ExpressionError(text, f"{type(exc).__name__}: {exc}") from None
+            raise ExpressionError(_source(plan, text, bare), exc.message or str(exc)) from None
+        except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
+            raise ExpressionError(_source(plan, text, bare), f"{type(exc).__name__}: {exc}") from None
+        if plan.expression and isinstance(result, Undefined):
+            raise ExpressionError(plan.source, _undefined_message(result))
+        if key is not None and type(result) in _KEPT:
+            self._remember(self._values, key, result)
+        return result
 
-    def _compile_expression(self, expression: str) -> Template:
-        """The template Jinja's ``compile_expression`` builds (``result = EXPRESSION``), run directly
-        with ``_context`` instead of through ``TemplateExpression.__call__``'s copies."""
-        return self.env.compile_expression(expression, undefined_to_none=False)._template
-
-    def _context(self, template: Template, variables: Mapping[str, Any]) -> _LazyContext:
-        """A context over ``variables`` as they are (see ``_LazyContext``)."""
-        return _LazyContext(self.env, variables, template.name, template.blocks)  # type: ignore[arg-type]
+    def _plan(self, text: str, bare: bool) -> _Plan:
+        """Compile ``text``: a bare expression, a template that is one ``{{ expr }}`` (its native
+        value) or any other template (a string). Raises Jinja's ``TemplateSyntaxError``."""
+        expression = _expression_of(text, bare)
+        if expression is not None:
+            # what Jinja's compile_expression builds (``result = EXPRESSION``), run directly with a
+            # ``_LazyContext`` instead of through ``TemplateExpression.__call__``'s copies
+            template = self.env.compile_expression(expression, undefined_to_none=False)._template
+            return _Plan(template, True, expression, _names_read(self.env, expression, True))
+        return _Plan(self.env.from_string(text), False, text, _names_read(self.env, text, False))
 
     @staticmethod
-    def _remember(cache: dict[str, _T], key: str, value: _T) -> _T:
+    def _remember(cache: dict[Any, _T], key: Any, value: _T) -> _T:
         if len(cache) >= _MAX_CACHED:  # strings built at run time must not grow the cache forever
             cache.clear()
         cache[key] = value
@@ -302,6 +310,67 @@ class Templar:
             return self.render(lazy.raw, variables)
         finally:
             stack.pop()
+
+
+_MISSING: Any = object()  # a variable not set (it resolves to a Jinja global or is undefined)
+_PLAIN = frozenset({str, int, bool, type(None)})  # values a memo key holds as they are, and results kept
+# names whose value changes from one call to the next (random, stateful helpers): never memoised
+_KEPT = _PLAIN | {float}  # results memoised: immutable
+_UNSTABLE = frozenset({"lipsum", "cycler", "joiner", "namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A string compiled once, shared by every host: its template, whether its value is the native
+    value of one expression (else the rendered string), the text errors quote, and the variables it
+    reads (``jinja2.meta.find_undeclared_variables``), or None when its value may change between two
+    runs over the same values (``random``, ``lipsum``...), so it is never memoised."""
+
+    template: Template
+    expression: bool
+    source: str
+    names: tuple[str, ...] | None
+
+
+def _expression_of(text: str, bare: bool) -> str | None:
+    """The expression of a bare expression or of a template that is exactly one ``{{ expr }}``."""
+    if bare:
+        return text
+    single = _SINGLE_EXPRESSION.match(text)
+    return single.group("expr").strip() if single else None
+
+
+def _source(plan: _Plan | None, text: str, bare: bool) -> str:
+    """What an error quotes: the expression (of a lone ``{{ expr }}`` too), else the template."""
+    return plan.source if plan is not None else _expression_of(text, bare) or text
+
+
+def _names_read(env: SandboxedEnvironment, text: str, bare: bool) -> tuple[str, ...] | None:
+    """The variables ``text`` reads, sorted; None when its value may change between two runs."""
+    try:
+        tree = env.parse("{{ (" + text + "\n) }}" if bare else text)
+    except TemplateSyntaxError:  # a bare expression Jinja parses alone but not inside {{ }}: no memo
+        return None
+    names = find_undeclared_variables(tree)
+    if names & _UNSTABLE or any(f.name == "random" for f in tree.find_all(nodes.Filter)):
+        return None
+    return tuple(sorted(names))
+
+
+def _memo_key(plan: _Plan, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """``plan`` and the type and value of each variable it reads, or None when one is not plain data
+    (a dict, a list, a ``Lazy`` template whose value depends on other variables). Floats are keyed by
+    ``hex()``: ``-0.0 == 0.0`` and ``1 == 1.0 == True`` are equal keys that render differently."""
+    key: list[Any] = [plan.source, plan.expression]
+    for name in plan.names or ():
+        value = variables.get(name, _MISSING)
+        kind = type(value)
+        if kind is float:
+            value = value.hex()
+        elif kind not in _PLAIN and value is not _MISSING:
+            return None
+        key.append((kind, value))
+    return tuple(key)
 
 
 def _undefined_message(value: Undefined) -> str:
