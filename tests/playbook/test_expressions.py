@@ -117,3 +117,21 @@ def test_a_syntax_error_in_a_lone_expression_quotes_the_expression():
     with pytest.raises(ExpressionError) as caught:
         Templar().render("{{ 1 + }}", {})
     assert caught.value.expression == "1 +"
+
+
+def test_a_dotted_lookup_reads_what_jinja_reads_and_fails_as_jinja_does():
+    templar = Templar()
+    s = {"rates": {"majflt_per_s": 2.5, "items": 1}, "processes": [{"pid": 1}]}
+    variables = {"s": s, "n": None, "lazy": Lazy("{{ s }}")}
+    assert templar.render("{{ s.rates.majflt_per_s }}", variables) == 2.5
+    assert templar.evaluate("s.processes", variables) is s["processes"]
+    assert templar.evaluate("n", variables) is None
+    assert templar.evaluate("lazy.rates.majflt_per_s", variables) == 2.5
+    assert callable(templar.evaluate("s.rates.items", variables))  # as in Jinja: the method, not the key
+    assert templar.evaluate("none", {"none": 5}) is None  # a literal, not a variable
+    with pytest.raises(ExpressionError, match="has no attribute 'nope'"):
+        templar.evaluate("s.rates.nope", variables)
+    with pytest.raises(ExpressionError, match="'missing' is undefined"):
+        templar.render("{{ missing.x }}", variables)
+    with pytest.raises(ExpressionError):
+        templar.evaluate("s.__class__", variables)

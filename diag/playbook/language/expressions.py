@@ -250,6 +250,10 @@ class Templar:
                     plan = self._plans.get((text, bare)) or self._remember(
                         self._plans, (text, bare), self._plan(text, bare)
                     )
+            if plan.path is not None:
+                found = _follow(plan.path, variables)
+                if found is not _MISSING:
+                    return found
             if plan.names is not None:
                 key = _memo_key(plan, variables)
                 if key is not None:
@@ -283,7 +287,9 @@ class Templar:
             # what Jinja's compile_expression builds (``result = EXPRESSION``), run directly with a
             # ``_LazyContext`` instead of through ``TemplateExpression.__call__``'s copies
             template = self.env.compile_expression(expression, undefined_to_none=False)._template
-            return _Plan(template, True, expression, _names_read(self.env, expression, True))
+            names = _names_read(self.env, expression, True)
+            path = tuple(expression.split(".")) if _PATH.match(expression) else None
+            return _Plan(template, True, expression, names, path if path and path[0] not in _WORDS else None)
         return _Plan(self.env.from_string(text), False, text, _names_read(self.env, text, False))
 
     @staticmethod
@@ -315,7 +321,10 @@ class Templar:
 _MISSING: Any = object()  # a variable not set (it resolves to a Jinja global or is undefined)
 _PLAIN = frozenset({str, int, bool, type(None)})  # values a memo key holds as they are, and results kept
 # names whose value changes from one call to the next (random, stateful helpers): never memoised
-_KEPT = _PLAIN | {float}  # results memoised: immutable
+_KEPT = _PLAIN | {float}
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"})
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # results memoised: immutable
 _UNSTABLE = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 
 
@@ -330,6 +339,7 @@ class _Plan:
     expression: bool
     source: str
     names: tuple[str, ...] | None
+    path: tuple[str, ...] | None = None  # ("s", "rates", "majflt_per_s") for ``s.rates.majflt_per_s``
 
 
 def _expression_of(text: str, bare: bool) -> str | None:
@@ -355,6 +365,21 @@ def _names_read(env: SandboxedEnvironment, text: str, bare: bool) -> tuple[str, 
     if names & _UNSTABLE or any(f.name == "random" for f in tree.find_all(nodes.Filter)):
         return None
     return tuple(sorted(names))
+
+
+def _follow(path: tuple[str, ...], variables: Mapping[str, Any]) -> Any:
+    """``a.b.c`` read straight from dicts, what the sandbox's ``getattr`` gives when ``a`` is a plain
+    variable (not a template) and each step a dict key that is no dict attribute (``items`` is one);
+    anything else (``_MISSING``) goes through Jinja, which also words the errors. A Jinja context
+    costs more than the lookups of most ``value:`` and ``evidence:`` templates."""
+    value = variables.get(path[0], _MISSING)
+    if value is _MISSING or type(value) is Lazy:
+        return _MISSING
+    for key in path[1:]:
+        if type(value) is not dict or key not in value or key in _DICT_ATTRIBUTES:
+            return _MISSING
+        value = value[key]
+    return value
 
 
 def _memo_key(plan: _Plan, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
