@@ -20,25 +20,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError
-from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context, missing
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 from jinja2.utils import consume
 
+from diag.playbook.language.plans import DICT_ATTRIBUTES, KEPT, MISSING, Plan, memo_key, plan_of, source_of
 from diag.shared.errors import PlaybookError
 from diag.shared.limits import MAX_TEMPLATE_STEPS
 from diag.shared.units import fmt_kib, fmt_rate
 
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MAX_LAZY_DEPTH = 32
 _MAX_CACHED = 2048  # compiled expressions / templates kept per Templar
 MAX_POWER = 4096  # ** exponent: 2 ** 4096 is a 1,233-digit number, 10 ** 10 ** 10 would never end
@@ -171,8 +169,8 @@ class Templar:
         self._resolving = threading.local()
         # Compiled once per distinct string, shared by every host and thread: compiling costs 0.4-0.9 ms
         # (parse + codegen + compile()), running a compiled one ~20 us, and a playbook has few strings.
-        self._plans: dict[tuple[str, bool], _Plan] = {}
-        # (plan, its variables' plain values) -> the value: see _run and _memo_key
+        self._plans: dict[tuple[str, bool], Plan] = {}
+        # (plan, its variables' plain values) -> the value: see _run and plans.memo_key
         self._values: dict[tuple[Any, ...], Any] = {}
         # A fleet's hosts finish sampling together and then all miss the cache for the next task at
         # once: one compile per string, the others wait for it (a 200-host run compiled 238 for ~60).
@@ -239,7 +237,7 @@ class Templar:
         """Run the plan of ``text`` (a bare expression when ``bare``) over ``variables``.
 
         A plan whose variables hold the same plain values as a run before gives that run's value
-        without running (``_Plan``): the playbook's thresholds and ``interval_s`` are the same on
+        without running (``Plan``): the playbook's thresholds and ``interval_s`` are the same on
         every host, and ~15 of a triage host's ~70 evaluations are such strings.
         """
         plan = self._plans.get((text, bare))
@@ -248,17 +246,17 @@ class Templar:
             if plan is None:
                 with self._compile_lock:
                     plan = self._plans.get((text, bare)) or self._remember(
-                        self._plans, (text, bare), self._plan(text, bare)
+                        self._plans, (text, bare), plan_of(self.env, text, bare)
                     )
             if plan.path is not None:
                 found = _follow(plan.path, variables)
-                if found is not _MISSING:
+                if found is not MISSING:
                     return found
             if plan.names is not None:
-                key = _memo_key(plan, variables)
+                key = memo_key(plan, variables)
                 if key is not None:
-                    known = self._values.get(key, _MISSING)
-                    if known is not _MISSING:
+                    known = self._values.get(key, MISSING)
+                    if known is not MISSING:
                         return known
             self._start()
             context = _LazyContext(self.env, variables, plan.template.name, plan.template.blocks)  # type: ignore[arg-type]
@@ -270,27 +268,14 @@ class Templar:
         except ExpressionError:
             raise
         except TemplateError as exc:
-            raise ExpressionError(_source(plan, text, bare), exc.message or str(exc)) from None
+            raise ExpressionError(source_of(plan, text, bare), exc.message or str(exc)) from None
         except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
-            raise ExpressionError(_source(plan, text, bare), f"{type(exc).__name__}: {exc}") from None
+            raise ExpressionError(source_of(plan, text, bare), f"{type(exc).__name__}: {exc}") from None
         if plan.expression and isinstance(result, Undefined):
             raise ExpressionError(plan.source, _undefined_message(result))
-        if key is not None and type(result) in _KEPT:
+        if key is not None and type(result) in KEPT:
             self._remember(self._values, key, result)
         return result
-
-    def _plan(self, text: str, bare: bool) -> _Plan:
-        """Compile ``text``: a bare expression, a template that is one ``{{ expr }}`` (its native
-        value) or any other template (a string). Raises Jinja's ``TemplateSyntaxError``."""
-        expression = _expression_of(text, bare)
-        if expression is not None:
-            # what Jinja's compile_expression builds (``result = EXPRESSION``), run directly with a
-            # ``_LazyContext`` instead of through ``TemplateExpression.__call__``'s copies
-            template = self.env.compile_expression(expression, undefined_to_none=False)._template
-            names = _names_read(self.env, expression, True)
-            path = tuple(expression.split(".")) if _PATH.match(expression) else None
-            return _Plan(template, True, expression, names, path if path and path[0] not in _WORDS else None)
-        return _Plan(self.env.from_string(text), False, text, _names_read(self.env, text, False))
 
     @staticmethod
     def _remember(cache: dict[Any, _T], key: Any, value: _T) -> _T:
@@ -318,84 +303,19 @@ class Templar:
             stack.pop()
 
 
-_MISSING: Any = object()  # a variable not set (it resolves to a Jinja global or is undefined)
-_PLAIN = frozenset({str, int, bool, type(None)})  # values a memo key holds as they are, and results kept
-# names whose value changes from one call to the next (random, stateful helpers): never memoised
-_KEPT = _PLAIN | {float}
-_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"})
-_DICT_ATTRIBUTES = frozenset(dir(dict))  # results memoised: immutable
-_UNSTABLE = frozenset({"lipsum", "cycler", "joiner", "namespace"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A string compiled once, shared by every host: its template, whether its value is the native
-    value of one expression (else the rendered string), the text errors quote, and the variables it
-    reads (``jinja2.meta.find_undeclared_variables``), or None when its value may change between two
-    runs over the same values (``random``, ``lipsum``...), so it is never memoised."""
-
-    template: Template
-    expression: bool
-    source: str
-    names: tuple[str, ...] | None
-    path: tuple[str, ...] | None = None  # ("s", "rates", "majflt_per_s") for ``s.rates.majflt_per_s``
-
-
-def _expression_of(text: str, bare: bool) -> str | None:
-    """The expression of a bare expression or of a template that is exactly one ``{{ expr }}``."""
-    if bare:
-        return text
-    single = _SINGLE_EXPRESSION.match(text)
-    return single.group("expr").strip() if single else None
-
-
-def _source(plan: _Plan | None, text: str, bare: bool) -> str:
-    """What an error quotes: the expression (of a lone ``{{ expr }}`` too), else the template."""
-    return plan.source if plan is not None else _expression_of(text, bare) or text
-
-
-def _names_read(env: SandboxedEnvironment, text: str, bare: bool) -> tuple[str, ...] | None:
-    """The variables ``text`` reads, sorted; None when its value may change between two runs."""
-    try:
-        tree = env.parse("{{ (" + text + "\n) }}" if bare else text)
-    except TemplateSyntaxError:  # a bare expression Jinja parses alone but not inside {{ }}: no memo
-        return None
-    names = find_undeclared_variables(tree)
-    if names & _UNSTABLE or any(f.name == "random" for f in tree.find_all(nodes.Filter)):
-        return None
-    return tuple(sorted(names))
-
-
 def _follow(path: tuple[str, ...], variables: Mapping[str, Any]) -> Any:
     """``a.b.c`` read straight from dicts, what the sandbox's ``getattr`` gives when ``a`` is a plain
     variable (not a template) and each step a dict key that is no dict attribute (``items`` is one);
-    anything else (``_MISSING``) goes through Jinja, which also words the errors. A Jinja context
+    anything else (``MISSING``) goes through Jinja, which also words the errors. A Jinja context
     costs more than the lookups of most ``value:`` and ``evidence:`` templates."""
-    value = variables.get(path[0], _MISSING)
-    if value is _MISSING or type(value) is Lazy:
-        return _MISSING
+    value = variables.get(path[0], MISSING)
+    if value is MISSING or type(value) is Lazy:
+        return MISSING
     for key in path[1:]:
-        if type(value) is not dict or key not in value or key in _DICT_ATTRIBUTES:
-            return _MISSING
+        if type(value) is not dict or key not in value or key in DICT_ATTRIBUTES:
+            return MISSING
         value = value[key]
     return value
-
-
-def _memo_key(plan: _Plan, variables: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """``plan`` and the type and value of each variable it reads, or None when one is not plain data
-    (a dict, a list, a ``Lazy`` template whose value depends on other variables). Floats are keyed by
-    ``hex()``: ``-0.0 == 0.0`` and ``1 == 1.0 == True`` are equal keys that render differently."""
-    key: list[Any] = [plan.source, plan.expression]
-    for name in plan.names or ():
-        value = variables.get(name, _MISSING)
-        kind = type(value)
-        if kind is float:
-            value = value.hex()
-        elif kind not in _PLAIN and value is not _MISSING:
-            return None
-        key.append((kind, value))
-    return tuple(key)
 
 
 def _undefined_message(value: Undefined) -> str:
