@@ -135,3 +135,10 @@ def test_a_dotted_lookup_reads_what_jinja_reads_and_fails_as_jinja_does():
         templar.render("{{ missing.x }}", variables)
     with pytest.raises(ExpressionError):
         templar.evaluate("s.__class__", variables)
+
+
+def test_a_template_with_its_own_variables_follows_the_variables_it_reads():
+    templar = Templar()
+    for n in (1, 2, 1):
+        assert templar.render("{% set x = n * 10 %}{{ x }}", {"n": n}) == str(n * 10)
+        assert templar.render("{% for i in range(n) %}{{ i }}{% endfor %}", {"n": n}) == "01"[:n]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, nodes
-from jinja2.meta import find_undeclared_variables
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -41,7 +40,7 @@ DICT_ATTRIBUTES = frozenset(dir(dict))  # ``d.items`` is the method for Jinja, n
 class Plan:
     """A string compiled once, shared by every host: its template, whether its value is the native
     value of one expression (else the rendered string), the text errors quote, and the variables it
-    reads (``jinja2.meta.find_undeclared_variables``), or None when its value may change between two
+    may read (every name it loads), or None when its value may change between two
     runs over the same values (``random``, ``lipsum``...), so it is never memoised."""
 
     template: Template
@@ -77,13 +76,18 @@ def expression_tree(env: SandboxedEnvironment, expression: str) -> nodes.Templat
     except TemplateSyntaxError:
         env.handle_exception(source=expression)
     tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
-    tree.set_environment(env)  # find_undeclared_variables reads it from the root
+    tree.set_environment(env)  # as on every tree Jinja parses itself
     return tree
 
 
 def names_read(tree: nodes.Template) -> tuple[str, ...] | None:
-    """The variables a parsed string reads, sorted; None when its value may change between two runs."""
-    names = find_undeclared_variables(tree)
+    """The variables a parsed string may read, sorted; None when its value may change between two runs.
+
+    Every name it loads, its own ``{% set %}`` and loop variables too: a name too many only makes the
+    memo key longer, never wrong, and walking the tree costs a fraction of what Jinja's own
+    ``find_undeclared_variables`` does (a second code generation: ~60 ms at each run's start).
+    """
+    names = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
     if names & UNSTABLE or any(f.name == "random" for f in tree.find_all(nodes.Filter)):
         return None
     return tuple(sorted(names))
