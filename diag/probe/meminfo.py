@@ -11,6 +11,7 @@ record of the second reading (``memory_values``; memory is a state, not a counte
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,13 @@ from diag.shared.errors import ParseError
 
 def parse_meminfo(lines: Sequence[str], source: str = "/proc/meminfo") -> dict[str, int]:
     """``Name:  value [kB]`` lines; a line of another shape is a ParseError quoting it."""
+    # The fast path for well-formed lines (``int`` strips the blanks around the number); anything it
+    # refuses goes through the checked loop, which says what and where (see parse_vmstat).
+    with contextlib.suppress(ValueError):
+        return {
+            name.strip(): int(rest.removesuffix(" kB"))
+            for name, rest in (line.split(":", 1) for line in lines)
+        }
     values: dict[str, int] = {}
     for n, line in enumerate(lines, start=1):
         if not line.strip():

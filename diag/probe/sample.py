@@ -20,7 +20,7 @@ import dataclasses
 from diag.probe.derive import host_sample
 from diag.probe.facts import blockdevs_of, parse_facts_lines
 from diag.probe.measurements import HostSample, LockedProcess
-from diag.probe.memcg import parse_memcg
+from diag.probe.memcg import MemCgroup, parse_memcg
 from diag.probe.memcgstat import Bundles, MemcgDelta, parse_workloads_section
 from diag.probe.perfstat import parse_perf_counters
 from diag.probe.pidstat import (
@@ -92,9 +92,23 @@ def _read(s: Section, parsed: dict[str, object], missing: dict[str, str]) -> Non
 
 def _details(info: ProcInfo, s: Section) -> ProcInfo:
     status = parse_status_kib(s.lines)
-    limit = next((parse_memlock_limit_kib(x) for x in s.lines if x.startswith("Max locked memory")), None)
-    cgroup = next((parse_cgroup_path(x[len("cgroup ") :]) for x in s.lines if x.startswith("cgroup ")), None)
-    memcg = next((parse_memcg(x) for x in s.lines if x.startswith("memcg ")), None)
+    limit: int | None = None
+    cgroup: str | None = None
+    memcg: MemCgroup | None = None
+    seen: set[str] = set()  # the first line of each kind counts, as the probe prints one
+    for x in s.lines:
+        kind = x[:6]
+        if kind in seen or kind not in ("Max lo", "cgroup", "memcg "):
+            continue
+        if kind == "Max lo" and x.startswith("Max locked memory"):
+            limit = parse_memlock_limit_kib(x)
+        elif kind == "cgroup" and x.startswith("cgroup "):
+            cgroup = parse_cgroup_path(x[len("cgroup ") :])
+        elif kind == "memcg ":
+            memcg = parse_memcg(x)
+        else:
+            continue
+        seen.add(kind)
     if memcg is not None:
         cgroup = memcg.path  # on hybrid hosts the v2 line says "/" while the memory controller is v1
     return ProcInfo(

@@ -29,23 +29,40 @@ class Section:
 
 def split_sections(text: str) -> list[Section]:
     """Cut probe output at marker lines; text before the first marker is an error."""
+    lines = text.splitlines()
+    marks = _marker_lines(lines)
     sections: list[Section] = []
-    kind, args, start = "", "", 0
-    body: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if line.startswith(MARKER):
-            if kind:
-                sections.append(Section(kind, args, tuple(body), start))
-            kind, _, args = line[len(MARKER) :].partition(" ")
-            start, body = lineno, []
-        elif kind:
-            body.append(line)
-        elif line.strip():
+    _no_marker(lines, 0, marks[0] if marks else len(lines))
+    for at, end in zip(marks, [*marks[1:], len(lines)][: len(marks)], strict=True):
+        kind, _, args = lines[at][len(MARKER) :].partition(" ")
+        if kind:
+            sections.append(Section(kind, args, tuple(lines[at + 1 : end]), at + 1))
+        else:  # "@@pfdiag " alone is no marker: what follows it has none either
+            _no_marker(lines, at + 1, end)
+    return sections
+
+
+def _marker_lines(lines: list[str]) -> list[int]:
+    """The indexes of the marker lines, found by ``str.find`` in the lines joined by ``\\n`` (which no
+    line holds), not by a Python loop over every line: a probe answer is ~700 lines and ~60 markers."""
+    joined = "\n".join(lines)
+    marks = [0] if joined.startswith(MARKER) else []
+    needle, index, pos = "\n" + MARKER, 0, 0
+    at = joined.find(needle)
+    while at >= 0:
+        index += joined.count("\n", pos, at + 1)
+        marks.append(index)
+        pos = at + 1
+        at = joined.find(needle, pos)
+    return marks
+
+
+def _no_marker(lines: list[str], start: int, end: int) -> None:
+    """Lines outside any section must be blank."""
+    for index in range(start, end):
+        if lines[index].strip():
             raise ParseError(
-                f"probe output does not start with a {MARKER.strip()} marker: {line[:200]!r}",
-                where=f"probe output line {lineno}",
+                f"probe output does not start with a {MARKER.strip()} marker: {lines[index][:200]!r}",
+                where=f"probe output line {index + 1}",
                 hint="the login shell may print a banner; make it quiet for non-interactive shells",
             )
-    if kind:
-        sections.append(Section(kind, args, tuple(body), start))
-    return sections

@@ -75,3 +75,70 @@ def test_quote_filter_makes_values_safe_for_a_shell_command(templar):
 def test_sandbox_refuses_access_to_python_internals(templar):
     with pytest.raises(ExpressionError):
         templar.evaluate("x.__class__.__mro__[1].__subclasses__()", {"x": "s"})
+
+
+def test_a_value_reused_across_hosts_follows_each_hosts_values_and_types():
+    templar = Templar()  # its own: the memo of values is per Templar
+    for n, expected in [(1, "1"), (1.0, "1.0"), (True, "True"), (0.0, "0.0"), (-0.0, "-0.0"), (1, "1")]:
+        assert templar.render("{{ n }}", {"n": n}) == n
+        assert templar.render("n={{ n }}", {"n": n}) == f"n={expected}"
+    assert templar.render("{{ n | default(0) }}", {}) == 0
+    assert templar.render("{{ n | default(0) }}", {"n": 3}) == 3
+    assert templar.render("{{ 'x' ~ n }}", {"n": "y"}) == "xy"
+
+
+def test_a_templated_variable_is_read_again_when_what_it_reads_changes():
+    templar = Templar()
+    for base in (10, 20, 10):
+        assert templar.evaluate("limit", {"base": base, "limit": Lazy("{{ base * 2 }}")}) == base * 2
+
+
+def test_a_data_value_is_never_reused_from_an_earlier_host():
+    templar = Templar()
+    for majflt in (1, 2, 3):
+        assert templar.evaluate("s.rates.majflt_per_s", {"s": {"rates": {"majflt_per_s": majflt}}}) == majflt
+    first = templar.render("{{ [n] }}", {"n": 1})
+    first.append(2)  # a list is the caller's to change: the next host gets a fresh one
+    assert templar.render("{{ [n] }}", {"n": 1}) == [1]
+
+
+def test_random_values_and_errors_are_never_reused():
+    templar = Templar()
+    drawn = {templar.render("{{ range(1000) | random }}", {}) for _ in range(20)}
+    assert len(drawn) > 1
+    for _ in range(2):
+        with pytest.raises(ExpressionError, match="'limit' is undefined"):
+            templar.render("{{ limit }}", {})
+        with pytest.raises(ExpressionError, match="ZeroDivisionError"):
+            templar.evaluate("1 / n", {"n": 0})
+
+
+def test_a_syntax_error_in_a_lone_expression_quotes_the_expression():
+    with pytest.raises(ExpressionError) as caught:
+        Templar().render("{{ 1 + }}", {})
+    assert caught.value.expression == "1 +"
+
+
+def test_a_dotted_lookup_reads_what_jinja_reads_and_fails_as_jinja_does():
+    templar = Templar()
+    s = {"rates": {"majflt_per_s": 2.5, "items": 1}, "processes": [{"pid": 1}]}
+    variables = {"s": s, "n": None, "lazy": Lazy("{{ s }}")}
+    assert templar.render("{{ s.rates.majflt_per_s }}", variables) == 2.5
+    assert templar.evaluate("s.processes", variables) is s["processes"]
+    assert templar.evaluate("n", variables) is None
+    assert templar.evaluate("lazy.rates.majflt_per_s", variables) == 2.5
+    assert callable(templar.evaluate("s.rates.items", variables))  # as in Jinja: the method, not the key
+    assert templar.evaluate("none", {"none": 5}) is None  # a literal, not a variable
+    with pytest.raises(ExpressionError, match="has no attribute 'nope'"):
+        templar.evaluate("s.rates.nope", variables)
+    with pytest.raises(ExpressionError, match="'missing' is undefined"):
+        templar.render("{{ missing.x }}", variables)
+    with pytest.raises(ExpressionError):
+        templar.evaluate("s.__class__", variables)
+
+
+def test_a_template_with_its_own_variables_follows_the_variables_it_reads():
+    templar = Templar()
+    for n in (1, 2, 1):
+        assert templar.render("{% set x = n * 10 %}{{ x }}", {"n": n}) == str(n * 10)
+        assert templar.render("{% for i in range(n) %}{{ i }}{% endfor %}", {"n": n}) == "01"[:n]

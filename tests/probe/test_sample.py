@@ -82,6 +82,14 @@ def test_a_login_banner_before_the_output_is_a_parse_error_quoting_it() -> None:
         parse_probe("Welcome to host\n" + EXAMPLE)
 
 
+def test_text_after_a_marker_without_a_kind_is_a_parse_error_naming_its_line() -> None:
+    text = EXAMPLE.replace("@@pfdiag perf unused not installed", "@@pfdiag \nstray words")
+    with pytest.raises(ParseError, match="stray words") as caught:
+        parse_probe(text)
+    lineno = text.splitlines().index("stray words") + 1
+    assert caught.value.where == f"probe output line {lineno}"
+
+
 def test_a_malformed_vmstat_line_is_a_parse_error_quoting_it() -> None:
     with pytest.raises(ParseError, match="pgmajfault sixty"):
         parse_probe(EXAMPLE.replace("pgmajfault 60", "pgmajfault sixty"))

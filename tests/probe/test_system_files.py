@@ -41,6 +41,22 @@ def test_vmstat_error_quotes_the_bad_line() -> None:
         parse_vmstat(["pgfault 1", "pgfault lots"])
 
 
+def test_vmstat_and_meminfo_refuse_bad_lines_amid_good_ones_and_skip_blank_ones() -> None:
+    good = capture_lines("jds2001__coreos-sosreport-master1__proc-vmstat.txt")
+    assert parse_vmstat([*good[:5], "", "  ", *good[5:]]) == parse_vmstat(good)
+    with pytest.raises(ParseError, match=r"line 4: value is negative: 'pgfault -3'"):
+        parse_vmstat([*good[:3], "pgfault -3", *good[3:]])
+    with pytest.raises(ParseError, match=r"line 2: expected 'name value': 'a 1 2'"):
+        parse_vmstat([good[0], "a 1 2"])
+    mi = capture_lines("jds2001__coreos-sosreport-master1__proc-meminfo.txt")
+    assert parse_meminfo([*mi, "", "Odd:  7 pages"])["Odd"] == 7
+    assert parse_meminfo(["A:1 kB", "B:\t2\tkB", " C : 3"]) == {"A": 1, "B": 2, "C": 3}
+    with pytest.raises(ParseError, match=r"line 2: expected 'Name: value \[kB\]': 'MemFree: 1 2 kB'"):
+        parse_meminfo([mi[0], "MemFree: 1 2 kB"])
+    with pytest.raises(ParseError, match=r"line 1: value is not an integer: 'X: 1kB'"):
+        parse_meminfo(["X: 1kB"])
+
+
 def test_meminfo_without_memavailable_on_3_13() -> None:
     mi = parse_meminfo(capture_lines("csm-csci442__proc-snapshot__meminfo.txt"))
     assert "MemAvailable" not in mi and mi["MemTotal"] > 0

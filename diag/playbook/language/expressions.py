@@ -20,24 +20,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, missing
 from jinja2.sandbox import SandboxedEnvironment, safe_range
 from jinja2.utils import consume
 
+from diag.playbook.language.plans import DICT_ATTRIBUTES, KEPT, MISSING, Plan, memo_key, plan_of, source_of
 from diag.shared.errors import PlaybookError
 from diag.shared.limits import MAX_TEMPLATE_STEPS
 from diag.shared.units import fmt_kib, fmt_rate
 
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MAX_LAZY_DEPTH = 32
 _MAX_CACHED = 2048  # compiled expressions / templates kept per Templar
 MAX_POWER = 4096  # ** exponent: 2 ** 4096 is a 1,233-digit number, 10 ** 10 ** 10 would never end
@@ -170,8 +169,9 @@ class Templar:
         self._resolving = threading.local()
         # Compiled once per distinct string, shared by every host and thread: compiling costs 0.4-0.9 ms
         # (parse + codegen + compile()), running a compiled one ~20 us, and a playbook has few strings.
-        self._expressions: dict[str, Template] = {}
-        self._templates: dict[str, Template] = {}
+        self._plans: dict[tuple[str, bool], Plan] = {}
+        # (plan, its variables' plain values) -> the value: see _run and plans.memo_key
+        self._values: dict[tuple[Any, ...], Any] = {}
         # A fleet's hosts finish sampling together and then all miss the cache for the next task at
         # once: one compile per string, the others wait for it (a 200-host run compiled 238 for ~60).
         self._compile_lock = threading.Lock()
@@ -219,67 +219,66 @@ class Templar:
 
     def evaluate(self, expression: str, variables: Mapping[str, Any]) -> Any:
         """The value of a bare expression such as ``sample.rates.majflt_per_s > 100``."""
-        self._start()
-        try:
-            compiled = self._expressions.get(expression)
-            if compiled is None:
-                with self._compile_lock:
-                    compiled = self._expressions.get(expression) or self._remember(
-                        self._expressions, expression, self._compile_expression(expression)
-                    )
-            context = self._context(compiled, variables)
-            consume(compiled.root_render_func(context))
-            result = context.vars["result"]
-        except ExpressionError:
-            raise
-        except TemplateError as exc:
-            raise ExpressionError(expression, exc.message or str(exc)) from None
-        except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
-            raise ExpressionError(expression, f"{type(exc).__name__}: {exc}") from None
-        if isinstance(result, Undefined):
-            raise ExpressionError(expression, _undefined_message(result))
-        return result
+        return self._run(expression, True, variables)
 
     def render(self, value: Any, variables: Mapping[str, Any]) -> Any:
         """Render every template inside ``value`` (recursing into lists and dicts)."""
+        if type(value) is str:  # the common case first: isinstance against Mapping is an ABC check
+            return self._run(value, False, variables) if is_template(value) else value
         if isinstance(value, Mapping):
             return {k: self.render(v, variables) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.render(v, variables) for v in value]
         if not is_template(value):
             return value
-        text = str(value)
-        single = _SINGLE_EXPRESSION.match(text)
-        if single:
-            return self.evaluate(single.group("expr").strip(), variables)
-        self._start()
+        return self._run(str(value), False, variables)
+
+    def _run(self, text: str, bare: bool, variables: Mapping[str, Any]) -> Any:
+        """Run the plan of ``text`` (a bare expression when ``bare``) over ``variables``.
+
+        A plan whose variables hold the same plain values as a run before gives that run's value
+        without running (``Plan``): the playbook's thresholds and ``interval_s`` are the same on
+        every host, and ~15 of a triage host's ~70 evaluations are such strings.
+        """
+        plan = self._plans.get((text, bare))
+        key: tuple[Any, ...] | None = None
         try:
-            template = self._templates.get(text)
-            if template is None:
+            if plan is None:
                 with self._compile_lock:
-                    template = self._templates.get(text) or self._remember(
-                        self._templates, text, self.env.from_string(text)
+                    plan = self._plans.get((text, bare)) or self._remember(
+                        self._plans, (text, bare), plan_of(self.env, text, bare)
                     )
-            rendered: str = self.env.concat(template.root_render_func(self._context(template, variables)))
-            return rendered
+            if plan.path is not None:
+                found = _follow(plan.path, variables)
+                if found is not MISSING:
+                    return found
+            if plan.names is not None:
+                key = memo_key(plan, variables)
+                if key is not None:
+                    known = self._values.get(key, MISSING)
+                    if known is not MISSING:
+                        return known
+            self._start()
+            context = _LazyContext(self.env, variables, plan.template.name, plan.template.blocks)  # type: ignore[arg-type]
+            if plan.expression:
+                consume(plan.template.root_render_func(context))
+                result = context.vars["result"]
+            else:
+                result = self.env.concat(plan.template.root_render_func(context))
         except ExpressionError:
             raise
         except TemplateError as exc:
-            raise ExpressionError(text, exc.message or str(exc)) from None
-        except Exception as exc:
-            raise ExpressionError(text, f"{type(exc).__name__}: {exc}") from None
-
-    def _compile_expression(self, expression: str) -> Template:
-        """The template Jinja's ``compile_expression`` builds (``result = EXPRESSION``), run directly
-        with ``_context`` instead of through ``TemplateExpression.__call__``'s copies."""
-        return self.env.compile_expression(expression, undefined_to_none=False)._template
-
-    def _context(self, template: Template, variables: Mapping[str, Any]) -> _LazyContext:
-        """A context over ``variables`` as they are (see ``_LazyContext``)."""
-        return _LazyContext(self.env, variables, template.name, template.blocks)  # type: ignore[arg-type]
+            raise ExpressionError(source_of(plan, text, bare), exc.message or str(exc)) from None
+        except Exception as exc:  # a runtime error inside the expression: 1 / 0, None > 3, ...
+            raise ExpressionError(source_of(plan, text, bare), f"{type(exc).__name__}: {exc}") from None
+        if plan.expression and isinstance(result, Undefined):
+            raise ExpressionError(plan.source, _undefined_message(result))
+        if key is not None and type(result) in KEPT:
+            self._remember(self._values, key, result)
+        return result
 
     @staticmethod
-    def _remember(cache: dict[str, _T], key: str, value: _T) -> _T:
+    def _remember(cache: dict[Any, _T], key: Any, value: _T) -> _T:
         if len(cache) >= _MAX_CACHED:  # strings built at run time must not grow the cache forever
             cache.clear()
         cache[key] = value
@@ -302,6 +301,21 @@ class Templar:
             return self.render(lazy.raw, variables)
         finally:
             stack.pop()
+
+
+def _follow(path: tuple[str, ...], variables: Mapping[str, Any]) -> Any:
+    """``a.b.c`` read straight from dicts, what the sandbox's ``getattr`` gives when ``a`` is a plain
+    variable (not a template) and each step a dict key that is no dict attribute (``items`` is one);
+    anything else (``MISSING``) goes through Jinja, which also words the errors. A Jinja context
+    costs more than the lookups of most ``value:`` and ``evidence:`` templates."""
+    value = variables.get(path[0], MISSING)
+    if value is MISSING or type(value) is Lazy:
+        return MISSING
+    for key in path[1:]:
+        if type(value) is not dict or key not in value or key in DICT_ATTRIBUTES:
+            return MISSING
+        value = value[key]
+    return value
 
 
 def _undefined_message(value: Undefined) -> str:
