@@ -189,10 +189,15 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         # paramiko passes the known_hosts name here ([host]:port off port 22).
+        self.unknown_key(hostname, key)
+
+    def unknown_key(self, name: str, key: paramiko.PKey) -> None:
+        """Record ``key`` for ``name`` (accept-new) or raise ``UnknownHostKey`` (strict); whichever
+        library did the handshake (the asyncssh transport calls this directly)."""
         if self.policy == "accept-new":
-            record_host_key(self.record_to, hostname, key, hashed=self.hashed)
+            record_host_key(self.record_to, name, key, hashed=self.hashed)
             return
-        raise UnknownHostKey(hostname, key, self.files_read)
+        raise UnknownHostKey(name, key, self.files_read)
 
 
 def unknown_key_error(
