@@ -1,4 +1,4 @@
-"""SSH transport over asyncssh: a POSIX-sh command string in, a ``CommandResult`` out, no thread of its own.
+"""SSH transport over asyncssh (``ansible_connection: ssh``): a command string in, a ``CommandResult`` out.
 
 Every host's connection, commands and streams run on the process's one event loop
 (``diag.transport.sshloop``); the host's engine thread calls in and waits, so the engine is the same as
@@ -27,7 +27,7 @@ from diag.transport.sshloop import call
 from diag.transport.sshsessions import Login, LoopStream, exec_session, login
 
 
-class AsyncSSHTransport:
+class SSHTransport:
     """Runs commands on one host over one reused asyncssh connection (see the module docstring)."""
 
     local = False
