@@ -97,8 +97,8 @@ print(json.dumps({"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_count
 
 def measure(client: str, python: str, sim: Path, interval: float) -> dict[str, float] | None:
     body = {
-        "pfdiag": _PFDIAG,
-        "pfdiag-asyncssh": _PFDIAG_ASYNCSSH,
+        "pfdiag-paramiko": _PFDIAG,
+        "pfdiag": _PFDIAG_ASYNCSSH,
         "asyncssh": _ASYNCSSH,
         "parallel-ssh": _PSSH,
     }[client]

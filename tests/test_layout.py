@@ -207,7 +207,8 @@ def _importers(top: str) -> set[str]:
 
 
 def test_asyncssh_stays_in_the_transport() -> None:
-    assert _importers("asyncssh") and all(name.startswith("diag.transport.") for name in _importers("asyncssh"))
+    users = _importers("asyncssh")
+    assert users and all(name.startswith("diag.transport.") for name in users)
 
 
 def test_paramiko_stays_in_the_transport_and_dask_in_the_sharded_run() -> None:

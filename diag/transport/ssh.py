@@ -59,11 +59,6 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 _configs: dict[tuple[str | None, int, int], Config] = {}
 _configs_lock = threading.Lock()
 
-# hostkeys caches each parsed known_hosts file, but a fleet's hosts all start at once and would all
-# miss that cache together: paramiko's HostKeys.load is quadratic in the file's lines, so 200 hosts
-# parsing a 200-line file cost ~10 s of controller CPU. One lookup at a time parses it once.
-_known_hosts_lock = threading.Lock()
-
 # Fabric's Connection() writes ``inline_ssh_env`` into the shared Config (``_Connection`` no longer
 # does), and every such write re-merges the Config from scratch (``_config = {}``, then refilled): a
 # host reading it meanwhile sees no keys at all ("No attribute or config key found for 'gateway'").
@@ -231,8 +226,7 @@ class ParamikoTransport:
             opts.host_key_policy, files_read=read_files, record_to=record_to, hashed=hash_known_hosts(entry)
         )
         client.set_missing_host_key_policy(policy)
-        with _known_hosts_lock:
-            known = known_keys(name, read_files)
+        known = known_keys(name, read_files)
         for key_type, key in known.items():
             client.get_host_keys().add(name, key_type, key)
         key_files, default_keys = identity_files(explicit_keys, entry)

@@ -23,7 +23,7 @@ from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Dead
 from diag.transport.sshconfig import SSHHop, load_ssh_config, resolve_hops, resolve_target
 from diag.transport.sshexec import remote_command
 from diag.transport.sshfailures import command_limits, command_result, stage_timeout
-from diag.transport.sshloop import call
+from diag.transport.sshloop import call, submit
 from diag.transport.sshsessions import Login, LoopStream, exec_session, login
 
 
@@ -126,10 +126,11 @@ class SSHTransport:
         return LoopStream.open(conn, command, session_s, self.where)
 
     def close(self) -> None:
-        """Close the connection (and any ProxyJump hops); the next ``run`` reconnects."""
+        """Close the connection (and any ProxyJump hops), without waiting for the server to answer;
+        the next ``run`` reconnects."""
         conns, self._conns = self._conns, []
         if conns:
-            call(_close_all(conns))
+            submit(_close_all(conns))
 
 
 async def _close_all(conns: list[asyncssh.SSHClientConnection]) -> None:

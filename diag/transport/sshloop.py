@@ -42,3 +42,9 @@ def call(coroutine: Coroutine[Any, Any, T]) -> T:
     5
     """
     return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
+
+
+def submit(coroutine: Coroutine[Any, Any, object]) -> None:
+    """Start ``coroutine`` on the SSH loop without waiting for it (closing a connection: the host is
+    done, and its thread need not wait out the server's goodbye)."""
+    asyncio.run_coroutine_threadsafe(coroutine, event_loop())
