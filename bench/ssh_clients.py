@@ -2,7 +2,7 @@
 
 Whether another SSH layer would get a host under pfdiag's CPU target: pfdiag's ``ParamikoTransport``
 (Fabric + paramiko, a thread per host as in a run, host keys checked), pfdiag's ``SSHTransport``
-(asyncssh, each host's loop run by its own thread: what ``ansible_connection: ssh`` opens),
+(asyncssh under the same threads, one event loop for all: what ``ansible_connection: ssh`` opens),
 bare asyncssh (one event loop, host keys checked) and parallel-ssh (libssh2 in C under gevent, if
 installed; it does not check host keys here) against the same simulated hosts (``bench/simhosts.py``:
 answer after the interval with an 18 KB recorded probe output). Each client runs in its own process;
@@ -54,7 +54,7 @@ for t in threads: t.join()
 time.sleep(0.3)  # paramiko's threads end after close
 """
 
-# The asyncssh transport as a run uses it: a thread per host (the engine's) running that host's loop.
+# The asyncssh transport as a run uses it: a thread per host (the engine's), one event loop under them.
 _PFDIAG_ASYNCSSH = _PFDIAG.replace(
     "from diag.transport.ssh import ParamikoTransport as SSHTransport",
     "from diag.transport.sshasync import SSHTransport",

@@ -1,9 +1,8 @@
 """SSH transport over asyncssh (``ansible_connection: ssh``): a command string in, a ``CommandResult`` out.
 
-A host's connection, commands and streams run on its own event loop (``diag.transport.sshloop``),
-driven by the host's engine thread while it waits for them: the engine is the same as for Fabric, and
-no thread is added per connection.
-Only the wire is asyncssh's: who to log in as and where (``sshconfig``: ssh_config,
+Every host's connection, commands and streams run on the process's one event loop
+(``diag.transport.sshloop``); the host's engine thread calls in and waits, so the engine is the same as
+for Fabric. Only the wire is asyncssh's: who to log in as and where (``sshconfig``: ssh_config,
 ProxyJump hops), which host keys are known and what an unknown one means (``hostkeys``: known_hosts,
 strict / accept-new, hashed names), which keys to offer (``sshkeys``: parsed once, certificates beside
 them), the remote wrapper (``sshexec``: watchdog, ``sudo -n``) and the error texts (``sshfailures``)
@@ -14,7 +13,6 @@ and the handshake's stages live in ``diag.transport.sshsessions``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 
@@ -25,10 +23,8 @@ from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Dead
 from diag.transport.sshconfig import SSHHop, load_ssh_config, resolve_hops, resolve_target
 from diag.transport.sshexec import remote_command
 from diag.transport.sshfailures import command_limits, command_result, stage_timeout
-from diag.transport.sshloop import HostLoop
+from diag.transport.sshloop import call, submit
 from diag.transport.sshsessions import Login, LoopStream, exec_session, login
-
-CLOSE_WAIT_S = 1.0  # a server that does not answer the close is not waited for longer
 
 
 class SSHTransport:
@@ -50,7 +46,6 @@ class SSHTransport:
         self._options = options
         self._become = become
         self._deadline = deadline
-        self._loop = HostLoop()
         self._conns: list[asyncssh.SSHClientConnection] = []  # the ProxyJump hops first, the host last
         self._user = ""
         self._failure: TransportError | None = None  # a host that failed to connect fails fast after
@@ -72,7 +67,7 @@ class SSHTransport:
             host = hops[-1]
             self.where = f"{self.host} ({host.user}@{host.address})"
             self._user = host.user
-            self._conns = self._loop.call(self._open(hops, target.key_files))
+            self._conns = call(self._open(hops, target.key_files))
         except TransportError as exc:
             # A host that failed to connect fails fast afterwards: the engine may ask again, but a
             # second blackhole wait or auth attempt would tell nothing new.
@@ -104,9 +99,7 @@ class SSHTransport:
         session_s = self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
         wrapped = remote_command(command, limit, sudo=sudo)
         try:
-            output, remote_ended, ran = self._loop.call(
-                exec_session(conn, wrapped, session_s, wait_s, self.where)
-            )
+            output, remote_ended, ran = call(exec_session(conn, wrapped, session_s, wait_s, self.where))
         except TransportError:
             self.close()
             raise
@@ -130,28 +123,17 @@ class SSHTransport:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
         conn = self._connected()
         session_s = self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
-        return LoopStream.open(self._loop, conn, command, session_s, self.where)
+        return LoopStream.open(conn, command, session_s, self.where)
 
     def close(self) -> None:
-        """Close the connection (and any ProxyJump hops); the next ``run`` reconnects. From another
-        thread while a command runs (an interrupted run), the close reaches that command at once."""
+        """Close the connection (and any ProxyJump hops), without waiting for the server to answer;
+        the next ``run`` reconnects."""
         conns, self._conns = self._conns, []
-        if self._loop.interrupt(lambda: _abort_all(conns)):
-            return
         if conns:
-            self._loop.call(_close_all(conns))
-        self._loop.close()
-
-
-def _abort_all(conns: list[asyncssh.SSHClientConnection]) -> None:
-    for conn in reversed(conns):
-        conn.close()
+            submit(_close_all(conns))
 
 
 async def _close_all(conns: list[asyncssh.SSHClientConnection]) -> None:
-    """Close the connections, waiting a moment for them to go (their sockets close with the loop)."""
     for conn in reversed(conns):
         conn.close()
-    waits = asyncio.gather(*(conn.wait_closed() for conn in conns), return_exceptions=True)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(waits, CLOSE_WAIT_S)
+    await asyncio.gather(*(conn.wait_closed() for conn in conns), return_exceptions=True)

@@ -1,63 +1,50 @@
-"""Each SSH host's own asyncio event loop, run in the thread that calls in: no thread per connection.
+"""The one asyncio event loop every asyncssh connection of the process runs on, in one daemon thread.
 
 paramiko gives each connection a transport thread of its own (200 hosts: 200 more threads contending
-for the GIL, ~240 context switches per host). Here a host's connection, commands and streams live on
-a loop that only runs while the host's engine thread waits for them (``call``): the thread that would
-block on the answer does the SSH work itself, and no other thread exists. One loop for the whole
-process in a thread of its own was tried first (the design asked for in issue 19): it cost the same
-CPU but, with 1,000 engine threads contending for the GIL, that one thread got too few turns and the
-fleet's wall grew by a third (bench/README.md, "Would another SSH layer get there?").
-In: coroutines. Out: their results (or exceptions), in the caller's thread.
+for the GIL, ~240 context switches per host); here every host's connection, commands and streams share
+one loop. The engine keeps its thread per host and calls in synchronously: ``call(coroutine)`` runs
+the coroutine on the loop and blocks the calling thread until it is done, returning its value or
+raising its exception. In: coroutines. Out: their results, in the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+_loop: asyncio.AbstractEventLoop | None = None
+_lock = threading.Lock()
 
-class HostLoop:
-    """One host's event loop: ``call`` runs a coroutine on it in the calling thread, one caller at a
-    time; ``interrupt`` reaches it from another thread while a call runs (an interrupted run closing
-    its hosts' connections).
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The process's SSH loop, started on first use (a daemon thread: it never holds up exit)."""
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="pfdiag-ssh-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def call(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on the SSH loop and wait for it here; its exception is raised here too.
+
+    Not callable from the loop's own thread (it would wait for itself).
 
     >>> async def add(a: int, b: int) -> int:
     ...     return a + b
-    >>> loop = HostLoop()
-    >>> loop.call(add(2, 3))
+    >>> call(add(2, 3))
     5
-    >>> loop.close()
     """
+    return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
 
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
 
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-            return self._loop.run_until_complete(coroutine)
-
-    def interrupt(self, action: Callable[[], None]) -> bool:
-        """Run ``action`` (plain, not a coroutine) on the loop if a call is running in another thread
-        now, and say so; False when none runs (the caller may then ``call`` itself)."""
-        if self._lock.acquire(blocking=False):
-            self._lock.release()
-            return False
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return False
-        loop.call_soon_threadsafe(action)
-        return True
-
-    def close(self) -> None:
-        """Release the loop's descriptors; a later ``call`` starts a new loop."""
-        with self._lock:
-            loop, self._loop = self._loop, None
-            if loop is not None:
-                loop.close()
+def submit(coroutine: Coroutine[Any, Any, object]) -> None:
+    """Start ``coroutine`` on the SSH loop without waiting for it (closing a connection: the host is
+    done, and its thread need not wait out the server's goodbye)."""
+    asyncio.run_coroutine_threadsafe(coroutine, event_loop())

@@ -1,11 +1,11 @@
-"""The asyncssh wire, on a host's own loop: a login with its stages, a command, a watch stream.
+"""The asyncssh wire, on the process's one SSH loop: a login with its stages, a command, a watch stream.
 
 In: a ``Login`` (one hop, prepared in the host's own thread: its known host keys, the keys to offer)
 and the connection to tunnel through for a ProxyJump hop. Out: an open ``SSHClientConnection``; for a
 command, (stdout, stderr, exit status) as ``sshexec.collect`` gives them for paramiko; for the watch, a
 ``LoopStream``. Each handshake stage has its own timeout under the host's ``Deadline`` (TCP connect,
 banner, then key exchange and authentication), and every failure is the ``TransportError`` the Fabric
-transport raises for it (``sshfailures``, ``hostkeys``). Coroutines here run on a ``HostLoop``.
+transport raises for it (``sshfailures``, ``hostkeys``). Coroutines here run on the loop only.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from diag.transport.sshconfig import (
 )
 from diag.transport.sshfailures import not_ssh, stage_timeout, unreachable
 from diag.transport.sshkeys import loaded_keypair
-from diag.transport.sshloop import HostLoop
+from diag.transport.sshloop import call
 
 BANNER_BYTES = 4096
 # AES-GCM first: asyncssh's chacha20-poly1305 (its default) builds two cipher contexts in Python for
@@ -425,10 +425,7 @@ class LoopStream:
     ``bytes_in``/``bytes_out`` count what travelled (the watch's cost per tick).
     """
 
-    def __init__(
-        self, loop: HostLoop, channel: asyncssh.SSHClientChannel[bytes], session: _Buffered, where: str
-    ) -> None:
-        self._loop = loop
+    def __init__(self, channel: asyncssh.SSHClientChannel[bytes], session: _Buffered, where: str) -> None:
         self._channel = channel
         self._session = session
         self.where = where
@@ -436,10 +433,10 @@ class LoopStream:
 
     @classmethod
     def open(
-        cls, loop: HostLoop, conn: asyncssh.SSHClientConnection, command: str, session_s: float, where: str
+        cls, conn: asyncssh.SSHClientConnection, command: str, session_s: float, where: str
     ) -> LoopStream:
-        channel, session = loop.call(_session(conn, command, session_s, where, _Buffered))
-        return cls(loop, channel, cast(_Buffered, session), where)
+        channel, session = call(_session(conn, command, session_s, where, _Buffered))
+        return cls(channel, cast(_Buffered, session), where)
 
     @property
     def bytes_in(self) -> int:
@@ -447,7 +444,7 @@ class LoopStream:
 
     def exchange(self, line: bytes, marker: bytes, timeout_s: float) -> bytes:
         """Send ``line``, return the output up to and including ``marker``."""
-        out = self._loop.call(self._exchange(line, marker, timeout_s))
+        out = call(self._exchange(line, marker, timeout_s))
         self.bytes_out += len(line)
         return out
 
@@ -479,8 +476,7 @@ class LoopStream:
         return out
 
     def close(self) -> None:
-        if not self._loop.interrupt(self._channel.close):
-            self._loop.call(_close_channel(self._channel))
+        call(_close_channel(self._channel))
 
 
 async def _close_channel(channel: asyncssh.SSHClientChannel[bytes]) -> None:
