@@ -134,6 +134,10 @@ class SSHTransport:
 
 
 async def _close_all(conns: list[asyncssh.SSHClientConnection]) -> None:
+    # abort: the socket closes, as paramiko's close does. A close() sends SSH_MSG_DISCONNECT first, on
+    # which OpenSSH's privileged monitor exits before its session child: the child is orphaned and its
+    # whole tree's CPU (the probe's) lands on the nearest subreaper (bench.fleet_compare counted it
+    # as the controller's: 4.6 s against 2.6 for 20 hosts, the hosts' 2.4 s falling to 0.6).
     for conn in reversed(conns):
-        conn.close()
+        conn.abort()
     await asyncio.gather(*(conn.wait_closed() for conn in conns), return_exceptions=True)
