@@ -47,7 +47,7 @@ from diag.transport.sshconfig import (
     resolve_target,
 )
 from diag.transport.sshexec import ChannelStream, collect, remote_command
-from diag.transport.sshfailures import command_limits, command_result, not_ssh, stage_timeout, unreachable
+from diag.transport.sshfailures import CommandRun, command_result, not_ssh, stage_timeout, unreachable
 from diag.transport.sshkeys import loaded_key
 
 # paramiko logs handshake failures with tracebacks from its own thread; the TransportError we raise
@@ -305,32 +305,19 @@ class ParamikoTransport:
 
     # -- run ----------------------------------------------------------------------------------
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
-        started = time.monotonic()
         conn = self._connected()
-        limit, by_deadline, wait_s = command_limits(self._deadline, timeout_s, self.where)
         sudo = self._become and conn.user != "root"
-        channel = self._exec(conn, remote_command(command, limit, sudo=sudo), stdin=False)
+        run = CommandRun.start(command, timeout_s, self._deadline, sudo=sudo, where=self.where)
+        channel = self._exec(conn, remote_command(command, run.limit_s, sudo=sudo), stdin=False)
         ran = time.monotonic()
         try:
-            output = collect(channel, wait_s)
+            output = collect(channel, run.wait_s)
             remote_ended = channel.closed or channel.eof_received
         finally:
             channel.close()
-        if output[2] is None and time.monotonic() - ran < limit:
+        if run.dropped(output[2], ran):
             self.close()
-        return command_result(
-            command,
-            output,
-            started=started,
-            ran=ran,
-            limit_s=limit,
-            timeout_s=timeout_s,
-            by_deadline=by_deadline,
-            deadline=self._deadline,
-            remote_ended=remote_ended,
-            sudo=sudo,
-            where=self.where,
-        )
+        return command_result(run, output, ran=ran, remote_ended=remote_ended)
 
     def stream(self, command: str) -> ChannelStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""

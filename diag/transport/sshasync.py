@@ -13,7 +13,6 @@ and the handshake's stages live in ``diag.transport.sshsessions``.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
 import asyncssh
@@ -22,7 +21,7 @@ from diag.shared.errors import TransportError
 from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Deadline
 from diag.transport.sshconfig import SSHHop, load_ssh_config, resolve_hops, resolve_target
 from diag.transport.sshexec import remote_command
-from diag.transport.sshfailures import command_limits, command_result, stage_timeout
+from diag.transport.sshfailures import CommandRun, command_result, stage_timeout
 from diag.transport.sshloop import call, submit
 from diag.transport.sshsessions import Login, LoopStream, exec_session, login
 
@@ -92,32 +91,19 @@ class SSHTransport:
 
     # -- run ----------------------------------------------------------------------------------
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
-        started = time.monotonic()
         conn = self._connected()
-        limit, by_deadline, wait_s = command_limits(self._deadline, timeout_s, self.where)
         sudo = self._become and self._user != "root"
+        run = CommandRun.start(command, timeout_s, self._deadline, sudo=sudo, where=self.where)
         session_s = self._stage(self._options.session_timeout_s, "opening a session", "unreachable")
-        wrapped = remote_command(command, limit, sudo=sudo)
+        wrapped = remote_command(command, run.limit_s, sudo=sudo)
         try:
-            output, remote_ended, ran = call(exec_session(conn, wrapped, session_s, wait_s, self.where))
+            output, remote_ended, ran = call(exec_session(conn, wrapped, session_s, run.wait_s, self.where))
         except TransportError:
             self.close()
             raise
-        if output[2] is None and time.monotonic() - ran < limit:
+        if run.dropped(output[2], ran):
             self.close()
-        return command_result(
-            command,
-            output,
-            started=started,
-            ran=ran,
-            limit_s=limit,
-            timeout_s=timeout_s,
-            by_deadline=by_deadline,
-            deadline=self._deadline,
-            remote_ended=remote_ended,
-            sudo=sudo,
-            where=self.where,
-        )
+        return command_result(run, output, ran=ran, remote_ended=remote_ended)
 
     def stream(self, command: str) -> LoopStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""

@@ -25,6 +25,7 @@ import paramiko
 
 from diag.shared.errors import TransportError
 from diag.transport.base import ConnectOptions
+from diag.transport.sshkeys import file_stamp
 
 USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
@@ -120,19 +121,11 @@ _configs_lock = threading.Lock()
 DEFAULT_CONFIGS = ("~/.ssh/config", "/etc/ssh/ssh_config")  # the user's first, as ssh and Fabric read them
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
 def load_ssh_config(path: str | None) -> paramiko.SSHConfig:
     """The ssh_config at ``path`` alone (like ``ssh -F``), or ~/.ssh/config then /etc/ssh/ssh_config;
     parsed once per content change and shared by every host (a fleet's hosts all read the same file)."""
     paths = (os.path.expanduser(path),) if path else tuple(os.path.expanduser(p) for p in DEFAULT_CONFIGS)
-    key = (path, tuple(_stamp(p) for p in paths))
+    key = (path, tuple(file_stamp(p) for p in paths))
     if path and key[1][0] is None:
         raise TransportError(
             f"ssh_config file {path} cannot be read", state="failed", hint="check --ssh-config"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+from dataclasses import dataclass
 
 from diag.shared.errors import TransportError
 from diag.transport.base import CommandResult, ConnectOptions, Deadline
@@ -69,34 +70,45 @@ def stage_timeout(deadline: Deadline, stage_s: float, what: str, state: str, whe
     return min(stage_s, left)
 
 
-def command_limits(deadline: Deadline, timeout_s: float, where: str) -> tuple[float, bool, float]:
-    """(the command's limit, whether the host deadline sets it, how long to wait for its end).
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    """One command's limits, set as it starts: the limit (the task's timeout cut to the host deadline),
+    whether the deadline sets it, and how long to wait for its end.
 
     The engine already cuts a task's timeout to the host deadline: within a second of it, the deadline
     is what ends the command, and the message must say so. The wait covers the remote watchdog's kill
     (``KILL_GRACE_S``), but never runs past the deadline by more than a moment.
     """
-    limit = stage_timeout(deadline, timeout_s, "running the command", "timeout", where)
-    by_deadline = limit < timeout_s or deadline.remaining_s() - limit < 1.0
-    wait_s = math.ceil(limit) + KILL_GRACE_S + 1.0
-    if by_deadline:
-        wait_s = min(wait_s, max(limit, deadline.remaining_s()) + 0.5)
-    return limit, by_deadline, wait_s
+
+    command: str
+    started: float
+    limit_s: float
+    timeout_s: float
+    by_deadline: bool
+    wait_s: float
+    deadline: Deadline
+    sudo: bool
+    where: str
+
+    @classmethod
+    def start(
+        cls, command: str, timeout_s: float, deadline: Deadline, *, sudo: bool, where: str
+    ) -> CommandRun:
+        started = time.monotonic()
+        limit = stage_timeout(deadline, timeout_s, "running the command", "timeout", where)
+        by_deadline = limit < timeout_s or deadline.remaining_s() - limit < 1.0
+        wait_s = math.ceil(limit) + KILL_GRACE_S + 1.0
+        if by_deadline:
+            wait_s = min(wait_s, max(limit, deadline.remaining_s()) + 0.5)
+        return cls(command, started, limit, timeout_s, by_deadline, wait_s, deadline, sudo, where)
+
+    def dropped(self, status: int | None, ran: float) -> bool:
+        """No exit status, well before the limit: a signal or a dropped connection (reconnect next)."""
+        return status is None and time.monotonic() - ran < self.limit_s
 
 
 def command_result(
-    command: str,
-    output: tuple[bytes, bytes, int | None],
-    *,
-    started: float,
-    ran: float,
-    limit_s: float,
-    timeout_s: float,
-    by_deadline: bool,
-    deadline: Deadline,
-    remote_ended: bool,
-    sudo: bool,
-    where: str,
+    run: CommandRun, output: tuple[bytes, bytes, int | None], *, ran: float, remote_ended: bool
 ) -> CommandResult:
     """What a wrapped command's (stdout, stderr, exit status) mean: a result, or why there is none.
 
@@ -104,8 +116,9 @@ def command_result(
     it timed out, at the task's timeout or at the host deadline (``by_deadline``), killed on the host
     or not (``remote_ended``). With become, a status from sudo itself is a failure of the host.
     """
+    command, where, limit_s, sudo = run.command, run.where, run.limit_s, run.sudo
     out, err, status = output
-    if status is None and time.monotonic() - ran < limit_s:
+    if run.dropped(status, ran):
         raise TransportError(
             f"the command ended without an exit status (killed by a signal, or the connection"
             f" dropped): {short(command)}",
@@ -115,9 +128,9 @@ def command_result(
         )
     if status is None:
         why = (
-            f"{limit_s:.1f} s, at the host deadline of {deadline.budget_s:g} s"
-            if by_deadline
-            else f"{timeout_s:g} s (the command timeout)"
+            f"{limit_s:.1f} s, at the host deadline of {run.deadline.budget_s:g} s"
+            if run.by_deadline
+            else f"{run.timeout_s:g} s (the command timeout)"
         )
         fate = "was killed on the host" if remote_ended else "may still run: the host did not end it"
         raise TransportError(
@@ -133,5 +146,5 @@ def command_result(
         exit_code=status,
         stdout=out.decode("utf-8", "replace"),
         stderr=err.decode("utf-8", "replace"),
-        elapsed_s=time.monotonic() - started,
+        elapsed_s=time.monotonic() - run.started,
     )

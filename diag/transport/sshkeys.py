@@ -24,7 +24,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def file_stamp(path: str) -> tuple[int, int] | None:
     """(mtime, size) of a file, None when absent: a renewed certificate beside the key is read again."""
     try:
         st = os.stat(path)
@@ -54,10 +54,10 @@ def loaded_keypair(path: str) -> object | None:
 
 
 def _cached(path: str, library: str, load: Callable[[str], T]) -> T | None:
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     if stamp is None:
         return None
-    cache_key = (library, path, stamp, _stamp(path + "-cert.pub"))
+    cache_key = (library, path, stamp, file_stamp(path + "-cert.pub"))
     with _lock:
         cached = _keys.get(cache_key)
     if cached is not None:
