@@ -172,6 +172,14 @@ def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop,
     [('ops', 'bastion', 2222), ('me', '10.0.0.5', 22)]
     """
     entry = config.lookup(target.lookup_name)
+    if "proxycommand" in entry and str(entry["proxycommand"]).lower() != "none":
+        raise TransportError(
+            f"ssh_config gives {target.lookup_name} a ProxyCommand, which the ssh transport (asyncssh)"
+            " does not run",
+            state="failed",
+            where=target.name,
+            hint="use ProxyJump instead, or ansible_connection: paramiko (Fabric runs ProxyCommand)",
+        )
     try:
         host = _hop(target.lookup_name, target.user, target.port, entry)
         jumps = str(entry.get("proxyjump", "none"))
