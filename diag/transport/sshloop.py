@@ -14,6 +14,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from diag.shared.turns import waiting
+
 T = TypeVar("T")
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -41,7 +43,9 @@ def call(coroutine: Coroutine[Any, Any, T]) -> T:
     >>> call(add(2, 3))
     5
     """
-    return asyncio.run_coroutine_threadsafe(coroutine, event_loop()).result()
+    future = asyncio.run_coroutine_threadsafe(coroutine, event_loop())
+    with waiting():
+        return future.result()
 
 
 def submit(coroutine: Coroutine[Any, Any, object]) -> None:
