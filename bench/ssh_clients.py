@@ -1,11 +1,12 @@
 """Controller CPU per host of Python SSH clients: N concurrent logins, one probe each, then close.
 
-Whether another SSH layer would get a host under pfdiag's CPU target: pfdiag's own ``SSHTransport``
-(Fabric + paramiko, a thread per host as in a run, host keys checked), asyncssh (one event loop, host
-keys checked) and parallel-ssh (libssh2 in C under gevent, if installed; it does not check host keys
-here) against the same simulated hosts (``bench/simhosts.py``: answer after the interval with an
-18 KB recorded probe output). Each client runs in its own process; CPU is that process's
-``time.process_time`` over the N sessions (imports and one warm-up login excluded).
+Whether another SSH layer would get a host under pfdiag's CPU target: pfdiag's ``ParamikoTransport``
+(Fabric + paramiko, a thread per host as in a run, host keys checked), pfdiag's ``SSHTransport``
+(asyncssh under the same threads, one event loop for all: what ``ansible_connection: ssh`` opens),
+bare asyncssh (one event loop, host keys checked) and parallel-ssh (libssh2 in C under gevent, if
+installed; it does not check host keys here) against the same simulated hosts (``bench/simhosts.py``:
+answer after the interval with an 18 KB recorded probe output). Each client runs in its own process;
+CPU is that process's ``time.process_time`` over the N sessions (imports and one warm-up login excluded).
 
     python -m bench.ssh_clients --hosts 200 --interval 1
     python -m bench.ssh_clients --hosts 200 --python /tmp/pvenv/bin/python   # an env with parallel-ssh
@@ -22,7 +23,7 @@ from pathlib import Path
 from bench.simhosts import running
 
 REPO = Path(__file__).resolve().parent.parent
-CLIENTS = ("pfdiag", "asyncssh", "parallel-ssh")
+CLIENTS = ("pfdiag-paramiko", "pfdiag", "asyncssh", "parallel-ssh")
 
 _COMMON = """
 import json, sys, time
@@ -38,7 +39,7 @@ command = f"pfdiag probe {INTERVAL} x"
 _PFDIAG = """
 import threading
 from diag.transport.base import ConnectOptions
-from diag.transport.ssh import SSHTransport
+from diag.transport.ssh import ParamikoTransport as SSHTransport
 opts = ConnectOptions(known_hosts=(SIM + "/known_hosts",), ssh_config=SIM + "/ssh_config")
 def one(h, cmd, out):
     vars = {**h, "ansible_port": int(h["ansible_port"])}
@@ -52,6 +53,12 @@ for t in threads: t.start()
 for t in threads: t.join()
 time.sleep(0.3)  # paramiko's threads end after close
 """
+
+# The asyncssh transport as a run uses it: a thread per host (the engine's), one event loop under them.
+_PFDIAG_ASYNCSSH = _PFDIAG.replace(
+    "from diag.transport.ssh import ParamikoTransport as SSHTransport",
+    "from diag.transport.sshasync import SSHTransport",
+).replace("time.sleep(0.3)  # paramiko's threads end after close", "")
 
 _ASYNCSSH = """
 import asyncio, asyncssh
@@ -89,7 +96,12 @@ print(json.dumps({"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_count
 
 
 def measure(client: str, python: str, sim: Path, interval: float) -> dict[str, float] | None:
-    body = {"pfdiag": _PFDIAG, "asyncssh": _ASYNCSSH, "parallel-ssh": _PSSH}[client]
+    body = {
+        "pfdiag-paramiko": _PFDIAG,
+        "pfdiag": _PFDIAG_ASYNCSSH,
+        "asyncssh": _ASYNCSSH,
+        "parallel-ssh": _PSSH,
+    }[client]
     head = f"REPO = {str(REPO)!r}; SIM = {str(sim)!r}; INTERVAL = {interval!r}\n"
     proc = subprocess.run(
         [python, "-c", head + _COMMON + body + _REPORT], capture_output=True, text=True, check=False

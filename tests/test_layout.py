@@ -206,6 +206,11 @@ def _importers(top: str) -> set[str]:
     }
 
 
+def test_asyncssh_stays_in_the_transport() -> None:
+    users = _importers("asyncssh")
+    assert users and all(name.startswith("diag.transport.") for name in users)
+
+
 def test_paramiko_stays_in_the_transport_and_dask_in_the_sharded_run() -> None:
     assert all(name.startswith("diag.transport.") for name in _importers("paramiko"))
     sharded = _importers("dask") | _importers("distributed")

@@ -32,6 +32,7 @@ from diag.playbook.modules import MODULES
 from diag.playbook.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped, arg_problems
 from diag.playbook.schedule import HostLike
 from diag.shared.errors import DiagError, TransportError
+from diag.shared.turns import taking_turns
 from diag.transport import ConnectOptions, Deadline, Transport, open_transport
 from diag.transport.recording import RecordedCommand, RecordingTransport
 
@@ -336,7 +337,8 @@ class Engine:
     def _guarded(self, host: HostLike, plays: Sequence[Play]) -> HostResult:
         if self.stop.is_set():
             return _not_started(host)
-        return self.run_host(host, plays)
+        with taking_turns():  # between its waits on the SSH loop, a host takes turns with the others
+            return self.run_host(host, plays)
 
     def _drain(self, futures: Mapping[Future[HostResult], int], results: dict[int, HostResult]) -> None:
         """After Ctrl-C: close running hosts' connections (again and again: a host may be mid-connect)

@@ -58,6 +58,9 @@ MAX_PID = 4_194_304
 MAX_LOCAL_WORKERS = 256
 # What is read of one command's stdout and of its stderr per host: a probe prints a few KiB.
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+# Host threads that run playbook work at once between waits on the SSH loop (diag.shared.turns): a
+# few more than this machine's cores, so a turn is never idle while a host waits for the interpreter.
+TURNS = 4
 # range() inside a template, and the total items a template's loops may produce.
 MAX_RANGE = 100_000
 MAX_TEMPLATE_STEPS = 1_000_000

@@ -1,7 +1,8 @@
-"""The transports by ``ansible_connection`` name: local, ssh (and its aliases smart, paramiko), replay.
+"""The transports by ``ansible_connection`` name: local, ssh (asyncssh; smart is its alias), paramiko
+(Fabric, the fallback), replay.
 
 In: a host, its vars, the ``ConnectOptions`` and the engine's ``Deadline``. Out: an open ``Transport``.
-Each implementation is imported only when a host asks for it, so local runs never pay for Fabric.
+Each implementation is imported only when a host asks for it, so local runs never pay for an SSH library.
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ def _local(
 def _ssh(
     host: str, hostvars: dict[str, object], options: ConnectOptions, become: bool, deadline: Deadline
 ) -> Transport:
-    from diag.transport.ssh import SSHTransport  # Fabric's import is paid only by SSH runs
+    from diag.transport.sshasync import SSHTransport  # asyncssh's import is paid only by SSH runs
 
     return SSHTransport(host, hostvars, options, become=become, deadline=deadline)
+
+
+def _paramiko(
+    host: str, hostvars: dict[str, object], options: ConnectOptions, become: bool, deadline: Deadline
+) -> Transport:
+    from diag.transport.ssh import ParamikoTransport  # Fabric's import is paid only by its own runs
+
+    return ParamikoTransport(host, hostvars, options, become=become, deadline=deadline)
 
 
 def _replay(
@@ -43,7 +52,7 @@ TRANSPORTS: dict[str, TransportFactory] = {
     "local": _local,
     "ssh": _ssh,
     "smart": _ssh,  # Ansible's default: ssh
-    "paramiko": _ssh,
+    "paramiko": _paramiko,  # the Fabric/paramiko fallback
     "replay": _replay,
 }
 

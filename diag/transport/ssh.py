@@ -1,4 +1,9 @@
-"""SSH transport over Fabric: a POSIX-sh command string in, a ``CommandResult`` out.
+"""SSH transport over Fabric (``ansible_connection: paramiko``): a command string in, a ``CommandResult`` out.
+
+The fallback: ``ansible_connection: ssh`` (and ``smart``, the default) opens ``SSHTransport``, the
+asyncssh transport of ``diag.transport.sshasync`` (re-exported here, where callers have always found it),
+which keeps every behaviour below at ~20% less controller CPU per host and no thread per connection
+(bench/README.md, issue 19). This module's own class is ``ParamikoTransport``.
 
 One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
 (HostName, Port, User, IdentityFile, ProxyJump); everything Fabric leaves open by default is closed
@@ -14,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import math
 import os
 import socket
 import threading
@@ -34,6 +38,7 @@ from diag.transport.hostkeys import (
     known_keys,
     unknown_key_error,
 )
+from diag.transport.sshasync import SSHTransport as SSHTransport  # what ansible_connection ssh opens
 from diag.transport.sshconfig import (
     agent_allowed,
     hash_known_hosts,
@@ -41,7 +46,8 @@ from diag.transport.sshconfig import (
     known_hosts_files,
     resolve_target,
 )
-from diag.transport.sshexec import KILL_GRACE_S, ChannelStream, check_sudo, collect, remote_command, short
+from diag.transport.sshexec import ChannelStream, collect, remote_command
+from diag.transport.sshfailures import CommandRun, command_result, not_ssh, stage_timeout, unreachable
 from diag.transport.sshkeys import loaded_key
 
 # paramiko logs handshake failures with tracebacks from its own thread; the TransportError we raise
@@ -52,11 +58,6 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 # config files and parses ssh_config, which costs more than a whole loopback connect.
 _configs: dict[tuple[str | None, int, int], Config] = {}
 _configs_lock = threading.Lock()
-
-# hostkeys caches each parsed known_hosts file, but a fleet's hosts all start at once and would all
-# miss that cache together: paramiko's HostKeys.load is quadratic in the file's lines, so 200 hosts
-# parsing a 200-line file cost ~10 s of controller CPU. One lookup at a time parses it once.
-_known_hosts_lock = threading.Lock()
 
 # Fabric's Connection() writes ``inline_ssh_env`` into the shared Config (``_Connection`` no longer
 # does), and every such write re-merges the Config from scratch (``_config = {}``, then refilled): a
@@ -115,8 +116,8 @@ def _fabric_config(path: str | None) -> Config:
         return config
 
 
-class SSHTransport:
-    """Runs commands on one host over one reused SSH connection (see the module docstring)."""
+class ParamikoTransport:
+    """Runs commands on one host over one reused Fabric/paramiko connection (see the module docstring)."""
 
     local = False
 
@@ -144,15 +145,7 @@ class SSHTransport:
 
     def _stage(self, stage_s: float, what: str, state: str) -> float:
         """A stage's timeout, cut to what is left of the host deadline."""
-        left = self._remaining()
-        if left <= 0:
-            raise TransportError(
-                f"host deadline of {self._deadline.budget_s:g} s exceeded before {what}",
-                state=state,
-                where=self.where,
-                hint="raise the per-host deadline or check why the host is slow",
-            )
-        return min(stage_s, left)
+        return stage_timeout(self._deadline, stage_s, what, state, self.where)
 
     # -- connect ------------------------------------------------------------------------------
     def _connected(self) -> Connection:
@@ -233,8 +226,7 @@ class SSHTransport:
             opts.host_key_policy, files_read=read_files, record_to=record_to, hashed=hash_known_hosts(entry)
         )
         client.set_missing_host_key_policy(policy)
-        with _known_hosts_lock:
-            known = known_keys(name, read_files)
+        known = known_keys(name, read_files)
         for key_type, key in known.items():
             client.get_host_keys().add(name, key_type, key)
         key_files, default_keys = identity_files(explicit_keys, entry)
@@ -270,7 +262,7 @@ class SSHTransport:
             elif banner.lines or (
                 "protocol banner" in str(exc) and time.monotonic() - started < opts.banner_timeout_s * 0.9
             ):
-                cause = _not_ssh(banner.lines)
+                cause = not_ssh(banner.lines)
             raise self._connect_error(cause, conn, record_to, tried) from None
         finally:
             banner.detach()
@@ -309,76 +301,23 @@ class SSHTransport:
         return self._unreachable(address, "SSH handshake", exc)
 
     def _unreachable(self, address: str, stage: str, exc: BaseException) -> TransportError:
-        opts = self._options
-        if isinstance(exc, (TimeoutError, _NotSSH)) and str(exc):
-            what = str(exc)
-        elif isinstance(exc, TimeoutError):
-            what = f"timed out after {opts.connect_timeout_s:g} s"
-        elif isinstance(exc, socket.gaierror):
-            what = f"name does not resolve ({exc.strerror})"
-        elif "banner" in str(exc) or "No existing session" in str(exc):
-            what = f"no SSH banner/handshake within {opts.banner_timeout_s:g} s"
-        else:
-            what = str(exc) or type(exc).__name__
-        return TransportError(
-            f"{stage} to {address} failed: {what}",
-            state="unreachable",
-            where=self.where,
-            hint="check the address and port (ansible_host / ansible_port / ssh_config) and that sshd runs",
-        )
+        return unreachable(self.where, address, stage, exc, self._options)
 
     # -- run ----------------------------------------------------------------------------------
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
-        started = time.monotonic()
         conn = self._connected()
-        limit = self._stage(timeout_s, "running the command", "timeout")
-        # the engine already cuts a task's timeout to the host deadline: within a second of it, the
-        # deadline is what ends the command, and the message must say so
-        by_deadline = limit < timeout_s or self._remaining() - limit < 1.0
         sudo = self._become and conn.user != "root"
-        channel = self._exec(conn, remote_command(command, limit, sudo=sudo), stdin=False)
+        run = CommandRun.start(command, timeout_s, self._deadline, sudo=sudo, where=self.where)
+        channel = self._exec(conn, remote_command(command, run.limit_s, sudo=sudo), stdin=False)
         ran = time.monotonic()
         try:
-            wait_s = math.ceil(limit) + KILL_GRACE_S + 1.0
-            if by_deadline:  # the host deadline holds: stop waiting at it (+ a moment for the kill)
-                wait_s = min(wait_s, max(limit, self._remaining()) + 0.5)
-            out, err, status = collect(channel, wait_s)
+            output = collect(channel, run.wait_s)
             remote_ended = channel.closed or channel.eof_received
         finally:
             channel.close()
-        elapsed = time.monotonic() - started
-        if status is None and time.monotonic() - ran < limit:
+        if run.dropped(output[2], ran):
             self.close()
-            raise TransportError(
-                f"the command ended without an exit status (killed by a signal, or the connection"
-                f" dropped): {short(command)}",
-                state="failed",
-                where=self.where,
-                hint="see the host's logs; rerun to check whether it happens again",
-            )
-        if status is None:
-            deadline_s = self._deadline.budget_s
-            why = (
-                f"{limit:.1f} s, at the host deadline of {deadline_s:g} s"
-                if by_deadline
-                else f"{timeout_s:g} s (the command timeout)"
-            )
-            fate = "was killed on the host" if remote_ended else "may still run: the host did not end it"
-            raise TransportError(
-                f"command timed out after {why} and {fate}: {short(command)}",
-                state="timeout",
-                where=self.where,
-                hint="raise the task timeout if the host is just slow",
-            )
-        if sudo and status != 0:
-            check_sudo(err, status, self.where)
-        return CommandResult(
-            command=command,
-            exit_code=status,
-            stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"),
-            elapsed_s=elapsed,
-        )
+        return command_result(run, output, ran=ran, remote_ended=remote_ended)
 
     def stream(self, command: str) -> ChannelStream:
         """Start ``command`` on a channel that stays open (``pfdiag watch``: one login, many ticks)."""
@@ -423,18 +362,6 @@ def _wake(conn: Connection) -> None:
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)  # not close(): paramiko's thread is reading the fd
-
-
-class _NotSSH(Exception):
-    """The peer answered, but not as an SSH server."""
-
-
-def _not_ssh(lines: list[str]) -> _NotSSH:
-    if lines:
-        first = lines[0].strip()[:80]
-        kind = " (an HTTP server?)" if first.startswith("HTTP/") or first.startswith("<") else ""
-        return _NotSSH(f"the peer is not an SSH server{kind}: it sent {first!r} instead of an SSH banner")
-    return _NotSSH("the peer closed the connection without sending an SSH banner")
 
 
 class _BannerLines(logging.Handler):

@@ -15,12 +15,17 @@ vars and CLI flags to ``ssh`` as ``-o`` options that beat ``~/.ssh/config``:
 
 from __future__ import annotations
 
+import getpass
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import paramiko
+
 from diag.shared.errors import TransportError
 from diag.transport.base import ConnectOptions
+from diag.transport.sshkeys import file_stamp
 
 USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
@@ -107,3 +112,103 @@ def known_hosts_files(entry: Mapping[str, object], options: ConnectOptions) -> t
 def hash_known_hosts(entry: Mapping[str, object]) -> bool:
     """Whether recorded names are hashed (ssh_config ``HashKnownHosts``; Debian's default is yes)."""
     return str(entry.get("hashknownhosts", "no")).lower() == "yes"
+
+
+# -- ssh_config files and ProxyJump hops, for the asyncssh transport (Fabric reads its own) -------------
+
+_configs: dict[tuple[str | None, tuple[tuple[int, int] | None, ...]], paramiko.SSHConfig] = {}
+_configs_lock = threading.Lock()
+DEFAULT_CONFIGS = ("~/.ssh/config", "/etc/ssh/ssh_config")  # the user's first, as ssh and Fabric read them
+
+
+def load_ssh_config(path: str | None) -> paramiko.SSHConfig:
+    """The ssh_config at ``path`` alone (like ``ssh -F``), or ~/.ssh/config then /etc/ssh/ssh_config;
+    parsed once per content change and shared by every host (a fleet's hosts all read the same file)."""
+    paths = (os.path.expanduser(path),) if path else tuple(os.path.expanduser(p) for p in DEFAULT_CONFIGS)
+    key = (path, tuple(file_stamp(p) for p in paths))
+    if path and key[1][0] is None:
+        raise TransportError(
+            f"ssh_config file {path} cannot be read", state="failed", hint="check --ssh-config"
+        )
+    with _configs_lock:
+        config = _configs.get(key)
+        if config is None:
+            config = paramiko.SSHConfig()
+            for found in (p for p, stamp in zip(paths, key[1], strict=True) if stamp is not None):
+                try:
+                    with open(found, encoding="utf-8") as handle:
+                        config.parse(handle)
+                except (OSError, UnicodeDecodeError, ValueError, paramiko.SSHException) as exc:
+                    raise TransportError(
+                        f"cannot load ssh_config {found}: {exc}", state="failed", hint="check --ssh-config"
+                    ) from None
+            _configs[key] = config
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class SSHHop:
+    """One SSH login on the way to a host (a ProxyJump hop, or the host itself): where and as whom,
+    with the ssh_config entry that applies to it (IdentityFile, known_hosts files, HashKnownHosts)."""
+
+    hostname: str
+    port: int
+    user: str
+    entry: Mapping[str, object]
+
+    @property
+    def address(self) -> str:
+        return f"{self.hostname}:{self.port}"
+
+
+def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop, ...]:
+    """The logins that reach ``target``, the first ProxyJump hop first and the host itself last.
+
+    Each hop is ``[user@]host[:port]``, looked up in ssh_config like the host (its HostName, User,
+    Port and keys apply); a hop's own ProxyJump is not followed.
+
+    >>> config = paramiko.SSHConfig.from_text("Host db\\n HostName 10.0.0.5\\n ProxyJump ops@bastion:2222")
+    >>> [(h.user, h.hostname, h.port) for h in resolve_hops(SSHTarget("db", "db", "me", None, ()), config)]
+    [('ops', 'bastion', 2222), ('me', '10.0.0.5', 22)]
+    """
+    entry = config.lookup(target.lookup_name)
+    if "proxycommand" in entry and str(entry["proxycommand"]).lower() != "none":
+        raise TransportError(
+            f"ssh_config gives {target.lookup_name} a ProxyCommand, which the ssh transport (asyncssh)"
+            " does not run",
+            state="failed",
+            where=target.name,
+            hint="use ProxyJump instead, or ansible_connection: paramiko (Fabric runs ProxyCommand)",
+        )
+    try:
+        host = _hop(target.lookup_name, target.user, target.port, entry)
+        jumps = str(entry.get("proxyjump", "none"))
+        hops = [] if jumps.lower() == "none" else [_jump(spec.strip(), config) for spec in jumps.split(",")]
+    except ValueError as exc:  # a Port or ProxyJump that does not parse
+        raise TransportError(
+            f"ssh_config settings for {target.lookup_name} are invalid: {exc}",
+            state="failed",
+            where=target.name,
+            hint="check the Host entry in the ssh_config file",
+        ) from None
+    return (*hops, host)
+
+
+def _hop(name: str, user: str | None, port: int | None, entry: Mapping[str, object]) -> SSHHop:
+    return SSHHop(
+        hostname=str(entry.get("hostname", name)),
+        port=port or int(str(entry.get("port", 22))),
+        user=user or str(entry.get("user") or getpass.getuser()),
+        entry=entry,
+    )
+
+
+def _jump(spec: str, config: paramiko.SSHConfig) -> SSHHop:
+    user, _, hostport = spec.rpartition("@")
+    host, port = hostport, None
+    if hostport.count(":") == 1 or (hostport.startswith("[") and "]:" in hostport):
+        host, _, port_text = hostport.rpartition(":")
+        host, port = host.strip("[]"), int(port_text)
+    if not host:
+        raise ValueError(f"ProxyJump hop {spec!r} names no host")
+    return _hop(host, user or None, port, config.lookup(host))

@@ -1,0 +1,64 @@
+"""Which SSH layer each ``ansible_connection`` opens: ssh (and smart) asyncssh on one event loop, paramiko
+the Fabric fallback; both against the real loopback sshd fleet, host keys checked."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from diag.shared.errors import TransportError
+from diag.transport import open_transport
+from diag.transport.ssh import ParamikoTransport, SSHTransport
+from tests.fixtures.sshd_fleet import Fleet
+
+pytestmark = pytest.mark.ssh
+
+
+@pytest.mark.parametrize("connection", ["ssh", "smart"])
+def test_ssh_opens_the_asyncssh_transport_and_adds_no_thread_per_connection(
+    ssh_fleet: Fleet, connection: str
+) -> None:
+    names = ssh_fleet.healthy[:4]
+    transports = [
+        open_transport(name, {**ssh_fleet.hosts[name], "ansible_connection": connection}, ssh_fleet.options)
+        for name in names
+    ]
+    try:
+        assert all(type(t) is SSHTransport for t in transports)
+        transports[0].run("true", timeout_s=10)  # the loop thread, if it was not running yet
+        before = threading.active_count()
+        assert [t.run("echo $SSH_CONNECTION", timeout_s=10).ok for t in transports[1:]] == [True] * 3
+        assert threading.active_count() == before  # paramiko adds a transport thread per connection
+    finally:
+        for t in transports:
+            t.close()
+
+
+def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_fleet: Fleet) -> None:
+    healthy = open_transport(
+        "h01", {**ssh_fleet.hosts["h01"], "ansible_connection": "paramiko"}, ssh_fleet.options
+    )
+    try:
+        assert isinstance(healthy, ParamikoTransport)
+        assert healthy.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+    finally:
+        healthy.close()
+    unknown = open_transport(
+        "unknown", {**ssh_fleet.hosts["unknown"], "ansible_connection": "paramiko"}, ssh_fleet.options
+    )
+    with pytest.raises(TransportError) as caught:
+        unknown.run("true", timeout_s=10)
+    assert caught.value.state == "hostkey-unknown"
+
+
+def test_a_proxycommand_is_refused_by_ssh_with_the_two_ways_out(ssh_fleet: Fleet, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host behind\n  ProxyCommand nc %h %p\n")
+    t = open_transport("behind", {}, replace(ssh_fleet.options, ssh_config=str(config)))
+    with pytest.raises(TransportError) as caught:
+        t.run("true", timeout_s=10)
+    assert caught.value.state == "failed" and "ProxyCommand" in caught.value.message
+    assert "ProxyJump" in (caught.value.hint or "") and "paramiko" in (caught.value.hint or "")
