@@ -135,6 +135,7 @@ class ParamikoTransport:
         self._options = options
         self._become = become
         self._conn: Connection | None = None
+        self._proxies: list[_ProxyCommand] = []  # ssh_config ProxyCommands started, to reap
         self._deadline = deadline
         self._failure: TransportError | None = None  # a host that failed to connect fails fast after
         self.where = host  # "host (user@address:port)" once resolved
@@ -183,6 +184,7 @@ class ParamikoTransport:
             self._failure = exc
             if conn is not None:
                 conn.close()
+            self._end_proxies()
             raise
         self._conn = conn
         return conn
@@ -203,7 +205,8 @@ class ParamikoTransport:
                     timeout=self._stage(opts.connect_timeout_s, f"jumping to {address}", "unreachable"),
                 )
             elif isinstance(gateway, str):
-                sock = paramiko.ProxyCommand(gateway)
+                sock = _ProxyCommand(gateway)
+                self._proxies.append(sock)
             else:
                 sock = socket.create_connection(
                     (conn.host, int(conn.port)),
@@ -353,6 +356,13 @@ class ParamikoTransport:
             while isinstance(gateway, Connection):
                 gateway.close()
                 gateway = gateway.gateway
+        self._end_proxies()
+
+    def _end_proxies(self) -> None:
+        """End the ProxyCommands started so far (a failed handshake leaves paramiko's transport open)."""
+        proxies, self._proxies = self._proxies, []
+        for proxy in proxies:
+            proxy.close()
 
 
 def _wake(conn: Connection) -> None:
@@ -400,6 +410,17 @@ class _BannerLines(logging.Handler):
             self.lines.append(message[len("Banner: ") :])
         elif message.startswith("Remote version/idstring"):
             self.logger.disabled = True  # the banner is over: no DEBUG records for the key exchange
+
+
+class _ProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand, whose close kills and reaps the command once: paramiko's only sends
+    SIGTERM, never waits (a zombie, or a command that ignores SIGTERM, stays behind) and signals the
+    pid again on every later close (its transport's threads close it again at exit)."""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def _cut(sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand) -> None:
