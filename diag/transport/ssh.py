@@ -6,7 +6,8 @@ which keeps every behaviour below at ~20% less controller CPU per host and no th
 (bench/README.md, issue 19). This module's own class is ``ParamikoTransport``.
 
 One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
-(HostName, Port, User, IdentityFile, ProxyJump); everything Fabric leaves open by default is closed
+(HostName, Port, User, IdentityFile, ProxyJump, ProxyCommand: the first of the last two given wins, and
+a ProxyCommand is killed and reaped with its connection); everything Fabric leaves open by default is closed
 here: host keys are verified against known_hosts (``diag.transport.hostkeys``), every stage has a
 timeout (TCP, banner, auth, session, command) under the host's deadline (the engine's ``Deadline``),
 and a command that times out is killed on the remote side by a watchdog in the wrapper.
@@ -44,6 +45,7 @@ from diag.transport.sshconfig import (
     hash_known_hosts,
     identity_files,
     known_hosts_files,
+    proxy_setting,
     resolve_target,
 )
 from diag.transport.sshexec import ChannelStream, collect, remote_command
@@ -169,6 +171,11 @@ class ParamikoTransport:
                         config=config,
                         connect_kwargs={"look_for_keys": False},
                     )
+                # Fabric prefers ProxyJump whatever the order and jumps to a host named "none";
+                # OpenSSH takes the first one given, none included.
+                jumps, command = proxy_setting(conn.ssh_config)
+                if jumps is None:
+                    conn.gateway = str(conn.ssh_config["proxycommand"]) if command else None
             except (ValueError, paramiko.SSHException) as exc:  # e.g. Port or ProxyJump that does not parse
                 raise TransportError(
                     f"ssh_config settings for {target.lookup_name} are invalid: {exc}",

@@ -178,7 +178,7 @@ def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop,
     entry = config.lookup(target.lookup_name)
     try:
         host = _hop(target.lookup_name, target.user, target.port, entry)
-        jumps, command = _proxy(entry)
+        jumps, command = proxy_setting(entry)
         hops = [_jump(spec.strip(), config) for spec in jumps.split(",")] if jumps is not None else []
         host = dataclasses.replace(host, proxy_command=command)
     except ValueError as exc:  # a Port, ProxyJump or ProxyCommand that does not parse
@@ -191,7 +191,7 @@ def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop,
     return (*hops, host)
 
 
-def _proxy(entry: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
+def proxy_setting(entry: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
     """(the ProxyJump list, the ProxyCommand's words): at most one of them set, none for a direct
     connection.
 

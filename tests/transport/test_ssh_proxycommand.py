@@ -90,6 +90,21 @@ def test_a_proxycommand_carries_the_login_and_ends_with_the_connection(
 
 
 @pytest.mark.parametrize("connection", ["ssh", "paramiko"])
+def test_a_proxycommand_given_before_a_proxyjump_wins_on_both_transports(
+    ssh_fleet: Fleet, tmp_path: Path, connection: str
+) -> None:
+    proxy, pidfile = _relay(tmp_path)
+    # a jump to a closed port: taking it would fail the login (Fabric took ProxyJump whatever the order)
+    options = _config(ssh_fleet, tmp_path, "h05", f"{proxy}\n  ProxyJump {ssh_fleet.user}@127.0.0.1:1")
+    t = open_transport("behind", {"ansible_connection": connection}, options, Deadline.after(30.0))
+    try:
+        assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+        assert pidfile.exists()
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize("connection", ["ssh", "paramiko"])
 def test_a_proxycommand_to_a_host_with_an_unknown_key_is_refused(
     ssh_fleet: Fleet, tmp_path: Path, connection: str
 ) -> None:
