@@ -6,8 +6,8 @@ for Fabric. Only the wire is asyncssh's: who to log in as and where (``sshconfig
 ProxyJump hops, ProxyCommand), which host keys are known and what an unknown one means (``hostkeys``:
 known_hosts, strict / accept-new, hashed names), which keys to offer (``sshkeys``: parsed once,
 certificates beside them), the remote wrapper (``sshexec``: watchdog, ``sudo -n``) and the error texts
-(``sshfailures``) are pfdiag's own, shared with the Fabric transport (``ansible_connection: paramiko``). The sessions
-and the handshake's stages live in ``diag.transport.sshsessions``.
+(``sshfailures``) are pfdiag's own, shared with the Fabric transport (``ansible_connection: paramiko``).
+The sessions and the handshake's stages live in ``diag.transport.sshsessions``.
 """
 
 from __future__ import annotations
