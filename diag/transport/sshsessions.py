@@ -242,8 +242,13 @@ async def _proxy_command(login: Login) -> _Wire:
         )
     except OSError as exc:
         ours.close()
-        cause = OSError(f"ProxyCommand {shlex.join(hop.proxy_command)!r} cannot start: {exc.strerror or exc}")
-        raise unreachable(login.where, hop.address, "ProxyCommand", cause, login.options) from None
+        raise TransportError(
+            f"ProxyCommand {shlex.join(hop.proxy_command)!r} for {hop.address} cannot start:"
+            f" {exc.strerror or exc}",
+            state="unreachable",
+            where=login.where,
+            hint="check the ProxyCommand in ssh_config (it runs without a shell: wrap pipes in sh -c '...')",
+        ) from None
     finally:
         theirs.close()
     transport, recorder = await asyncio.get_running_loop().create_connection(_Recorder, sock=ours)
