@@ -6,7 +6,8 @@ which keeps every behaviour below at ~20% less controller CPU per host and no th
 (bench/README.md, issue 19). This module's own class is ``ParamikoTransport``.
 
 One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
-(HostName, Port, User, IdentityFile, ProxyJump); everything Fabric leaves open by default is closed
+(HostName, Port, User, IdentityFile, ProxyJump, ProxyCommand: the first of the last two given wins, and
+a ProxyCommand is killed and reaped with its connection); everything Fabric leaves open by default is closed
 here: host keys are verified against known_hosts (``diag.transport.hostkeys``), every stage has a
 timeout (TCP, banner, auth, session, command) under the host's deadline (the engine's ``Deadline``),
 and a command that times out is killed on the remote side by a watchdog in the wrapper.
@@ -44,6 +45,7 @@ from diag.transport.sshconfig import (
     hash_known_hosts,
     identity_files,
     known_hosts_files,
+    proxy_setting,
     resolve_target,
 )
 from diag.transport.sshexec import ChannelStream, collect, remote_command
@@ -135,6 +137,7 @@ class ParamikoTransport:
         self._options = options
         self._become = become
         self._conn: Connection | None = None
+        self._proxies: list[_ProxyCommand] = []  # ssh_config ProxyCommands started, to reap
         self._deadline = deadline
         self._failure: TransportError | None = None  # a host that failed to connect fails fast after
         self.where = host  # "host (user@address:port)" once resolved
@@ -168,6 +171,11 @@ class ParamikoTransport:
                         config=config,
                         connect_kwargs={"look_for_keys": False},
                     )
+                # Fabric prefers ProxyJump whatever the order and jumps to a host named "none";
+                # OpenSSH takes the first one given, none included.
+                jumps, command = proxy_setting(conn.ssh_config)
+                if jumps is None:
+                    conn.gateway = str(conn.ssh_config["proxycommand"]) if command else None
             except (ValueError, paramiko.SSHException) as exc:  # e.g. Port or ProxyJump that does not parse
                 raise TransportError(
                     f"ssh_config settings for {target.lookup_name} are invalid: {exc}",
@@ -183,6 +191,7 @@ class ParamikoTransport:
             self._failure = exc
             if conn is not None:
                 conn.close()
+            self._end_proxies()
             raise
         self._conn = conn
         return conn
@@ -203,7 +212,8 @@ class ParamikoTransport:
                     timeout=self._stage(opts.connect_timeout_s, f"jumping to {address}", "unreachable"),
                 )
             elif isinstance(gateway, str):
-                sock = paramiko.ProxyCommand(gateway)
+                sock = _ProxyCommand(gateway)
+                self._proxies.append(sock)
             else:
                 sock = socket.create_connection(
                     (conn.host, int(conn.port)),
@@ -353,6 +363,13 @@ class ParamikoTransport:
             while isinstance(gateway, Connection):
                 gateway.close()
                 gateway = gateway.gateway
+        self._end_proxies()
+
+    def _end_proxies(self) -> None:
+        """End the ProxyCommands started so far (a failed handshake leaves paramiko's transport open)."""
+        proxies, self._proxies = self._proxies, []
+        for proxy in proxies:
+            proxy.close()
 
 
 def _wake(conn: Connection) -> None:
@@ -400,6 +417,17 @@ class _BannerLines(logging.Handler):
             self.lines.append(message[len("Banner: ") :])
         elif message.startswith("Remote version/idstring"):
             self.logger.disabled = True  # the banner is over: no DEBUG records for the key exchange
+
+
+class _ProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand, whose close kills and reaps the command once: paramiko's only sends
+    SIGTERM, never waits (a zombie, or a command that ignores SIGTERM, stays behind) and signals the
+    pid again on every later close (its transport's threads close it again at exit)."""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def _cut(sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand) -> None:

@@ -3,11 +3,11 @@
 Every host's connection, commands and streams run on the process's one event loop
 (``diag.transport.sshloop``); the host's engine thread calls in and waits, so the engine is the same as
 for Fabric. Only the wire is asyncssh's: who to log in as and where (``sshconfig``: ssh_config,
-ProxyJump hops), which host keys are known and what an unknown one means (``hostkeys``: known_hosts,
-strict / accept-new, hashed names), which keys to offer (``sshkeys``: parsed once, certificates beside
-them), the remote wrapper (``sshexec``: watchdog, ``sudo -n``) and the error texts (``sshfailures``)
-are pfdiag's own, shared with the Fabric transport (``ansible_connection: paramiko``). The sessions
-and the handshake's stages live in ``diag.transport.sshsessions``.
+ProxyJump hops, ProxyCommand), which host keys are known and what an unknown one means (``hostkeys``:
+known_hosts, strict / accept-new, hashed names), which keys to offer (``sshkeys``: parsed once,
+certificates beside them), the remote wrapper (``sshexec``: watchdog, ``sudo -n``) and the error texts
+(``sshfailures``) are pfdiag's own, shared with the Fabric transport (``ansible_connection: paramiko``).
+The sessions and the handshake's stages live in ``diag.transport.sshsessions``.
 """
 
 from __future__ import annotations

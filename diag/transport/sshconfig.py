@@ -15,8 +15,10 @@ vars and CLI flags to ``ssh`` as ``-o`` options that beat ``~/.ssh/config``:
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
+import shlex
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -155,6 +157,7 @@ class SSHHop:
     port: int
     user: str
     entry: Mapping[str, object]
+    proxy_command: tuple[str, ...] = ()  # ssh_config ProxyCommand, split into words: () connects directly
 
     @property
     def address(self) -> str:
@@ -165,26 +168,20 @@ def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop,
     """The logins that reach ``target``, the first ProxyJump hop first and the host itself last.
 
     Each hop is ``[user@]host[:port]``, looked up in ssh_config like the host (its HostName, User,
-    Port and keys apply); a hop's own ProxyJump is not followed.
+    Port and keys apply); a hop's own ProxyJump or ProxyCommand is not followed. The host's
+    ProxyCommand, when ssh_config gives it before any ProxyJump, replaces its TCP connect.
 
     >>> config = paramiko.SSHConfig.from_text("Host db\\n HostName 10.0.0.5\\n ProxyJump ops@bastion:2222")
     >>> [(h.user, h.hostname, h.port) for h in resolve_hops(SSHTarget("db", "db", "me", None, ()), config)]
     [('ops', 'bastion', 2222), ('me', '10.0.0.5', 22)]
     """
     entry = config.lookup(target.lookup_name)
-    if "proxycommand" in entry and str(entry["proxycommand"]).lower() != "none":
-        raise TransportError(
-            f"ssh_config gives {target.lookup_name} a ProxyCommand, which the ssh transport (asyncssh)"
-            " does not run",
-            state="failed",
-            where=target.name,
-            hint="use ProxyJump instead, or ansible_connection: paramiko (Fabric runs ProxyCommand)",
-        )
     try:
         host = _hop(target.lookup_name, target.user, target.port, entry)
-        jumps = str(entry.get("proxyjump", "none"))
-        hops = [] if jumps.lower() == "none" else [_jump(spec.strip(), config) for spec in jumps.split(",")]
-    except ValueError as exc:  # a Port or ProxyJump that does not parse
+        jumps, command = proxy_setting(entry)
+        hops = [_jump(spec.strip(), config) for spec in jumps.split(",")] if jumps is not None else []
+        host = dataclasses.replace(host, proxy_command=command)
+    except ValueError as exc:  # a Port, ProxyJump or ProxyCommand that does not parse
         raise TransportError(
             f"ssh_config settings for {target.lookup_name} are invalid: {exc}",
             state="failed",
@@ -192,6 +189,28 @@ def resolve_hops(target: SSHTarget, config: paramiko.SSHConfig) -> tuple[SSHHop,
             hint="check the Host entry in the ssh_config file",
         ) from None
     return (*hops, host)
+
+
+def proxy_setting(entry: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
+    """(the ProxyJump list, the ProxyCommand's words): at most one of them set, none for a direct
+    connection.
+
+    Whichever of ProxyJump and ProxyCommand ssh_config gives first wins, as in OpenSSH (a later one of
+    the other is ignored), ``none`` included. The command is split into words as paramiko's
+    ProxyCommand does (``shlex``) and run without a shell, as the paramiko transport runs it; its
+    %h, %p and %r were expanded by paramiko's SSHConfig.lookup (ssh_config's HostName, Port, User).
+    """
+    for key, value in entry.items():  # paramiko's lookup keeps the order the settings were given in
+        if key == "proxyjump":
+            return (None if str(value).lower() == "none" else str(value)), ()
+        if key == "proxycommand":
+            if value is None or str(value).lower() == "none":
+                return None, ()
+            words = tuple(shlex.split(str(value)))
+            if not words:
+                raise ValueError("ProxyCommand is empty")
+            return None, words
+    return None, ()
 
 
 def _hop(name: str, user: str | None, port: int | None, entry: Mapping[str, object]) -> SSHHop:

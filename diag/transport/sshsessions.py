@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
+import signal
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -114,9 +117,14 @@ class _Client(asyncssh.SSHClient):
         self.login = login
         self.error: Exception | None = None
         self.conn: asyncssh.SSHClientConnection | None = None
+        self.wire: _Wire | None = None
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         self.conn = conn
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.wire is not None:
+            self.wire.kill_proxy()
 
     def banner_seen(self) -> bool:
         return self.conn is not None and bool(self.conn.get_extra_info("server_version"))
@@ -193,11 +201,22 @@ class _Recorder(asyncio.Protocol):
 
 
 class _Wire:
-    """asyncssh's ``tunnel=`` hook over a TCP connection opened (and timed) here, with a ``_Recorder``."""
+    """asyncssh's ``tunnel=`` hook over a TCP connection opened (and timed) here, with a ``_Recorder``;
+    for a ProxyCommand, a socket pair whose other end is the command's stdin and stdout."""
 
-    def __init__(self, transport: asyncio.Transport, recorder: _Recorder) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, recorder: _Recorder, proxy: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.transport = transport
         self.recorder = recorder
+        self.proxy = proxy
+
+    def kill_proxy(self) -> None:
+        """End the ProxyCommand and whatever it started (its own session), and reap it: no orphan."""
+        if self.proxy is not None and self.proxy.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proxy.pid, signal.SIGKILL)
+            self.proxy.wait()
 
     async def create_connection(
         self, factory: object, host: str, port: int
@@ -207,9 +226,40 @@ class _Wire:
         return self.transport, inner
 
 
+async def _proxy_command(login: Login) -> _Wire:
+    """The hop's ProxyCommand, started with a socket pair for its stdin and stdout (the way paramiko's
+    ProxyCommand runs it: the words as given, no shell). It runs in its own session so that
+    ``kill_proxy`` ends all of it; its stderr is not read (ssh leaves it on the terminal)."""
+    hop = login.hop
+    ours, theirs = socket.socketpair()
+    try:
+        proxy = subprocess.Popen(
+            hop.proxy_command,
+            stdin=theirs.fileno(),
+            stdout=theirs.fileno(),
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        ours.close()
+        raise TransportError(
+            f"ProxyCommand {shlex.join(hop.proxy_command)!r} for {hop.address} cannot start:"
+            f" {exc.strerror or exc}",
+            state="unreachable",
+            where=login.where,
+            hint="check the ProxyCommand in ssh_config (it runs without a shell: wrap pipes in sh -c '...')",
+        ) from None
+    finally:
+        theirs.close()
+    transport, recorder = await asyncio.get_running_loop().create_connection(_Recorder, sock=ours)
+    return _Wire(transport, recorder, proxy)
+
+
 async def _tcp(login: Login) -> _Wire:
     """The TCP connection to a hop reached directly, within its connect timeout."""
     hop = login.hop
+    if hop.proxy_command:
+        return await _proxy_command(login)
     connect_s = stage_timeout(
         login.deadline,
         login.options.connect_timeout_s,
@@ -244,10 +294,24 @@ def _imported(key: paramiko.PKey) -> asyncssh.SSHKey:
 
 
 async def login(login: Login, through: asyncssh.SSHClientConnection | None) -> asyncssh.SSHClientConnection:
-    """Log in to one hop (through ``through``, the hop before it, for ProxyJump), stage by stage."""
-    opts, hop, where = login.options, login.hop, login.where
+    """Log in to one hop (through ``through``, the hop before it, for ProxyJump), stage by stage; a
+    ProxyCommand started for it is ended (and reaped) when the login fails or the connection closes."""
     wire = await _tcp(login) if through is None else None
+    try:
+        return await _handshake(login, through, wire)
+    except BaseException:
+        if wire is not None:
+            wire.transport.abort()
+            wire.kill_proxy()
+        raise
+
+
+async def _handshake(
+    login: Login, through: asyncssh.SSHClientConnection | None, wire: _Wire | None
+) -> asyncssh.SSHClientConnection:
+    opts, hop, where = login.options, login.hop, login.where
     client = _Client(login)
+    client.wire = wire
     connecting = asyncio.ensure_future(
         asyncssh.connect(
             hop.hostname,

@@ -4,8 +4,6 @@ the Fabric fallback; both against the real loopback sshd fleet, host keys checke
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -52,13 +50,3 @@ def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_f
     with pytest.raises(TransportError) as caught:
         unknown.run("true", timeout_s=10)
     assert caught.value.state == "hostkey-unknown"
-
-
-def test_a_proxycommand_is_refused_by_ssh_with_the_two_ways_out(ssh_fleet: Fleet, tmp_path: Path) -> None:
-    config = tmp_path / "ssh_config"
-    config.write_text("Host behind\n  ProxyCommand nc %h %p\n")
-    t = open_transport("behind", {}, replace(ssh_fleet.options, ssh_config=str(config)))
-    with pytest.raises(TransportError) as caught:
-        t.run("true", timeout_s=10)
-    assert caught.value.state == "failed" and "ProxyCommand" in caught.value.message
-    assert "ProxyJump" in (caught.value.hint or "") and "paramiko" in (caught.value.hint or "")
