@@ -144,18 +144,27 @@ def host_frame(run: RunResult) -> pd.DataFrame:
 
 
 def process_frame(run: RunResult) -> pd.DataFrame:
-    """One row per top process per host; ``culprit`` is true for the processes the verdict named."""
-    rows = []
-    for host in run.hosts:
-        named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
-        verdict = host.verdict.code if host.verdict else None
-        processes: tuple[Process, ...] = host.sample.processes if host.sample else ()
-        for proc in processes:
-            row = {k: getattr(proc, k) for k in PROCESS_COLUMNS[4:]}
-            row.update(host=host.host, group=host_group(host), verdict=verdict, culprit=proc.pid in named)
-            row.update(_workload_cells(proc.workload))
-            rows.append(row)
+    """One row per top process per host; ``culprit`` is true for the processes the verdict named.
+
+    Of a run holding its hosts in brief (``HostResult.brief``) that is the culprits only: what the
+    fleet tables read; ``processes.csv`` is written from each host's whole result (``process_rows``).
+    """
+    rows = [row for host in run.hosts for row in process_rows(host)]
     return pd.DataFrame(rows, columns=PROCESS_FRAME_COLUMNS)
+
+
+def process_rows(host: HostResult) -> list[dict[str, Any]]:
+    """The process frame's rows of one host (a workload's cells only when the process has one)."""
+    named = {c.pid for c in host.verdict.culprits} if host.verdict else set()
+    verdict = host.verdict.code if host.verdict else None
+    processes: tuple[Process, ...] = host.sample.processes if host.sample else ()
+    rows = []
+    for proc in processes:
+        row = {k: getattr(proc, k) for k in PROCESS_COLUMNS[4:]}
+        row.update(host=host.host, group=host_group(host), verdict=verdict, culprit=proc.pid in named)
+        row.update(_workload_cells(proc.workload))
+        rows.append(row)
+    return rows
 
 
 def _named(w: Workload | None) -> str | None:
@@ -178,7 +187,7 @@ def workload_groups(run: RunResult) -> pd.DataFrame:
     for host in run.hosts:
         named = {c.workload.memcg for c in host.verdict.culprits if c.workload} if host.verdict else set()
         for w in host.sample.workloads if host.sample else ():
-            if w.workload.named and (w.minflt_delta or w.majflt_delta):
+            if w.shown:
                 rows.append([workload_group(w.workload), w.workload.kind, host.host, w.memcg in named,
                              w.minflt_per_s or 0.0, w.majflt_per_s or 0.0])  # fmt: skip
     if not rows:

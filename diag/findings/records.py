@@ -8,7 +8,8 @@ history and the JSON export read. A host's measurements are the probe's typed ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +187,23 @@ class HostResult:
             "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
+    def brief(self) -> HostResult:
+        """A copy of this result as the controller keeps it once its line is in ``hosts.jsonl``
+        (``drop_details``)."""
+        copy = dataclasses.replace(self)
+        copy.drop_details()
+        return copy
+
+    def drop_details(self) -> None:
+        """Keep only what the fleet tables, verdict counts, culprit groups, outliers, recap and audit
+        history read (the verdict, the findings, ``HostSample.brief``), in place: not the raw output,
+        the remediation nor the rest of the sample. A report reads the whole result back
+        (``RunResult.detail``) for the few hosts it details."""
+        culprits = {c.pid for c in self.verdict.culprits} if self.verdict else set()
+        self.sample = self.sample.brief(culprits) if self.sample is not None else None
+        self.raw = None
+        self.remediation = []
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], raw: str | None = None) -> HostResult:
         """Rebuild a result from its ``to_dict`` form (``pfdiag report`` on a saved run)."""
@@ -236,6 +254,21 @@ class RunResult:
     # What the hosts were compared with, said once: "reports/history.sqlite, 14 days", or why nothing
     # ("no history: nothing at ..."); None when no history was consulted (a replay, an older run).
     history_note: str | None = None
+    # Where a host's whole result is read back when ``hosts`` hold briefs (``HostResult.brief``): the
+    # run folder's hosts.jsonl, by the host's line (``diag.runs.details``); None when they are whole.
+    details: Callable[[str], HostResult | None] | None = field(default=None, repr=False, compare=False)
+
+    def detail(self, name: str) -> HostResult | None:
+        """Host ``name`` with everything it produced (None when the run has no such host)."""
+        found = self.details(name) if self.details is not None else None
+        return found if found is not None else next((h for h in self.hosts if h.host == name), None)
+
+    def each_detail(self) -> Iterator[HostResult]:
+        """Every host, in ``hosts`` order, with everything it produced: one at a time, so an export
+        of every host never holds them all."""
+        for host in self.hosts:
+            found = self.details(host.host) if self.details is not None else None
+            yield found if found is not None else host
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the hosts, as stored in ``run.json`` (``replay_of`` only in a replay)."""

@@ -9,7 +9,7 @@ Records of one source live in that source's module (``Memory`` in meminfo, ``Psi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +173,22 @@ class HostSample:
         """The plain-data form: the Jinja view of ``register:`` and the JSON ``sample``."""
         data: dict[str, Any] = to_data(self)
         return data
+
+    def brief(self, culprit_pids: Collection[int]) -> HostSample:
+        """What the fleet's tables read of a finished host: its rates, PSI, memory, facts and what was
+        not evaluable, the processes its verdict named and the named workloads that faulted. The rest
+        (every top process, swaps, perf, NUMA, ...) is read back from ``hosts.jsonl`` when a report
+        shows it, so the controller does not hold it for every host done."""
+        return HostSample(
+            interval_s=self.interval_s,
+            rates=self.rates,
+            psi=self.psi,
+            memory=self.memory,
+            processes=tuple(p for p in self.processes if p.pid in culprit_pids),
+            facts=self.facts,
+            workloads=tuple(w for w in self.workloads if w.shown),
+            not_evaluable=self.not_evaluable,
+        )
 
     def as_vars(self) -> dict[str, Any]:
         """``view()``, under the name the probe API has always used."""
