@@ -9,6 +9,7 @@ history and the JSON export read. A host's measurements are the probe's typed ``
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample, OwnPlusChildren
 from diag.probe.workload import Workload
 from diag.shared.records import from_data, to_data, to_sparse_data
+
+# A finding's fields that name things rather than measure them: shared across hosts (``drop_details``).
+_SHARED_NAMES = ("check", "task", "status", "severity", "op", "measures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,16 @@ class Finding:
     # What the value is, as ``SCOPE.FIELD`` (``host.minflt_per_s``, ``process.majflt_per_s``): set by
     # the check's ``measures:``, so fleet aggregation finds the playbook's thresholds by measurement.
     measures: str | None = None
+
+
+def _shared_names(finding: Finding) -> Finding:
+    """``finding`` with its names (``_SHARED_NAMES``) interned."""
+    names: dict[str, Any] = {}
+    for name in _SHARED_NAMES:
+        value = getattr(finding, name)
+        if isinstance(value, str):
+            names[name] = sys.intern(value)
+    return dataclasses.replace(finding, **names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +217,11 @@ class HostResult:
         self.sample = self.sample.brief(culprits) if self.sample is not None else None
         self.raw = None
         self.remediation = []
+        # the same few names on every host (check, task, state, ...): one string each, not one a host
+        self.findings = [_shared_names(f) for f in self.findings]
+        if self.facts is not None:
+            self.facts = Facts(kernel=self.facts.kernel)  # what the fleet's tables show of them
+        self.group_names = [sys.intern(g) for g in self.group_names]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], raw: str | None = None) -> HostResult:

@@ -185,7 +185,7 @@ class HostSample:
             psi=self.psi,
             memory=self.memory,
             processes=tuple(p for p in self.processes if p.pid in culprit_pids),
-            facts=self.facts,
+            facts=Facts(kernel=self.facts.kernel),  # what the fleet's tables show of it
             workloads=tuple(w for w in self.workloads if w.shown),
             not_evaluable=self.not_evaluable,
         )

@@ -25,6 +25,7 @@ __all__ = ["fleet_json", "json_chunks", "render_json", "run_to_json", "write_rep
 
 JSON_SCHEMA_VERSION = 1
 PRETTY_JSON_HOSTS = 100
+JSON_SLICE_HOSTS = 1000
 SCORES = ["peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median"]
 
 
@@ -78,7 +79,12 @@ def _json_head(run: RunResult, fleet: FleetView) -> dict[str, Any]:
 
 def _json_hosts(run: RunResult, fleet: FleetView) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each host's entry, its whole result read back one at a time (``RunResult.each_detail``)."""
-    scores = _records(fleet.hosts, ["group", *SCORES, "outlier"])
+    columns = ["group", *SCORES, "outlier"]
+    scores = (  # a slice at a time: all hosts' score dicts at once are ~1 KB a host
+        score
+        for start in range(0, len(fleet.hosts), JSON_SLICE_HOSTS)
+        for score in _records(fleet.hosts.iloc[start : start + JSON_SLICE_HOSTS], columns)
+    )
     for host, score in zip(run.each_detail(), scores, strict=True):
         yield host.host, {**host.to_dict(), "fleet": score}
 
