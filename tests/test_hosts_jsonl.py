@@ -174,3 +174,23 @@ def test_a_replay_holds_a_bounded_brief_per_finished_host_exports_included(
     document = json.loads((tmp_path / f"out{large}" / "r.json").read_text())
     assert len(hosts_csv) == large + 1 and len(document["hosts"]) == large
     assert len(processes) - 1 == sum(len(h["top_processes"]) for h in document["hosts"].values()) > large
+
+
+def test_a_replay_refuses_a_damaged_recording_before_any_host_runs(tmp_path: Path, capsys: Any) -> None:
+    """The replay reads each host's answers when the host starts, but checks them all first: a damaged
+    one is the bad line it was when the recording was read whole, not one host failed mid-run."""
+    recorded = clone(QUIET, tmp_path / "recorded", 3)
+    lines = (recorded / "hosts.jsonl").read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["commands"], entry["raw_command"] = (
+        [{"key": "pfdiag probe", "exit_code": 0, "stdout_zlib": "eJzLSM="}],
+        0,
+    )
+    entry.pop("raw", None)
+    lines[1] = json.dumps(entry)
+    (recorded / "hosts.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", TRIAGE, "--replay", str(recorded), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{recorded / 'hosts.jsonl'}:2: bad line in run folder: stdout_zlib is" in err
+    assert not out.exists()
