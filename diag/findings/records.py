@@ -47,13 +47,23 @@ class Finding:
     measures: str | None = None
 
 
-def _shared_names(finding: Finding) -> Finding:
-    """``finding`` with its names (``_SHARED_NAMES``) interned."""
+# The evidence of every brief finding that has none: one dict, not one a finding (``drop_details``).
+_NO_EVIDENCE: Mapping[str, Any] = {}
+
+
+def _brief_finding(finding: Finding) -> Finding:
+    """``finding`` as a brief keeps it: its names (``_SHARED_NAMES``) interned, an empty evidence shared,
+    and a passed check without its message (only failed and skipped ones' are read from memory: the
+    history's problems, the report's spikes, the finding groups; ``findings.csv`` reads them back)."""
     names: dict[str, Any] = {}
     for name in _SHARED_NAMES:
         value = getattr(finding, name)
         if isinstance(value, str):
             names[name] = sys.intern(value)
+    if finding.status == "pass":
+        names["message"] = ""
+    if not finding.evidence:
+        names["evidence"] = _NO_EVIDENCE
     return dataclasses.replace(finding, **names)
 
 
@@ -210,15 +220,15 @@ class HostResult:
 
     def drop_details(self) -> None:
         """Keep only what the fleet tables, verdict counts, culprit groups, outliers, recap and audit
-        history read (the verdict, the findings, ``HostSample.brief``), in place: not the raw output,
-        the remediation nor the rest of the sample. A report reads the whole result back
-        (``RunResult.detail``) for the few hosts it details."""
+        history read (the verdict, the findings but a passed check's message, ``HostSample.brief``),
+        in place: not the raw output, the remediation nor the rest of the sample. A report reads the
+        whole result back (``RunResult.detail``) for the few hosts it details."""
         culprits = {c.pid for c in self.verdict.culprits} if self.verdict else set()
         self.sample = self.sample.brief(culprits) if self.sample is not None else None
         self.raw = None
         self.remediation = []
         # the same few names on every host (check, task, state, ...): one string each, not one a host
-        self.findings = [_shared_names(f) for f in self.findings]
+        self.findings = [_brief_finding(f) for f in self.findings]
         if self.facts is not None:
             self.facts = Facts(kernel=self.facts.kernel)  # what the fleet's tables show of them
         self.group_names = [sys.intern(g) for g in self.group_names]

@@ -64,8 +64,9 @@ def render_csvs(fleet: FleetView) -> dict[str, str]:
 def write_csvs(run: RunResult, fleet: FleetView, out_dir: Path) -> list[Path]:
     """Write the three CSV files into ``out_dir`` (created if needed); return their paths.
 
-    ``processes.csv`` is written a host at a time from each host's whole result (``RunResult.each_detail``):
-    the fleet's process frame of a run held in brief has the culprits only.
+    ``processes.csv`` and ``findings.csv`` are written a slice of hosts at a time from each host's whole
+    result (``RunResult.each_detail``): the fleet's process frame of a run held in brief has the culprits
+    only, its findings frame no passed check's message.
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,7 @@ def write_csvs(run: RunResult, fleet: FleetView, out_dir: Path) -> list[Path]:
     texts: dict[str, Iterable[str]] = {
         "hosts.csv": [to_csv(fleet.hosts, HOSTS_CSV)],
         "processes.csv": _process_chunks(run),
-        "findings.csv": [to_csv(fleet.findings, FINDINGS_CSV)],
+        "findings.csv": _finding_chunks(run, fleet.findings),
     }
     written = []
     for name, chunks in texts.items():
@@ -104,6 +105,21 @@ def _process_chunks(run: RunResult) -> Iterator[str]:
             frame = pd.DataFrame(rows, columns=PROCESS_FRAME_COLUMNS).astype(dtypes)
             yield to_csv(frame, PROCESSES_CSV).split("\n", 1)[1]
             rows = []
+
+
+def _finding_chunks(run: RunResult, findings: pd.DataFrame) -> Iterator[str]:
+    """``findings.csv``: the fleet's findings frame ``CSV_SLICE_HOSTS`` hosts at a time, its messages
+    those of each host's whole result (a brief's passed checks have none). The frame's rows are the
+    hosts' findings in run order, so a slice keeps the whole frame's column types and text."""
+    yield to_csv(findings.iloc[:0], FINDINGS_CSV)
+    start, messages = 0, []
+    for n, host in enumerate(run.each_detail(), 1):
+        messages += [f.message for f in host.findings]
+        if messages and (n % CSV_SLICE_HOSTS == 0 or n == len(run.hosts)):
+            part = findings.iloc[start : start + len(messages)].copy()
+            part["message"] = messages
+            yield to_csv(part, FINDINGS_CSV).split("\n", 1)[1]
+            start, messages = start + len(messages), []
 
 
 class _Missing:
