@@ -4,6 +4,7 @@ The recording is tests/data/runs/quiet (5 real hosts) cloned and renamed to N ho
 each size runs in a fresh `python -m diag` (start-up and report included), `--rounds` times.
 
     python bench/replay_cost.py --sizes 200,1000 --rounds 3
+    python bench/replay_cost.py --sizes 1000,10000 --rounds 1 --exports   # with --json and --csv too
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ def make_recording(folder: Path, n: int) -> Path:
     return folder
 
 
-def replay_once(recording: Path, out: Path) -> tuple[float, float, float]:
+def replay_once(recording: Path, out: Path, exports: bool = False) -> tuple[float, float, float]:
     """Wall s, CPU s and peak RSS MiB (``wait4``'s ``ru_maxrss``) of one replay process."""
+    out.mkdir(parents=True)
     started = time.perf_counter()
+    argv = [sys.executable, "-m", "diag", "run", "triage", "--replay", str(recording), "-o", str(out / "run")]
+    if exports:
+        argv += ["--json", str(out / "run.json"), "--csv", str(out / "csv")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "diag", "run", "triage", "--replay", str(recording), "-o", str(out)],
+        argv,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         cwd=REPO,
@@ -56,11 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200", help="host counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--exports", action="store_true", help="write --json and --csv as well")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pfdiag-replay-bench-") as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             recording = make_recording(Path(tmp) / f"rec{n}", n)
-            runs = [replay_once(recording, Path(tmp) / f"out{n}-{r}") for r in range(args.rounds)]
+            runs = [
+                replay_once(recording, Path(tmp) / f"out{n}-{r}", args.exports) for r in range(args.rounds)
+            ]
             walls, cpus, peaks = [w for w, _, _ in runs], [c for _, c, _ in runs], [p for _, _, p in runs]
             print(f"{n:5d} hosts: wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}),"
                   f" CPU median {statistics.median(cpus):.2f} s, peak RSS max {max(peaks):.0f} MiB,"

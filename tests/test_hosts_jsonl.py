@@ -4,7 +4,8 @@ A 1,000-host recording is made by replaying tests/data/runs/quiet (5 real hosts)
 lines must stay under 25 KB a host (they were ~71 KB: the probe's answer twice, the result's views of
 the sample twice) and replay to the same results. ``pfdiag report`` of a 2,000-host folder must not
 hold the hosts' raw outputs: its peak traced memory is compared with that of the same folder whose
-lines carry no output at all (tracemalloc).
+lines carry no output at all (tracemalloc). A replay, its report and exports included, holds each finished
+host in brief: what it holds grows with the hosts in flight, not with the hosts done.
 """
 
 from __future__ import annotations
@@ -135,3 +136,62 @@ def test_a_damaged_packed_output_is_a_bad_line_named_by_number_not_a_traceback(t
     with pytest.raises(ReportError, match="bad line in run folder: stdout_zlib is") as caught:
         load_recording(recorded)
     assert caught.value.where == f"{recorded / 'hosts.jsonl'}:2"
+
+
+# a host's brief and its rows in the fleet's frames: ~21.5 KB traced with the exports, 25 KB before a
+# passed check's message left the brief (the whole results, the recording read whole and the JSON built
+# in memory were ~140 KB a host)
+MAX_HELD_BYTES_PER_HOST = 28_000
+
+
+def _replay_peak_bytes(capsys: Any, source: Path, out: Path) -> int:
+    tracemalloc.start()
+    try:
+        argv = ["run", TRIAGE, "--replay", str(source), "-o", str(out / "run")]
+        assert pfdiag(capsys, *argv, "--json", str(out / "r.json"), "--csv", str(out / "csv")) == 0
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_replay_holds_a_bounded_brief_per_finished_host_exports_included(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Before, every host's whole result was held until the end, the recording read whole before the
+    first host ran and the JSON built in memory: ~140 KB traced a host done."""
+    _replay_peak_bytes(capsys, clone(QUIET, tmp_path / "warm", 5), tmp_path / "warm-out")  # imports
+    small, large = 120, 480  # over PRETTY_JSON_HOSTS: the JSON is written a host at a time
+    peaks = {
+        n: _replay_peak_bytes(capsys, clone(QUIET, tmp_path / f"rec{n}", n), tmp_path / f"out{n}")
+        for n in (small, large)
+    }
+    per_host = (peaks[large] - peaks[small]) / (large - small)
+    assert per_host < MAX_HELD_BYTES_PER_HOST, (
+        f"{per_host:.0f} bytes held per extra host ({peaks[small] / 2**20:.1f} MiB at {small} hosts, "
+        f"{peaks[large] / 2**20:.1f} MiB at {large})"
+    )
+    hosts_csv = (tmp_path / f"out{large}" / "csv" / "hosts.csv").read_text().splitlines()
+    processes = (tmp_path / f"out{large}" / "csv" / "processes.csv").read_text().splitlines()
+    document = json.loads((tmp_path / f"out{large}" / "r.json").read_text())
+    assert len(hosts_csv) == large + 1 and len(document["hosts"]) == large
+    assert len(processes) - 1 == sum(len(h["top_processes"]) for h in document["hosts"].values()) > large
+
+
+def test_a_replay_refuses_a_damaged_recording_before_any_host_runs(tmp_path: Path, capsys: Any) -> None:
+    """The replay reads each host's answers when the host starts, but checks them all first: a damaged
+    one is the bad line it was when the recording was read whole, not one host failed mid-run."""
+    recorded = clone(QUIET, tmp_path / "recorded", 3)
+    lines = (recorded / "hosts.jsonl").read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["commands"], entry["raw_command"] = (
+        [{"key": "pfdiag probe", "exit_code": 0, "stdout_zlib": "eJzLSM="}],
+        0,
+    )
+    entry.pop("raw", None)
+    lines[1] = json.dumps(entry)
+    (recorded / "hosts.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", TRIAGE, "--replay", str(recorded), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{recorded / 'hosts.jsonl'}:2: bad line in run folder: stdout_zlib is" in err
+    assert not out.exists()

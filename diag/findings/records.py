@@ -8,7 +8,9 @@ history and the JSON export read. A host's measurements are the probe's typed ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,9 @@ from diag.probe.facts import Facts
 from diag.probe.measurements import HostSample, OwnPlusChildren
 from diag.probe.workload import Workload
 from diag.shared.records import from_data, to_data, to_sparse_data
+
+# A finding's fields that name things rather than measure them: shared across hosts (``drop_details``).
+_SHARED_NAMES = ("check", "task", "status", "severity", "op", "measures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,26 @@ class Finding:
     # What the value is, as ``SCOPE.FIELD`` (``host.minflt_per_s``, ``process.majflt_per_s``): set by
     # the check's ``measures:``, so fleet aggregation finds the playbook's thresholds by measurement.
     measures: str | None = None
+
+
+# The evidence of every brief finding that has none: one dict, not one a finding (``drop_details``).
+_NO_EVIDENCE: Mapping[str, Any] = {}
+
+
+def _brief_finding(finding: Finding) -> Finding:
+    """``finding`` as a brief keeps it: its names (``_SHARED_NAMES``) interned, an empty evidence shared,
+    and a passed check without its message (only failed and skipped ones' are read from memory: the
+    history's problems, the report's spikes, the finding groups; ``findings.csv`` reads them back)."""
+    names: dict[str, Any] = {}
+    for name in _SHARED_NAMES:
+        value = getattr(finding, name)
+        if isinstance(value, str):
+            names[name] = sys.intern(value)
+    if finding.status == "pass":
+        names["message"] = ""
+    if not finding.evidence:
+        names["evidence"] = _NO_EVIDENCE
+    return dataclasses.replace(finding, **names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +211,28 @@ class HostResult:
             "baseline": to_data(self.baseline) if self.baseline is not None else None,
         }
 
+    def brief(self) -> HostResult:
+        """A copy of this result as the controller keeps it once its line is in ``hosts.jsonl``
+        (``drop_details``)."""
+        copy = dataclasses.replace(self)
+        copy.drop_details()
+        return copy
+
+    def drop_details(self) -> None:
+        """Keep only what the fleet tables, verdict counts, culprit groups, outliers, recap and audit
+        history read (the verdict, the findings but a passed check's message, ``HostSample.brief``),
+        in place: not the raw output, the remediation nor the rest of the sample. A report reads the
+        whole result back (``RunResult.detail``) for the few hosts it details."""
+        culprits = {c.pid for c in self.verdict.culprits} if self.verdict else set()
+        self.sample = self.sample.brief(culprits) if self.sample is not None else None
+        self.raw = None
+        self.remediation = []
+        # the same few names on every host (check, task, state, ...): one string each, not one a host
+        self.findings = [_brief_finding(f) for f in self.findings]
+        if self.facts is not None:
+            self.facts = Facts(kernel=self.facts.kernel)  # what the fleet's tables show of them
+        self.group_names = [sys.intern(g) for g in self.group_names]
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], raw: str | None = None) -> HostResult:
         """Rebuild a result from its ``to_dict`` form (``pfdiag report`` on a saved run)."""
@@ -236,6 +283,21 @@ class RunResult:
     # What the hosts were compared with, said once: "reports/history.sqlite, 14 days", or why nothing
     # ("no history: nothing at ..."); None when no history was consulted (a replay, an older run).
     history_note: str | None = None
+    # Where a host's whole result is read back when ``hosts`` hold briefs (``HostResult.brief``): the
+    # run folder's hosts.jsonl, by the host's line (``diag.runs.details``); None when they are whole.
+    details: Callable[[str], HostResult | None] | None = field(default=None, repr=False, compare=False)
+
+    def detail(self, name: str) -> HostResult | None:
+        """Host ``name`` with everything it produced (None when the run has no such host)."""
+        found = self.details(name) if self.details is not None else None
+        return found if found is not None else next((h for h in self.hosts if h.host == name), None)
+
+    def each_detail(self) -> Iterator[HostResult]:
+        """Every host, in ``hosts`` order, with everything it produced: one at a time, so an export
+        of every host never holds them all."""
+        for host in self.hosts:
+            found = self.details(host.host) if self.details is not None else None
+            yield found if found is not None else host
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the hosts, as stored in ``run.json`` (``replay_of`` only in a replay)."""

@@ -64,6 +64,12 @@ class WorkloadFaults:
     busiest_pid: int | None = None
     busiest_comm: str | None = None
 
+    @property
+    def shown(self) -> bool:
+        """A workload a user knows (a unit, pod or container) that faulted: what the fleet's workload
+        table and the textfile's series show."""
+        return self.workload.named and bool(self.minflt_delta or self.majflt_delta)
+
 
 def _int(text: str, line: str) -> int:
     if not (text.isascii() and text.isdigit()):

@@ -30,7 +30,7 @@ def write_csv(run: RunResult, out_dir: Path) -> list[Path]:
     from diag.fleet import build_fleet
     from diag.report.csv_export import write_csvs
 
-    return write_csvs(build_fleet(run), out_dir)
+    return write_csvs(run, build_fleet(run), out_dir)
 
 
 def write_reports(

@@ -120,8 +120,8 @@ def host_details(run: RunResult, fleet: FleetView, ranked: pd.DataFrame) -> list
         return out
     if len(chosen) > DETAIL_CAP:
         out += [f"The {DETAIL_CAP} worst of {len(chosen):,} hosts with a verdict other than ok.", ""]
-    by_name = {h.host: h for h in run.hosts}
-    out += [host_section(by_name[name]) for name in chosen["host"].head(DETAIL_CAP)]
+    details = (run.detail(name) for name in chosen["host"].head(DETAIL_CAP))  # read back, one at a time
+    out += [host_section(host) for host in details if host is not None]
     if len(chosen) > DETAIL_CAP:
         rest = len(chosen) - DETAIL_CAP
         out += [

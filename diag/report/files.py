@@ -8,6 +8,7 @@ rendered from that.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,13 @@ from diag.fleet import FleetView, build_fleet
 from diag.report.csv_export import write_csvs
 from diag.report.markdown import render_markdown
 from diag.runs.owner import PLOTS_DIR
-from diag.shared.files import json_text, write_text
+from diag.shared.files import json_text, write_chunks, write_text
 
-__all__ = ["fleet_json", "render_json", "run_to_json", "write_reports"]
+__all__ = ["fleet_json", "json_chunks", "render_json", "run_to_json", "write_reports"]
 
 JSON_SCHEMA_VERSION = 1
 PRETTY_JSON_HOSTS = 100
+JSON_SLICE_HOSTS = 1000
 SCORES = ["peers", "majflt_per_s_z", "majflt_per_s_x_median", "minflt_per_s_z", "minflt_per_s_x_median"]
 
 
@@ -57,29 +59,54 @@ def run_to_json(run: RunResult, fleet: FleetView | None = None) -> dict[str, Any
     its group, the peers it was compared with, robust z-scores and the outlier flag.
     """
     fleet = fleet if fleet is not None else build_fleet(run)
+    return {**_json_head(run, fleet), "hosts": dict(_json_hosts(run, fleet))}
+
+
+def _json_head(run: RunResult, fleet: FleetView) -> dict[str, Any]:
+    """The document without its hosts: read from the hosts in brief."""
     verdicts: dict[str, int] = {}
     states: dict[str, int] = {}
     for host in run.hosts:
         states[host.status] = states.get(host.status, 0) + 1
         if host.verdict:
             verdicts[host.verdict.code] = verdicts.get(host.verdict.code, 0) + 1
-    scores = _records(fleet.hosts, ["group", *SCORES, "outlier"])
-    hosts = {}
-    for host, score in zip(run.hosts, scores, strict=True):
-        hosts[host.host] = {**host.to_dict(), "fleet": score}
     return {
         "schema": JSON_SCHEMA_VERSION,
         "run": run.metadata(),
         "summary": {"hosts": len(run.hosts), "states": states, "verdicts": verdicts, **fleet_json(fleet)},
-        "hosts": hosts,
     }
 
 
-def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
+def _json_hosts(run: RunResult, fleet: FleetView) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each host's entry, its whole result read back one at a time (``RunResult.each_detail``)."""
+    columns = ["group", *SCORES, "outlier"]
+    scores = (  # a slice at a time: all hosts' score dicts at once are ~1 KB a host
+        score
+        for start in range(0, len(fleet.hosts), JSON_SLICE_HOSTS)
+        for score in _records(fleet.hosts.iloc[start : start + JSON_SLICE_HOSTS], columns)
+    )
+    for host, score in zip(run.each_detail(), scores, strict=True):
+        yield host.host, {**host.to_dict(), "fleet": score}
+
+
+def json_chunks(run: RunResult, fleet: FleetView | None = None) -> Iterator[str]:
     """The JSON document as text: indented up to ``PRETTY_JSON_HOSTS`` hosts, compact above (Python's
-    C encoder only runs without indent: 1,000 hosts take a fifth of the time)."""
-    indent = 2 if len(run.hosts) <= PRETTY_JSON_HOSTS else None
-    return json_text(run_to_json(run, fleet), indent=indent) + "\n"
+    C encoder only runs without indent: 1,000 hosts take a fifth of the time), and then a host at a
+    time, the very text ``json.dumps`` gives of the whole document, which is never held whole."""
+    fleet = fleet if fleet is not None else build_fleet(run)
+    if len(run.hosts) <= PRETTY_JSON_HOSTS:
+        yield json_text(run_to_json(run, fleet), indent=2) + "\n"
+        return
+    empty = json_text({**_json_head(run, fleet), "hosts": {}})
+    yield empty[: -len("}}")]  # ... "hosts": {
+    for n, (name, entry) in enumerate(_json_hosts(run, fleet)):
+        yield f"{', ' if n else ''}{json_text(name)}: {json_text(entry)}"
+    yield "}}\n"
+
+
+def render_json(run: RunResult, fleet: FleetView | None = None) -> str:
+    """The JSON document as one text (``json_chunks``)."""
+    return "".join(json_chunks(run, fleet))
 
 
 def write_reports(
@@ -102,8 +129,8 @@ def write_reports(
     write_text(report, render_markdown(run, fleet, plots=links), what="report file")
     written.append(report)
     if json_path is not None:
-        write_text(json_path, render_json(run, fleet), what="report file")
+        write_chunks(json_path, json_chunks(run, fleet), what="report file")
         written.append(json_path)
     if csv_dir is not None:
-        written += write_csvs(fleet, csv_dir)
+        written += write_csvs(run, fleet, csv_dir)
     return written

@@ -95,7 +95,7 @@ def headline(run: RunResult, fleet: FleetView) -> str:
         if not spread.empty:
             top = spread.iloc[0]
             out.append(f"Most widespread: {_culprit_sentence(top)}.")
-        first = next((h for h in run.hosts if h.host == worst["host"]), None)
+        first = run.detail(worst["host"])  # read back: the run may hold its hosts in brief
         if first is not None and first.remediation:
             title = escape_markdown(first.remediation[0].title.rstrip("."))
             out.append(f"First: {title} on {escape_markdown(shorten(fold_hosts(same), 60))}.")
@@ -267,14 +267,14 @@ def remediation_section(run: RunResult, fleet: FleetView) -> list[str]:
     """Per problem verdict: the hosts, the remediation once, the failed checks once with their host range."""
     out = ["## Remediation by verdict", ""]
     ranked = _ranked(fleet.hosts)
-    by_name = {h.host: h for h in run.hosts}
     any_problem = False
     for verdict in PROBLEM_VERDICTS:
         part = ranked[ranked["verdict"].eq(verdict) & ranked["state"].eq("ok")]
         if part.empty:
             continue
         any_problem = True
-        worst = by_name[part["host"].iloc[0]]
+        worst = run.detail(part["host"].iloc[0])
+        assert worst is not None  # a row of fleet.hosts is a host of the run
         which = escape_markdown(shorten(fold_hosts(part["host"]), 60))
         out += [f"### {verdict}: {_plural(len(part), 'host')} ({which})", ""]
         for rem in worst.remediation:

@@ -37,7 +37,7 @@ WORKLOAD_LABELS = ["host", "unit", "namespace", "pod", "container"]
 def workload_series(host: HostResult) -> list[tuple[list[str], float, float]]:
     """(label values, minor/s, major/s) of the host's busiest named workloads, at most WORKLOADS_PER_HOST."""
     rows = host.sample.workloads if host.sample is not None else ()
-    named = [w for w in rows if w.workload.named and (w.minflt_delta or w.majflt_delta)]
+    named = [w for w in rows if w.shown]
     out = []
     for w in named[:WORKLOADS_PER_HOST]:
         n = w.workload

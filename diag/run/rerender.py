@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from diag.runs.details import read_run_in_brief
 from diag.runs.store import read_run
 from diag.shared.errors import ReportError
 from diag.shared.escape import escape_lines, escape_terminal
@@ -47,7 +48,10 @@ class Rerendered:
 
 def rerender_run(request: RerenderRequest) -> Rerendered:
     """Render the run folder ``request.run_dir`` again, to stdout's text or to ``request.output``."""
-    run, problems = read_run(request.run_dir)
+    # each host in brief, its details read back when shown; the JSON prints every host whole anyway
+    run, problems = (
+        read_run(request.run_dir) if request.format == "json" else read_run_in_brief(request.run_dir)
+    )
     for problem in problems:
         request.warn(escape_terminal(problem))
     complete = (request.run_dir / "hosts.jsonl").exists()

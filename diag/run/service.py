@@ -36,12 +36,12 @@ from diag.playbook.resolve import resolve_playbook
 from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.report.progress import Progress
+from diag.runs.details import HostDetails, index_recording
 from diag.runs.meta import PLANNED_HOSTS
 from diag.runs.store import (
     HostsFile,
     Recording,
     check_out_dir,
-    load_recording,
     load_run,
     make_run_dir,
     read_run,
@@ -53,7 +53,7 @@ from diag.shared.secrets import Redactor, redact_argv, redact_vars, secret_value
 from diag.shared.signals import sigterm_as_interrupt
 from diag.shared.units import now_stamp
 from diag.transport import ConnectOptions
-from diag.transport.recording import RecordedCommand
+from diag.transport.recording import RecordedCommand, recorded_answers
 from diag.transport.replay import REPLAY_VAR
 
 __all__ = [
@@ -195,7 +195,7 @@ def _prepare_replay(request: RunRequest, playbook: Playbook, extra_vars: dict[st
         raise UsageError("--replay takes its hosts from the recorded run", hint="drop -i")
     assert request.replay is not None
     replay_dir = request.replay if request.replay.is_absolute() else _cwd(request) / request.replay
-    recording = load_recording(replay_dir)
+    recording = index_recording(replay_dir)  # each host's answers are read when it is replayed
     inventory = recording.inventory()
     selection = inventory.select(request.limit or "all")
     for warning in selection.warnings:
@@ -207,10 +207,11 @@ def _prepare_replay(request: RunRequest, playbook: Playbook, extra_vars: dict[st
         entry = recorded[host.name]
         if entry.result.status != "ok":
             kept[host.name] = entry.result
-        replay_vars = {**host.vars, "ansible_connection": "replay", REPLAY_VAR: list(entry.commands)}
+        answers = entry.stored if entry.stored is not None else list(entry.commands)
+        replay_vars = {**host.vars, "ansible_connection": "replay", REPLAY_VAR: answers}
         hosts.append(type(host)(host.name, replay_vars, host.groups))
     merged = {**recording.run.extra_vars, **extra_vars}
-    # what the run still needs of the recording is its metadata: its hosts' results are ~30 KB each
+    # what the run still needs of the recording is its metadata
     recording.run.hosts = []
     recording = dataclasses.replace(recording, hosts=())
     return Prepared(playbook, merged, hosts, schedule(playbook, inventory, hosts), kept, recording)
@@ -362,16 +363,19 @@ def _run_prepared(
         playbook_dir=str(prepared.playbook.path.parent),
     )
     hosts_file = HostsFile(run_dir / "hosts.jsonl", redactor, sync_each=recording is None)
+    details = HostDetails(hosts_file.path)
     progress = Progress(len(prepared.plan), request.progress)
     vars_of = {host.name: host.vars for host, _ in prepared.plan}
 
     def host_done(result: HostResult, commands: Sequence[RecordedCommand]) -> None:
         if baselines is not None:
             result.baseline = baselines.for_result(result)
-        hosts_file.write(result, commands, _host_vars_of(vars_of, result.host))
-        result.raw = None  # on disk now; the reports never read it, and 1,000 hosts' outputs are ~20 MB
-        vars_of.get(result.host, {}).pop(REPLAY_VAR, None)  # a replayed host's answers, likewise
+        details.add(result.host, hosts_file.write(result, commands, _host_vars_of(vars_of, result.host)))
         progress.host_done(result)
+        # On disk now: the run keeps the host in brief (the engine holds this very object until the
+        # end), and the reports read the rest back from its line (``RunResult.details``).
+        result.drop_details()
+        vars_of.get(result.host, {}).pop(REPLAY_VAR, None)  # a replayed host's answers, likewise
 
     def emit(line: str) -> None:
         if request.emit is not None:
@@ -392,7 +396,7 @@ def _run_prepared(
     try:
         for host, _ in prepared.plan:
             if host.name in prepared.kept:  # a replay keeps what the recording says of these
-                host_done(prepared.kept[host.name], host.vars.get(REPLAY_VAR) or ())
+                host_done(prepared.kept[host.name], recorded_answers(host.vars.get(REPLAY_VAR)) or ())
         with sigterm_as_interrupt():
             done = {r.host: r for r in engine.run(live)}
     finally:
@@ -404,6 +408,7 @@ def _run_prepared(
             HostResult.from_dict(redactor.data(h.to_dict()), raw=h.raw and redactor.text(h.raw))
             for h in run.hosts
         ]
+    run.details = details
     run.interrupted = engine.interrupted
     if run.interval_s is None:
         run.interval_s = next((h.sample.interval_s for h in run.hosts if h.sample), None)

@@ -27,7 +27,13 @@ from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.records import from_data, to_data
 from diag.shared.secrets import Redactor
 from diag.shared.units import folder_stamp
-from diag.transport.recording import RecordedCommand, command_key, pack_stdout, unpack_command
+from diag.transport.recording import (
+    RecordedCommand,
+    StoredAnswers,
+    command_key,
+    pack_stdout,
+    unpack_command,
+)
 
 T = TypeVar("T")
 PROBE_KEY = command_key("sh -c '' pfdiag probe")  # what an old folder's ``raw`` answers
@@ -125,6 +131,7 @@ class HostsFile:
         self.path = path
         self.redactor = redactor
         self.sync_each = sync_each
+        self.size = 0  # bytes written: where the next line starts
         try:
             self.handle: IO[str] = os.fdopen(open_append_new(path), "w", encoding="utf-8")
         except OSError as exc:
@@ -135,15 +142,19 @@ class HostsFile:
         result: HostResult,
         commands: Sequence[RecordedCommand] = (),
         host_vars: Mapping[str, Any] | None = None,
-    ) -> None:
-        line = host_line(result, commands, host_vars, self.redactor)
+    ) -> int:
+        """Append the host's line; returns the byte offset it starts at (``read_host_at`` reads it back)."""
+        line = host_line(result, commands, host_vars, self.redactor) + "\n"
         try:
-            self.handle.write(line + "\n")
+            self.handle.write(line)
             self.handle.flush()
             if self.sync_each:
                 os.fsync(self.handle.fileno())
         except OSError as exc:
             raise write_error(self.path, exc) from None
+        offset = self.size
+        self.size += len(line.encode("utf-8"))
+        return offset
 
     def close(self) -> None:
         try:
@@ -180,7 +191,7 @@ def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
     """``run.json`` checked field by field, and the hosts it planned (older folders: none)."""
     meta_path = run_dir / "run.json"
     meta = check_metadata(read_run_json(run_dir), str(meta_path))
-    fields = set(RunResult.__dataclass_fields__) - {"hosts"}
+    fields = set(RunResult.__dataclass_fields__) - {"hosts", "details"}
     try:
         run = RunResult(**{k: v for k, v in meta.items() if k in fields})
     except TypeError as exc:
@@ -189,17 +200,20 @@ def _metadata(run_dir: Path) -> tuple[RunResult, list[str]]:
     return run, [str(h) for h in meta.get(PLANNED_HOSTS) or []]
 
 
-def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str]]:
-    """Each line of hosts.jsonl as (where, is-last, line); a missing file goes to ``problems``."""
+def _lines(run_dir: Path, problems: list[str]) -> Iterator[tuple[str, bool, str, int]]:
+    """Each line of hosts.jsonl as (where, is-last, line, byte offset); a missing file goes to
+    ``problems``."""
     hosts_path = run_dir / "hosts.jsonl"
     try:
         lines = read_lines(hosts_path, what="host results", error=ReportError, limit=HOSTS_FILE_MAX_BYTES)
     except FileNotFoundError:
         problems.append(f"{hosts_path} is missing: no host result was saved")
         return
+    offset = 0
     for number, line, last in lines:  # one at a time: the file is GBs at 100,000 hosts
         if line.strip():
-            yield f"{hosts_path}:{number}", last, line
+            yield f"{hosts_path}:{number}", last, line, offset
+        offset += len(line.encode("utf-8")) + 1
 
 
 def load_run(run_dir: Path) -> RunResult:
@@ -215,7 +229,7 @@ def read_run(run_dir: Path) -> tuple[RunResult, list[str]]:
     The reports need no host's raw output nor its recorded commands: neither is kept (read line by
     line, a 2,000-host folder is reported holding its results only).
     """
-    run, _hosts, problems = _read(run_dir, _reported_host)
+    run, _hosts, problems = read_hosts(run_dir, lambda line, _offset: reported_host(line))
     return run, problems
 
 
@@ -227,6 +241,8 @@ class RecordedHost:
     commands: tuple[RecordedCommand, ...]
     vars: dict[str, Any]
     groups: tuple[str, ...]
+    # its commands left on disk (``diag.runs.details.index_recording``; ``commands`` is empty then)
+    stored: StoredAnswers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +299,9 @@ def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
     )
 
 
-def _reported_host(line: str) -> HostResult:
+def reported_host(line: str) -> HostResult:
+    """A line of ``hosts.jsonl`` as the host's result only (what the reports read): its recorded
+    commands and raw output are left out."""
     entry = json.loads(line)
     if not isinstance(entry, dict):
         raise TypeError("a line must be a JSON object")
@@ -292,19 +310,20 @@ def _reported_host(line: str) -> HostResult:
 
 def load_recording(run_dir: Path) -> Recording:
     """Read a run folder with every host's recorded commands; ``ReportError`` says which line is bad."""
-    run, hosts, problems = _read(run_dir, read_host_line)
+    run, hosts, problems = read_hosts(run_dir, lambda line, _offset: read_host_line(line))
     return Recording(run_dir, run, tuple(hosts), tuple(problems))
 
 
-def _read(run_dir: Path, parse: Callable[[str], T]) -> tuple[RunResult, list[T], list[str]]:
+def read_hosts(run_dir: Path, parse: Callable[[str, int], T]) -> tuple[RunResult, list[T], list[str]]:
     """``run.json``, then each line of ``hosts.jsonl`` through ``parse`` (``read_host_line`` or
-    ``_reported_host``); the run's hosts are the parsed results, with the never-finished added."""
+    ``reported_host``, given the line and its offset); the run's hosts are the parsed results
+    (``RecordedHost.result`` or a ``HostResult``), with the never-finished added."""
     run, planned = _metadata(run_dir)
     problems: list[str] = []
     hosts: list[T] = []
-    for where, last, line in _lines(run_dir, problems):
+    for where, last, line, offset in _lines(run_dir, problems):
         try:
-            hosts.append(parse(line))
+            hosts.append(parse(line, offset))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             if last:
                 problems.append(f"{where} is cut short (the run was killed mid-write)")

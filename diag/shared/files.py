@@ -22,7 +22,7 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -119,6 +119,40 @@ def _lines_of(
                 ) from None
             yield number, text.rstrip("\n"), not following
             line = following
+
+
+def read_line_at(
+    path: Path,
+    offset: int,
+    *,
+    what: str = "file",
+    error: type[DiagError] = DiagError,
+    limit: int = MAX_INPUT_BYTES,
+) -> str:
+    """The line of a regular UTF-8 file that starts at byte ``offset``, without its newline: one host of
+    a run log read back when a report needs its details, instead of every host held in memory. A line
+    over ``limit`` bytes is refused (``error``), as ``read_lines`` refuses such a file.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
+    ...     _ = f.write("a\\nbc\\n"); f.flush()
+    ...     read_line_at(Path(f.name), 2)
+    'bc'
+    """
+    with _open_regular(path, what=what, error=error, where=str(path)) as handle:
+        try:
+            handle.seek(offset)
+            line = handle.readline(limit + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what} {str(path)!r}: {exc.strerror}", where=str(path)) from None
+    if len(line) > limit:
+        raise error(f"a line of {what} {str(path)!r} is larger than {limit // (1024 * 1024)} MiB")
+    try:
+        return line.decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{what} is not UTF-8 text (byte {line[exc.start]:#04x})", where=f"{path}@{offset}"
+        ) from None
 
 
 def _readline(handle: BinaryIO, path: Path, what: str, error: type[DiagError]) -> bytes:
@@ -233,7 +267,21 @@ def write_text(
     unit folder must not make root write elsewhere); the rename replaces a link made meanwhile, never
     its target. A device or FIFO is never replaced; ``error`` (``ReportError`` by default) names the path.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    write_chunks(path, [text], what=what, mode=mode, symlinks=symlinks, error=error)
+
+
+def write_chunks(
+    path: Path,
+    chunks: Iterable[str | bytes],
+    *,
+    what: str = "file",
+    mode: int = FILE_MODE,
+    symlinks: bool = True,
+    error: type[DiagError] = ReportError,
+) -> None:
+    """``write_text`` of the text the ``chunks`` make, written as they come: an export of 100,000 hosts
+    is never one string in memory. The same refusals, the same atomic rename."""
+    data = (c.encode("utf-8") if isinstance(c, str) else c for c in chunks)
     if not symlinks and path.is_symlink():
         raise error(
             f"cannot write {what} {str(path)!r}: it is a symbolic link (to {os.readlink(path)!r})",
@@ -258,13 +306,14 @@ def write_text(
         raise error(f"cannot write {what} {str(path)!r}: {reason}") from None
 
 
-def _replace(path: Path, data: bytes, mode: int) -> None:
+def _replace(path: Path, data: Iterable[bytes], mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # the name cut so that the temp name fits NAME_MAX (255) when the file's own name does
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -274,7 +323,7 @@ def _replace(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def _write_in_place(path: Path, data: bytes, *, nofollow: bool = False) -> None:
+def _write_in_place(path: Path, data: Iterable[bytes], *, nofollow: bool = False) -> None:
     flags = os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         # O_NONBLOCK so a FIFO without a reader is an error (ENXIO), not a hang
@@ -285,7 +334,8 @@ def _write_in_place(path: Path, data: bytes, *, nofollow: bool = False) -> None:
         raise
     with os.fdopen(fd, "wb") as handle:
         os.set_blocking(fd, True)
-        handle.write(data)
+        for chunk in data:
+            handle.write(chunk)
         handle.flush()
 
 

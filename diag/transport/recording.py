@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,25 @@ class RecordedCommand:
             raise TypeError(
                 f"a recorded command's stderr and elapsed_s are a string and a number: {self.key!r:.40}"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswers:
+    """A host's recorded commands left in the recording until its replay starts: a 10,000-host
+    recording holds ~200 MB of answers, which the controller must not load all at once.
+    ``load`` reads them (``diag.runs.store`` seeks to the host's line)."""
+
+    load: Callable[[], tuple[RecordedCommand, ...]]
+
+
+def recorded_answers(value: object) -> tuple[RecordedCommand, ...] | None:
+    """The recorded commands a host var holds (a list of them, or ``StoredAnswers`` read now); None
+    when it holds something else."""
+    if isinstance(value, StoredAnswers):
+        value = value.load()
+    if isinstance(value, list | tuple) and all(isinstance(c, RecordedCommand) for c in value):
+        return tuple(value)
+    return None
 
 
 # A probe's answer is ~16-19 KB of /proc text that zlib packs ~4x: hosts.jsonl stores an output over

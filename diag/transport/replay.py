@@ -1,6 +1,7 @@
 """The replay transport (``ansible_connection=replay``): answers commands from a recorded run.
 
-In: the host's ``RecordedCommand`` list (hostvar ``pfdiag_replay``, set by ``pfdiag run --replay``).
+In: the host's ``RecordedCommand`` list, or ``StoredAnswers`` read when the host starts (hostvar
+``pfdiag_replay``, set by ``pfdiag run --replay``).
 Out: ``CommandResult`` as the host gave it then; it contacts nothing and waits for nothing. The n-th
 command with a key (``diag.transport.recording.command_key``) gets the n-th recorded answer with that
 key; a command the host never answered that often fails the host (``TransportError``, state failed).
@@ -14,7 +15,7 @@ from typing import NoReturn
 
 from diag.shared.errors import TransportError
 from diag.transport.base import CommandResult
-from diag.transport.recording import RecordedCommand, command_key
+from diag.transport.recording import RecordedCommand, command_key, recorded_answers
 
 REPLAY_VAR = "pfdiag_replay"
 
@@ -37,18 +38,15 @@ class ReplayTransport:
 
     @classmethod
     def from_hostvars(cls, host: str, hostvars: dict[str, object]) -> ReplayTransport:
-        commands = hostvars.get(REPLAY_VAR)
-        recorded = isinstance(commands, list | tuple) and all(
-            isinstance(c, RecordedCommand) for c in commands
-        )
-        if not recorded:
+        commands = recorded_answers(hostvars.get(REPLAY_VAR))
+        if commands is None:
             raise TransportError(
                 "ansible_connection=replay needs a recorded run to answer from",
                 state="failed",
                 where=host,
                 hint="use `pfdiag run PLAYBOOK --replay RUN_DIR`",
             )
-        return cls(host, commands)  # type: ignore[arg-type]  # checked just above
+        return cls(host, commands)
 
     def run(self, command: str, *, timeout_s: float) -> CommandResult:
         key = command_key(command)

@@ -95,3 +95,44 @@ def test_cli_run_writes_csv_and_plots_for_a_real_local_run(tmp_path: Path) -> No
     hosts = _rows((tmp_path / "csv" / "hosts.csv").read_text())
     assert [(r["host"], r["group"], r["state"]) for r in hosts] == [("localhost", "all", "ok")]
     assert json.loads((tmp_path / "r.json").read_text())["hosts"]["localhost"]["fleet"]["group"] == "all"
+
+
+def test_a_run_holding_its_hosts_in_brief_writes_the_exports_the_whole_results_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON and processes.csv of a run over 100 hosts are written a host at a time, each host read
+    back from hosts.jsonl: the bytes are those of the whole document and of the whole process frame
+    (every recorded run's hosts, so a column with a gap on one host is typed as in the whole file)."""
+    from diag.fleet import build_fleet
+    from diag.report.csv_export import render_csvs
+    from diag.runs.store import load_run
+    from diag.shared.files import json_text
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(RUNS / "quiet" / "run.json", source / "run.json")
+    lines = [
+        json.loads(line)
+        for folder in ("quiet", "major-swap", "major-file", "minor-storm", "ssh-failures")
+        for line in (RUNS / folder / "hosts.jsonl").read_text().splitlines()
+    ]
+    with (source / "hosts.jsonl").open("w") as out:
+        for i in range(120):
+            entry = lines[i % len(lines)]
+            name = f"h{i:03d}-{entry['host']}"
+            out.write(json.dumps({**entry, "host": name, "result": {**entry["result"], "host": name}}) + "\n")
+    from diag.report import csv_export
+
+    monkeypatch.setattr(csv_export, "CSV_SLICE_HOSTS", 7)  # slices of processes.csv, the last one short
+    triage = str(ROOT / "playbooks" / "triage.yml")
+    argv = ["run", triage, "--replay", str(source), "-o", str(tmp_path / "run")]
+    assert main([*argv, "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "csv")]) in (0, 2, 4)
+
+    whole = load_run(tmp_path / "run")  # every host whole, put back in the run's order
+    order = json.loads((tmp_path / "run" / "run.json").read_text())["planned_hosts"]
+    whole.hosts.sort(key=lambda h: order.index(h.host))
+    assert (tmp_path / "r.json").read_text() == json_text(run_to_json(whole)) + "\n"
+    texts = render_csvs(build_fleet(whole))  # hosts.csv: a run's own has elapsed_s unrounded
+    for name in ("processes.csv", "findings.csv"):
+        assert (tmp_path / "csv" / name).read_text() == texts[name], name
+        assert len(_rows(texts[name])) > 120  # several a host
