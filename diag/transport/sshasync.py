@@ -7,7 +7,7 @@ ProxyJump hops, ProxyCommand), which host keys are known and what an unknown one
 known_hosts, strict / accept-new, hashed names), which keys to offer (``sshkeys``: parsed once,
 certificates beside them), the remote wrapper (``sshexec``: watchdog, ``sudo -n``) and the error texts
 (``sshfailures``) are pfdiag's own, shared with the Fabric transport (``ansible_connection: paramiko``).
-The sessions and the handshake's stages live in ``diag.transport.sshsessions``.
+The handshake's stages live in ``diag.transport.sshlogin``, the sessions in ``diag.transport.sshsessions``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from diag.transport.base import NO_DEADLINE, CommandResult, ConnectOptions, Dead
 from diag.transport.sshconfig import SSHHop, load_ssh_config, resolve_hops, resolve_target
 from diag.transport.sshexec import remote_command
 from diag.transport.sshfailures import CommandRun, command_result, stage_timeout
+from diag.transport.sshlogin import Login, login
 from diag.transport.sshloop import call, submit
-from diag.transport.sshsessions import Login, LoopStream, exec_session, login
+from diag.transport.sshsessions import LoopStream, exec_session
 
 
 class SSHTransport:
