@@ -61,6 +61,9 @@ MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 # Host threads that run playbook work at once between waits on the SSH loop (diag.shared.turns): a
 # few more than this machine's cores, so a turn is never idle while a host waits for the interpreter.
 TURNS = 4
+# SSH handshakes (key exchange and authentication) in flight at once on the SSH loop: all 1,000 at
+# once finish together, and every host's probe then starts in the same second.
+LOGINS_IN_FLIGHT = 16
 # range() inside a template, and the total items a template's loops may produce.
 MAX_RANGE = 100_000
 MAX_TEMPLATE_STEPS = 1_000_000

@@ -41,6 +41,7 @@ from diag.transport.sshconfig import (
 )
 from diag.transport.sshfailures import not_ssh, stage_timeout, unreachable
 from diag.transport.sshkeys import loaded_keypair
+from diag.transport.sshloop import login_slots
 
 BANNER_BYTES = 4096
 # AES-GCM first: asyncssh's chacha20-poly1305 (its default) builds two cipher contexts in Python for
@@ -294,7 +295,8 @@ async def login(login: Login, through: asyncssh.SSHClientConnection | None) -> a
     ProxyCommand started for it is ended (and reaped) when the login fails or the connection closes."""
     wire = await _tcp(login) if through is None else None
     try:
-        return await _handshake(login, through, wire)
+        async with login_slots():
+            return await _handshake(login, through, wire)
     except BaseException:
         if wire is not None:
             wire.transport.abort()

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from diag.shared.limits import LOGINS_IN_FLIGHT
 from diag.shared.turns import waiting
 
 T = TypeVar("T")
@@ -31,6 +32,23 @@ def event_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="pfdiag-ssh-loop", daemon=True).start()
             _loop = loop
         return _loop
+
+
+_logins: asyncio.Semaphore | None = None
+
+
+def login_slots() -> asyncio.Semaphore:
+    """The handshakes allowed in flight at once (``LOGINS_IN_FLIGHT``); on the loop only.
+
+    A fleet's handshakes started together share the loop fairly and so all finish at about the same
+    time, and every host's probe then starts in the same second: hosts behind one hypervisor (or 200
+    sshd on this machine's 2 cores) all run their probes at once, and the first host is done no sooner
+    than the last. A few at a time, the first hosts are probing while the others still log in.
+    """
+    global _logins
+    if _logins is None:
+        _logins = asyncio.Semaphore(LOGINS_IN_FLIGHT)
+    return _logins
 
 
 def call(coroutine: Coroutine[Any, Any, T]) -> T:
