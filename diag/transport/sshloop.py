@@ -21,20 +21,19 @@ T = TypeVar("T")
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
+_logins: asyncio.Semaphore | None = None
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
     """The process's SSH loop, started on first use (a daemon thread: it never holds up exit)."""
-    global _loop
+    global _loop, _logins
     with _lock:
         if _loop is None or _loop.is_closed():
+            _logins = None  # an asyncio.Semaphore belongs to the loop it was first used on
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="pfdiag-ssh-loop", daemon=True).start()
             _loop = loop
         return _loop
-
-
-_logins: asyncio.Semaphore | None = None
 
 
 def login_slots() -> asyncio.Semaphore:
