@@ -1,9 +1,9 @@
 """SSH transport over Fabric (``ansible_connection: paramiko``): a command string in, a ``CommandResult`` out.
 
 The fallback: ``ansible_connection: ssh`` (and ``smart``, the default) opens ``SSHTransport``, the
-asyncssh transport of ``diag.transport.sshasync`` (re-exported here, where callers have always found it),
-which keeps every behaviour below at ~20% less controller CPU per host and no thread per connection
-(bench/README.md, issue 19). This module's own class is ``ParamikoTransport``.
+asyncssh transport of ``diag.transport.sshasync``, which keeps every behaviour below at ~20% less
+controller CPU per host and no thread per connection (bench/README.md, issue 19).
+This module's own class is ``ParamikoTransport``.
 
 One connection per host, opened at the first ``run`` and reused. Fabric resolves ``ssh_config``
 (HostName, Port, User, IdentityFile, ProxyJump, ProxyCommand: the first of the last two given wins, and
@@ -39,7 +39,6 @@ from diag.transport.hostkeys import (
     known_keys,
     unknown_key_error,
 )
-from diag.transport.sshasync import SSHTransport as SSHTransport  # what ansible_connection ssh opens
 from diag.transport.sshconfig import (
     agent_allowed,
     hash_known_hosts,

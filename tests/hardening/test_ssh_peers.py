@@ -23,7 +23,7 @@ import pytest
 from diag.shared.errors import TransportError
 from diag.shared.limits import MAX_OUTPUT_BYTES
 from diag.transport import Deadline
-from diag.transport.ssh import SSHTransport
+from diag.transport.sshasync import SSHTransport
 from tests.fixtures.ssh_argv import ssh_options
 from tests.fixtures.sshd_fleet import Fleet, loopback_address
 

@@ -140,7 +140,7 @@ def pfdiag_reducers() -> list[int]:
 def test_another_pfdiag_probe_on_the_host_and_its_ssh_session_are_not_culprits(ssh_fleet) -> None:
     """Two probes over SSH end during a third's interval: their sessions, reaped by sshd, carried
     ~1,270 minor faults/s into the listeners as exited children (a per-process storm pfdiag made)."""
-    from diag.transport.ssh import SSHTransport
+    from diag.transport.sshasync import SSHTransport
 
     finished: list[float] = []
 
@@ -212,7 +212,7 @@ def running(comm: str) -> bool:
 def test_an_ssh_session_that_logs_out_during_the_interval_is_not_the_listeners_storm(ssh_fleet) -> None:
     """A session alive at the first sample made its faults before the interval: when it logs out, the
     monitor reaps the session and the listener the monitor; none of that is the listener's load now."""
-    from diag.transport.ssh import SSHTransport
+    from diag.transport.sshasync import SSHTransport
 
     # 64 MiB touched, then it names itself (prctl PR_SET_NAME) and sleeps past our first sample
     work = (

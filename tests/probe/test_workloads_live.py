@@ -139,7 +139,7 @@ def test_crio_docker_and_systemd_workloads_are_named_and_unreadable_bundles_say_
 def test_over_ssh_the_unprivileged_login_reads_the_names_and_a_closed_bundle_says_permission_denied(
     ssh_fleet, minor_storm: Workload, oci_root: Path
 ) -> None:
-    from diag.transport.ssh import SSHTransport
+    from diag.transport.sshasync import SSHTransport
 
     uid, cid = pod_uid(), container_id()
     containerd_bundle(oci_root, cid, "shop", "checkout-7d9f8c6b5-x2bq4", "cart-api", uid)

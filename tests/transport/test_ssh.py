@@ -14,7 +14,7 @@ import pytest
 
 from diag.shared.errors import TransportError
 from diag.transport import ConnectOptions, Deadline, open_transport
-from diag.transport.ssh import SSHTransport
+from diag.transport.sshasync import SSHTransport
 from diag.transport.sshconfig import resolve_target
 from diag.transport.sshexec import remote_command
 from tests.fixtures.sshd_fleet import Fleet

@@ -9,7 +9,8 @@ import pytest
 
 from diag.shared.errors import TransportError
 from diag.transport import open_transport
-from diag.transport.ssh import ParamikoTransport, SSHTransport
+from diag.transport.ssh import ParamikoTransport
+from diag.transport.sshasync import SSHTransport
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
