@@ -58,7 +58,7 @@ def test_a_host_line_splits_as_shlex_splits_it(line: str) -> None:
     assert _split_or_error(line) == _shlex_or_error(line)
 
 
-_PLAIN = st.from_regex(r"[A-Za-z_/][A-Za-z0-9_./-]*|[0-9]+(\.[0-9]+){2,}", fullmatch=True)
+_PLAIN = st.from_regex(r"[A-Za-z_/][A-Za-z0-9_./-]*|[0-9]+(\.[0-9]+){2,}|[0-9]{1,20}", fullmatch=True)
 _VALUE_CHARS = st.sampled_from([*"TrueFalsNonje_/.-+0123456789xXbB()[]{}'\" ,:"])
 
 
@@ -72,7 +72,8 @@ def test_a_value_is_what_literal_eval_makes_of_it(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["True", "False", "None", "True-1j", "None/x", "lambda/x", "not/x", "1.2.3", "01.2.3", "10.0.0.1",
-     ".5", "1_000", "0x1f", "inf", "nan", "...", "/", "a.b", "a-b", "/keys/id_ed25519", "_", "-1"],
+     ".5", "1_000", "0", "00", "0123", "2222", "99999999999999999999",
+     "0x1f", "inf", "nan", "...", "/", "a.b", "a-b", "/keys/id_ed25519", "_", "-1"],
 )  # fmt: skip
 def test_the_values_that_look_like_names_but_may_not_be(text: str) -> None:
     got, want = parse_value(text), _literal_or_text(text)
