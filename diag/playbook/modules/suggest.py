@@ -2,7 +2,8 @@
 
 In: ``title``, ``text`` (template), ``commands`` (list of templates), optional ``for`` (a verdict
 code). Out: a ``diag.findings.Remediation`` for the host's result; with ``for`` it applies
-only when the host's verdict has that code, else the task is skipped.
+only when the host's verdict has that code, else the task is skipped (a literal ``for`` before its
+text and commands are rendered, as a false ``when:`` skips a task).
 """
 
 from __future__ import annotations
