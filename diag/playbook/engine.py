@@ -28,9 +28,9 @@ from diag.playbook import DEFAULT_FORKS
 from diag.playbook.language.expressions import ExpressionError, Templar
 from diag.playbook.language.model import Play, Task, task_selected
 from diag.playbook.language.variables import lazy_vars, play_scope, task_scope
-from diag.playbook.modules import MODULES
-from diag.playbook.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped, arg_problems
+from diag.playbook.modules.base import HostContext, Outcome, TaskFailed, TaskSkipped
 from diag.playbook.schedule import HostLike
+from diag.playbook.taskplans import TaskPlans
 from diag.shared.errors import DiagError, TransportError
 from diag.shared.turns import taking_turns
 from diag.transport import ConnectOptions, Deadline, Transport, open_transport
@@ -220,18 +220,11 @@ class _HostRun:
         for condition in task.when:
             if not ctx.evaluate(condition):
                 raise TaskSkipped(f"condition is false: {condition}")
-        module = MODULES[task.module]()
-        args: dict[str, Any] = {}
-        specs = module.args
-        for key, value in task.args.items():
-            spec = specs.get(key)
-            args[key] = ctx.render(value) if spec is None or spec.kind == "template" else value
-        for key, spec in specs.items():
-            if key not in args and spec.default is not None:
-                args[key] = spec.default
-        for key, problem in arg_problems(specs, args):  # what templating produced, checked as literals are
-            raise TaskFailed(f"argument {key} {problem}")
-        return module.run(args, ctx)
+        plan = self.engine.task_plans.of(task)
+        early = plan.module.skip_early(plan.literals, ctx)
+        if early is not None:  # before rendering what would not be used
+            raise TaskSkipped(early)
+        return plan.module.run(plan.args_for(ctx), ctx)
 
     def register(self, task: Task, value: dict[str, Any]) -> None:
         if task.register:
@@ -269,6 +262,7 @@ class Engine:
     ) -> None:
         self.options = options
         self.templar = Templar()
+        self.task_plans = TaskPlans()  # each task's module and literal arguments, once per run
         self.extra_vars = lazy_vars(options.extra_vars)  # wrapped once, read by every task of every host
         self.stop = threading.Event()
         self._lock = threading.Lock()

@@ -21,6 +21,7 @@ from diag.runs.store import (
     RecordedHost,
     Recording,
     read_hosts,
+    recorded_commands,
     recorded_host,
     reported_host,
 )
@@ -78,7 +79,7 @@ def read_run_in_brief(run_dir: Path) -> tuple[RunResult, list[str]]:
 def _answers_at(path: Path, offset: int) -> tuple[RecordedCommand, ...]:
     try:
         entry = json.loads(_line_at(path, offset))
-        return recorded_host(entry).commands
+        return recorded_commands(entry)[0]
     except BAD_LINE as exc:
         raise ReportError(f"bad line in recorded run: {exc}", where=f"{path}@{offset}") from None
 
@@ -95,7 +96,7 @@ def _indexed_host(path: Path, line: str, offset: int) -> RecordedHost:
         return recorded_host(entry)
     # its answers unpacked once now, so a damaged recording is refused before any host runs, as
     # ``load_recording`` refuses it, then let go
-    recorded_host({**entry, "result": {"host": result["host"]}})
+    recorded_commands(entry)
     host = HostResult(host=str(result["host"]), group_names=[str(g) for g in result.get("group_names") or ()])
     host_vars = entry.get("vars")
     return RecordedHost(

@@ -279,9 +279,9 @@ def read_host_line(line: str) -> RecordedHost:
     return recorded_host(entry)
 
 
-def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
-    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version:
-    ``raw`` only, ``raw`` + ``commands``, ``commands`` + ``raw_command`` with packed outputs)."""
+def recorded_commands(entry: Mapping[str, Any]) -> tuple[tuple[RecordedCommand, ...], str | None]:
+    """A decoded line's recorded commands and the probe's raw answer, without its result (what a
+    replayed host needs: building the result it replaces cost a third of reading the line)."""
     raw = entry.get("raw")
     if "commands" in entry:
         commands = tuple(from_data(RecordedCommand, unpack_command(c)) for c in entry["commands"] or ())
@@ -289,6 +289,13 @@ def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
             raw = commands[int(entry["raw_command"])].stdout
     else:  # folders written before commands were recorded: the probe's output is all there is
         commands = () if raw is None else (RecordedCommand(PROBE_KEY, 0, str(raw)),)
+    return commands, raw
+
+
+def recorded_host(entry: Mapping[str, Any]) -> RecordedHost:
+    """A decoded line of ``hosts.jsonl`` as a ``RecordedHost`` (folders of every pfdiag version:
+    ``raw`` only, ``raw`` + ``commands``, ``commands`` + ``raw_command`` with packed outputs)."""
+    commands, raw = recorded_commands(entry)
     result = HostResult.from_dict(entry["result"], raw=raw)
     host_vars = entry.get("vars")
     return RecordedHost(

@@ -142,3 +142,19 @@ def test_a_template_with_its_own_variables_follows_the_variables_it_reads():
     for n in (1, 2, 1):
         assert templar.render("{% set x = n * 10 %}{{ x }}", {"n": n}) == str(n * 10)
         assert templar.render("{% for i in range(n) %}{{ i }}{% endfor %}", {"n": n}) == "01"[:n]
+
+
+def test_an_attribute_inside_an_expression_reads_a_dict_key_as_the_sandbox_does():
+    templar = Templar()
+    s = {"rates": {"majflt_per_s": 2.5, "items": 1, "_hidden": 3}, "processes": [{"pid": 1}, {"pid": 2}]}
+    variables = {"s": s}
+    # not lone dotted lookups, so Jinja's getattr reads them (the dict fast path of _Environment)
+    assert templar.render("{{ s.rates.majflt_per_s * 2 }}", variables) == 5.0
+    assert templar.render("{{ s.processes | map(attribute='pid') | list }}", variables) == [1, 2]
+    assert callable(templar.evaluate("(s.rates).items", variables))  # the method, not the key
+    assert templar.evaluate("(s.rates)._hidden", variables) == 3  # a key, as getattr's fallback gives it
+    assert templar.render("{{ s.rates.majflt_per_s if s.rates.nope is defined else 0 }}", variables) == 0
+    with pytest.raises(ExpressionError, match="has no attribute 'nope'"):
+        templar.render("{{ s.rates.nope + 1 }}", variables)
+    with pytest.raises(ExpressionError):
+        templar.render("{{ (s.rates).__class__.__mro__ }}", variables)

@@ -116,6 +116,13 @@ class _Environment(SandboxedEnvironment):
         __self.templar.charge(cost)
         return super().call(__context, __obj, *args, **kwargs)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``a.b`` on a plain dict whose key is no dict attribute: the key, as the sandbox gives it
+        after ``getattr`` has failed (an exception a lookup, ~100 of them in a triage host's ranking)."""
+        if type(obj) is dict and attribute in obj and attribute not in DICT_ATTRIBUTES:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and right > MAX_POWER:
             raise SecurityError(f"{left} ** {right} is too large (exponent above {MAX_POWER})")

@@ -110,13 +110,17 @@ def arg_problems(specs: Mapping[str, Arg], args: Mapping[str, Any]) -> list[tupl
     """
     problems = []
     for key, spec in specs.items():
-        value = args.get(key)
-        if spec.check is None or value is None or is_template(value) or spec.kind != "template":
-            continue
-        problem = spec.check(value)
+        problem = arg_problem(spec, args.get(key))
         if problem:
             problems.append((key, problem))
     return problems
+
+
+def arg_problem(spec: Arg, value: Any) -> str | None:
+    """What ``spec``'s check refuses in ``value`` (one argument of ``arg_problems``), or None."""
+    if spec.check is None or value is None or is_template(value) or spec.kind != "template":
+        return None
+    return spec.check(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +233,12 @@ class Module:
     def check_args(self, args: Mapping[str, Any]) -> list[tuple[str, str | None]]:
         """Problems spanning several arguments, as (message, hint); checked before anything runs."""
         return []
+
+    def skip_early(self, literals: Mapping[str, Any], ctx: HostContext) -> str | None:
+        """Why the task does not apply on this host, from its literal arguments (the same on every
+        host) before any argument is rendered; None when ``run`` decides. Rendering costs more than
+        most modules' work: a suggestion for another verdict need not render its text."""
+        return None
 
     def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         raise NotImplementedError

@@ -2,11 +2,13 @@
 
 In: ``title``, ``text`` (template), ``commands`` (list of templates), optional ``for`` (a verdict
 code). Out: a ``diag.findings.Remediation`` for the host's result; with ``for`` it applies
-only when the host's verdict has that code, else the task is skipped.
+only when the host's verdict has that code, else the task is skipped (a literal ``for`` before its
+text and commands are rendered, as a false ``when:`` skips a task).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from diag.findings import VERDICT_CODES, Remediation
@@ -39,14 +41,14 @@ class SuggestModule(Module):
         "for": Arg(choices=VERDICT_CODES),
     }
 
+    def skip_early(self, literals: Mapping[str, Any], ctx: HostContext) -> str | None:
+        return _other_verdict(literals.get("for"), ctx)
+
     def run(self, args: dict[str, Any], ctx: HostContext) -> Outcome:
         wanted = args.get("for")
-        if wanted is not None:
-            current = ctx.verdict.code if ctx.verdict else None
-            if current != wanted:
-                raise TaskSkipped(
-                    f"suggestion is for verdict {wanted}, host verdict is {current or 'not set'}"
-                )
+        skip = _other_verdict(wanted, ctx)  # a templated ``for``, rendered now
+        if skip is not None:
+            raise TaskSkipped(skip)
         commands = args["commands"] if isinstance(args["commands"], list) else [args["commands"]]
         remediation = Remediation(
             title=str(args["title"]).strip(),
@@ -55,3 +57,11 @@ class SuggestModule(Module):
             verdict=None if wanted is None else str(wanted),
         )
         return Outcome(to_data(remediation), remediation=(remediation,))
+
+
+def _other_verdict(wanted: Any, ctx: HostContext) -> str | None:
+    """Why a suggestion for verdict ``wanted`` does not apply on this host (None: it applies)."""
+    current = ctx.verdict.code if ctx.verdict else None
+    if wanted is None or current == wanted:
+        return None
+    return f"suggestion is for verdict {wanted}, host verdict is {current or 'not set'}"
