@@ -74,6 +74,8 @@ def test_a_1000_host_recording_writes_at_most_25_kb_a_host_and_replays_identical
     assert pfdiag(capsys, "run", TRIAGE, "--replay", str(source), "-o", str(recorded)) == 0
     size = (recorded / "hosts.jsonl").stat().st_size
     assert size <= 1000 * MAX_BYTES_PER_HOST, f"{size / 1000:.0f} bytes a host"
+    longest = max(len(line) for line in (recorded / "hosts.jsonl").read_bytes().splitlines())
+    assert longest <= MAX_BYTES_PER_HOST, f"the longest line: {longest} bytes"  # the bench's hosts: its 1st
 
     recording = load_recording(recorded)  # every host's probe answer is there, once, and reads back
     assert len(recording.hosts) == 1000
@@ -84,6 +86,19 @@ def test_a_1000_host_recording_writes_at_most_25_kb_a_host_and_replays_identical
     first, second = results(recorded), results(again)
     assert len(first) == 1000 and {r["status"] for r in first.values()} == {"ok"}
     assert second == first
+
+
+def test_a_stored_result_leaves_out_only_what_reads_back_the_same() -> None:
+    """Null fields and fields at their default (0 counters, false flags) are not written; every recorded
+    host's stored line reads back into the result it was, to the byte of its ``--json`` form."""
+    for hosts in sorted((REPO / "tests" / "data" / "runs").glob("*/hosts.jsonl")):
+        for line in hosts.read_text().splitlines():
+            host = HostResult.from_dict(json.loads(line)["result"])
+            stored = json.loads(json.dumps(host.to_stored()))
+            assert json.dumps(HostResult.from_dict(stored).to_dict()) == json.dumps(host.to_dict())
+            if host.sample is not None and host.sample.processes:
+                first = stored["sample"]["processes"][0]
+                assert all(first.get(k) not in (0, False) for k in ("minflt_delta", "new", "majflt_delta"))
 
 
 def _report_peak_bytes(capsys: Any, run_dir: Path) -> int:
