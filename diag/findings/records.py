@@ -57,9 +57,9 @@ CARRIED_EVIDENCE = ("oom_kill_total", "boot_id")
 
 def _brief_finding(finding: Finding) -> Finding:
     """``finding`` as a brief keeps it: its names (``_SHARED_NAMES``) interned, its threshold shared,
-    and a passed check without its message and its evidence but what the history carries (only failed
-    and skipped ones' are read from memory: the history's problems, the report's spikes, the finding
-    groups; ``findings.csv`` and the JSON read them back)."""
+    and a passed check without its value, message and evidence but what the history carries (only
+    failed and skipped ones' are read from memory: the history's problems, the report's spikes, the
+    finding groups; ``findings.csv`` and the JSON read them back from ``hosts.jsonl``)."""
     names: dict[str, Any] = {}
     for name in _SHARED_NAMES:
         value = getattr(finding, name)
@@ -69,10 +69,15 @@ def _brief_finding(finding: Finding) -> Finding:
         names["threshold"] = shared(finding.threshold, (type(finding.threshold), finding.threshold))
     evidence = finding.evidence
     if finding.status == "pass":
-        names["message"] = ""
+        names.update(message="", value=None)
         evidence = {k: evidence[k] for k in CARRIED_EVIDENCE if evidence.get(k) is not None}
     names["evidence"] = evidence or _NO_EVIDENCE
-    return dataclasses.replace(finding, **names)
+    brief = dataclasses.replace(finding, **names)
+    if brief.status != "pass" or evidence:
+        return brief
+    # nothing of its host's left in it: one object for each check's pass in the fleet
+    names_key = tuple(getattr(brief, name) for name in (*_SHARED_NAMES, "reason"))
+    return shared(brief, (Finding, *names_key, type(brief.threshold), brief.threshold))
 
 
 @dataclass(frozen=True, slots=True)
