@@ -78,7 +78,7 @@ def write_csvs(run: RunResult, fleet: FleetView, out_dir: Path) -> list[Path]:
         run, ((process_rows, PROCESS_FRAME_COLUMNS), (finding_rows, FINDING_FRAME_COLUMNS))
     )
     texts: dict[str, Iterable[str]] = {
-        "hosts.csv": [to_csv(fleet.hosts, HOSTS_CSV)],
+        "hosts.csv": _host_chunks(fleet),
         "processes.csv": _chunks(run, process_rows, PROCESS_FRAME_COLUMNS, processes, PROCESSES_CSV),
         "findings.csv": _chunks(run, finding_rows, FINDING_FRAME_COLUMNS, findings, FINDINGS_CSV),
     }
@@ -88,6 +88,14 @@ def write_csvs(run: RunResult, fleet: FleetView, out_dir: Path) -> list[Path]:
         write_chunks(path, chunks, what="report file")
         written.append(path)
     return written
+
+
+def _host_chunks(fleet: FleetView) -> Iterator[str]:
+    """``hosts.csv`` ``CSV_SLICE_HOSTS`` rows at a time: the text of the whole frame at once held every
+    cell as a string (~4 KB a host at the peak of a 10,000-host run's exports)."""
+    yield to_csv(fleet.hosts.iloc[:0], HOSTS_CSV)
+    for start in range(0, len(fleet.hosts), CSV_SLICE_HOSTS):
+        yield to_csv(fleet.hosts.iloc[start : start + CSV_SLICE_HOSTS], HOSTS_CSV).split("\n", 1)[1]
 
 
 _Rows = Callable[[HostResult], list[dict[str, Any]]]
