@@ -209,18 +209,23 @@ def workload_groups(run: RunResult) -> pd.DataFrame:
 
 
 def findings_frame(run: RunResult) -> pd.DataFrame:
-    """One row per finding per host, in the order the checks ran."""
-    rows = (
-        {
-            "host": host.host,
-            "group": host_group(host),
-            "verdict": host.verdict.code if host.verdict else None,
-            **{k: getattr(f, k) for k in FINDING_FRAME_COLUMNS[3:]},
-        }
-        for host in run.hosts
-        for f in host.findings
-    )
-    return _frame(rows, FINDING_FRAME_COLUMNS)
+    """One row per finding per host, in the order the checks ran.
+
+    Of a run holding its hosts in brief (``HostResult.brief``) a passed check has no value nor message:
+    what the fleet reads of it is its threshold; ``findings.csv`` is written from each host's whole
+    result (``finding_rows``).
+    """
+    return _frame((row for host in run.hosts for row in finding_rows(host)), FINDING_FRAME_COLUMNS)
+
+
+def finding_rows(host: HostResult) -> list[dict[str, Any]]:
+    """The findings frame's rows of one host."""
+    head = {
+        "host": host.host,
+        "group": host_group(host),
+        "verdict": host.verdict.code if host.verdict else None,
+    }
+    return [{**head, **{k: getattr(f, k) for k in FINDING_FRAME_COLUMNS[3:]}} for f in host.findings]
 
 
 def _frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:

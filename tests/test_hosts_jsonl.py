@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from diag.cli import main
-from diag.findings import HostResult
+from diag.findings import Finding, HostResult
 from diag.runs.store import host_line, load_recording, read_host_line
 from diag.shared.errors import ReportError
 from diag.shared.secrets import Redactor
@@ -153,10 +153,11 @@ def test_a_damaged_packed_output_is_a_bad_line_named_by_number_not_a_traceback(t
     assert caught.value.where == f"{recorded / 'hosts.jsonl'}:2"
 
 
-# a host's brief and its rows in the fleet's frames: ~21.5 KB traced with the exports, 25 KB before a
-# passed check's message left the brief (the whole results, the recording read whole and the JSON built
-# in memory were ~140 KB a host)
-MAX_HELD_BYTES_PER_HOST = 28_000
+# a host's brief and its rows in the fleet's frames: ~16.3 KB traced with the exports; 21.5 KB while a
+# passed check kept its value and evidence and hosts.csv was one text, 25 KB before a passed check's
+# message left the brief (the whole results, the recording read whole and the JSON built in memory
+# were ~140 KB a host)
+MAX_HELD_BYTES_PER_HOST = 20_000
 
 
 def _replay_peak_bytes(capsys: Any, source: Path, out: Path) -> int:
@@ -210,3 +211,25 @@ def test_a_replay_refuses_a_damaged_recording_before_any_host_runs(tmp_path: Pat
     err = capsys.readouterr().err
     assert f"{recorded / 'hosts.jsonl'}:2: bad line in run folder: stdout_zlib is" in err
     assert not out.exists()
+
+
+def test_a_brief_holds_each_passed_check_once_across_hosts_and_what_the_history_carries() -> None:
+    """A passed check held its host's value, message and evidence (~0.5 KB a check, eight a host);
+    in brief it is its check's one object for the fleet, keeping only the evidence the next audit's
+    ``previous`` reads (oom_kill_total, boot_id); a failed check keeps everything."""
+    lines = (QUIET / "hosts.jsonl").read_text().splitlines()
+    whole = [read_host_line(line).result for line in lines[:2]]
+    briefs = [host.brief() for host in whole]
+    assert any(f.status == "pass" and f.value is not None for f in whole[0].findings)
+    for a, b in zip(briefs[0].findings, briefs[1].findings, strict=True):
+        if a.status == "pass":
+            assert a is b and a.value is None and a.message == "" and not a.evidence
+    assert briefs[0].host_facts is briefs[1].host_facts
+    carried = Finding("oom", "t", "pass", "info", "no OOM kill", 0, ">", 1.0,
+                      {"oom_kill_total": 7, "boot_id": "b-1", "processes_over": []})  # fmt: skip
+    failed = Finding(
+        "swap", "t", "fail", "critical", "swapping", 30.5, ">=", 10.0, {"processes_over": ["db"]}
+    )
+    host = HostResult("h", findings=[carried, failed]).brief()
+    assert host.findings[0].evidence == {"oom_kill_total": 7, "boot_id": "b-1"}
+    assert host.findings[1] == failed

@@ -7,6 +7,7 @@ report, the history and the JSON export read only these.
 """
 
 from diag.findings.records import (
+    CARRIED_EVIDENCE,
     Baseline,
     Culprit,
     Finding,
@@ -27,6 +28,7 @@ from diag.findings.vocab import (
 )
 
 __all__ = [
+    "CARRIED_EVIDENCE",
     "HOST_STATES",
     "UNREACHABLE_STATES",
     "VERDICT_CODES",

@@ -16,9 +16,9 @@ from typing import Any
 
 from diag.probe.deepdive import Profile
 from diag.probe.facts import Facts
-from diag.probe.measurements import HostSample, OwnPlusChildren
+from diag.probe.measurements import HostSample, OwnPlusChildren, brief_facts
 from diag.probe.workload import Workload
-from diag.shared.records import from_data, to_data, to_sparse_data
+from diag.shared.records import from_data, shared, to_data, to_sparse_data
 
 # A finding's fields that name things rather than measure them: shared across hosts (``drop_details``).
 _SHARED_NAMES = ("check", "task", "status", "severity", "op", "measures")
@@ -49,22 +49,35 @@ class Finding:
 
 # The evidence of every brief finding that has none: one dict, not one a finding (``drop_details``).
 _NO_EVIDENCE: Mapping[str, Any] = {}
+# What the next audit's ``previous`` offers a playbook per host (``previous.oom_kill_total``,
+# ``previous.boot_id``): the history takes them from whichever finding's evidence carries them
+# (``diag.history.store``), so a brief keeps them in a passed check's evidence too.
+CARRIED_EVIDENCE = ("oom_kill_total", "boot_id")
 
 
 def _brief_finding(finding: Finding) -> Finding:
-    """``finding`` as a brief keeps it: its names (``_SHARED_NAMES``) interned, an empty evidence shared,
-    and a passed check without its message (only failed and skipped ones' are read from memory: the
-    history's problems, the report's spikes, the finding groups; ``findings.csv`` reads them back)."""
+    """``finding`` as a brief keeps it: its names (``_SHARED_NAMES``) interned, its threshold shared,
+    and a passed check without its value, message and evidence but what the history carries (only
+    failed and skipped ones' are read from memory: the history's problems, the report's spikes, the
+    finding groups; ``findings.csv`` and the JSON read them back from ``hosts.jsonl``)."""
     names: dict[str, Any] = {}
     for name in _SHARED_NAMES:
         value = getattr(finding, name)
         if isinstance(value, str):
             names[name] = sys.intern(value)
+    if finding.threshold is not None:
+        names["threshold"] = shared(finding.threshold, (type(finding.threshold), finding.threshold))
+    evidence = finding.evidence
     if finding.status == "pass":
-        names["message"] = ""
-    if not finding.evidence:
-        names["evidence"] = _NO_EVIDENCE
-    return dataclasses.replace(finding, **names)
+        names.update(message="", value=None)
+        evidence = {k: evidence[k] for k in CARRIED_EVIDENCE if evidence.get(k) is not None}
+    names["evidence"] = evidence or _NO_EVIDENCE
+    brief = dataclasses.replace(finding, **names)
+    if brief.status != "pass" or evidence:
+        return brief
+    # nothing of its host's left in it: one object for each check's pass in the fleet
+    names_key = tuple(getattr(brief, name) for name in (*_SHARED_NAMES, "reason"))
+    return shared(brief, (Finding, *names_key, type(brief.threshold), brief.threshold))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +243,10 @@ class HostResult:
         # the same few names on every host (check, task, state, ...): one string each, not one a host
         self.findings = [_brief_finding(f) for f in self.findings]
         if self.facts is not None:
-            self.facts = Facts(kernel=self.facts.kernel)  # what the fleet's tables show of them
+            self.facts = brief_facts(self.facts)
         self.group_names = [sys.intern(g) for g in self.group_names]
+        # the same counts on most hosts: one dict for each set of them (nothing changes a brief's)
+        self.task_stats = shared(self.task_stats, (dict, tuple(self.task_stats.items())))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], raw: str | None = None) -> HostResult:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diag.findings import HostResult, RunResult
+from diag.findings import CARRIED_EVIDENCE, HostResult, RunResult
 from diag.history.diff import Diff, Problem
 from diag.history.opening import check_history_file, explain
 from diag.history.queries import RECORDED, HistoryError, HistoryQueries
@@ -371,8 +371,9 @@ class History(HistoryQueries, ToldRecords):
 
 # What the next audit's ``previous`` offers a playbook per host (``previous.oom_kill_total``,
 # ``previous.boot_id``: see ``queries.previous_hosts``). The history takes them from whichever finding's
-# evidence carries them, so it knows the names it stores and no playbook's check ids.
-CARRIED = ("oom_kill_total", "boot_id")
+# evidence carries them, so it knows the names it stores and no playbook's check ids (defined with the
+# findings, so a host's brief keeps them).
+CARRIED = CARRIED_EVIDENCE
 
 
 def _carried(host: HostResult) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from diag.probe.numa import Numa
 from diag.probe.pressure import Psi
 from diag.probe.swaps import SwapDevice
 from diag.probe.workload import Workload
-from diag.shared.records import from_data, to_data
+from diag.shared.records import from_data, shared, to_data
 
 _R = TypeVar("_R")
 
@@ -47,6 +47,15 @@ def _shared_zeros(record: _R) -> _R:
         and math.copysign(1.0, value) > 0
     }  # fmt: skip
     return dataclasses.replace(record, **zeros) if zeros else record  # type: ignore[type-var]
+
+
+def brief_facts(facts: Facts) -> Facts:
+    """What the fleet's tables show of a host's facts (its kernel), one record per kernel in a fleet.
+
+    >>> brief_facts(Facts(kernel="6.1.0", cpus=8)) is brief_facts(Facts(kernel="6.1.0", cpus=4))
+    True
+    """
+    return shared(Facts(kernel=facts.kernel), (Facts, facts.kernel))
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +217,10 @@ class HostSample:
             psi=_shared_zeros(self.psi),
             memory=_shared_zeros(self.memory),
             processes=tuple(p for p in self.processes if p.pid in culprit_pids),
-            facts=Facts(kernel=self.facts.kernel),  # what the fleet's tables show of it
+            facts=brief_facts(self.facts),
             workloads=tuple(w for w in self.workloads if w.shown),
-            not_evaluable=self.not_evaluable,
+            # the same few reasons on every host of a kind: one mapping each
+            not_evaluable=shared(self.not_evaluable, (dict, tuple(self.not_evaluable.items()))),
         )
 
     def as_vars(self) -> dict[str, Any]:

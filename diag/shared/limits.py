@@ -64,6 +64,9 @@ TURNS = 4
 # SSH handshakes (key exchange and authentication) in flight at once on the SSH loop: all 1,000 at
 # once finish together, and every host's probe then starts in the same second.
 LOGINS_IN_FLIGHT = 16
+# Distinct values ``diag.shared.records.shared`` keeps one object of for the hosts' briefs (a fleet's
+# kernels, not-evaluable reasons, thresholds): a few dozen in a fleet; past it a new value is not shared.
+MAX_SHARED_VALUES = 65_536
 # range() inside a template, and the total items a template's loops may produce.
 MAX_RANGE = 100_000
 MAX_TEMPLATE_STEPS = 1_000_000

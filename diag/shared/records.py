@@ -26,9 +26,11 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from functools import cache
 from typing import Any, TypeVar
+
+from diag.shared.limits import MAX_SHARED_VALUES
 
 T = TypeVar("T")
 
@@ -199,3 +201,23 @@ def from_data(cls: type[T], data: Mapping[str, Any]) -> T:
 
 _to_data = _walker(_dumper)
 _to_sparse_data = _walker(_sparse_dumper)
+
+
+_SHARED: dict[Hashable, Any] = {}
+
+
+def shared(value: T, key: Hashable) -> T:
+    """The one object kept for ``key`` (``value`` when it is the first): ``sys.intern`` for any value,
+    so what every host's brief repeats (its kernel's facts, a not-evaluable reason, a threshold) is held
+    once, not once a host. ``key`` identifies the value with its type (``1 == 1.0 == True``); past
+    ``MAX_SHARED_VALUES`` keys, or for a value not equal to itself (NaN), ``value`` is returned unshared.
+    Only for values no one changes afterwards: every holder gets the same object.
+
+    >>> a, b = shared(1.5, (float, 1.5)), shared(float("1.5"), (float, 1.5))
+    >>> a is b, shared(1, (int, 1)) is a
+    (True, False)
+    """
+    if value != value or (key not in _SHARED and len(_SHARED) >= MAX_SHARED_VALUES):
+        return value
+    kept: T = _SHARED.setdefault(key, value)
+    return kept
