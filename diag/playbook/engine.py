@@ -302,20 +302,33 @@ class Engine:
         """
         pairs = list(schedule)
         results: dict[int, HostResult] = {}
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="pfdiag-host")
+        forks = max(1, self.options.forks)
+        pool = ThreadPoolExecutor(max_workers=forks, thread_name_prefix="pfdiag-host")
+        # The hosts in flight (a future each, ~0.5 KB with its condition): a host is submitted when a
+        # fork is free and its future dropped once its result is in, so 10,000 hosts hold ``forks``.
         futures: dict[Future[HostResult], int] = {}
         # Hosts report in through a queue: ``wait(pending, FIRST_COMPLETED)`` visits every pending
         # future per completion, O(hosts^2) lock round trips under the GIL (1,000 hosts: ~500,000).
         finished: queue.SimpleQueue[Future[HostResult]] = queue.SimpleQueue()
-        try:
-            for index, (host, plays) in enumerate(pairs):
+        waiting = iter(enumerate(pairs))
+
+        def start_next() -> None:
+            for index, (host, plays) in waiting:
                 future = pool.submit(self._guarded, host, plays)
                 futures[future] = index
                 future.add_done_callback(finished.put)
-            for _ in futures:
+                return
+
+        try:
+            for _ in range(forks):
+                start_next()
+            while futures:
                 future = _next(finished)
+                index = futures.pop(future)
                 if not future.cancelled():
-                    results[futures[future]] = future.result()
+                    results[index] = future.result()
+                if not self.stop.is_set():
+                    start_next()
         except KeyboardInterrupt:
             self.stop.set()
             self.interrupted = True
