@@ -3,7 +3,9 @@ the Fabric fallback; both against the real loopback sshd fleet, host keys checke
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -11,6 +13,7 @@ from diag.shared.errors import TransportError
 from diag.transport import open_transport
 from diag.transport.ssh import ParamikoTransport
 from diag.transport.sshasync import SSHTransport
+from diag.transport.sshloop import event_loop
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -34,6 +37,38 @@ def test_ssh_opens_the_asyncssh_transport_and_adds_no_thread_per_connection(
     finally:
         for t in transports:
             t.close()
+
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A real thread pool that counts the calls handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.calls: list[str] = []
+
+    def submit(
+        self, fn: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> concurrent.futures.Future:
+        self.calls.append(getattr(fn, "__qualname__", repr(fn)))
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_asyncssh_logins_hand_no_work_to_an_executor_thread(ssh_fleet: Fleet) -> None:
+    # asyncssh.connect builds its options in the loop's executor for every login (~0.4 ms of CPU and
+    # two thread hand-offs a host); hosts sharing one configuration share one options object instead.
+    counting = _CountingExecutor()
+    event_loop().set_default_executor(counting)
+    transports = [
+        open_transport(name, ssh_fleet.hosts[name], ssh_fleet.options) for name in ssh_fleet.healthy[:4]
+    ]
+    try:
+        assert [t.run("echo ok", timeout_s=10).stdout for t in transports] == ["ok\n"] * 4
+        assert counting.calls == []
+    finally:
+        for t in transports:
+            t.close()
+        event_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        counting.shutdown(wait=False)
 
 
 def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_fleet: Fleet) -> None:
