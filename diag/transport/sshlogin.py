@@ -258,9 +258,10 @@ async def _tcp(login: Login) -> _Wire:
         login.where,
     )
     try:
-        transport, recorder = await asyncio.wait_for(
-            asyncio.get_running_loop().create_connection(_Recorder, hop.hostname, hop.port), connect_s
-        )
+        async with asyncio.timeout(connect_s):
+            transport, recorder = await asyncio.get_running_loop().create_connection(
+                _Recorder, hop.hostname, hop.port
+            )
     except TimeoutError:
         raise unreachable(login.where, hop.address, "TCP connect", TimeoutError(), login.options) from None
     except OSError as exc:  # asyncio says "Connect call failed (...)": name the errno as socket does
@@ -287,43 +288,49 @@ async def login(login: Login, through: asyncssh.SSHClientConnection | None) -> a
 async def _handshake(
     login: Login, through: asyncssh.SSHClientConnection | None, wire: _Wire | None
 ) -> asyncssh.SSHClientConnection:
+    """The login within its stages' timeouts: the banner's, then, for a peer that sent its banner, the
+    authentication's on top (both within the host deadline)."""
     opts, hop, where = login.options, login.hop, login.where
     client = _Client(login)
     client.wire = wire
     options = host_options(login.shared, hop.hostname, hop.port, lambda: client)
     tunnel = wire if wire is not None else through
     assert tunnel is not None  # a hop is reached directly (wire) or through the one before it
-    connecting = asyncio.ensure_future(open_connection(options, tunnel))
     banner_s = stage_timeout(
         login.deadline, opts.banner_timeout_s, f"the handshake with {hop.address}", "unreachable", where
     )
-    done, _ = await asyncio.wait({connecting}, timeout=banner_s)
-    if not done and client.banner_seen():
-        done, _ = await asyncio.wait(
-            {connecting}, timeout=max(0.0, min(opts.auth_timeout_s, login.deadline.remaining_s()))
-        )
-    if not done:
-        connecting.cancel()
-        await asyncio.gather(connecting, return_exceptions=True)
-        if login.deadline.remaining_s() <= 0:
-            cause = TimeoutError(f"host deadline of {login.deadline.budget_s:g} s exceeded")
-            raise unreachable(where, hop.address, "SSH handshake", cause, opts)
-        if not client.banner_seen():
-            raise unreachable(
-                where,
-                hop.address,
-                "SSH handshake",
-                TimeoutError(f"no SSH banner/handshake within {opts.banner_timeout_s:g} s"),
-                opts,
-            )
-        stalled = TimeoutError(f"no answer within {opts.auth_timeout_s:g} s (the peer stalled)")
-        raise unreachable(where, hop.address, "SSH authentication", stalled, opts)
-    exc = connecting.exception()
-    if exc is None:
-        return connecting.result()
-    if wire is not None and not client.banner_seen() and not isinstance(exc, TransportError):
-        exc = not_ssh(wire.recorder.lines())
-    raise _login_error(login, client, exc) from None
+    loop = asyncio.get_running_loop()
+    stage = asyncio.timeout(None)  # one scope for both stages: no task or wait() of their own
+
+    def banner_due() -> None:
+        more = min(opts.auth_timeout_s, login.deadline.remaining_s()) if client.banner_seen() else 0.0
+        stage.reschedule(loop.time() + max(0.0, more))
+
+    due = loop.call_later(banner_s, banner_due)
+    try:
+        async with stage:
+            return await open_connection(options, tunnel)
+    except Exception as exc:
+        if not stage.expired():
+            if wire is not None and not client.banner_seen() and not isinstance(exc, TransportError):
+                exc = not_ssh(wire.recorder.lines())
+            raise _login_error(login, client, exc) from None
+    finally:
+        due.cancel()
+    raise _timed_out(login, client)
+
+
+def _timed_out(login: Login, client: _Client) -> TransportError:
+    """The TransportError for a login cut by its stage's timeout (or the host deadline)."""
+    opts, hop, where = login.options, login.hop, login.where
+    if login.deadline.remaining_s() <= 0:
+        cause = TimeoutError(f"host deadline of {login.deadline.budget_s:g} s exceeded")
+        return unreachable(where, hop.address, "SSH handshake", cause, opts)
+    if not client.banner_seen():
+        silent = TimeoutError(f"no SSH banner/handshake within {opts.banner_timeout_s:g} s")
+        return unreachable(where, hop.address, "SSH handshake", silent, opts)
+    stalled = TimeoutError(f"no answer within {opts.auth_timeout_s:g} s (the peer stalled)")
+    return unreachable(where, hop.address, "SSH authentication", stalled, opts)
 
 
 def _login_error(login: Login, client: _Client, exc: BaseException) -> TransportError:
