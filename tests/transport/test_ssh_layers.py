@@ -4,9 +4,11 @@ the Fabric fallback; both against the real loopback sshd fleet, host keys checke
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable
 
+import asyncssh
 import pytest
 
 from diag.shared.errors import TransportError
@@ -69,6 +71,25 @@ def test_asyncssh_logins_hand_no_work_to_an_executor_thread(ssh_fleet: Fleet) ->
             t.close()
         event_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor())
         counting.shutdown(wait=False)
+
+
+def test_asyncssh_packet_debug_lines_are_still_logged_when_asked_for(
+    ssh_fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pfdiag skips making asyncssh's per-packet lines while they cannot be logged; at debug level 3
+    # with DEBUG on they appear, the connection's (key exchange, authentication) as the channel's.
+    asyncssh.set_debug_level(3)
+    t = open_transport("h02", ssh_fleet.hosts["h02"], ssh_fleet.options)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            assert t.run("true", timeout_s=10).ok
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh")]
+        assert any("Sent MSG_KEXINIT" in line for line in lines)
+        assert any("Received MSG_USERAUTH_SUCCESS" in line for line in lines)
+        assert any("Sent MSG_CHANNEL_OPEN" in line for line in lines)
+    finally:
+        asyncssh.set_debug_level(1)
+        t.close()
 
 
 def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_fleet: Fleet) -> None:
