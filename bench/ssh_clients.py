@@ -3,7 +3,9 @@
 Whether another SSH layer would get a host under pfdiag's CPU target: pfdiag's ``ParamikoTransport``
 (Fabric + paramiko, a thread per host as in a run, host keys checked), pfdiag's ``SSHTransport``
 (asyncssh under the same threads, one event loop for all: what ``ansible_connection: ssh`` opens),
-bare asyncssh (one event loop, host keys checked) and parallel-ssh (libssh2 in C under gevent, if
+bare asyncssh (one event loop, host keys checked), bare asyncssh as pfdiag configures it (AES-GCM
+first, one ``SSHClientConnectionOptions`` passed to every connect: the floor pfdiag's wrapper is held
+to) and parallel-ssh (libssh2 in C under gevent, if
 installed; it does not check host keys here) against the same simulated hosts (``bench/simhosts.py``:
 answer after the interval with an 18 KB recorded probe output). Each client runs in its own process;
 CPU is that process's ``time.process_time`` over the N sessions (imports and one warm-up login excluded).
@@ -23,7 +25,7 @@ from pathlib import Path
 from bench.simhosts import running
 
 REPO = Path(__file__).resolve().parent.parent
-CLIENTS = ("pfdiag-paramiko", "pfdiag", "asyncssh", "parallel-ssh")
+CLIENTS = ("pfdiag-paramiko", "pfdiag", "asyncssh", "asyncssh-gcm", "parallel-ssh")
 
 _COMMON = """
 import json, sys, time
@@ -76,6 +78,25 @@ async def main():
 asyncio.run(main())
 """
 
+# The same with AES-GCM first (asyncssh's default chacha20-poly1305 costs more per packet) and one
+# options object built up front, as pfdiag's transport has them (diag/transport/sshoptions.py).
+_ASYNCSSH_GCM = """
+import asyncio, asyncssh
+key = asyncssh.read_private_key(hosts[0]["ansible_ssh_private_key_file"])
+known = asyncssh.read_known_hosts(SIM + "/known_hosts")
+shared = asyncssh.SSHClientConnectionOptions(username=hosts[0]["ansible_user"], client_keys=[key],
+    known_hosts=known, config=None, encryption_algs=["aes128-gcm@openssh.com"])
+async def one(h, cmd):
+    async with asyncssh.connect(h["ansible_host"], port=int(h["ansible_port"]), options=shared) as conn:
+        return len((await conn.run(cmd, check=True)).stdout)
+async def main():
+    global out, cpu0, wall0
+    await one(hosts[0], "echo ok")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    out = await asyncio.gather(*(one(h, command) for h in hosts[1:]))
+asyncio.run(main())
+"""
+
 _PSSH = """
 from pssh.clients import ParallelSSHClient
 from pssh.config import HostConfig
@@ -100,6 +121,7 @@ def measure(client: str, python: str, sim: Path, interval: float) -> dict[str, f
         "pfdiag-paramiko": _PFDIAG,
         "pfdiag": _PFDIAG_ASYNCSSH,
         "asyncssh": _ASYNCSSH,
+        "asyncssh-gcm": _ASYNCSSH_GCM,
         "parallel-ssh": _PSSH,
     }[client]
     head = f"REPO = {str(REPO)!r}; SIM = {str(sim)!r}; INTERVAL = {interval!r}\n"

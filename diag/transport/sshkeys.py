@@ -18,6 +18,8 @@ from typing import TypeVar, cast
 import paramiko
 
 MAX_CACHED_KEYS = 256
+# The keys asyncssh offers when none is configured (its ``_DEFAULT_KEY_FILES``), each with its certificate.
+DEFAULT_KEYS = ("id_ed25519_sk", "id_ecdsa_sk", "id_ed448", "id_ed25519", "id_ecdsa", "id_rsa", "id_dsa")
 
 _keys: dict[tuple[str, str, tuple[int, int], tuple[int, int] | None], object] = {}
 T = TypeVar("T")
@@ -31,6 +33,17 @@ def file_stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+def default_key_stamps() -> tuple[tuple[int, int] | None, ...]:
+    """The stamps of ``~/.ssh``'s default keys and their certificates: what asyncssh reads when no key
+    is configured changed when these did."""
+    folder = os.path.expanduser("~/.ssh")
+    return tuple(
+        file_stamp(os.path.join(folder, name + suffix))
+        for name in DEFAULT_KEYS
+        for suffix in ("", "-cert.pub")
+    )
 
 
 def loaded_key(path: str) -> paramiko.PKey | None:

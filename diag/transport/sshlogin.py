@@ -1,6 +1,7 @@
 """The asyncssh login, on the process's one SSH loop: a hop's wire (TCP or ProxyCommand) and its stages.
 
-In: a ``Login`` (one hop, prepared in the host's own thread: its known host keys, the keys to offer)
+In: a ``Login`` (one hop, prepared in the host's own thread: its known host keys, the keys to offer,
+asyncssh's options for its configuration, ``sshoptions``)
 and the connection to tunnel through for a ProxyJump hop. Out: an open ``SSHClientConnection``. Each
 handshake stage has its own timeout under the host's ``Deadline`` (TCP connect, banner, then key
 exchange and authentication), and every failure is the ``TransportError`` the Fabric transport raises
@@ -16,6 +17,7 @@ import shlex
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -32,26 +34,13 @@ from diag.transport.hostkeys import (
     known_keys,
     unknown_key_error,
 )
-from diag.transport.sshconfig import (
-    SSHHop,
-    agent_allowed,
-    hash_known_hosts,
-    identity_files,
-    known_hosts_files,
-)
+from diag.transport.sshconfig import SSHHop, hop_files
 from diag.transport.sshfailures import not_ssh, stage_timeout, unreachable
 from diag.transport.sshkeys import loaded_keypair
 from diag.transport.sshloop import login_slots
+from diag.transport.sshoptions import client_options, host_options, open_connection
 
-BANNER_BYTES = 4096
-# AES-GCM first: asyncssh's chacha20-poly1305 (its default) builds two cipher contexts in Python for
-# every packet, ~1 s of the loop's 6 s for 200 hosts' logins and probes; GCM keeps one per direction.
-ENCRYPTION_ALGS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-)  # what a peer sends before its SSH banner is kept for the message, up to this
+BANNER_BYTES = 4096  # what a peer sends before its SSH banner is kept for the message, up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +55,8 @@ class Login:
     known: dict[str, paramiko.PKey]  # key type -> recorded key
     policy: HostKeyPolicy
     record_to: str
-    client_keys: tuple[object, ...] | None  # loaded key pairs; None: asyncssh's ~/.ssh/id_* defaults
+    shared: asyncssh.SSHClientConnectionOptions  # this configuration's (``sshoptions``): keys, agent, user
     unreadable: tuple[str, ...]  # configured key files that could not be loaded
-    agent: bool
     tried: str  # the keys offered, for messages
 
     @classmethod
@@ -80,35 +68,36 @@ class Login:
         deadline: Deadline,
         where: str,
     ) -> Login:
-        read_files, record_to = known_hosts_files(hop.entry, options)
+        files = hop_files(hop.entry, explicit_keys, options)
         policy = HostKeyPolicy(
             options.host_key_policy,
-            files_read=read_files,
-            record_to=record_to,
-            hashed=hash_known_hosts(hop.entry),
+            files_read=files.read_files,
+            record_to=files.record_to,
+            hashed=files.hashed,
         )
         name = host_key_name(hop.hostname, hop.port)
-        key_files, default_keys = identity_files(explicit_keys, hop.entry)
-        loaded = {path: loaded_keypair(path) for path in key_files}
+        known = known_keys(name, files.read_files)
+        loaded = {path: loaded_keypair(path) for path in files.key_files}
+        client_keys = None if files.default_keys else tuple(k for k in loaded.values() if k is not None)
         return cls(
             hop=hop,
             where=where,
             options=options,
             deadline=deadline,
             name=name,
-            known=known_keys(name, read_files),
+            known=known,
             policy=policy,
-            record_to=record_to,
-            client_keys=None if default_keys else tuple(k for k in loaded.values() if k is not None),
+            record_to=files.record_to,
+            shared=client_options(hop.user, client_keys, agent=files.agent, known=known),
             unreadable=tuple(p for p, k in loaded.items() if k is None and os.path.exists(p)),
-            agent=agent_allowed(hop.entry),
-            tried=", ".join(key_files) or ("~/.ssh/id_*" if default_keys else "no key"),
+            tried=", ".join(files.key_files) or ("~/.ssh/id_*" if files.default_keys else "no key"),
         )
 
 
 class _Client(asyncssh.SSHClient):
-    """Checks the server's host key the way the Fabric transport does: a key of a recorded type that
-    is not the recorded one is a changed key; a key of a new type goes to the policy."""
+    """Checks the server's host key the way the Fabric transport does: the recorded key passes, a key
+    of a recorded type that is not the recorded one is a changed key, a key of a new type goes to the
+    policy. asyncssh trusts no key itself here (``sshoptions``): every key comes to this check."""
 
     def __init__(self, login: Login) -> None:
         self.login = login
@@ -127,10 +116,13 @@ class _Client(asyncssh.SSHClient):
         return self.conn is not None and bool(self.conn.get_extra_info("server_version"))
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        recorded = self.login.known.get(key.get_algorithm())
+        if recorded is not None and recorded.asbytes() == key.public_data:
+            return True
         offered = paramiko.PKey.from_type_string(key.get_algorithm(), key.public_data)
         expected = self.login.known.get(offered.get_name())
         try:
-            if expected is not None:  # asyncssh already accepted the recorded keys: this one differs
+            if expected is not None:  # a key of the recorded type, and not the recorded one
                 raise paramiko.BadHostKeyException(self.login.name, offered, expected)
             self.login.policy.unknown_key(self.login.name, offered)
         except (paramiko.SSHException, OSError) as exc:
@@ -198,8 +190,9 @@ class _Recorder(asyncio.Protocol):
 
 
 class _Wire:
-    """asyncssh's ``tunnel=`` hook over a TCP connection opened (and timed) here, with a ``_Recorder``;
-    for a ProxyCommand, a socket pair whose other end is the command's stdin and stdout."""
+    """The tunnel a login runs over (``sshoptions.open_connection``, as asyncssh's ``tunnel=`` hook): a
+    TCP connection opened (and timed) here, with a ``_Recorder``; for a ProxyCommand, a socket pair
+    whose other end is the command's stdin and stdout."""
 
     def __init__(
         self, transport: asyncio.Transport, recorder: _Recorder, proxy: subprocess.Popen[bytes] | None = None
@@ -216,9 +209,9 @@ class _Wire:
             self.proxy.wait()
 
     async def create_connection(
-        self, factory: object, host: str, port: int
-    ) -> tuple[asyncio.Transport, asyncio.Protocol]:
-        inner = cast(asyncio.Protocol, factory())  # type: ignore[operator]
+        self, session_factory: Callable[[], asyncssh.SSHClientConnection], remote_host: str, remote_port: int
+    ) -> tuple[object, asyncssh.SSHClientConnection]:
+        inner = session_factory()
         self.recorder.attach(inner)
         return self.transport, inner
 
@@ -265,9 +258,10 @@ async def _tcp(login: Login) -> _Wire:
         login.where,
     )
     try:
-        transport, recorder = await asyncio.wait_for(
-            asyncio.get_running_loop().create_connection(_Recorder, hop.hostname, hop.port), connect_s
-        )
+        async with asyncio.timeout(connect_s):
+            transport, recorder = await asyncio.get_running_loop().create_connection(
+                _Recorder, hop.hostname, hop.port
+            )
     except TimeoutError:
         raise unreachable(login.where, hop.address, "TCP connect", TimeoutError(), login.options) from None
     except OSError as exc:  # asyncio says "Connect call failed (...)": name the errno as socket does
@@ -275,19 +269,6 @@ async def _tcp(login: Login) -> _Wire:
         cause = exc if errno is None else OSError(errno, os.strerror(errno))
         raise unreachable(login.where, hop.address, "TCP connect", cause, login.options) from None
     return _Wire(transport, recorder)
-
-
-def _host_key_algs(known: dict[str, paramiko.PKey]) -> list[str]:
-    """The recorded key types first, then the rest: paramiko's order, so a host known by its RSA key
-    is not asked for an Ed25519 key it also has (which would then be unknown)."""
-    first = [alg.decode() for key in known.values() for alg in _imported(key).sig_algorithms]
-    return first + [
-        alg.decode() for alg in asyncssh.public_key.get_default_public_key_algs() if alg.decode() not in first
-    ]
-
-
-def _imported(key: paramiko.PKey) -> asyncssh.SSHKey:
-    return asyncssh.import_public_key(f"{key.get_name()} {key.get_base64()}")
 
 
 async def login(login: Login, through: asyncssh.SSHClientConnection | None) -> asyncssh.SSHClientConnection:
@@ -307,63 +288,49 @@ async def login(login: Login, through: asyncssh.SSHClientConnection | None) -> a
 async def _handshake(
     login: Login, through: asyncssh.SSHClientConnection | None, wire: _Wire | None
 ) -> asyncssh.SSHClientConnection:
+    """The login within its stages' timeouts: the banner's, then, for a peer that sent its banner, the
+    authentication's on top (both within the host deadline)."""
     opts, hop, where = login.options, login.hop, login.where
     client = _Client(login)
     client.wire = wire
-    connecting = asyncio.ensure_future(
-        asyncssh.connect(
-            hop.hostname,
-            hop.port,
-            tunnel=wire if wire is not None else through,
-            client_factory=lambda: client,
-            config=None,
-            username=hop.user,
-            known_hosts=([_imported(key) for key in login.known.values()], [], []),
-            server_host_key_algs=_host_key_algs(login.known),
-            encryption_algs=ENCRYPTION_ALGS,
-            x509_trusted_certs=None,
-            client_keys=() if login.client_keys is None else (list(login.client_keys) or None),
-            agent_path=() if login.agent else None,
-            preferred_auth="publickey",
-            gss_auth=False,
-            gss_kex=False,
-            host_based_auth=False,
-            kbdint_auth=False,
-            password_auth=False,
-            connect_timeout=None,
-            keepalive_interval=0,
-        )
-    )
+    options = host_options(login.shared, hop.hostname, hop.port, lambda: client)
+    tunnel = wire if wire is not None else through
+    assert tunnel is not None  # a hop is reached directly (wire) or through the one before it
     banner_s = stage_timeout(
         login.deadline, opts.banner_timeout_s, f"the handshake with {hop.address}", "unreachable", where
     )
-    done, _ = await asyncio.wait({connecting}, timeout=banner_s)
-    if not done and client.banner_seen():
-        done, _ = await asyncio.wait(
-            {connecting}, timeout=max(0.0, min(opts.auth_timeout_s, login.deadline.remaining_s()))
-        )
-    if not done:
-        connecting.cancel()
-        await asyncio.gather(connecting, return_exceptions=True)
-        if login.deadline.remaining_s() <= 0:
-            cause = TimeoutError(f"host deadline of {login.deadline.budget_s:g} s exceeded")
-            raise unreachable(where, hop.address, "SSH handshake", cause, opts)
-        if not client.banner_seen():
-            raise unreachable(
-                where,
-                hop.address,
-                "SSH handshake",
-                TimeoutError(f"no SSH banner/handshake within {opts.banner_timeout_s:g} s"),
-                opts,
-            )
-        stalled = TimeoutError(f"no answer within {opts.auth_timeout_s:g} s (the peer stalled)")
-        raise unreachable(where, hop.address, "SSH authentication", stalled, opts)
-    exc = connecting.exception()
-    if exc is None:
-        return connecting.result()
-    if wire is not None and not client.banner_seen() and not isinstance(exc, TransportError):
-        exc = not_ssh(wire.recorder.lines())
-    raise _login_error(login, client, exc) from None
+    loop = asyncio.get_running_loop()
+    stage = asyncio.timeout(None)  # one scope for both stages: no task or wait() of their own
+
+    def banner_due() -> None:
+        more = min(opts.auth_timeout_s, login.deadline.remaining_s()) if client.banner_seen() else 0.0
+        stage.reschedule(loop.time() + max(0.0, more))
+
+    due = loop.call_later(banner_s, banner_due)
+    try:
+        async with stage:
+            return await open_connection(options, tunnel)
+    except Exception as exc:
+        if not stage.expired():
+            if wire is not None and not client.banner_seen() and not isinstance(exc, TransportError):
+                exc = not_ssh(wire.recorder.lines())
+            raise _login_error(login, client, exc) from None
+    finally:
+        due.cancel()
+    raise _timed_out(login, client)
+
+
+def _timed_out(login: Login, client: _Client) -> TransportError:
+    """The TransportError for a login cut by its stage's timeout (or the host deadline)."""
+    opts, hop, where = login.options, login.hop, login.where
+    if login.deadline.remaining_s() <= 0:
+        cause = TimeoutError(f"host deadline of {login.deadline.budget_s:g} s exceeded")
+        return unreachable(where, hop.address, "SSH handshake", cause, opts)
+    if not client.banner_seen():
+        silent = TimeoutError(f"no SSH banner/handshake within {opts.banner_timeout_s:g} s")
+        return unreachable(where, hop.address, "SSH handshake", silent, opts)
+    stalled = TimeoutError(f"no answer within {opts.auth_timeout_s:g} s (the peer stalled)")
+    return unreachable(where, hop.address, "SSH authentication", stalled, opts)
 
 
 def _login_error(login: Login, client: _Client, exc: BaseException) -> TransportError:

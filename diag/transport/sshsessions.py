@@ -45,7 +45,8 @@ async def _session(
 ) -> tuple[asyncssh.SSHClientChannel[bytes], asyncssh.SSHClientSession[bytes]]:
     """A new session running ``command``; one that cannot be opened is ``unreachable``."""
     try:
-        return await asyncio.wait_for(conn.create_session(factory, command, encoding=None), session_s)
+        async with asyncio.timeout(session_s):  # not wait_for: no task of its own for each session
+            return await conn.create_session(factory, command, encoding=None)
     except (asyncssh.Error, OSError, TimeoutError) as exc:
         raise TransportError(
             f"cannot open an SSH session: {exc or type(exc).__name__}",
@@ -66,7 +67,8 @@ async def exec_session(
     ran = time.monotonic()
     channel.write_eof()
     try:
-        await asyncio.wait_for(channel.wait_closed(), wait_s)
+        async with asyncio.timeout(wait_s):
+            await channel.wait_closed()
         closed = True
     except TimeoutError:
         closed = False

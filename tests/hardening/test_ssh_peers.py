@@ -173,3 +173,17 @@ def test_a_handshake_stalled_after_the_banner_is_cut_at_the_host_deadline(ssh_fl
         t.run("true", timeout_s=10)
     assert 1.5 < time.monotonic() - started < 8  # the 2 s deadline, not the 10 s banner timeout
     assert caught.value.state == "unreachable" and "host deadline of 2 s exceeded" in caught.value.message
+
+
+def test_a_handshake_stalled_after_the_banner_gets_the_auth_timeout_on_top_of_the_banner_timeout(
+    ssh_fleet, peer
+):
+    stall = peer(b"SSH-2.0-OpenSSH_9.6\r\n", read_first=False, hang=True)
+    t = _transport(ssh_fleet, stall, Deadline.after(30.0), banner_timeout_s=1.0, auth_timeout_s=2.0)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        t.run("true", timeout_s=10)
+    assert 2.5 < time.monotonic() - started < 10  # the banner's 1 s, then the authentication's 2 s
+    assert caught.value.state == "unreachable"
+    assert "SSH authentication to" in caught.value.message
+    assert "no answer within 2 s (the peer stalled)" in caught.value.message

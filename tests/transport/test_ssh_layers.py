@@ -3,14 +3,19 @@ the Fabric fallback; both against the real loopback sshd fleet, host keys checke
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
 import threading
+from collections.abc import Callable
 
+import asyncssh
 import pytest
 
 from diag.shared.errors import TransportError
 from diag.transport import open_transport
 from diag.transport.ssh import ParamikoTransport
 from diag.transport.sshasync import SSHTransport
+from diag.transport.sshloop import event_loop
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -34,6 +39,57 @@ def test_ssh_opens_the_asyncssh_transport_and_adds_no_thread_per_connection(
     finally:
         for t in transports:
             t.close()
+
+
+class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A real thread pool that counts the calls handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.calls: list[str] = []
+
+    def submit(
+        self, fn: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> concurrent.futures.Future:
+        self.calls.append(getattr(fn, "__qualname__", repr(fn)))
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_asyncssh_logins_hand_no_work_to_an_executor_thread(ssh_fleet: Fleet) -> None:
+    # asyncssh.connect builds its options in the loop's executor for every login (~0.4 ms of CPU and
+    # two thread hand-offs a host); hosts sharing one configuration share one options object instead.
+    counting = _CountingExecutor()
+    event_loop().set_default_executor(counting)
+    transports = [
+        open_transport(name, ssh_fleet.hosts[name], ssh_fleet.options) for name in ssh_fleet.healthy[:4]
+    ]
+    try:
+        assert [t.run("echo ok", timeout_s=10).stdout for t in transports] == ["ok\n"] * 4
+        assert counting.calls == []
+    finally:
+        for t in transports:
+            t.close()
+        event_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor())
+        counting.shutdown(wait=False)
+
+
+def test_asyncssh_packet_debug_lines_are_still_logged_when_asked_for(
+    ssh_fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pfdiag skips making asyncssh's per-packet lines while they cannot be logged; at debug level 3
+    # with DEBUG on they appear, the connection's (key exchange, authentication) as the channel's.
+    asyncssh.set_debug_level(3)
+    t = open_transport("h02", ssh_fleet.hosts["h02"], ssh_fleet.options)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            assert t.run("true", timeout_s=10).ok
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh")]
+        assert any("Sent MSG_KEXINIT" in line for line in lines)
+        assert any("Received MSG_USERAUTH_SUCCESS" in line for line in lines)
+        assert any("Sent MSG_CHANNEL_OPEN" in line for line in lines)
+    finally:
+        asyncssh.set_debug_level(1)
+        t.close()
 
 
 def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_fleet: Fleet) -> None:
