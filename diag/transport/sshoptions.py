@@ -10,7 +10,8 @@ pfdiag opened (``sshlogin``'s TCP socket or ProxyCommand, or a channel through t
 ``asyncssh.connect`` does once it has its options. In: a hop's settings. Out: a logged-in
 ``SSHClientConnection``.
 
-asyncssh internals this relies on (2.14 to 2.24): ``SSHClientConnection(loop, options, wait="auth")``
+asyncssh internals this relies on (2.14 to 2.24; the suite runs 2.24.1, and pyproject.toml keeps
+asyncssh below 2.25 until a newer one is checked): ``SSHClientConnection(loop, options, wait="auth")``
 resolves ``options.waiter`` when the login is done (or fails: its exception), and reads the host,
 port and client factory (``protocol_factory``) from its options.
 """
