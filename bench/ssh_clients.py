@@ -62,6 +62,16 @@ _PFDIAG_ASYNCSSH = _PFDIAG.replace(
     "from diag.transport.sshasync import SSHTransport",
 ).replace("time.sleep(0.3)  # paramiko's threads end after close", "")
 
+# Both asyncssh clients: one warm-up login, then every host's session at once on one loop.
+_ASYNC_RUN = """
+async def main():
+    global out, cpu0, wall0
+    await one(hosts[0], "echo ok")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    out = await asyncio.gather(*(one(h, command) for h in hosts[1:]))
+asyncio.run(main())
+"""
+
 _ASYNCSSH = """
 import asyncio, asyncssh
 key = asyncssh.read_private_key(hosts[0]["ansible_ssh_private_key_file"])
@@ -70,12 +80,6 @@ async def one(h, cmd):
     async with asyncssh.connect(h["ansible_host"], port=int(h["ansible_port"]), username=h["ansible_user"],
                                 client_keys=[key], known_hosts=known, config=None) as conn:
         return len((await conn.run(cmd, check=True)).stdout)
-async def main():
-    global out, cpu0, wall0
-    await one(hosts[0], "echo ok")
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    out = await asyncio.gather(*(one(h, command) for h in hosts[1:]))
-asyncio.run(main())
 """
 
 # The same with AES-GCM first (asyncssh's default chacha20-poly1305 costs more per packet) and one
@@ -89,12 +93,6 @@ shared = asyncssh.SSHClientConnectionOptions(username=hosts[0]["ansible_user"], 
 async def one(h, cmd):
     async with asyncssh.connect(h["ansible_host"], port=int(h["ansible_port"]), options=shared) as conn:
         return len((await conn.run(cmd, check=True)).stdout)
-async def main():
-    global out, cpu0, wall0
-    await one(hosts[0], "echo ok")
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    out = await asyncio.gather(*(one(h, command) for h in hosts[1:]))
-asyncio.run(main())
 """
 
 _PSSH = """
@@ -120,8 +118,8 @@ def measure(client: str, python: str, sim: Path, interval: float) -> dict[str, f
     body = {
         "pfdiag-paramiko": _PFDIAG,
         "pfdiag": _PFDIAG_ASYNCSSH,
-        "asyncssh": _ASYNCSSH,
-        "asyncssh-gcm": _ASYNCSSH_GCM,
+        "asyncssh": _ASYNCSSH + _ASYNC_RUN,
+        "asyncssh-gcm": _ASYNCSSH_GCM + _ASYNC_RUN,
         "parallel-ssh": _PSSH,
     }[client]
     head = f"REPO = {str(REPO)!r}; SIM = {str(sim)!r}; INTERVAL = {interval!r}\n"
