@@ -195,7 +195,8 @@ class HostResult:
     def to_stored(self) -> dict[str, Any]:
         """The form ``hosts.jsonl`` keeps, a third of ``to_dict``'s size: without its copies (``rates``
         and ``top_processes`` are views of ``sample``; ``facts`` is the sample's unless the facts module
-        ran) and without the None fields of the sample. ``from_dict`` reads both into the same result."""
+        ran) and without the sample's None fields and fields at their default (``to_sparse_data``).
+        ``from_dict`` reads both into the same result."""
         stored = {**self._head(), "sample": to_sparse_data(self.sample) if self.sample is not None else {}}
         if self.facts is not None:
             stored["facts"] = to_data(self.facts)
