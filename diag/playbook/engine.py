@@ -324,9 +324,9 @@ class Engine:
                 start_next()
             while futures:
                 future = _next(finished)
-                index = futures.pop(future)
                 if not future.cancelled():
-                    results[index] = future.result()
+                    results[futures[future]] = future.result()
+                del futures[future]  # after its result is in: Ctrl-C in between finds it in ``futures``
                 if not self.stop.is_set():
                     start_next()
         except KeyboardInterrupt:
