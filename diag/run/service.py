@@ -36,6 +36,7 @@ from diag.playbook.resolve import resolve_playbook
 from diag.playbook.schedule import HostLike, schedule
 from diag.playbook.validate import load_playbook
 from diag.report.progress import Progress
+from diag.run.garbage_collection import collect_less
 from diag.runs.details import HostDetails, index_recording
 from diag.runs.meta import PLANNED_HOSTS
 from diag.runs.store import (
@@ -397,7 +398,7 @@ def _run_prepared(
         for host, _ in prepared.plan:
             if host.name in prepared.kept:  # a replay keeps what the recording says of these
                 host_done(prepared.kept[host.name], recorded_answers(host.vars.get(REPLAY_VAR)) or ())
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), collect_less():
             done = {r.host: r for r in engine.run(live)}
     finally:
         hosts_file.close()
