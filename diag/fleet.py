@@ -233,18 +233,22 @@ def measured_frame(run: RunResult) -> pd.DataFrame:
 
 def failed_frame(run: RunResult) -> pd.DataFrame:
     """The findings frame's rows of the failed checks, in run order (what ``finding_groups`` reads)."""
-    rows = (row for host in run.hosts for row in finding_rows(host) if row["status"] == "fail")
+    rows = (row for host in run.hosts for row in finding_rows(host, status="fail"))
     return _frame(rows, FINDING_FRAME_COLUMNS)
 
 
-def finding_rows(host: HostResult) -> list[dict[str, Any]]:
-    """The findings frame's rows of one host."""
+def finding_rows(host: HostResult, status: str | None = None) -> list[dict[str, Any]]:
+    """The findings frame's rows of one host (of its findings with ``status``, when given): a row is
+    built only for a finding that is kept, most of a healthy fleet's checks pass."""
+    findings = [f for f in host.findings if status is None or f.status == status]
+    if not findings:
+        return []
     head = {
         "host": host.host,
         "group": host_group(host),
         "verdict": host.verdict.code if host.verdict else None,
     }
-    return [{**head, **{k: getattr(f, k) for k in FINDING_FRAME_COLUMNS[3:]}} for f in host.findings]
+    return [{**head, **{k: getattr(f, k) for k in FINDING_FRAME_COLUMNS[3:]}} for f in findings]
 
 
 def _frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:

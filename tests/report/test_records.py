@@ -7,8 +7,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
+
 from diag.findings import Culprit, Finding, HostResult, RunResult, Verdict
-from diag.fleet import build_fleet
+from diag.fleet import build_fleet, failed_frame, findings_frame
 from diag.probe.measurements import HostSample, Process, Rates
 from diag.report.cells import culprit_label
 from diag.report.csv_export import HOSTS_CSV, PROCESSES_CSV, render_csvs
@@ -120,3 +122,14 @@ def test_a_culprit_named_for_its_childrens_faults_says_so() -> None:
         from_data(Finding, {**to_data(Finding("c", "t", "pass", "info", "m")), "measures": "host.x"}).measures
         == "host.x"
     )
+
+
+def test_the_failed_frame_is_the_findings_frame_of_the_failed_checks() -> None:
+    names = sorted(p.name for p in RUNS.iterdir() if (p / "hosts.jsonl").exists())
+    assert names
+    for name in names:
+        run = recorded(name)
+        findings = findings_frame(run)
+        failed = findings[findings["status"] == "fail"].reset_index(drop=True)
+        assert len(failed) or name == "quiet", name
+        pd.testing.assert_frame_equal(failed_frame(run), failed, check_dtype=False, check_index_type=False)
