@@ -1,7 +1,7 @@
 """The run folder: where a run is written as it happens, and the one reader of it.
 
 In: a ``RunResult`` being built and each host as it finishes. Out: ``run.json`` (metadata, written at
-the start and again at the end), ``hosts.jsonl`` (one line per finished host, flushed and fsynced:
+the start and again at the end), ``hosts.jsonl`` (one line per finished host, flushed, fsynced in groups:
 ``{"host", "result", "commands", "raw_command", "vars"}``, each thing once) and back: ``load_run``
 (``pfdiag report``) and ``load_recording`` (``pfdiag run --replay``) read the same lines. Any
 ``OSError`` while writing is a ``ReportError`` naming the path (disk full, permission); a truncated
@@ -23,6 +23,7 @@ from diag.runs.meta import PLANNED_HOSTS, check_metadata, never_finished
 from diag.runs.owner import check_claimable, is_marked, mark_run_dir
 from diag.shared.errors import ReportError, UsageError
 from diag.shared.files import check_output_dir, json_text, open_append_new, read_lines, read_text, write_text
+from diag.shared.group_sync import GroupSync
 from diag.shared.limits import MAX_RUN_LOG_BYTES
 from diag.shared.records import from_data, to_data
 from diag.shared.secrets import Redactor
@@ -121,10 +122,11 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 class HostsFile:
-    """``hosts.jsonl``: one line per finished host, on disk (flush + fsync) before the next one.
+    """``hosts.jsonl``: one line per finished host, flushed as it is written (a crash or Ctrl-C of
+    pfdiag keeps it) and fsynced within ``SYNC_WITHIN_S`` (``GroupSync``: one fsync for the lines of
+    the hosts that finish together, not one a host).
 
-    ``sync_each`` False (a replay: it can simply be run again) fsyncs once, at ``close``: one fsync
-    per host costs more than replaying the host.
+    ``sync_each`` False (a replay: it can simply be run again) fsyncs once, at ``close``.
     """
 
     def __init__(self, path: Path, redactor: Redactor, *, sync_each: bool = True) -> None:
@@ -136,6 +138,7 @@ class HostsFile:
             self.handle: IO[str] = os.fdopen(open_append_new(path), "w", encoding="utf-8")
         except OSError as exc:
             raise write_error(path, exc) from None
+        self.sync = GroupSync(self.handle.fileno(), name="pfdiag-hosts-fsync") if sync_each else None
 
     def write(
         self,
@@ -148,8 +151,8 @@ class HostsFile:
         try:
             self.handle.write(line)
             self.handle.flush()
-            if self.sync_each:
-                os.fsync(self.handle.fileno())
+            if self.sync is not None:
+                self.sync.written()
         except OSError as exc:
             raise write_error(self.path, exc) from None
         offset = self.size
@@ -160,7 +163,11 @@ class HostsFile:
         try:
             if not self.handle.closed:
                 self.handle.flush()
-                os.fsync(self.handle.fileno())
+                if self.sync is not None:
+                    self.sync.close()
+                    self.sync = None
+                else:
+                    os.fsync(self.handle.fileno())
             self.handle.close()
         except OSError as exc:
             raise write_error(self.path, exc) from None
