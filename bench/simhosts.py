@@ -6,7 +6,9 @@ probe output is every host's answer) and how many server processes. Out, in the 
 servers' host key for every ``[address]:port``, so pfdiag's strict host-key check runs as usual),
 ``client_ed25519`` (the key the servers accept) and an empty ``ssh_config``. Then it prints ``ready``
 and serves until SIGTERM. A command holding ``pfdiag probe INTERVAL`` is answered after sleeping
-INTERVAL seconds (a host sampling), anything else at once, always with the recorded probe output.
+INTERVAL seconds (a host sampling), anything else at once, always with the recorded probe output as
+this pfdiag's probe would have sent it (``as_sent_now``: of /proc/vmstat and /proc/meminfo only the
+lines read, as the probe's awk sends them since its version 3).
 
     python -m bench.simhosts --hosts 1000 --dir /tmp/sim --procs 2
 """
@@ -30,6 +32,9 @@ from pathlib import Path
 
 import asyncssh
 
+from diag.probe.script import SCRIPT_PATH
+from diag.probe.sections import MARKER, split_sections
+from diag.probe.sources import BY_PATH
 from tests.fixtures.sshd_fleet import loopback_address
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +51,31 @@ def _capture(run: str) -> bytes:
     path = REPO / "tests" / "data" / "runs" / run / "hosts.jsonl"
     with path.open(encoding="utf-8") as handle:
         raw: str = json.loads(handle.readline())["raw"]
-    return raw.encode()
+    return as_sent_now(raw).encode()
+
+
+def as_sent_now(raw: str) -> str:
+    """A recorded answer as this pfdiag's probe would send it: each file the probe now sends in part
+    (``Source.keep``: /proc/vmstat, /proc/meminfo) cut by the probe's own awk, run over the recorded lines."""
+    out: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for section in split_sections(raw):
+            path = section.args.partition(" ")[0]
+            source = BY_PATH.get(path)
+            out.append(f"{MARKER}{section.kind} {section.args}".rstrip())
+            if section.kind != "file" or source is None or not source.keep:
+                out += section.lines
+                continue
+            copy = Path(tmp) / "file"
+            copy.write_text("".join(line + "\n" for line in section.lines))
+            spec = source.spec().replace(source.path, str(copy), 1)
+            sent = subprocess.run(
+                ["sh", str(SCRIPT_PATH), "reduce", "1", "5", "0", "", "", "", spec],
+                input="@@pfdiag snap 0 0\n@@pfdiag stat\n@@pfdiag stat-end\n",
+                capture_output=True, text=True, check=True, timeout=30,
+            ).stdout.splitlines()  # fmt: skip
+            out += sent[sent.index(f"{MARKER}file {copy}") + 1 : -1]  # up to the reducer's own end marker
+    return "".join(line + "\n" for line in out)
 
 
 async def _serve(socks: list[socket.socket], host_key: asyncssh.SSHKey, client_pub: str, raw: bytes) -> None:

@@ -43,7 +43,9 @@ def parse_meminfo(lines: Sequence[str], source: str = "/proc/meminfo") -> dict[s
     return values
 
 
-SOURCE = Source("meminfo", "/proc/meminfo", TWICE, parse_meminfo)
+# The lines ``memory_values`` reads: the only ones the probe sends (of ~55).
+READ = ("MemTotal", "MemAvailable", "Cached", "SwapTotal", "SwapFree", "Unevictable", "Mlocked")
+SOURCE = Source("meminfo", "/proc/meminfo", TWICE, parse_meminfo, keep=READ)
 
 
 @dataclass(frozen=True, slots=True)

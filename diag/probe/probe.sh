@@ -2,13 +2,15 @@
 # Usage: sh probe.sh MODE INTERVAL_S TOP_N PERF DEADLINE_S [EXCLUDE_PID [EXCLUDE_BOOT_ID [TWICE [ONCE
 #        [CAT [FACT_FILES [STATUS_KEYS [LOCKED_MIN_KIB [OCI_ROOT [MEMCG_MAX [BUNDLE_BYTES]]]]]]]]]]]
 #   MODE     probe (facts + two samples + reduced per-process deltas), facts, or reduce
-#            (run only the per-process reducer over stdin: used by the tests with canned input)
+#            (run only the per-process reducer over stdin, and the TWICE/ONCE files at its snapshot
+#            markers: used by the tests with canned input)
 #   PERF     1 to measure the interval with `perf stat -a` when usable, 0 for plain sleep
 #   DEADLINE empty for none; else seconds after which the probe kills itself and its children
 #   EXCLUDE  a pid left out of the per-process ranking (not its children): the pfdiag controller
 #            when it runs on the host it examines; with EXCLUDE_BOOT_ID, only when this host's
 #            /proc/sys/kernel/random/boot_id is that one (the controller is on this very machine)
-#   TWICE    files read at both snapshots, space-separated `-:PATH` (`z:PATH`: drop all-zero rows)
+#   TWICE    files read at both snapshots, space-separated `-:PATH` (`z:PATH`: drop all-zero rows;
+#            `k:PATH=NAME,...`: only the lines whose first word is NAME or starts with NAME_)
 #   ONCE     files read once, after the second snapshot (same form)
 #   CAT      files read by cat at both snapshots, so their errno text is kept (PSI)
 #   FACT_FILES  `key=PATH ...`: facts that are the first line of a file
@@ -80,10 +82,21 @@ function statrec(s,   lp, n) {
 # system files itself at each snapshot marker (one process for all reads), and replaces the two
 # stat dumps by the top-N processes by majflt delta and by minflt delta, plus totals.
 REDUCER='
-function emitfile(path, kind,   line, ok, f, n, z, k) {
+function wanted(line, K,   n) {
+	# the first word, its ":" cut, is a kept name or starts with one and "_" (allocstall_normal)
+	n = line
+	sub(/[: \t].*/, "", n)
+	if (n in K) return 1
+	while (sub(/_[^_]*$/, "", n)) if (n in K) return 1
+	return 0
+}
+function emitfile(path, kind, names,   line, ok, f, n, z, k, K) {
 	ok = 0
+	n = split(names, f, ",")
+	for (k = 1; k <= n; k++) K[f[k]] = 1
 	while ((getline line < path) > 0) {
 		if (!ok) { print "@@pfdiag file " path; ok = 1 }
+		if (n && !wanted(line, K)) continue
 		if (kind == "disk") {
 			# whole rows of zeros carry no information and cost bytes on big hosts
 			n = split(line, f, " ")
@@ -96,10 +109,15 @@ function emitfile(path, kind,   line, ok, f, n, z, k) {
 	close(path)
 	if (!ok) print "@@pfdiag unreadable " path " cannot read"
 }
-function emitlist(list,   n, i, f) {
-	if (!readfiles) return
+function emitlist(list,   n, i, f, spec, eq) {
+	# `-:PATH`, `z:PATH` (drop all-zero rows) or `k:PATH=NAME,NAME` (only the lines of those names)
 	n = split(list, f, " ")
-	for (i = 1; i <= n; i++) emitfile(substr(f[i], 3), substr(f[i], 1, 1) == "z" ? "disk" : "")
+	for (i = 1; i <= n; i++) {
+		spec = substr(f[i], 3)
+		eq = substr(f[i], 1, 1) == "k" ? index(spec, "=") : 0
+		if (eq) emitfile(substr(spec, 1, eq - 1), "", substr(spec, eq + 1))
+		else emitfile(spec, substr(f[i], 1, 1) == "z" ? "disk" : "", "")
+	}
 }
 function take(s) {
 	if (!statrec(s)) return 0
@@ -631,8 +649,9 @@ pause() {
 }
 
 probe() {
-	# version 2: `children` rows after `proc` rows, files from the source declarations
-	echo "@@pfdiag probe 2 interval=$interval top=$top"
+	# version 2: `children` rows after `proc` rows, files from the source declarations;
+	# version 3: of /proc/vmstat and /proc/meminfo only the lines the parsers read (`k:` files)
+	echo "@@pfdiag probe 3 interval=$interval top=$top"
 	facts
 	memroot
 	snap 0
@@ -643,7 +662,8 @@ probe() {
 main() {
 	case $mode in
 	facts) perfcheck; facts ;;
-	reduce) awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=0 -v lockmin=0 "$STATLIB$REDUCER" ;;
+	reduce) awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=0 -v lockmin=0 \
+		-v twice="$twice" -v once="$once" "$STATLIB$REDUCER" ;;
 	*)
 		perfcheck
 		probe | awk -v root="$root" -v exclude="$exclude" -v clk="$clk" -v top="$top" -v readfiles=1 \

@@ -143,11 +143,12 @@ def _procs(s: Section, procs: dict[int, ProcInfo], totals: dict[str, int]) -> No
 
 
 def _check_frame(sections: list[Section]) -> None:
-    if not sections or sections[0].kind != "probe":
-        raise ParseError("not pfdiag probe output (no '@@pfdiag probe' header)", where="probe output line 1")
+    # the watchdog first: a probe it stopped early may have had nothing else flushed out of its awk yet
     for s in sections:
         if s.kind == "watchdog":
             raise ParseError(f"the probe's watchdog stopped it: {s.args}", where=_where(s))
+    if not sections or sections[0].kind != "probe":
+        raise ParseError("not pfdiag probe output (no '@@pfdiag probe' header)", where="probe output line 1")
     if sections[-1].kind != "end":
         last = (sections[-1].lines or (f"@@pfdiag {sections[-1].kind} {sections[-1].args}",))[-1]
         raise ParseError(f"probe output is cut short after: {last!r}", where="probe output")

@@ -32,12 +32,21 @@ class Source:
     parse: Callable[[Sequence[str], str], Any]
     via_cat: bool = False
     skip_zero_rows: bool = False  # drop rows whose 4th.. fields are all "0" (diskstats: idle devices)
+    # The names the parser's readers use, when they are a few of many: the host sends only the lines
+    # whose first word (a trailing ``:`` cut) is one of them or starts with one and ``_`` (per-zone and
+    # split counters: ``allocstall_normal``, ``workingset_refault_file``). Empty: every line.
+    keep: tuple[str, ...] = ()
 
     def spec(self) -> str:
-        """How the script's argument names this file: ``z:PATH`` when zero rows are dropped, else ``-:PATH``.
+        """How the script's argument names this file: ``z:PATH`` when zero rows are dropped,
+        ``k:PATH=NAME,NAME`` when only the ``keep`` names are sent, else ``-:PATH``.
 
         >>> from diag.probe.diskstats import SOURCE
         >>> SOURCE.spec()
         'z:/proc/diskstats'
+        >>> Source("x", "/proc/x", TWICE, lambda lines, path: None, keep=("a", "b")).spec()
+        'k:/proc/x=a,b'
         """
+        if self.keep:
+            return f"k:{self.path}={','.join(self.keep)}"
         return ("z:" if self.skip_zero_rows else "-:") + self.path

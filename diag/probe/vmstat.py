@@ -67,8 +67,6 @@ def vmstat_counter(vm: dict[str, int], name: str) -> int | None:
     return sum(zoned) if zoned else None
 
 
-SOURCE = Source("vmstat", "/proc/vmstat", TWICE, parse_vmstat)
-
 # Rates field -> (counter, why it may be missing: the reason reads "no COUNTER in /proc/vmstat (WHY)").
 # minflt, swapin and the refaults are derived in vmstat_rates.
 RATE_COUNTERS: dict[str, tuple[str, str]] = {
@@ -91,6 +89,10 @@ RATE_COUNTERS: dict[str, tuple[str, str]] = {
     "numa_foreign_per_s": ("numa_foreign", "kernel without CONFIG_NUMA"),
     "numa_pages_migrated_per_s": ("numa_pages_migrated", "CONFIG_NUMA_BALANCING off"),
 }
+# The counters ``vmstat_rates`` reads: the only ones the probe sends (of ~190), each with its per-zone
+# and split names (``allocstall_normal``, ``workingset_refault_anon``: see ``Source.keep``).
+READ = (*dict.fromkeys(counter for counter, _ in RATE_COUNTERS.values()), "workingset_refault")
+SOURCE = Source("vmstat", "/proc/vmstat", TWICE, parse_vmstat, keep=READ)
 
 
 def rate(delta: float | None, interval_s: float) -> float | None:
