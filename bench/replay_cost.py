@@ -1,6 +1,7 @@
 """What a replay costs: `pfdiag run triage --replay` of an N-host recording, wall, CPU and peak memory.
 
-The recording is tests/data/runs/quiet (5 real hosts) cloned and renamed to N hosts in 10 groups;
+The recording is tests/data/runs/quiet (5 real hosts, their answers as this pfdiag's probe would send
+them: ``bench.simhosts.as_sent_now``) cloned and renamed to N hosts in 10 groups;
 each size runs in a fresh `python -m diag` (start-up and report included), `--rounds` times.
 
     python bench/replay_cost.py --sizes 200,1000 --rounds 3
@@ -24,7 +25,14 @@ QUIET = REPO / "tests" / "data" / "runs" / "quiet"
 
 
 def make_recording(folder: Path, n: int) -> Path:
+    if str(REPO) not in sys.path:  # run as a script: bench/ is on the path, the repository is not
+        sys.path.insert(0, str(REPO))
+    from bench.simhosts import as_sent_now
+
     entries = [json.loads(line) for line in (QUIET / "hosts.jsonl").read_text().splitlines()]
+    for entry in entries:  # each answer as this pfdiag's probe sends it (see simhosts.as_sent_now)
+        if entry.get("raw"):
+            entry["raw"] = as_sent_now(entry["raw"])
     folder.mkdir(parents=True)
     (folder / "run.json").write_text((QUIET / "run.json").read_text())
     with (folder / "hosts.jsonl").open("w") as out:

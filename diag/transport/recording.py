@@ -97,8 +97,9 @@ def recorded_answers(value: object) -> tuple[RecordedCommand, ...] | None:
     return None
 
 
-# A probe's answer is ~16-19 KB of /proc text that zlib packs ~4x: hosts.jsonl stores an output over
-# this size packed (base64 of zlib, ~5 KB), the rest as text. Level 6 packs 19 KB in ~0.3 ms.
+# A probe's answer is ~5-9 KB of /proc text (~16-19 KB before probe version 3 sent only the vmstat and
+# meminfo lines read) that zlib packs ~4x: hosts.jsonl stores an output over this size packed (base64
+# of zlib), the rest as text. Level 6 packs 19 KB in ~0.3 ms.
 PACK_OVER_CHARS = 2048
 
 
