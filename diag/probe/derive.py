@@ -74,6 +74,7 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
             ne[f"processes.{d.pid}.children"] = (
                 f"{d.comm}[{d.pid}]: faults of exited children capped at the host-wide count of the interval"
             )
+        total_min, total_maj = rate(dmin + cmin, dt), rate(dmaj + cmaj, dt)
         rows.append(
             Process(
                 pid=d.pid, comm=d.comm, starttime=d.starttime, state=d.state,
@@ -83,8 +84,8 @@ def _processes(s: RawSample, rates: Rates, ne: dict[str, str]) -> tuple[tuple[Pr
                 memlock_limit_kib=p.memlock_limit_kib, cgroup=p.cgroup, memcg=p.memcg, pin_kib=p.pin_kib,
                 children_minflt_per_s=rate(cmin, dt), children_majflt_per_s=rate(cmaj, dt),
                 children_minflt_delta=cmin, children_majflt_delta=cmaj,
-                total_minflt_per_s=rate(dmin + cmin, dt), total_majflt_per_s=rate(dmaj + cmaj, dt),
-                cost=process_cost(rate(dmin + cmin, dt), rate(dmaj + cmaj, dt), p.cpu, clk_tck, dt),
+                total_minflt_per_s=total_min, total_majflt_per_s=total_maj,
+                cost=process_cost(total_min, total_maj, p.cpu, clk_tck, dt),
                 workload=_process_workload(p.memcg.path if p.memcg else p.cgroup, s),
             )
         )  # fmt: skip

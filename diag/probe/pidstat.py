@@ -87,6 +87,8 @@ def unescape_comm(text: str) -> str:
     >>> unescape_comm(r"a\nb\\c")
     'a\nb\\c'
     """
+    if "\\" not in text:
+        return text  # nearly every comm
     out, i = [], 0
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 # containerd's and CRI-O's annotation keys -> Workload fields (the first one found wins)
 ANNOTATIONS = {
@@ -94,6 +95,7 @@ def _kube(parts: list[str]) -> tuple[str | None, str | None, str | None]:
     return uid, qos, cid
 
 
+@lru_cache(maxsize=4096)  # a fleet's top processes sit in a few hundred units and pods: ~20 us a name
 def name_cgroup(path: str) -> Workload:
     """Name a cgroup from its path alone (the runtime's names come later, from ``with_bundle``).
 
