@@ -7,7 +7,7 @@ The files it reads come from the source declarations (``diag.probe.sources``), t
 from ``diag.probe.facts.FILE_FACTS``, the status lines from ``diag.probe.pidstat.STATUS_KEYS``.
 
 >>> probe_command(interval_s=1, top_n=5, perf=False).rsplit("' pfdiag ", 1)[1][:44]
-"probe 1 5 0 '' '' '' '-:/proc/vmstat -:/proc"
+"probe 1 5 0 '' '' '' 'k:/proc/vmstat=pgfault"
 """
 
 from __future__ import annotations
