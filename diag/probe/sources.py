@@ -5,7 +5,7 @@ In: the ``SOURCE`` declarations of the source modules. Out: ``SOURCES`` (in outp
 probe script. A new /proc or /sys source is a module with its ``SOURCE`` and one entry here.
 
 >>> files_arg(TWICE, via_cat=False).split()  # doctest: +ELLIPSIS
-['k:/proc/vmstat=pgfault,pgmajfault,...,workingset_refault', 'k:/proc/meminfo=MemTotal,...', 'z:/proc/diskstats']
+['k:/proc/vmstat=pgfault,...,workingset_refault', 'k:/proc/meminfo=MemTotal,...', 'z:/proc/diskstats']
 >>> files_arg(ONCE, via_cat=False)
 '-:/proc/swaps -:/proc/buddyinfo -:/sys/devices/system/node/online'
 """
