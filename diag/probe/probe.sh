@@ -90,13 +90,13 @@ function wanted(line, K,   n) {
 	while (sub(/_[^_]*$/, "", n)) if (n in K) return 1
 	return 0
 }
-function emitfile(path, kind, names,   line, ok, f, n, z, k, K) {
+function emitfile(path, kind, names,   line, ok, f, n, z, k, K, nk) {
 	ok = 0
-	n = split(names, f, ",")
-	for (k = 1; k <= n; k++) K[f[k]] = 1
+	nk = split(names, f, ",")
+	for (k = 1; k <= nk; k++) K[f[k]] = 1
 	while ((getline line < path) > 0) {
 		if (!ok) { print "@@pfdiag file " path; ok = 1 }
-		if (n && !wanted(line, K)) continue
+		if (nk && !wanted(line, K)) continue
 		if (kind == "disk") {
 			# whole rows of zeros carry no information and cost bytes on big hosts
 			n = split(line, f, " ")

@@ -1,6 +1,7 @@
 """Of /proc/vmstat and /proc/meminfo the probe sends only the lines their parsers read (``Source.keep``):
 what the parsers make of the lines sent is what they make of the whole file, on captures from kernels
-3.13 to 6.6 and on this machine's live files, through the probe's own awk in dash and busybox ash."""
+3.13 to 6.6 and on this machine's live files, through the probe's own awk in dash and busybox ash; and
+of /proc/diskstats every row but the all-zero ones, whatever row comes first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from diag.probe.diskstats import SOURCE as DISKSTATS
 from diag.probe.meminfo import SOURCE as MEMINFO
 from diag.probe.meminfo import memory_values
 from diag.probe.script import SCRIPT_PATH
@@ -103,3 +105,20 @@ def test_a_file_without_a_keep_list_is_sent_whole(tmp_path: Path) -> None:
     path.write_text("pgfault 5\nnr_free_pages 7\n")
     whole = Source("x", "/proc/x", "twice", lambda lines, where: None)
     assert sent(["/bin/sh"], whole, path) == ["pgfault 5", "nr_free_pages 7"]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
+@pytest.mark.parametrize("name", ["prometheus__procfs__proc-diskstats.txt", "/proc/diskstats"])
+def test_every_diskstats_row_with_a_nonzero_counter_is_sent(
+    shell: list[str], name: str, tmp_path: Path
+) -> None:
+    """Idle devices (every counter 0) first, then busy ones: each busy row is sent, each idle one is not
+    (a counter of the keep filter once shared a name with the zero-row check's and cut every row after
+    the first)."""
+    rows = text_of(name).splitlines()
+    idle = [" ".join([*row.split()[:3], *["0"] * (len(row.split()) - 3)]) for row in rows]
+    path = tmp_path / "diskstats"
+    path.write_text("\n".join([*idle, *rows]) + "\n")
+    busy = [row for row in rows if any(field != "0" for field in row.split()[3:])]
+    assert len(busy) >= 1
+    assert sent(shell, DISKSTATS, path) == busy
