@@ -32,9 +32,9 @@ from pathlib import Path
 
 import asyncssh
 
-from diag.probe.script import SCRIPT_PATH
 from diag.probe.sections import MARKER, split_sections
 from diag.probe.sources import BY_PATH
+from tests.fixtures.sent_lines import sent_lines
 from tests.fixtures.sshd_fleet import loopback_address
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,21 +60,14 @@ def as_sent_now(raw: str) -> str:
     out: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for section in split_sections(raw):
-            path = section.args.partition(" ")[0]
-            source = BY_PATH.get(path)
+            source = BY_PATH.get(section.args.partition(" ")[0])
             out.append(f"{MARKER}{section.kind} {section.args}".rstrip())
             if section.kind != "file" or source is None or not source.keep:
                 out += section.lines
                 continue
             copy = Path(tmp) / "file"
             copy.write_text("".join(line + "\n" for line in section.lines))
-            spec = source.spec().replace(source.path, str(copy), 1)
-            sent = subprocess.run(
-                ["sh", str(SCRIPT_PATH), "reduce", "1", "5", "0", "", "", "", spec],
-                input="@@pfdiag snap 0 0\n@@pfdiag stat\n@@pfdiag stat-end\n",
-                capture_output=True, text=True, check=True, timeout=30,
-            ).stdout.splitlines()  # fmt: skip
-            out += sent[sent.index(f"{MARKER}file {copy}") + 1 : -1]  # up to the reducer's own end marker
+            out += sent_lines(source, copy)
     return "".join(line + "\n" for line in out)
 
 

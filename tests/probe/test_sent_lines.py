@@ -5,7 +5,6 @@ of /proc/diskstats every row but the all-zero ones, whatever row comes first."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,13 @@ import pytest
 from diag.probe.diskstats import SOURCE as DISKSTATS
 from diag.probe.meminfo import SOURCE as MEMINFO
 from diag.probe.meminfo import memory_values
-from diag.probe.script import SCRIPT_PATH
-from diag.probe.sections import split_sections
 from diag.probe.source import Source
 from diag.probe.vmstat import SOURCE as VMSTAT
 from diag.probe.vmstat import vmstat_rates
+from tests.fixtures.sent_lines import sent_lines
 from tests.probe.conftest import capture
 
-SHELLS = [["/bin/sh"], ["busybox", "ash"]]
+SHELLS = [("/bin/sh",), ("busybox", "ash")]
 VMSTATS = [
     "prometheus__node_exporter__proc-vmstat.txt",  # ~4.4: per-zone pgscan_direct_*, one workingset_refault
     "jds2001__coreos-sosreport-master1__proc-vmstat.txt",  # 4.18
@@ -48,28 +46,15 @@ def later(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sent(shell: list[str], source: Source, path: Path) -> list[str]:
-    """The lines of ``path`` the probe's reducer sends for ``source`` (its spec, pointed at ``path``)."""
-    spec = source.spec().replace(source.path, str(path), 1)
-    canned = "@@pfdiag snap 0 100.00\n@@pfdiag stat\n@@pfdiag stat-end\n"
-    out = subprocess.run(
-        [*shell, str(SCRIPT_PATH), "reduce", "1", "5", "0", "", "", "", spec],
-        input=canned, capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
-    [section] = [s for s in split_sections(out) if s.kind == "file"]
-    assert section.args == str(path)
-    return list(section.lines)
-
-
 @pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
 @pytest.mark.parametrize("name", VMSTATS)
 def test_the_vmstat_lines_sent_give_every_rate_the_whole_file_gives(
-    shell: list[str], name: str, tmp_path: Path
+    shell: tuple[str, ...], name: str, tmp_path: Path
 ) -> None:
     first, second = text_of(name), later(text_of(name))
     (tmp_path / "a").write_text(first)
     (tmp_path / "b").write_text(second)
-    sent_a, sent_b = sent(shell, VMSTAT, tmp_path / "a"), sent(shell, VMSTAT, tmp_path / "b")
+    sent_a, sent_b = sent_lines(VMSTAT, tmp_path / "a", shell), sent_lines(VMSTAT, tmp_path / "b", shell)
     whole_ne: dict[str, str] = {}
     sent_ne: dict[str, str] = {}
     whole_a, whole_b = VMSTAT.parse(first.splitlines(), name), VMSTAT.parse(second.splitlines(), name)
@@ -85,11 +70,11 @@ def test_the_vmstat_lines_sent_give_every_rate_the_whole_file_gives(
 @pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
 @pytest.mark.parametrize("name", MEMINFOS)
 def test_the_meminfo_lines_sent_give_the_memory_the_whole_file_gives(
-    shell: list[str], name: str, tmp_path: Path
+    shell: tuple[str, ...], name: str, tmp_path: Path
 ) -> None:
     whole_text = text_of(name)
     (tmp_path / "m").write_text(whole_text)
-    lines = sent(shell, MEMINFO, tmp_path / "m")
+    lines = sent_lines(MEMINFO, tmp_path / "m", shell)
     whole_ne: dict[str, str] = {}
     sent_ne: dict[str, str] = {}
     whole = memory_values(MEMINFO.parse(whole_text.splitlines(), name), whole_ne)
@@ -104,13 +89,13 @@ def test_a_file_without_a_keep_list_is_sent_whole(tmp_path: Path) -> None:
     path = tmp_path / "vmstat"
     path.write_text("pgfault 5\nnr_free_pages 7\n")
     whole = Source("x", "/proc/x", "twice", lambda lines, where: None)
-    assert sent(["/bin/sh"], whole, path) == ["pgfault 5", "nr_free_pages 7"]
+    assert sent_lines(whole, path) == ["pgfault 5", "nr_free_pages 7"]
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=lambda s: s[0])
 @pytest.mark.parametrize("name", ["prometheus__procfs__proc-diskstats.txt", "/proc/diskstats"])
 def test_every_diskstats_row_with_a_nonzero_counter_is_sent(
-    shell: list[str], name: str, tmp_path: Path
+    shell: tuple[str, ...], name: str, tmp_path: Path
 ) -> None:
     """Idle devices (every counter 0) first, then busy ones: each busy row is sent, each idle one is not
     (a counter of the keep filter once shared a name with the zero-row check's and cut every row after
@@ -121,4 +106,4 @@ def test_every_diskstats_row_with_a_nonzero_counter_is_sent(
     path.write_text("\n".join([*idle, *rows]) + "\n")
     busy = [row for row in rows if any(field != "0" for field in row.split()[3:])]
     assert len(busy) >= 1
-    assert sent(shell, DISKSTATS, path) == busy
+    assert sent_lines(DISKSTATS, path, shell) == busy
