@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,17 @@ from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
 
+_opened: list[SSHTransport] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_opened() -> Iterator[None]:
+    """Every transport a test opened with ``transport`` is closed after it: the fleet is the session's,
+    and a login left open is one more sshd child for a later test that counts them (the watch's)."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
 
 def transport(
     fleet: Fleet,
@@ -29,14 +41,16 @@ def transport(
     deadline: Deadline | None = None,
     **hostvars: object,
 ) -> SSHTransport:
-    """A transport as the engine opens it, with a 30 s host deadline unless told."""
-    return SSHTransport(
+    """A transport as the engine opens it, with a 30 s host deadline unless told; closed after the test."""
+    opened = SSHTransport(
         name,
         {**fleet.hosts[name], **hostvars},
         options or fleet.options,
         become=False,
         deadline=deadline or Deadline.after(30.0),
     )
+    _opened.append(opened)
+    return opened
 
 
 def failure(t: SSHTransport, command: str = "true", timeout_s: float = 10) -> TransportError:
