@@ -16,6 +16,7 @@ from diag.transport import open_transport
 from diag.transport.ssh import ParamikoTransport
 from diag.transport.sshasync import SSHTransport
 from diag.transport.sshloop import event_loop
+from diag.transport.sshoptions import ENCRYPTION_ALGS
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
@@ -87,6 +88,27 @@ def test_asyncssh_packet_debug_lines_are_still_logged_when_asked_for(
         assert any("Sent MSG_KEXINIT" in line for line in lines)
         assert any("Received MSG_USERAUTH_SUCCESS" in line for line in lines)
         assert any("Sent MSG_CHANNEL_OPEN" in line for line in lines)
+    finally:
+        asyncssh.set_debug_level(1)
+        t.close()
+
+
+def test_asyncssh_sends_no_padding_ignore_packets_and_offers_no_cbc_cipher(
+    ssh_fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncssh puts an empty MSG_IGNORE before each encrypted packet (a defence for CBC ciphers only);
+    # pfdiag offers none, so a login and a command send none: the sshd still answers every request.
+    assert not [alg for alg in ENCRYPTION_ALGS if alg.endswith("-cbc")]
+    asyncssh.set_debug_level(3)
+    t = open_transport("h03", ssh_fleet.hosts["h03"], ssh_fleet.options)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            assert t.run("echo ok", timeout_s=10).stdout == "ok\n"
+            assert t.run("echo again", timeout_s=10).stdout == "again\n"  # a second session, same login
+        sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[conn=")]
+        sent = [line for line in sent if "Sent MSG_" in line]
+        assert any("Sent MSG_CHANNEL_REQUEST" in line for line in sent)
+        assert not [line for line in sent if "Sent MSG_IGNORE" in line]
     finally:
         asyncssh.set_debug_level(1)
         t.close()
