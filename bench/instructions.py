@@ -1,0 +1,110 @@
+"""The controller's instructions per host, counted by callgrind: a cost that does not move with the VM.
+
+CPU seconds on this machine's VM move ~1.7x between hours with its other guests, so a saving of a few
+per cent shows only in interleaved pairs, if at all. Instructions executed do not move: this runs a
+workload under ``valgrind --tool=callgrind`` at two sizes and prints the instructions per extra host
+(the slope, so start-up and imports, paid once, are left out), within ~1 % between runs here.
+
+Two workloads, each the user-space instructions of the controller process only:
+
+- ``replay``: the triage playbook replayed over an N-host recording, one host at a time
+  (``bench.profile_run --replay --forks 1``): the engine, the probe's parsing, the run folder.
+- ``logins``: N asyncssh logins one after another, each running one command and closing, through
+  pfdiag's ``SSHTransport`` against the simulated hosts (``bench.simhosts``, not counted: callgrind does
+  not follow the child processes): the SSH side of a host.
+
+In: the workload and its two sizes. Out: one line per size (instructions) and the slope. Needs valgrind
+(``apt-get install valgrind``); a run takes a few minutes (callgrind runs Python ~50x slower).
+
+    python -m bench.instructions replay --sizes 2,42
+    python -m bench.instructions logins --sizes 5,45
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WARM_LOGINS = 3  # logins before the counted ones: the first builds the options and loads the keys
+
+
+def _instructions(callgrind_out: Path) -> int:
+    for line in callgrind_out.read_text().splitlines():
+        if line.startswith("totals:") or line.startswith("summary:"):
+            return int(line.split()[1])
+    raise SystemExit(f"{callgrind_out}: no totals line (did valgrind finish?)")
+
+
+def _counted(argv: list[str], out: Path) -> int:
+    """The instructions ``argv`` executed in this Python, under callgrind (hash seed fixed: dict orders
+    and so the work done are the same run to run)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(REPO)}
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, *argv]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+        raise SystemExit(f"{' '.join(argv)} failed under callgrind ({done.returncode}):\n{tail}")
+    return _instructions(out)
+
+
+def _workload(kind: str, size: int) -> list[str]:
+    if kind == "replay":
+        return ["-m", "bench.profile_run", "--hosts", str(size), "--replay", "--forks", "1", "--no-profile"]
+    return ["-m", "bench.instructions", "--logins-child", str(size)]
+
+
+def logins_child(count: int) -> None:
+    """``count`` sequential logins + ``true`` + close, after ``WARM_LOGINS``, to simulated hosts."""
+    from bench.simhosts import running
+    from diag.transport.base import ConnectOptions
+    from diag.transport.sshasync import SSHTransport
+
+    with running(count + WARM_LOGINS, 1) as (sim, _pid):
+        rows = [
+            line.split() for line in (sim / "inventory").read_text().splitlines() if "ansible_host=" in line
+        ]
+        options = ConnectOptions(known_hosts=(str(sim / "known_hosts"),), ssh_config=str(sim / "ssh_config"))
+        for words in rows[: count + WARM_LOGINS]:
+            hostvars = dict(word.split("=", 1) for word in words[1:])
+            transport = SSHTransport(words[0], hostvars, options, become=False)
+            result = transport.run("true", timeout_s=60)
+            transport.close()
+            if result.exit_code != 0:
+                raise SystemExit(f"{words[0]}: exit {result.exit_code}: {result.stderr}")
+        time.sleep(0.2)  # the last aborts happen on the loop's next turns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", nargs="?", choices=("replay", "logins"))
+    parser.add_argument("--sizes", default="", help="SMALL,LARGE (default replay 2,42; logins 5,45)")
+    parser.add_argument("--logins-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.logins_child is not None:
+        logins_child(args.logins_child)
+        return
+    if args.workload is None:
+        parser.error("say which workload: replay or logins")
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    sizes = args.sizes or ("2,42" if args.workload == "replay" else "5,45")
+    small, large = (int(n) for n in sizes.split(","))
+    unit = "replayed host" if args.workload == "replay" else "login + command"
+    counts = {}
+    with tempfile.TemporaryDirectory(prefix="pfdiag-callgrind-") as tmp:
+        for size in (small, large):
+            counts[size] = _counted(_workload(args.workload, size), Path(tmp) / f"{size}.out")
+            print(f"{args.workload} {size}: {counts[size]:,} instructions", flush=True)
+    slope = (counts[large] - counts[small]) / (large - small)
+    print(f"{args.workload}: {slope / 1e6:.2f} M instructions per {unit} (slope {small} -> {large})")
+
+
+if __name__ == "__main__":
+    main()
