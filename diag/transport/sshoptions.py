@@ -145,8 +145,8 @@ class _Connection(asyncssh.SSHClientConnection):
     default level drops. With ``asyncssh`` logging at DEBUG they are made and logged as before.
 
     asyncssh also sends an empty ``MSG_IGNORE`` before every encrypted packet past the key exchange,
-    the old countermeasure to the CBC-mode plaintext recovery (CVE-2008-5161): 7 of the 14 packets a
-    login and probe send, each encrypted, written by a syscall of its own and decrypted by the host.
+    the old countermeasure to the CBC-mode plaintext recovery (CVE-2008-5161): 7 of the 16 encrypted
+    packets a login and probe send, each written by a syscall of its own and decrypted by the host.
     pfdiag offers no CBC cipher (``ENCRYPTION_ALGS``: GCM, ChaCha20-Poly1305, CTR), against which it
     defends nothing, and OpenSSH's client sends none; so neither does this one.
     """
