@@ -62,22 +62,18 @@ def _workload(kind: str, size: int) -> list[str]:
 
 def logins_child(count: int) -> None:
     """``count`` sequential logins + ``true`` + close, after ``WARM_LOGINS``, to simulated hosts."""
-    from bench.simhosts import running
+    from bench.simhosts import running, sim_hosts
     from diag.transport.base import ConnectOptions
     from diag.transport.sshasync import SSHTransport
 
     with running(count + WARM_LOGINS, 1) as (sim, _pid):
-        rows = [
-            line.split() for line in (sim / "inventory").read_text().splitlines() if "ansible_host=" in line
-        ]
         options = ConnectOptions(known_hosts=(str(sim / "known_hosts"),), ssh_config=str(sim / "ssh_config"))
-        for words in rows[: count + WARM_LOGINS]:
-            hostvars = dict(word.split("=", 1) for word in words[1:])
-            transport = SSHTransport(words[0], hostvars, options, become=False)
+        for name, hostvars in sim_hosts(sim):
+            transport = SSHTransport(name, dict(hostvars), options, become=False)
             result = transport.run("true", timeout_s=60)
             transport.close()
             if result.exit_code != 0:
-                raise SystemExit(f"{words[0]}: exit {result.exit_code}: {result.stderr}")
+                raise SystemExit(f"{name}: exit {result.exit_code}: {result.stderr}")
         time.sleep(0.2)  # the last aborts happen on the loop's next turns
 
 

@@ -113,6 +113,14 @@ def _write_files(folder: Path, socks: list[socket.socket], host_key: asyncssh.SS
     return client.export_public_key().decode().strip()
 
 
+def sim_hosts(folder: Path) -> list[tuple[str, dict[str, str]]]:
+    """The hosts of the ``inventory`` ``_write_files`` wrote in ``folder``: (name, host vars), in order."""
+    rows = [
+        line.split() for line in (folder / "inventory").read_text().splitlines() if "ansible_host=" in line
+    ]
+    return [(name, dict(word.split("=", 1) for word in words)) for name, *words in rows]
+
+
 @contextlib.contextmanager
 def running(hosts: int, procs: int = 2, env: dict[str, str] | None = None) -> Iterator[tuple[Path, int]]:
     """``hosts`` simulated hosts in ``procs`` server processes started from here; yields their folder
