@@ -122,13 +122,16 @@ def sim_hosts(folder: Path) -> list[tuple[str, dict[str, str]]]:
 
 
 @contextlib.contextmanager
-def running(hosts: int, procs: int = 2, env: dict[str, str] | None = None) -> Iterator[tuple[Path, int]]:
-    """``hosts`` simulated hosts in ``procs`` server processes started from here; yields their folder
-    (inventory, known_hosts, ssh_config, client key) and the parent server's pid, stops them after."""
-    env = env or {**os.environ, "PYTHONPATH": str(REPO)}
+def running(
+    hosts: int, procs: int = 2, env: dict[str, str] | None = None, repo: Path = REPO
+) -> Iterator[tuple[Path, int]]:
+    """``hosts`` simulated hosts in ``procs`` server processes started from ``repo`` (this checkout, or
+    an older one whose hosts answer as its own probe did); yields their folder (inventory, known_hosts,
+    ssh_config, client key) and the parent server's pid, stops them after."""
+    env = env or {**os.environ, "PYTHONPATH": str(repo)}
     with tempfile.TemporaryDirectory(prefix="pfdiag-sim-") as tmp:
         argv = [sys.executable, "-m", "bench.simhosts", "--hosts", str(hosts), "--dir", tmp]
-        server = subprocess.Popen([*argv, "--procs", str(procs)], env=env, cwd=REPO, stdout=subprocess.PIPE)
+        server = subprocess.Popen([*argv, "--procs", str(procs)], env=env, cwd=repo, stdout=subprocess.PIPE)
         try:
             assert server.stdout is not None
             if server.stdout.readline().strip() != b"ready":
