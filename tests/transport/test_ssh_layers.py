@@ -7,6 +7,8 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import asyncssh
 import pytest
@@ -128,3 +130,32 @@ def test_paramiko_opens_the_fabric_transport_with_the_same_host_key_checks(ssh_f
     with pytest.raises(TransportError) as caught:
         unknown.run("true", timeout_s=10)
     assert caught.value.state == "hostkey-unknown"
+
+
+def test_asyncssh_logs_in_with_one_signed_request_per_key_and_no_none_request(
+    ssh_fleet: Fleet, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # asyncssh asks "none" first, then for each key whether the server would take it (MSG_USERAUTH_PK_OK)
+    # before it signs; pfdiag sends the signed publickey request at once (RFC 4252, section 7). A key
+    # the server refuses is followed by the next one: here a stranger's key, then the fleet's.
+    host = ssh_fleet.hosts["h05"]
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host two-keys\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
+        f"  User {ssh_fleet.user}\n  IdentityFile {ssh_fleet.client_key.parent / 'other_ed25519'}\n"
+        f"  IdentityFile {ssh_fleet.client_key}\n"
+    )
+    asyncssh.set_debug_level(3)
+    t = SSHTransport("two-keys", {}, replace(ssh_fleet.options, ssh_config=str(config)), become=False)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+        lines = [r.getMessage() for r in caplog.records]
+        requests = [line for line in lines if "Sent MSG_USERAUTH_REQUEST" in line]
+        assert len(requests) == 2  # one signed request per key: the refused one, then the fleet's
+        assert [line for line in lines if "Received MSG_USERAUTH_FAILURE" in line]
+        assert [line for line in lines if "Received MSG_USERAUTH_SUCCESS" in line]
+        assert not [line for line in lines if "PK_OK" in line]
+    finally:
+        asyncssh.set_debug_level(1)
+        t.close()
