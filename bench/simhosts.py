@@ -5,7 +5,7 @@ probe output is every host's answer) and how many server processes. Out, in the 
 (one host per loopback address, 127.0.0.10 upward, each its own listening port), ``known_hosts`` (the
 servers' host key for every ``[address]:port``, so pfdiag's strict host-key check runs as usual),
 ``client_ed25519`` (the key the servers accept) and an empty ``ssh_config``. Then it prints ``ready``
-and serves until SIGTERM. A command holding ``pfdiag probe INTERVAL`` is answered after sleeping
+and serves until SIGTERM. A probe command (``sh -c '<probe.sh>' pfdiag probe INTERVAL ...``) is answered after sleeping
 INTERVAL seconds (a host sampling), anything else at once, always with the recorded probe output as
 this pfdiag's probe would have sent it (``as_sent_now``: of /proc/vmstat and /proc/meminfo only the
 lines read, as the probe's awk sends them since its version 3).
@@ -38,7 +38,9 @@ from tests.fixtures.sent_lines import sent_lines
 from tests.fixtures.sshd_fleet import loopback_address
 
 REPO = Path(__file__).resolve().parent.parent
-PROBE = re.compile(r"pfdiag probe ([0-9.]+) ")
+# The probe's interval, its first argument after the script (``sh -c '<probe.sh>' pfdiag probe INTERVAL``);
+# the script's own text holds "@@pfdiag probe VERSION" before it.
+PROBE = re.compile(r"' pfdiag probe ([0-9.]+) ")
 USER = "bench"
 
 
@@ -71,11 +73,24 @@ def as_sent_now(raw: str) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def probe_interval(command: str) -> float | None:
+    """The interval a probe command samples over; None for any other command.
+
+    >>> from diag.probe import probe_command
+    >>> probe_interval(probe_command(interval_s=1, top_n=5, perf=False))
+    1.0
+    >>> probe_interval("cat /proc/version") is None
+    True
+    """
+    match = PROBE.search(command)
+    return None if match is None else float(match.group(1))
+
+
 async def _serve(socks: list[socket.socket], host_key: asyncssh.SSHKey, client_pub: str, raw: bytes) -> None:
     async def answer(process: asyncssh.SSHServerProcess[bytes]) -> None:
-        match = PROBE.search(process.command or "")
-        if match:
-            await asyncio.sleep(float(match.group(1)))
+        interval = probe_interval(process.command or "")
+        if interval is not None:
+            await asyncio.sleep(interval)
         process.stdout.write(raw)
         process.exit(0)
 
