@@ -5,10 +5,10 @@ probe output is every host's answer) and how many server processes. Out, in the 
 (one host per loopback address, 127.0.0.10 upward, each its own listening port), ``known_hosts`` (the
 servers' host key for every ``[address]:port``, so pfdiag's strict host-key check runs as usual),
 ``client_ed25519`` (the key the servers accept) and an empty ``ssh_config``. Then it prints ``ready``
-and serves until SIGTERM. A probe command (``sh -c '<probe.sh>' pfdiag probe INTERVAL ...``) is answered after sleeping
-INTERVAL seconds (a host sampling), anything else at once, always with the recorded probe output as
-this pfdiag's probe would have sent it (``as_sent_now``: of /proc/vmstat and /proc/meminfo only the
-lines read, as the probe's awk sends them since its version 3).
+and serves until SIGTERM. A probe command (``sh -c '<probe.sh>' pfdiag probe INTERVAL ...``) is
+answered after sleeping INTERVAL seconds (a host sampling), anything else at once, always with the
+recorded probe output as this pfdiag's probe would have sent it (``as_sent_now``: of /proc/vmstat
+and /proc/meminfo only the lines read, as the probe's awk sends them since its version 3).
 
     python -m bench.simhosts --hosts 1000 --dir /tmp/sim --procs 2
 """
