@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -159,3 +161,42 @@ def test_asyncssh_logs_in_with_one_signed_request_per_key_and_no_none_request(
     finally:
         asyncssh.set_debug_level(1)
         t.close()
+
+
+def test_asyncssh_signs_at_once_with_keys_held_by_a_real_ssh_agent(
+    ssh_fleet: Fleet, caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent's keys come first (as in OpenSSH), each signed by the agent when it is offered: the
+    # stranger's key is refused, the fleet's is taken, and no unsigned query is sent for either.
+    stranger = ssh_fleet.client_key.parent / "other_ed25519"
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {"SSH_AUTH_SOCK": str(socket_path), "PATH": "/usr/bin:/bin"}
+        for key in (stranger, ssh_fleet.client_key):
+            subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
+        host = ssh_fleet.hosts["h06"]
+        config = tmp_path / "ssh_config"
+        config.write_text(  # the key file named is the stranger's: only the agent holds the fleet's key
+            f"Host via-agent\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
+            f"  User {ssh_fleet.user}\n  IdentityFile {stranger}\n"
+        )
+        asyncssh.set_debug_level(3)
+        options = replace(ssh_fleet.options, ssh_config=str(config))
+        t = SSHTransport("via-agent", {}, options, become=False)
+        try:
+            with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+                assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
+            lines = [r.getMessage() for r in caplog.records]
+            assert len([line for line in lines if "Sent MSG_USERAUTH_REQUEST" in line]) == 2
+            assert not [line for line in lines if "PK_OK" in line]
+        finally:
+            asyncssh.set_debug_level(1)
+            t.close()
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
