@@ -233,12 +233,8 @@ def test_ssh_config_alias_supplies_hostname_port_user_and_identity_file(
     ssh_fleet: Fleet, tmp_path: Path
 ) -> None:
     host = ssh_fleet.hosts["h06"]
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host web-alias\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
-        f"  User {ssh_fleet.user}\n  IdentityFile {ssh_fleet.client_key}\n"
-    )
-    t = SSHTransport("web-alias", {}, replace(ssh_fleet.options, ssh_config=str(config)), become=False)
+    options = ssh_fleet.alias_options(tmp_path / "ssh_config", "web-alias", "h06", [ssh_fleet.client_key])
+    t = SSHTransport("web-alias", {}, options, become=False)
     try:
         assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
         assert f"{host['ansible_host']}:{host['ansible_port']}" in t.where

@@ -4,12 +4,12 @@ the Fabric fallback; both against the real loopback sshd fleet, host keys checke
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncssh
@@ -24,6 +24,20 @@ from diag.transport.sshoptions import ENCRYPTION_ALGS
 from tests.fixtures.sshd_fleet import Fleet
 
 pytestmark = pytest.mark.ssh
+
+
+@contextlib.contextmanager
+def _packet_log(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
+    """asyncssh's lines logged in the block at debug level 3 (its per-packet lines included), in the
+    list yielded once the block ends; the level is set back after."""
+    lines: list[str] = []
+    asyncssh.set_debug_level(3)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            yield lines
+        lines += [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh")]
+    finally:
+        asyncssh.set_debug_level(1)
 
 
 @pytest.mark.parametrize("connection", ["ssh", "smart"])
@@ -83,17 +97,14 @@ def test_asyncssh_packet_debug_lines_are_still_logged_when_asked_for(
 ) -> None:
     # pfdiag skips making asyncssh's per-packet lines while they cannot be logged; at debug level 3
     # with DEBUG on they appear, the connection's (key exchange, authentication) as the channel's.
-    asyncssh.set_debug_level(3)
     t = open_transport("h02", ssh_fleet.hosts["h02"], ssh_fleet.options)
     try:
-        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+        with _packet_log(caplog) as lines:
             assert t.run("true", timeout_s=10).ok
-        lines = [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh")]
         assert any("Sent MSG_KEXINIT" in line for line in lines)
         assert any("Received MSG_USERAUTH_SUCCESS" in line for line in lines)
         assert any("Sent MSG_CHANNEL_OPEN" in line for line in lines)
     finally:
-        asyncssh.set_debug_level(1)
         t.close()
 
 
@@ -103,17 +114,15 @@ def test_asyncssh_sends_no_padding_ignore_packets_and_offers_no_cbc_cipher(
     # asyncssh puts an empty MSG_IGNORE before each encrypted packet (a defence for CBC ciphers only);
     # pfdiag offers none, so a login and a command send none: the sshd still answers every request.
     assert not [alg for alg in ENCRYPTION_ALGS if alg.endswith("-cbc")]
-    asyncssh.set_debug_level(3)
     t = open_transport("h03", ssh_fleet.hosts["h03"], ssh_fleet.options)
     try:
-        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+        with _packet_log(caplog) as lines:
             assert t.run("echo ok", timeout_s=10).stdout == "ok\n"
             assert t.run("echo again", timeout_s=10).stdout == "again\n"  # a second session, same login
-        sent = [line for r in caplog.records if "Sent MSG_" in (line := r.getMessage())]
+        sent = [line for line in lines if "Sent MSG_" in line]
         assert any("Sent MSG_CHANNEL_REQUEST" in line for line in sent)
         assert not [line for line in sent if "Sent MSG_IGNORE" in line]
     finally:
-        asyncssh.set_debug_level(1)
         t.close()
 
 
@@ -140,26 +149,18 @@ def test_asyncssh_logs_in_with_one_signed_request_per_key_and_no_none_request(
     # asyncssh asks "none" first, then for each key whether the server would take it (MSG_USERAUTH_PK_OK)
     # before it signs; pfdiag sends the signed publickey request at once (RFC 4252, section 7). A key
     # the server refuses is followed by the next one: here a stranger's key, then the fleet's.
-    host = ssh_fleet.hosts["h05"]
-    config = tmp_path / "ssh_config"
-    config.write_text(
-        f"Host two-keys\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
-        f"  User {ssh_fleet.user}\n  IdentityFile {ssh_fleet.client_key.parent / 'other_ed25519'}\n"
-        f"  IdentityFile {ssh_fleet.client_key}\n"
-    )
-    asyncssh.set_debug_level(3)
-    t = SSHTransport("two-keys", {}, replace(ssh_fleet.options, ssh_config=str(config)), become=False)
+    keys = [ssh_fleet.stranger_key, ssh_fleet.client_key]
+    options = ssh_fleet.alias_options(tmp_path / "ssh_config", "two-keys", "h05", keys)
+    t = SSHTransport("two-keys", {}, options, become=False)
     try:
-        with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+        with _packet_log(caplog) as lines:
             assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
-        lines = [r.getMessage() for r in caplog.records]
         requests = [line for line in lines if "Sent MSG_USERAUTH_REQUEST" in line]
         assert len(requests) == 2  # one signed request per key: the refused one, then the fleet's
         assert [line for line in lines if "Received MSG_USERAUTH_FAILURE" in line]
         assert [line for line in lines if "Received MSG_USERAUTH_SUCCESS" in line]
         assert not [line for line in lines if "PK_OK" in line]
     finally:
-        asyncssh.set_debug_level(1)
         t.close()
 
 
@@ -168,7 +169,6 @@ def test_asyncssh_signs_at_once_with_keys_held_by_a_real_ssh_agent(
 ) -> None:
     # The agent's keys come first (as in OpenSSH), each signed by the agent when it is offered: the
     # stranger's key is refused, the fleet's is taken, and no unsigned query is sent for either.
-    stranger = ssh_fleet.client_key.parent / "other_ed25519"
     socket_path = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
     try:
@@ -176,26 +176,18 @@ def test_asyncssh_signs_at_once_with_keys_held_by_a_real_ssh_agent(
         while not socket_path.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         env = {"SSH_AUTH_SOCK": str(socket_path), "PATH": "/usr/bin:/bin"}
-        for key in (stranger, ssh_fleet.client_key):
+        for key in (ssh_fleet.stranger_key, ssh_fleet.client_key):
             subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
         monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
-        host = ssh_fleet.hosts["h06"]
-        config = tmp_path / "ssh_config"
-        config.write_text(  # the key file named is the stranger's: only the agent holds the fleet's key
-            f"Host via-agent\n  Hostname {host['ansible_host']}\n  Port {host['ansible_port']}\n"
-            f"  User {ssh_fleet.user}\n  IdentityFile {stranger}\n"
-        )
-        asyncssh.set_debug_level(3)
-        options = replace(ssh_fleet.options, ssh_config=str(config))
+        only_file = [ssh_fleet.stranger_key]  # named as a file: the stranger's; the fleet's is in the agent
+        options = ssh_fleet.alias_options(tmp_path / "ssh_config", "via-agent", "h06", only_file)
         t = SSHTransport("via-agent", {}, options, become=False)
         try:
-            with caplog.at_level(logging.DEBUG, logger="asyncssh"):
+            with _packet_log(caplog) as lines:
                 assert t.run("id -un", timeout_s=10).stdout.strip() == ssh_fleet.user
-            lines = [r.getMessage() for r in caplog.records]
             assert len([line for line in lines if "Sent MSG_USERAUTH_REQUEST" in line]) == 2
             assert not [line for line in lines if "PK_OK" in line]
         finally:
-            asyncssh.set_debug_level(1)
             t.close()
     finally:
         agent.terminate()
